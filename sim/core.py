@@ -1,0 +1,168 @@
+"""Core configuration: the elaboration-time parameters of the neuron core, and the fit check.
+
+A :class:`CoreConfig` is what ``hw`` elaborates and what an image is compiled for. The lanes,
+widths and kernel width must match the image exactly; the sizes (neurons, layers, steps,
+weight rows) are maxima that one build shares between every network that fits.
+
+JSON form (``core.json``, format ``ttfs.core``, version 1)::
+
+    {"format": "ttfs.core", "version": 1, "lanes": 8, "weight_bits": 8, "potential_bits": 16,
+     "kernel_bits": 8, "max_neurons": 128, "max_layers": 4, "max_time_steps": 64,
+     "weight_depth": 4096}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import ConfigError, FitError
+from .ir import QNet, _check_format, _check_keys, _is_int, _read_json
+
+__all__ = ["CoreConfig", "load_core", "save_core", "chunks", "weight_rows"]
+
+CORE_FORMAT = "ttfs.core"
+
+
+def chunks(n_out: int, lanes: int) -> int:
+    """Row chunks of a layer with ``n_out`` neurons on a ``lanes``-wide core: ``ceil(n_out/P)``."""
+    return -(-n_out // lanes)
+
+
+def weight_rows(qnet: QNet, lanes: int) -> int:
+    """Weight-memory rows a network needs: ``sum_l n_in_l * ceil(n_out_l / P)``."""
+    return sum(layer.n_in * chunks(layer.n_out, lanes) for layer in qnet.layers)
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """Elaboration parameters of :class:`hw.core.NeuronCore`.
+
+    ``lanes`` (P) neurons are updated per cycle; a weight-memory row holds P weights.
+    ``max_neurons`` bounds every layer's size *and* ``n_inputs``; ``kernel_bits`` is the width
+    of the unsigned kernel-table entries ``K_l[t]`` (the multiplier's second operand).
+    """
+
+    lanes: int = 8
+    weight_bits: int = 8
+    potential_bits: int = 16
+    kernel_bits: int = 8
+    max_neurons: int = 128
+    max_layers: int = 4
+    max_time_steps: int = 64
+    weight_depth: int = 4096
+
+    def __post_init__(self):
+        for name, lo, hi in (
+            ("lanes", 1, 64),
+            ("weight_bits", 2, 16),
+            ("potential_bits", 2, 32),
+            ("kernel_bits", 1, 16),
+            ("max_neurons", 1, 1 << 16),
+            ("max_layers", 1, 64),
+            ("max_time_steps", 1, 1 << 16),
+            ("weight_depth", 1, 1 << 24),
+        ):
+            v = getattr(self, name)
+            if not _is_int(v):
+                raise ConfigError(f"core {name} must be an integer, not {v!r}")
+            if not lo <= v <= hi:
+                raise ConfigError(f"core {name} must be in {lo}..{hi}, not {v}")
+
+    @property
+    def max_chunks(self) -> int:
+        return chunks(self.max_neurons, self.lanes)
+
+    def fit_problems(self, qnet: QNet) -> list[str]:
+        """Every reason ``qnet`` cannot run on this core, first problem first (empty if it fits)."""
+        problems = []
+        if qnet.weight_bits > self.weight_bits:
+            problems.append(
+                f"the network has {qnet.weight_bits}-bit weights; "
+                f"this core has {self.weight_bits}-bit weights"
+            )
+        if qnet.potential_bits != self.potential_bits:
+            problems.append(
+                f"the network has {qnet.potential_bits}-bit potentials; "
+                f"this core has {self.potential_bits}-bit potentials"
+            )
+        if len(qnet.layers) > self.max_layers:
+            problems.append(
+                f"the network has {len(qnet.layers)} layers; this core has {self.max_layers}"
+            )
+        if qnet.time_steps > self.max_time_steps:
+            problems.append(
+                f"the network needs {qnet.time_steps} time steps; "
+                f"this core has {self.max_time_steps}"
+            )
+        if qnet.n_inputs > self.max_neurons:
+            problems.append(
+                f"the network has {qnet.n_inputs} inputs; this core has {self.max_neurons}"
+            )
+        for k, layer in enumerate(qnet.layers, start=1):
+            if layer.n_out > self.max_neurons:
+                problems.append(
+                    f"layer {k} needs {layer.n_out} neurons; this core has {self.max_neurons}"
+                )
+            kmax = int(layer.kernel.max())
+            if kmax >= 1 << self.kernel_bits:
+                problems.append(
+                    f"layer {k} kernel entry {kmax} does not fit this core's "
+                    f"{self.kernel_bits}-bit kernel table"
+                )
+        rows = weight_rows(qnet, self.lanes)
+        if rows > self.weight_depth:
+            problems.append(
+                f"the network needs {rows} weight rows; this core has {self.weight_depth}"
+            )
+        return problems
+
+    def check_fits(self, qnet: QNet) -> None:
+        """Raise :class:`FitError` naming the first reason ``qnet`` does not fit."""
+        problems = self.fit_problems(qnet)
+        if problems:
+            raise FitError(problems[0])
+
+    @classmethod
+    def for_network(cls, qnet: QNet, lanes: int = 8, **overrides) -> CoreConfig:
+        """The smallest sensible core (powers of two) that runs ``qnet``."""
+
+        def pow2(n: int) -> int:
+            return 1 << max(0, math.ceil(math.log2(max(n, 1))))
+
+        kmax = max(int(layer.kernel.max()) for layer in qnet.layers)
+        params = dict(
+            lanes=lanes,
+            weight_bits=qnet.weight_bits,
+            potential_bits=qnet.potential_bits,
+            kernel_bits=max(1, kmax.bit_length()),
+            max_neurons=pow2(max(qnet.sizes)),
+            max_layers=len(qnet.layers),
+            max_time_steps=pow2(qnet.time_steps),
+            weight_depth=pow2(weight_rows(qnet, lanes)),
+        )
+        params.update(overrides)
+        return cls(**params)
+
+    def to_json(self) -> dict:
+        return {"format": CORE_FORMAT, "version": 1, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, obj) -> CoreConfig:
+        if not isinstance(obj, dict):
+            raise ConfigError(f"a core file must hold a JSON object, not {type(obj).__name__}")
+        _check_format(obj, CORE_FORMAT, (1,))
+        fields = set(cls.__dataclass_fields__)
+        _check_keys(obj, fields | {"format", "version"}, set(), "core config")
+        return cls(**{k: v for k, v in obj.items() if k in fields})
+
+
+def load_core(path: str | os.PathLike) -> CoreConfig:
+    return CoreConfig.from_json(_read_json(path, "core config"))
+
+
+def save_core(core: CoreConfig, path: str | os.PathLike) -> None:
+    Path(path).write_text(json.dumps(core.to_json(), indent=1) + "\n", encoding="utf-8")

@@ -1,0 +1,393 @@
+"""The reference model: DESIGN section 3, executable. Every other stage must equal it exactly.
+
+Semantics (integers throughout; ``sat`` clamps to the ``potential_bits`` signed range)::
+
+    for t in 0 .. T-1:
+        events = input events at step t, in (t, input) order
+        for l in 1 .. L:
+            # 1. integrate, in queue order
+            for j in events:
+                for i in 0 .. n_l-1:   V_l[i] <- sat(V_l[i] + W_l[j, i] * K_l[t])
+            # 2. fire and leak (skipped entirely for a max_potential output layer)
+            for i in 0 .. n_l-1, skipping neurons that already fired when reset == fire_once:
+                if V_l[i] >= Theta_l[t]:
+                    emit spike (l, t, i)
+                    fire_once: mark i fired;  zero: V <- 0;  subtract: V <- V - Theta_l[t]
+                if s_l > 0:  V_l[i] <- V_l[i] - (V_l[i] >> s_l)
+            events = spikes of layer l at step t, ascending neuron index
+        if early_exit and the last layer spiked at t: stop after step t
+
+    first_spike readout: the earliest output spike, ties -> lowest index; no output spike ->
+                         argmax of the final V (ties -> lowest index)
+    max_potential:       argmax of the final V of the (non-spiking) output layer
+
+Two implementations live here. :func:`run_sample` is the literal, one-sample transcription of the
+rules above: it is the specification. :func:`run` is the batched model the flow uses: it steps
+all samples at once with matrix products, which is exact whenever no partial sum of a step's
+events can leave the potential range (checked per sample and step from the positive and negative
+parts of the contributions); any sample and step where saturation is possible falls back to the
+event-by-event loop. A property test holds the two equal.
+
+Counters (per sample, semantic; hardware counters and cycles come from :mod:`sim.costmodel`):
+``input_events`` (events integrated, i.e. with ``t`` no later than the last step run),
+``spikes_per_layer``, ``sops`` (one weight applied to one neuron: each event into layer ``l``
+adds ``n_l``) and ``saturations`` (integrate adds whose exact sum left the range).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError
+from .ir import EventSet, QNet
+from .numeric import leak, sat, smax, smin
+
+__all__ = ["Activity", "Counters", "SampleResult", "run", "run_sample", "TRACE_FIELDS"]
+
+TRACE_FIELDS = ("layer", "t", "neuron")
+
+
+@dataclass(frozen=True, eq=False)
+class Activity:
+    """What happened in one sample, per step and layer: the input of the cycle-cost rule.
+
+    ``events_in[t, l-1]`` counts the events integrated by layer ``l`` at step ``t`` and
+    ``spikes[t, l-1]`` the spikes layer ``l`` emitted; both cover steps ``0 .. steps-1``.
+    """
+
+    events_in: np.ndarray
+    spikes: np.ndarray
+    steps: int
+
+
+@dataclass(eq=False)
+class Counters:
+    """Per-sample counters, identical in every model and in the RTL.
+
+    The four semantic counters are always set. The hardware counters (``weight_reads``,
+    ``membrane_reads``, ``membrane_writes``, ``sweeps``) depend on the core's lanes and are set
+    by :mod:`sim.costmodel` when a core configuration is given, else left ``None``.
+    """
+
+    input_events: int
+    spikes_per_layer: tuple
+    sops: int
+    saturations: int
+    weight_reads: int | None = None
+    membrane_reads: int | None = None
+    membrane_writes: int | None = None
+    sweeps: int | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "input_events": self.input_events,
+            "spikes_per_layer": list(self.spikes_per_layer),
+            "sops": self.sops,
+            "saturations": self.saturations,
+            "weight_reads": self.weight_reads,
+            "membrane_reads": self.membrane_reads,
+            "membrane_writes": self.membrane_writes,
+            "sweeps": self.sweeps,
+        }
+
+    def as_tuple(self) -> tuple:
+        return tuple(self.to_json()[k] if k != "spikes_per_layer" else tuple(self.spikes_per_layer)
+                     for k in self.to_json())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Counters) and self.as_tuple() == other.as_tuple()
+
+
+@dataclass(eq=False)
+class SampleResult:
+    """The outcome of one sample.
+
+    ``trace`` (only when asked for) is an ``int64`` array of shape ``(k, 3)`` with rows
+    ``[layer, t, neuron]`` (layer 1-based) in emission order: by step, then layer, then neuron.
+    ``cycles`` is set when a cost model ran (a core configuration was given).
+    """
+
+    prediction: int
+    valid: bool
+    counters: Counters
+    steps: int
+    cycles: int | None = None
+    trace: np.ndarray | None = None
+    activity: Activity | None = field(default=None, repr=False)
+    status: int = 0
+
+    def to_json(self, with_trace: bool = False) -> dict:
+        obj = {
+            "prediction": self.prediction,
+            "valid": self.valid,
+            "cycles": self.cycles,
+            "steps": self.steps,
+            "counters": self.counters.to_json(),
+        }
+        if with_trace:
+            obj["trace"] = [] if self.trace is None else self.trace.tolist()
+        return obj
+
+
+#: Signature of the cost hook: ``(qnet, activity) -> (hardware counter dict, cycles)``.
+CostHook = Callable[[QNet, Activity], tuple[dict, int]]
+
+
+# -- the specification: one sample, event by event -------------------------------------------
+
+
+def run_sample(qnet: QNet, events: np.ndarray, trace: bool = True) -> SampleResult:
+    """Run one sample exactly as the rules read (slow; the specification :func:`run` must equal).
+
+    ``events`` must be valid for ``qnet`` (see :func:`sim.ir.check_events`).
+    """
+    pb = qnet.potential_bits
+    L = len(qnet.layers)
+    V = [[0] * layer.n_out for layer in qnet.layers]
+    fired = [[False] * layer.n_out for layer in qnet.layers]
+    by_t: dict[int, list[int]] = {}
+    for t, i in events.tolist():
+        by_t.setdefault(t, []).append(i)
+    spikes_out: list[tuple[int, int, int]] = []
+    sops = sats = n_in_events = 0
+    spk_count = [0] * L
+    act_in = np.zeros((qnet.time_steps, L), dtype=np.int64)
+    act_spk = np.zeros((qnet.time_steps, L), dtype=np.int64)
+    first = None
+    steps = qnet.time_steps
+    for t in range(qnet.time_steps):
+        queue = by_t.get(t, [])
+        n_in_events += len(queue)
+        for li, layer in enumerate(qnet.layers):
+            w = layer.weights
+            k = int(layer.kernel[t])
+            th = int(layer.threshold[t])
+            v = V[li]
+            act_in[t, li] = len(queue)
+            for j in queue:
+                for i in range(layer.n_out):
+                    s = v[i] + int(w[j, i]) * k
+                    r = sat(s, pb)
+                    sats += r != s
+                    v[i] = r
+                sops += layer.n_out
+            emitted = []
+            if not (li == L - 1 and qnet.readout == "max_potential"):
+                for i in range(layer.n_out):
+                    if layer.reset == "fire_once" and fired[li][i]:
+                        continue
+                    if v[i] >= th:
+                        emitted.append(i)
+                        if layer.reset == "fire_once":
+                            fired[li][i] = True
+                        elif layer.reset == "zero":
+                            v[i] = 0
+                        else:
+                            v[i] = v[i] - th
+                    v[i] = leak(v[i], layer.leak_shift)
+            for i in emitted:
+                spikes_out.append((li + 1, t, i))
+            spk_count[li] += len(emitted)
+            act_spk[t, li] = len(emitted)
+            queue = emitted
+        if first is None and qnet.readout == "first_spike" and act_spk[t, L - 1]:
+            first = next(i for (lay, tt, i) in spikes_out if lay == L and tt == t)
+        if qnet.early_exit and act_spk[t, L - 1]:
+            steps = t + 1
+            break
+    if first is not None:
+        pred = first
+    else:
+        vl = V[L - 1]
+        pred = int(np.argmax(vl))
+    return SampleResult(
+        prediction=int(pred),
+        valid=True,
+        counters=Counters(n_in_events, tuple(spk_count), sops, sats),
+        steps=steps,
+        trace=np.array(spikes_out, dtype=np.int64).reshape(-1, 3) if trace else None,
+        activity=Activity(act_in[:steps], act_spk[:steps], steps),
+    )
+
+
+# -- the batched model ------------------------------------------------------------------------
+
+
+def _dense_inputs(events: EventSet, T: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """All samples' inputs as a dense ``(T, N, n_in)`` 0/1 array, plus per-step event counts."""
+    N = len(events)
+    X = np.zeros((T, N, n_in), dtype=np.int64)
+    lens = [len(s) for s in events.samples]
+    if sum(lens):
+        cat = np.concatenate([s for s in events.samples if len(s)])
+        who = np.repeat(np.arange(N), lens)
+        X[cat[:, 0], who, cat[:, 1]] = 1
+    return X, X.sum(axis=2)
+
+
+def run(
+    qnet: QNet,
+    events: EventSet,
+    trace: bool = False,
+    cost: CostHook | None = None,
+    check: bool = True,
+    block: int = 4096,
+) -> list[SampleResult]:
+    """Run every sample of ``events`` through ``qnet``; returns one :class:`SampleResult` each.
+
+    ``cost`` (usually from :func:`sim.costmodel.cost_hook`) fills in the hardware counters and
+    cycles. With ``check`` (the default) the events are validated first and a bad sample raises
+    :class:`ConfigError` naming it. Samples are processed ``block`` at a time to bound memory.
+    """
+    if not isinstance(qnet, QNet):
+        raise TypeError(f"qnet must be a QNet, not {type(qnet).__name__}")
+    if not isinstance(events, EventSet):
+        raise TypeError(f"events must be an EventSet, not {type(events).__name__}")
+    if check:
+        events.check(qnet.time_steps, qnet.n_inputs)
+    out: list[SampleResult] = []
+    for start in range(0, len(events), block):
+        sub = events.subset(range(start, min(start + block, len(events))))
+        out.extend(_run_block(qnet, sub, trace, cost))
+    return out
+
+
+def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None):
+    N = len(events)
+    T = qnet.time_steps
+    L = len(qnet.layers)
+    pb = qnet.potential_bits
+    lo, hi = smin(pb), smax(pb)
+    X, n_ev_in = _dense_inputs(events, T, qnet.n_inputs)
+    V = [np.zeros((N, layer.n_out), dtype=np.int64) for layer in qnet.layers]
+    fired = [np.zeros((N, layer.n_out), dtype=bool) for layer in qnet.layers]
+    active = np.ones(N, dtype=bool)
+    steps = np.full(N, T, dtype=np.int64)
+    act_in = np.zeros((N, T, L), dtype=np.int64)
+    act_spk = np.zeros((N, T, L), dtype=np.int64)
+    sats = np.zeros(N, dtype=np.int64)
+    first = np.full(N, -1, dtype=np.int64)
+    # per-layer precomputation: W*K for each distinct kernel value, with its sign split
+    wk_cache: list[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = [{} for _ in range(L)]
+
+    def wk(li: int, k: int):
+        c = wk_cache[li].get(k)
+        if c is None:
+            m = qnet.layers[li].weights * k
+            c = (m, np.maximum(m, 0), np.minimum(m, 0))
+            wk_cache[li][k] = c
+        return c
+
+    trace_parts: list[np.ndarray] = []  # rows [sample, layer, t, neuron]
+    spiking_last = qnet.readout == "first_spike"
+    for t in range(T):
+        if not active.any():
+            break
+        x = X[t] * active[:, None]
+        for li, layer in enumerate(qnet.layers):
+            n_ev = x.sum(axis=1)
+            act_in[:, t, li] = n_ev
+            v = V[li]
+            busy = np.flatnonzero(n_ev)
+            if busy.size:
+                m, mpos, mneg = wk(li, int(layer.kernel[t]))
+                xb = x[busy]
+                vb = v[busy]
+                up = vb + xb @ mpos
+                down = vb + xb @ mneg
+                safe = (up.max(axis=1) <= hi) & (down.min(axis=1) >= lo)
+                if safe.all():
+                    v[busy] = vb + xb @ m
+                else:
+                    fast = busy[safe]
+                    if fast.size:
+                        v[fast] = v[fast] + x[fast] @ m
+                    for n in busy[~safe]:
+                        row = v[n]
+                        for j in np.flatnonzero(x[n]):
+                            s = row + m[j]
+                            r = np.clip(s, lo, hi)
+                            sats[n] += int(np.count_nonzero(r != s))
+                            row = r
+                        v[n] = row
+            if li == L - 1 and not spiking_last:
+                break
+            th = int(layer.threshold[t])
+            can = active[:, None] & ~fired[li] if layer.reset == "fire_once" else (
+                np.broadcast_to(active[:, None], v.shape)
+            )
+            spk = can & (v >= th)
+            if layer.reset == "fire_once":
+                fired[li] |= spk
+            elif layer.reset == "zero":
+                v[spk] = 0
+            else:
+                v[spk] -= th
+            if layer.leak_shift:
+                v[can] = leak(v[can], layer.leak_shift)
+            act_spk[:, t, li] = spk.sum(axis=1)
+            if trace and spk.any():
+                ns, idx = np.nonzero(spk)
+                trace_parts.append(
+                    np.stack([ns, np.full_like(ns, li + 1), np.full_like(ns, t), idx], axis=1)
+                )
+            x = spk.astype(np.int64)
+        if spiking_last:
+            out_spk = x.any(axis=1) if L else np.zeros(N, dtype=bool)
+            newly = out_spk & (first < 0)
+            if newly.any():
+                first[newly] = np.argmax(x[newly], axis=1)
+            if qnet.early_exit and out_spk.any():
+                steps[out_spk & active] = t + 1
+                active &= ~out_spk
+    if trace:
+        allrows = (np.concatenate(trace_parts) if trace_parts
+                   else np.zeros((0, 4), dtype=np.int64))
+        order = np.argsort(allrows[:, 0], kind="stable")
+        allrows = allrows[order]
+        bounds = np.searchsorted(allrows[:, 0], np.arange(N + 1))
+    vlast = V[L - 1]
+    argmax_v = np.argmax(vlast, axis=1)
+    results = []
+    for n in range(N):
+        s = int(steps[n])
+        pred = int(first[n]) if first[n] >= 0 else int(argmax_v[n])
+        ai = act_in[n, :s]
+        asp = act_spk[n, :s]
+        counters = Counters(
+            input_events=int(n_ev_in[:s, n].sum()),
+            spikes_per_layer=tuple(int(c) for c in asp.sum(axis=0)),
+            sops=int(sum(int(ai[:, li].sum()) * layer.n_out
+                         for li, layer in enumerate(qnet.layers))),
+            saturations=int(sats[n]),
+        )
+        activity = Activity(ai, asp, s)
+        res = SampleResult(
+            prediction=pred,
+            valid=True,
+            counters=counters,
+            steps=s,
+            trace=allrows[bounds[n]:bounds[n + 1], 1:].copy() if trace else None,
+            activity=activity,
+        )
+        if cost is not None:
+            hw, cycles = cost(qnet, activity)
+            for k, v in hw.items():
+                setattr(res.counters, k, v)
+            res.cycles = cycles
+        results.append(res)
+    return results
+
+
+def check_event_rows(events, time_steps: int, n_inputs: int) -> str | None:
+    """The first problem of a raw event list as the core sees it, or ``None`` (for benches)."""
+    from .ir import check_events
+
+    try:
+        check_events(np.asarray(events, dtype=np.int64).reshape(-1, 2), time_steps, n_inputs)
+    except ConfigError as exc:
+        return str(exc)
+    return None
