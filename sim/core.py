@@ -120,6 +120,9 @@ class CoreConfig:
             )
         return problems
 
+    def fits(self, qnet: QNet) -> bool:
+        return not self.fit_problems(qnet)
+
     def check_fits(self, qnet: QNet) -> None:
         """Raise :class:`FitError` naming the first reason ``qnet`` does not fit."""
         problems = self.fit_problems(qnet)
