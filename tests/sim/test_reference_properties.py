@@ -1,0 +1,66 @@
+"""Properties of the reference model on random networks: the batched ``run`` equals the literal
+``run_sample`` in everything, and the counters obey their definitions."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.random import random_case
+from sim.reference import run, run_sample
+
+seeds = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def assert_same(spec, batched, where: str) -> None:
+    assert spec.prediction == batched.prediction, where
+    assert spec.steps == batched.steps, where
+    assert spec.valid == batched.valid, where
+    assert spec.counters == batched.counters, where
+    assert spec.trace.shape == batched.trace.shape, where
+    assert np.array_equal(spec.trace, batched.trace), where
+    assert spec.activity.steps == batched.activity.steps, where
+    assert np.array_equal(spec.activity.events_in, batched.activity.events_in), where
+    assert np.array_equal(spec.activity.spikes, batched.activity.spikes), where
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=seeds)
+def test_batched_run_equals_the_specification(seed):
+    case = random_case(seed, n_samples=6)
+    batched = run(case.qnet, case.events, trace=True)
+    for n, s in enumerate(case.events.samples):
+        assert_same(run_sample(case.qnet, s, trace=True), batched[n], f"seed {seed} sample {n}")
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=seeds, block=st.integers(min_value=1, max_value=5))
+def test_block_size_does_not_change_results(seed, block):
+    case = random_case(seed, n_samples=7)
+    whole = run(case.qnet, case.events, trace=True)
+    blocked = run(case.qnet, case.events, trace=True, block=block)
+    for n, (a, b) in enumerate(zip(whole, blocked, strict=True)):
+        assert_same(a, b, f"seed {seed} sample {n}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=seeds)
+def test_sops_are_events_times_receiving_layer_size(seed):
+    case = random_case(seed, n_samples=6)
+    q = case.qnet
+    sizes = [layer.n_out for layer in q.layers]
+    for n, res in enumerate(run(q, case.events, trace=True)):
+        ev = case.events.samples[n]
+        # input events integrated: those at steps the sample ran
+        n_in = int(np.count_nonzero(ev[:, 0] < res.steps))
+        assert res.counters.input_events == n_in
+        spikes = [int(np.count_nonzero(res.trace[:, 0] == k + 1)) for k in range(len(sizes))]
+        assert list(res.counters.spikes_per_layer) == spikes
+        # each event into layer l adds n_l: inputs into layer 1, spikes of l into layer l+1
+        expect = n_in * sizes[0] + sum(spikes[k] * sizes[k + 1] for k in range(len(sizes) - 1))
+        assert res.counters.sops == expect
+        assert int(res.activity.events_in[:, 0].sum()) == n_in
+        # a fire_once layer never spikes twice from the same neuron
+        for k, layer in enumerate(q.layers):
+            if layer.reset == "fire_once":
+                idx = res.trace[res.trace[:, 0] == k + 1, 2]
+                assert idx.size == np.unique(idx).size
