@@ -1,0 +1,324 @@
+// Native Verilator harness for the TTFS neuron core: an extern "C" shim driven through ctypes.
+//
+// The Verilated model is the generated wrapper `ttfs_harness` (sim/bench/verilator.py writes it):
+// clean port names around `ttfs_core` (whose stream ports Verilator would mangle, `load__valid`
+// becomes `load__05Fvalid`), with the trace stream tied off when the core has none.
+//
+// One clock cycle is: set the inputs with clk low, eval (combinational outputs settle), read
+// the handshakes, raise clk, eval. Everything that moves data (loading an image, streaming a
+// whole batch of samples) is one C call, so Python never runs per cycle.
+//
+// Streams follow Amaranth's rules: once valid is raised, it stays up and the payload is held
+// until the word is taken. With `idle_percent` > 0 the harness idles the input streams and
+// withholds ready on the output streams at random (xorshift32, seeded), to exercise the core's
+// flow control; the core's cycle counter excludes those stalls, so results do not change.
+//
+// Build-time switches (-CFLAGS -D...): HARNESS_VCD or HARNESS_FST select the waveform writer
+// for builds made with --trace / --trace-fst.
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "Vttfs_harness.h"
+#include "verilated.h"
+#if defined(HARNESS_VCD)
+#include "verilated_vcd_c.h"
+typedef VerilatedVcdC Tracer;
+#elif defined(HARNESS_FST)
+#include "verilated_fst_c.h"
+typedef VerilatedFstC Tracer;
+#endif
+
+namespace {
+
+constexpr uint64_t LAST_BIT = uint64_t(1) << 32;
+
+struct Harness {
+    VerilatedContext* ctx = nullptr;
+    Vttfs_harness* top = nullptr;
+#if defined(HARNESS_VCD) || defined(HARNESS_FST)
+    Tracer* tfp = nullptr;
+#endif
+    uint64_t cycles = 0;      // clock cycles since create
+    uint32_t rng = 1;         // xorshift32 state
+    uint32_t idle_percent = 0;
+    std::vector<uint64_t> trace_words;   // trace payloads in arrival order
+    std::vector<uint32_t> trace_tags;    // the sample each trace word arrived during
+    char error[1024] = {0};
+};
+
+inline uint32_t next_rand(Harness* h) {
+    uint32_t x = h->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    h->rng = x;
+    return x;
+}
+
+// true with probability idle_percent / 100
+inline bool stall(Harness* h) {
+    return h->idle_percent && (next_rand(h) % 100u) < h->idle_percent;
+}
+
+inline void dump(Harness* h) {
+#if defined(HARNESS_VCD) || defined(HARNESS_FST)
+    if (h->tfp) h->tfp->dump(h->ctx->time());
+#endif
+    (void)h;
+}
+
+// First half of a cycle: inputs are set by the caller with clk low; settle them.
+inline void settle(Harness* h) {
+    h->top->clk = 0;
+    h->top->eval();
+    dump(h);
+    h->ctx->timeInc(1);
+}
+
+// Second half: the rising edge.
+inline void rise(Harness* h) {
+    h->top->clk = 1;
+    h->top->eval();
+    dump(h);
+    h->ctx->timeInc(1);
+    ++h->cycles;
+}
+
+inline void quiet_inputs(Vttfs_harness* top) {
+    top->load_valid = 0;
+    top->events_valid = 0;
+    top->result_ready = 0;
+    top->trace_ready = 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+void* ttfs_create(uint32_t seed) {
+    Harness* h = new Harness;
+    h->ctx = new VerilatedContext;
+#if defined(HARNESS_VCD) || defined(HARNESS_FST)
+    h->ctx->traceEverOn(true);
+#endif
+    h->top = new Vttfs_harness{h->ctx, "ttfs_harness"};
+    h->rng = seed ? seed : 1;
+    quiet_inputs(h->top);
+    h->top->rst = 1;
+    return h;
+}
+
+void ttfs_destroy(void* p) {
+    Harness* h = static_cast<Harness*>(p);
+    if (!h) return;
+#if defined(HARNESS_VCD) || defined(HARNESS_FST)
+    if (h->tfp) {
+        h->tfp->close();
+        delete h->tfp;
+    }
+#endif
+    h->top->final();
+    delete h->top;
+    delete h->ctx;
+    delete h;
+}
+
+const char* ttfs_error(void* p) { return static_cast<Harness*>(p)->error; }
+
+uint64_t ttfs_cycles(void* p) { return static_cast<Harness*>(p)->cycles; }
+
+// 1 when this build can write waveforms (built with --trace or --trace-fst), else 0.
+int ttfs_can_trace(void) {
+#if defined(HARNESS_VCD) || defined(HARNESS_FST)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+// Start writing a waveform to `path` (this build's format); 0 on success.
+int ttfs_waveform_open(void* p, const char* path) {
+    Harness* h = static_cast<Harness*>(p);
+#if defined(HARNESS_VCD) || defined(HARNESS_FST)
+    if (h->tfp) {
+        std::snprintf(h->error, sizeof h->error, "a waveform is already open");
+        return -1;
+    }
+    h->tfp = new Tracer;
+    h->top->trace(h->tfp, 99);
+    h->tfp->open(path);
+    if (!h->tfp->isOpen()) {
+        std::snprintf(h->error, sizeof h->error, "cannot open waveform file %s", path);
+        delete h->tfp;
+        h->tfp = nullptr;
+        return -1;
+    }
+    return 0;
+#else
+    (void)path;
+    std::snprintf(h->error, sizeof h->error, "this harness was built without waveform support");
+    return -1;
+#endif
+}
+
+void ttfs_waveform_close(void* p) {
+    Harness* h = static_cast<Harness*>(p);
+#if defined(HARNESS_VCD) || defined(HARNESS_FST)
+    if (h->tfp) {
+        h->tfp->close();
+        delete h->tfp;
+        h->tfp = nullptr;
+    }
+#else
+    (void)h;
+#endif
+}
+
+void ttfs_set_idle(void* p, uint32_t percent, uint32_t seed) {
+    Harness* h = static_cast<Harness*>(p);
+    h->idle_percent = percent > 100 ? 100 : percent;
+    h->rng = seed ? seed : 1;
+}
+
+// Hold reset for `n` cycles with every stream quiet.
+void ttfs_reset(void* p, uint32_t n) {
+    Harness* h = static_cast<Harness*>(p);
+    quiet_inputs(h->top);
+    h->top->rst = 1;
+    for (uint32_t k = 0; k < n; ++k) {
+        settle(h);
+        rise(h);
+    }
+    h->top->rst = 0;
+    settle(h);
+}
+
+// Run `n` idle cycles (no input offered, outputs not taken).
+void ttfs_idle(void* p, uint32_t n) {
+    Harness* h = static_cast<Harness*>(p);
+    quiet_inputs(h->top);
+    for (uint32_t k = 0; k < n; ++k) {
+        settle(h);
+        rise(h);
+    }
+}
+
+// Stream `n` load payloads (bits 31:0 the word, bit 32 last) into the load stream.
+// Returns the cycles taken, or -1 when the core did not take a word for `stall_limit` cycles.
+int64_t ttfs_load(void* p, const uint64_t* words, uint64_t n, uint64_t stall_limit) {
+    Harness* h = static_cast<Harness*>(p);
+    Vttfs_harness* top = h->top;
+    quiet_inputs(top);
+    uint64_t start = h->cycles, k = 0, waited = 0;
+    bool offering = false;
+    while (k < n) {
+        if (!offering) offering = !stall(h);
+        top->load_valid = offering;
+        top->load_payload = words[k];
+        settle(h);
+        bool fire = offering && top->load_ready;
+        rise(h);
+        if (fire) {
+            ++k;
+            offering = false;
+            waited = 0;
+        } else if (++waited > stall_limit) {
+            std::snprintf(h->error, sizeof h->error,
+                          "the core took no load word for %llu cycles (at word %llu of %llu)",
+                          (unsigned long long)stall_limit, (unsigned long long)k,
+                          (unsigned long long)n);
+            quiet_inputs(top);
+            return -1;
+        }
+    }
+    quiet_inputs(top);
+    settle(h);
+    return int64_t(h->cycles - start);
+}
+
+// Stream a batch: `n_words` event payloads (bit 32 set on each sample's end word) for
+// `n_samples` samples, collecting one result record per sample into `results` (stride
+// `stride` words; `lengths[s]` gets record s's length) and, with `want_trace`, every trace
+// word (fetch them with ttfs_trace_count / ttfs_trace_copy).
+// Returns the cycles taken, or a negative code with ttfs_error set:
+//   -1 stall (no handshake for `stall_limit` cycles), -2 a record longer than `stride`.
+int64_t ttfs_run(void* p, const uint64_t* words, uint64_t n_words, uint64_t n_samples,
+                 uint32_t* results, uint32_t stride, uint32_t* lengths, int want_trace,
+                 uint64_t stall_limit) {
+    Harness* h = static_cast<Harness*>(p);
+    Vttfs_harness* top = h->top;
+    h->trace_words.clear();
+    h->trace_tags.clear();
+    quiet_inputs(top);
+    uint64_t start = h->cycles, k = 0, done = 0, waited = 0;
+    uint32_t pos = 0;  // words of the current record so far
+    bool offering = false;
+    while (done < n_samples) {
+        if (k < n_words && !offering) offering = !stall(h);
+        bool take_result = !stall(h);
+        bool take_trace = !stall(h);
+        top->events_valid = offering;
+        if (k < n_words) top->events_payload = words[k];
+        top->result_ready = take_result;
+        top->trace_ready = take_trace;
+        settle(h);
+        bool ev_fire = offering && top->events_ready;
+        bool res_fire = take_result && top->result_valid;
+        bool tr_fire = take_trace && top->trace_valid;
+        uint64_t res_word = top->result_payload;
+        uint64_t tr_word = top->trace_payload;
+        rise(h);
+        if (ev_fire) {
+            ++k;
+            offering = false;
+        }
+        if (tr_fire && want_trace) {
+            h->trace_words.push_back(tr_word);
+            h->trace_tags.push_back(uint32_t(done));
+        }
+        if (res_fire) {
+            if (pos >= stride) {
+                std::snprintf(h->error, sizeof h->error,
+                              "result record of sample %llu is longer than %u words",
+                              (unsigned long long)done, stride);
+                quiet_inputs(top);
+                return -2;
+            }
+            results[done * stride + pos] = uint32_t(res_word);
+            ++pos;
+            if (res_word & LAST_BIT) {
+                lengths[done] = pos;
+                ++done;
+                pos = 0;
+            }
+        }
+        if (ev_fire || res_fire || tr_fire) {
+            waited = 0;
+        } else if (++waited > stall_limit) {
+            std::snprintf(h->error, sizeof h->error,
+                          "no stream moved for %llu cycles: %llu of %llu results received, "
+                          "%llu of %llu event words taken",
+                          (unsigned long long)stall_limit, (unsigned long long)done,
+                          (unsigned long long)n_samples, (unsigned long long)k,
+                          (unsigned long long)n_words);
+            quiet_inputs(top);
+            return -1;
+        }
+    }
+    quiet_inputs(top);
+    settle(h);
+    return int64_t(h->cycles - start);
+}
+
+uint64_t ttfs_trace_count(void* p) { return static_cast<Harness*>(p)->trace_words.size(); }
+
+void ttfs_trace_copy(void* p, uint64_t* words, uint32_t* tags) {
+    Harness* h = static_cast<Harness*>(p);
+    std::memcpy(words, h->trace_words.data(), h->trace_words.size() * sizeof(uint64_t));
+    std::memcpy(tags, h->trace_tags.data(), h->trace_tags.size() * sizeof(uint32_t));
+}
+
+}  // extern "C"
