@@ -80,6 +80,8 @@ def _int_array(value: Any, what: str, ndim: int) -> np.ndarray:
             raise ConfigError(f"{what} must be integers, not an array of dtype {value.dtype}")
         arr = value.astype(np.int64)
     else:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{what} must be a {ndim}-D list of integers, not {value!r}")
         try:
             arr = np.array(value, dtype=object)
         except ValueError as exc:  # ragged
@@ -105,6 +107,11 @@ def _table(value: Any, time_steps: int, what: str) -> np.ndarray:
     """A per-step table from one integer or a list of ``time_steps`` integers."""
     if _is_int(value):
         return np.full(time_steps, int(value), dtype=np.int64)
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        raise ConfigError(
+            f"{what} must be one integer or a list of time_steps={time_steps} integers, "
+            f"not {value!r}"
+        )
     arr = _int_array(value, what, 1)
     if arr.shape[0] != time_steps:
         raise ConfigError(
