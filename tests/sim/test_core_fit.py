@@ -1,0 +1,129 @@
+"""CoreConfig: parameter checks, fit problems with exact messages, for_network, JSON."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.core import CoreConfig, chunks, load_core, save_core, weight_rows
+from sim.errors import ConfigError, FitError
+from sim.ir import Layer, QNet
+from sim.random import random_qnet
+
+
+def qnet(sizes=(5, 12, 3), T=32, wb=8, pb=16, kernel=1):
+    layers = tuple(Layer(np.ones((a, b), dtype=np.int64), 3, kernel)
+                   for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    return QNet(sizes[0], T, layers, wb, pb)
+
+
+def test_chunks_and_weight_rows():
+    # 5-12-3 on 8 lanes: layer 1: 5 rows x ceil(12/8)=2 chunks = 10; layer 2: 12 x ceil(3/8)=1
+    assert chunks(12, 8) == 2 and chunks(8, 8) == 1 and chunks(1, 8) == 1
+    assert weight_rows(qnet(), 8) == 22
+    # 4 lanes: 5 x 3 + 12 x 1 = 27
+    assert weight_rows(qnet(), 4) == 27
+
+
+FIT_CASES = [
+    (dict(weight_bits=6), [
+        "the network has 8-bit weights; this core has 6-bit weights"]),
+    (dict(potential_bits=24), [
+        "the network has 16-bit potentials; this core has 24-bit potentials"]),
+    (dict(max_layers=1), ["the network has 2 layers; this core has 1"]),
+    (dict(max_time_steps=16), ["the network needs 32 time steps; this core has 16"]),
+    (dict(max_neurons=4), [
+        "the network has 5 inputs; this core has 4",
+        "layer 1 needs 12 neurons; this core has 4",
+    ]),
+    (dict(weight_depth=21), ["the network needs 22 weight rows; this core has 21"]),
+]
+
+
+@pytest.mark.parametrize("params, problems", FIT_CASES)
+def test_fit_problems_name_every_reason(params, problems):
+    core = CoreConfig(**{**dict(lanes=8, max_neurons=16, max_layers=2, max_time_steps=32,
+                                weight_depth=22), **params})
+    q = qnet()
+    assert core.fit_problems(q) == problems
+    assert not core.fits(q)
+    with pytest.raises(FitError) as exc:
+        core.check_fits(q)
+    assert str(exc.value) == problems[0]
+
+
+def test_kernel_wider_than_the_table_does_not_fit():
+    q = qnet(kernel=[1] * 31 + [300])
+    core = CoreConfig(kernel_bits=8, max_neurons=16, max_time_steps=32)
+    assert core.fit_problems(q) == [
+        "layer 1 kernel entry 300 does not fit this core's 8-bit kernel table",
+        "layer 2 kernel entry 300 does not fit this core's 8-bit kernel table",
+    ]
+    # 255 is the largest 8-bit entry
+    assert CoreConfig(kernel_bits=8, max_neurons=16, max_time_steps=32).fits(
+        qnet(kernel=[1] * 31 + [255]))
+
+
+def test_narrower_network_weights_fit_a_wider_core():
+    assert CoreConfig(weight_bits=8, max_neurons=16, max_time_steps=32).fits(qnet(wb=4))
+
+
+def test_exact_fit_at_every_limit():
+    # 5-12-3, T = 32, 8 lanes: 22 rows
+    core = CoreConfig(lanes=8, max_neurons=12, max_layers=2, max_time_steps=32, weight_depth=22)
+    assert core.fit_problems(qnet()) == []
+    core.check_fits(qnet())
+
+
+def test_for_network_picks_powers_of_two():
+    core = CoreConfig.for_network(qnet(), lanes=4)
+    assert core == CoreConfig(lanes=4, weight_bits=8, potential_bits=16, kernel_bits=1,
+                              max_neurons=16, max_layers=2, max_time_steps=32, weight_depth=32)
+    assert CoreConfig.for_network(qnet(), lanes=4, max_layers=3).max_layers == 3
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lanes=st.sampled_from([1, 2, 3, 4, 8, 16]))
+def test_for_network_always_fits(seed, lanes):
+    q = random_qnet(np.random.default_rng(seed), max_neurons=70, max_time_steps=40)
+    core = CoreConfig.for_network(q, lanes=lanes)
+    assert core.fit_problems(q) == []
+    assert core.weight_depth >= weight_rows(q, lanes)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(lanes=0), "core lanes must be in 1..64, not 0"),
+        (dict(lanes=65), "core lanes must be in 1..64, not 65"),
+        (dict(potential_bits=1), "core potential_bits must be in 2..32, not 1"),
+        (dict(kernel_bits=17), "core kernel_bits must be in 1..16, not 17"),
+        (dict(weight_depth=0), "core weight_depth must be in 1..16777216, not 0"),
+        (dict(max_neurons=2.0), "core max_neurons must be an integer, not 2.0"),
+        (dict(max_layers=True), "core max_layers must be an integer, not True"),
+    ],
+)
+def test_bad_parameters(params, message):
+    with pytest.raises(ConfigError) as exc:
+        CoreConfig(**params)
+    assert str(exc.value) == message
+
+
+def test_core_json_round_trip_and_refusals(tmp_path):
+    core = CoreConfig(lanes=3, max_neurons=40, weight_depth=100)
+    path = tmp_path / "core.json"
+    save_core(core, path)
+    assert load_core(path) == core
+    with pytest.raises(ConfigError) as exc:
+        CoreConfig.from_json({**core.to_json(), "clock": 100})
+    assert str(exc.value) == (
+        "core config has unknown field 'clock'; allowed: ['format', 'kernel_bits', 'lanes', "
+        "'max_layers', 'max_neurons', 'max_time_steps', 'potential_bits', 'version', "
+        "'weight_bits', 'weight_depth']"
+    )
+    with pytest.raises(ConfigError) as exc:
+        CoreConfig.from_json({**core.to_json(), "version": 2})
+    assert str(exc.value) == "unsupported ttfs.core version 2; this tool reads version 1"
+    with pytest.raises(ConfigError) as exc:
+        CoreConfig.from_json("core")
+    assert str(exc.value) == "a core file must hold a JSON object, not str"
