@@ -1,0 +1,588 @@
+"""Temporal-kernel TTFS training (Park & Yoon, arXiv 2106.02568, 2021) and its export to a
+layer-phased TTFS network that runs on the core through its kernel and threshold tables.
+
+The surrogate DNN
+-----------------
+Hidden layer ``l`` is ``Linear (no bias) -> BatchNorm1d -> TTFS activation``; the output layer is
+a plain ``Linear`` with bias (its logits are read out as membrane potentials). The TTFS activation
+with the layer's trainable kernel parameters ``tau_l`` (init ``tau0 = 2``) and ``t_d,l`` (init
+``td0 = 0``) encodes the pre-activation ``v`` as a spike time and decodes it through the kernel::
+
+    t = relu(t_d - tau * ln(relu(v)))          # continuous spike time (v <= 0: no spike)
+    t_int = ceil(t)                            # the step it fires at (straight-through in training)
+    x = exp((t_d - t_int) / tau)   if v > 0 and t_int <= T_w - 1
+    x = 0                          otherwise   # no spike inside the window
+
+``ceil`` (not ``round``) is the rule of the exported network: a neuron fires at the first step
+``u`` of its window where ``v >= exp(-(u - t_d)/tau)``, i.e. ``u >= t``. In training ``t_int``
+passes the gradient of ``t`` through unchanged (straight-through estimator, our choice; with
+``quantize_time=False`` the continuous ``t`` is used). Between the two clamps ``x = v``: the
+activation is a clipped ReLU with a dead zone below ``x_T`` and ``T_w`` quantisation levels.
+
+Inputs are the TTFS latency code of :mod:`sim.encode` decoded exactly as the core does it:
+``t = rint((1 - x) * (T_w - 1))`` (no event when ``x < cutoff = 0.5 / (T_w - 1)``, whose event
+would carry kernel value 0 anyway), decoded as ``x_q = 1 - t / (T_w - 1)``. A linear input kernel
+(rather than an exponential one) matches the linear latency encoder; this is our choice.
+
+Training pieces (each switchable in :class:`KernelConfig`)
+----------------------------------------------------------
+* **Stochastically relaxed activation** (``relax``): per hidden layer and per batch, the TTFS
+  activation is used with probability ``p = min(1, (epoch + 1) / ramp_epochs)``, else ReLU. The
+  paper ramps over ``E_ramp = 50`` epochs; ``ramp_epochs`` scales that to our shorter runs.
+* **Initial-value regularisation** (``init_reg``, paper 1e-5):
+  ``init_reg * sum_l ((tau_l - tau0)^2 + (t_d,l - td0)^2)``.
+* **Kernel-aware BN spike loss** (``bn_loss_weight``, paper 1e-5, from ``bn_loss_start``): for each
+  BN channel with scale ``g`` and shift ``b`` of hidden layer ``l``, with
+  ``x_T = exp(-(T_w - t_d,l) / tau_l)``::
+
+      L_bn = -sum( 0.5 (g^2/3 + g + 1) b^3 - 0.5 x_T b^2 - 0.5 (x_T^2 g + 2) b
+                   - (x_T^2 g^2 + 6) / 6 * x_T )
+
+  The formula is as DESIGN section 7.2 transcribes it; the paper's text was not available. Our
+  interpretation: the sum runs over every channel of every hidden BN layer, and ``x_T`` is
+  detached so the loss moves only ``g`` and ``b`` ("not on tau/t_d"). At ``b = 0`` its gradient
+  ``dL/db = 0.5 (x_T^2 g + 2) > 0`` pushes shifts negative, i.e. fewer neurons above threshold.
+  The paper's weight 1e-5 was set for its large CNNs (sum over many thousands of channels) and
+  E = 300-epoch runs; for our small MLPs the weight is a parameter (see the benchmark docs).
+
+Export: the layer-phased network
+--------------------------------
+BN is folded into the preceding weights (:func:`fold_bn`), then every layer ``l = 1..L`` gets its
+own window of ``T_w`` steps: layer ``l`` integrates during window ``l-1`` (steps
+``(l-1) T_w .. l T_w - 1``) and fires during window ``l``; ``time_steps = L * T_w`` and the output
+layer integrates only (``max_potential`` readout). With ``S = 2**kernel_bits - 1``, ``u`` the step
+inside a window, and ``(tau, t_d)`` the parameters of the *sending* layer ``l - 1``::
+
+    K_1[u]     = round(S * (1 - u / (T_w - 1)))               window 0 (inputs), 0 elsewhere
+    K_l[u]     = round(s_l * exp(-(u - t_d) / tau)),  s_l = S * exp(-t_d / tau)     (l >= 2)
+    Theta_l[u] = clip(round((s_l / a_l) * exp(-(u - t_d,l) / tau_l)), 1, smax)   window l
+    Theta_l[t] = smax = 2**(potential_bits-1) - 1                                 elsewhere
+    W_l        = round(w_l / a_l)                              (weights_bits signed)
+
+so ``V_l = sum_j W_l[j, i] K_l[t_j] ~ (s_l / a_l) * v_l`` and the neuron fires (``fire_once``) at
+the first step of its window where ``v_l >= exp(-(u - t_d,l)/tau_l)``, exactly the surrogate's
+rule up to rounding. Biases ride on **bias neurons**: the input has one bias input firing at step
+0 (``sim.encode`` ``bias_steps=(0,)``), and every hidden layer gets one extra neuron (the last
+index) with weight ``wmax`` from the previous bias source and 0 from everything else; the scale
+``a_l`` is chosen so that it fires at the first step of its window, where its decoded value is
+``x_b = K_{l+1}[l T_w] / s_{l+1}``; the next layer's bias row is ``round(b / (a x_b))``. Each
+bias neuron costs one spike per sample (counted in every figure). ``a_l`` is the largest of
+``max|w|/wmax``, ``max|b|/(x_b wmax)`` and (hidden layers) ``s_l exp(t_d,l/tau_l)/(wmax S)``.
+``potential_bits`` is the smallest width (at least 16) in which no partial sum can saturate, so
+the integer evaluation below is exact by construction (it checks the bound).
+
+Why kernel parameters are per layer: the core holds one kernel table ``K_l[t]`` and one threshold
+table ``Theta_l[t]`` per layer (``time_steps`` entries each), indexed by the global step, so a
+layer's neurons share one kernel. Per-neuron kernels would need ``n_neurons x T`` entries per
+table (see docs/kernel_and_conversion.md for 5-120-3 and 784-400-10).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from sim.encode import encode_ttfs, ttfs_times
+from sim.errors import ConfigError
+from sim.ir import EventSet, Layer, QNet
+from sim.numeric import smax
+
+__all__ = [
+    "KernelConfig",
+    "KernelNet",
+    "KernelResult",
+    "relax_probability",
+    "ttfs_activation",
+    "init_value_loss",
+    "bn_spike_loss",
+    "fold_bn",
+    "quantize_inputs",
+    "train_kernel",
+    "export_kernel",
+    "encode_kernel",
+    "kernel_int_forward",
+    "IntForward",
+]
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """Hyper-parameters of temporal-kernel training and export (see the module docstring)."""
+
+    hidden: tuple = (120,)
+    window: int = 8
+    tau0: float = 2.0
+    td0: float = 0.0
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 3e-3
+    relax: bool = True
+    ramp_epochs: int = 10
+    init_reg: float = 1e-5
+    bn_loss_weight: float = 0.0
+    bn_loss_start: int = 10
+    quantize_time: bool = True
+    weight_bits: int = 8
+    kernel_bits: int = 8
+    seed: int = 0
+
+    def __post_init__(self):
+        hidden = tuple(self.hidden)
+        for k, n in enumerate(hidden):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+                raise ConfigError(f"hidden[{k}] must be a positive integer, not {n!r}")
+        object.__setattr__(self, "hidden", tuple(int(n) for n in hidden))
+        ints = (("window", 2, 1 << 12), ("epochs", 0, 1 << 20), ("batch_size", 1, 1 << 20),
+                ("ramp_epochs", 1, 1 << 20), ("bn_loss_start", 0, 1 << 20),
+                ("weight_bits", 2, 16), ("kernel_bits", 2, 16), ("seed", 0, 1 << 62))
+        for name, lo, hi in ints:
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+                raise ConfigError(f"{name} must be an integer, not {v!r}")
+            if not lo <= v <= hi:
+                raise ConfigError(f"{name} must be in {lo}..{hi}, not {v}")
+        for name in ("tau0", "td0", "lr", "init_reg", "bn_loss_weight"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                raise ConfigError(f"{name} must be a finite number, not {v!r}")
+        if self.tau0 <= 0:
+            raise ConfigError(f"tau0 must be > 0, not {self.tau0}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, not {self.lr}")
+        for name in ("init_reg", "bn_loss_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, not {getattr(self, name)}")
+
+    @property
+    def cutoff(self) -> float:
+        """Input cut-off: values whose event would land on the last step (kernel value 0)."""
+        return 0.5 / (self.window - 1)
+
+
+# -- the math ---------------------------------------------------------------------------------
+
+
+def relax_probability(epoch: int, ramp_epochs: int) -> float:
+    """``p = min(1, (epoch + 1) / ramp_epochs)``: the chance a layer uses the TTFS activation."""
+    if not isinstance(epoch, (int, np.integer)) or epoch < 0:
+        raise ConfigError(f"epoch must be an integer >= 0, not {epoch!r}")
+    if not isinstance(ramp_epochs, (int, np.integer)) or ramp_epochs < 1:
+        raise ConfigError(f"ramp_epochs must be an integer >= 1, not {ramp_epochs!r}")
+    return min(1.0, (int(epoch) + 1) / int(ramp_epochs))
+
+
+def ttfs_activation(v: torch.Tensor, tau: torch.Tensor, td: torch.Tensor, window: int,
+                    quantize_time: bool = True) -> torch.Tensor:
+    """Encode -> decode through the temporal kernel (module docstring): ``x(v; tau, t_d)``."""
+    pos = v > 0
+    t = torch.relu(td - tau * torch.log(torch.clamp(v, min=1e-30)))
+    if quantize_time:
+        t = t + (torch.ceil(t) - t).detach()
+    x = torch.exp((td - t) / tau)
+    keep = pos & (t <= window - 1)
+    return torch.where(keep, x, torch.zeros_like(x))
+
+
+def init_value_loss(taus, tds, tau0: float, td0: float) -> torch.Tensor:
+    """``sum_l (tau_l - tau0)^2 + (t_d,l - td0)^2`` (the caller multiplies by ``init_reg``)."""
+    total = torch.zeros(())
+    for tau, td in zip(taus, tds, strict=True):
+        total = total + (tau - tau0) ** 2 + (td - td0) ** 2
+    return total
+
+
+def bn_spike_loss(g: torch.Tensor, b: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
+    """Kernel-aware BN spike loss of one layer (module docstring), summed over its channels.
+
+    ``L = -sum(0.5 (g^2/3 + g + 1) b^3 - 0.5 x_T b^2 - 0.5 (x_T^2 g + 2) b
+    - (x_T^2 g^2 + 6) / 6 * x_T)``; ``x_T`` should be detached by the caller.
+    """
+    f = (0.5 * (g ** 2 / 3 + g + 1) * b ** 3 - 0.5 * x_t * b ** 2
+         - 0.5 * (x_t ** 2 * g + 2) * b - (x_t ** 2 * g ** 2 + 6) / 6 * x_t)
+    return -f.sum()
+
+
+def quantize_inputs(X: np.ndarray, window: int) -> np.ndarray:
+    """The input values the core decodes: ``1 - t / (T_w - 1)`` with ``sim.encode``'s ``t``
+    (``t = rint((1 - x)(T_w - 1))``, no event -> 0 below the cut-off ``0.5 / (T_w - 1)``)."""
+    t = ttfs_times(X, window, 0.5 / (window - 1))
+    xq = 1.0 - t.astype(np.float64) / (window - 1)
+    xq[t < 0] = 0.0
+    return xq.astype(np.float32)
+
+
+# -- the surrogate DNN ------------------------------------------------------------------------
+
+
+class KernelNet(nn.Module):
+    """The surrogate DNN: ``[Linear(no bias) -> BN -> TTFS act] * H -> Linear``.
+
+    ``forward(x, ttfs_mask=None)``: ``x`` are *quantised* inputs (:func:`quantize_inputs`);
+    ``ttfs_mask[l]`` chooses the TTFS activation (True) or ReLU (False) for hidden layer ``l``
+    (default: TTFS everywhere, the network that is exported).
+    """
+
+    def __init__(self, n_in: int, hidden: tuple, n_out: int, window: int = 8,
+                 tau0: float = 2.0, td0: float = 0.0, quantize_time: bool = True):
+        super().__init__()
+        sizes = (n_in,) + tuple(hidden)
+        self.window = int(window)
+        self.quantize_time = bool(quantize_time)
+        self.linears = nn.ModuleList(
+            nn.Linear(a, b, bias=False) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+        )
+        self.bns = nn.ModuleList(nn.BatchNorm1d(b) for b in hidden)
+        self.out = nn.Linear(sizes[-1], n_out)
+        self.taus = nn.ParameterList(nn.Parameter(torch.tensor(float(tau0))) for _ in hidden)
+        self.tds = nn.ParameterList(nn.Parameter(torch.tensor(float(td0))) for _ in hidden)
+
+    def kernel_params(self):
+        return list(self.taus) + list(self.tds)
+
+    def tau(self, l: int) -> torch.Tensor:
+        # tau must stay positive; the clamp only bites if training drives it there
+        return torch.clamp(self.taus[l], min=0.05)
+
+    def forward(self, x: torch.Tensor, ttfs_mask=None, return_hidden: bool = False):
+        hs = []
+        for li, (lin, bn) in enumerate(zip(self.linears, self.bns, strict=True)):
+            v = bn(lin(x))
+            use = True if ttfs_mask is None else bool(ttfs_mask[li])
+            if use:
+                x = ttfs_activation(v, self.tau(li), self.tds[li], self.window, self.quantize_time)
+            else:
+                x = torch.relu(v)
+            hs.append(x)
+        logits = self.out(x)
+        return (logits, hs) if return_hidden else logits
+
+    def x_t(self, l: int) -> torch.Tensor:
+        """``x_T = exp(-(T_w - t_d) / tau)`` of hidden layer ``l`` (0-based)."""
+        return torch.exp(-(self.window - self.tds[l]) / self.tau(l))
+
+
+def fold_bn(weight: np.ndarray, bn_mean, bn_var, gamma, beta, eps: float,
+            bias=None) -> tuple[np.ndarray, np.ndarray]:
+    """Fold an eval-mode BN into the linear layer before it (float64).
+
+    ``weight`` is torch's ``(out, in)``. ``y = gamma (W x + c - mu) / sqrt(var + eps) + beta``
+    becomes ``y = W' x + b'`` with ``W' = W * s[:, None]``, ``b' = (c - mu) s + beta``,
+    ``s = gamma / sqrt(var + eps)``.
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    s = np.asarray(gamma, dtype=np.float64) / np.sqrt(np.asarray(bn_var, dtype=np.float64) + eps)
+    c = np.zeros(w.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
+    b = (c - np.asarray(bn_mean, dtype=np.float64)) * s + np.asarray(beta, dtype=np.float64)
+    return w * s[:, None], b
+
+
+def folded_layers(model: KernelNet) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(W (out, in), b (out,))]`` of every layer with BN folded in (float64)."""
+    out = []
+    for lin, bn in zip(model.linears, model.bns, strict=True):
+        out.append(fold_bn(lin.weight.detach().numpy(), bn.running_mean.numpy(),
+                           bn.running_var.numpy(), bn.weight.detach().numpy(),
+                           bn.bias.detach().numpy(), bn.eps))
+    out.append((model.out.weight.detach().numpy().astype(np.float64),
+                model.out.bias.detach().numpy().astype(np.float64)))
+    return out
+
+
+# -- training ---------------------------------------------------------------------------------
+
+
+@dataclass
+class KernelResult:
+    """A trained surrogate and its training history (per epoch: loss, train accuracy, p)."""
+
+    model: KernelNet
+    config: KernelConfig
+    history: list = field(default_factory=list)
+
+
+def _check_xy(X, y, what: str):
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2:
+        raise ConfigError(f"{what} X must be 2-D (samples, features), got shape {X.shape}")
+    if y.shape != (X.shape[0],):
+        raise ConfigError(f"{what} y must have one label per sample ({X.shape[0]}), "
+                          f"got shape {y.shape}")
+    if X.shape[0] == 0:
+        raise ConfigError(f"{what} set is empty")
+    return X, y.astype(np.int64)
+
+
+def train_kernel(X, y, config: KernelConfig | None = None, n_classes: int | None = None,
+                 log=None) -> KernelResult:
+    """Train the surrogate DNN on ``X`` (values in [0, 1]) and labels ``y``."""
+    cfg = config or KernelConfig()
+    if not isinstance(cfg, KernelConfig):
+        raise TypeError(f"config must be a KernelConfig, not {type(cfg).__name__}")
+    X, y = _check_xy(X, y, "training")
+    n_classes = int(n_classes or (y.max() + 1))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = KernelNet(X.shape[1], cfg.hidden, n_classes, cfg.window, cfg.tau0, cfg.td0,
+                      cfg.quantize_time)
+    xq = torch.from_numpy(quantize_inputs(X, cfg.window))
+    yt = torch.from_numpy(y)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    lossf = nn.CrossEntropyLoss()
+    res = KernelResult(model, cfg)
+    H = len(cfg.hidden)
+    for epoch in range(cfg.epochs):
+        model.train()
+        p = relax_probability(epoch, cfg.ramp_epochs) if cfg.relax else 1.0
+        perm = rng.permutation(len(y))
+        tot, correct = 0.0, 0
+        for s in range(0, len(y), cfg.batch_size):
+            idx = torch.from_numpy(perm[s:s + cfg.batch_size])
+            mask = [bool(rng.random() < p) for _ in range(H)]
+            logits = model(xq[idx], ttfs_mask=mask)
+            loss = lossf(logits, yt[idx])
+            if cfg.init_reg:
+                loss = loss + cfg.init_reg * init_value_loss(
+                    [model.tau(k) for k in range(H)], list(model.tds), cfg.tau0, cfg.td0)
+            if cfg.bn_loss_weight and epoch >= cfg.bn_loss_start:
+                bl = sum(bn_spike_loss(bn.weight, bn.bias, model.x_t(k).detach())
+                         for k, bn in enumerate(model.bns))
+                loss = loss + cfg.bn_loss_weight * bl
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == yt[idx]).sum())
+        sched.step()
+        res.history.append({"epoch": epoch, "loss": tot / len(y), "train_acc": correct / len(y),
+                            "p": p})
+        if log is not None:
+            log(f"kernel epoch {epoch + 1}/{cfg.epochs} loss {tot / len(y):.4f} "
+                f"acc {correct / len(y):.4f} p {p:.2f}")
+    model.eval()
+    return res
+
+
+@torch.no_grad()
+def float_predict(model: KernelNet, X) -> tuple[np.ndarray, np.ndarray]:
+    """Float surrogate (TTFS everywhere, eval BN): ``(predictions, spikes per sample)``.
+
+    Spikes count hidden neurons with ``x > 0`` (bias neurons of the export not included).
+    """
+    model.eval()
+    xq = torch.from_numpy(quantize_inputs(np.asarray(X), model.window))
+    logits, hs = model(xq, return_hidden=True)
+    spikes = sum((h > 0).sum(1) for h in hs) if hs else torch.zeros(len(xq))
+    return logits.argmax(1).numpy(), np.asarray(spikes)
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def _potential_bits(layers_int, kmax_per_layer, thresholds) -> int:
+    bound = 0
+    for (W, _), kmax in zip(layers_int, kmax_per_layer, strict=True):
+        bound = max(bound, int(np.abs(W).sum(axis=0).max()) * int(kmax))
+    bound = max(bound, max(thresholds))
+    pb = max(16, bound.bit_length() + 2)
+    if pb > 32:
+        raise ConfigError(
+            f"the exported network needs {pb}-bit potentials to be saturation-free; "
+            "the IR allows 32 (use fewer kernel_bits or weight_bits)"
+        )
+    return pb
+
+
+def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8) -> QNet:
+    """The layer-phased integer TTFS network of a trained surrogate (module docstring)."""
+    if not isinstance(model, KernelNet):
+        raise TypeError(f"model must be a KernelNet, not {type(model).__name__}")
+    Tw = model.window
+    layers = folded_layers(model)
+    L = len(layers)
+    T = L * Tw
+    S = (1 << kernel_bits) - 1
+    wmax = smax(weight_bits)
+    u = np.arange(Tw, dtype=np.float64)
+    taus = [float(model.tau(k)) for k in range(L - 1)]
+    tds = [float(model.tds[k]) for k in range(L - 1)]
+
+    kernels, scales = [], []
+    k1 = np.zeros(T, dtype=np.int64)
+    k1[:Tw] = np.rint(S * (1.0 - u / (Tw - 1)))
+    kernels.append(k1)
+    scales.append(float(S))
+    for l in range(1, L):
+        tau, td = taus[l - 1], tds[l - 1]
+        s = S * math.exp(-td / tau)
+        k = np.zeros(T, dtype=np.int64)
+        k[l * Tw:(l + 1) * Tw] = np.rint(s * np.exp(-(u - td) / tau))
+        kernels.append(k)
+        scales.append(s)
+
+    ints, th_float = [], []
+    for l in range(L):
+        w, b = layers[l]  # (out, in)
+        s = scales[l]
+        x_b = kernels[l][l * Tw] / s  # decoded value of the bias source (first step of window l)
+        cands = [np.abs(w).max() / wmax, np.abs(b).max() / (x_b * wmax)]
+        if l < L - 1:
+            cands.append(s * math.exp(tds[l] / taus[l]) / (wmax * S))
+        a = max(max(cands), 1e-12)
+        W = np.rint(w.T / a).astype(np.int64)  # (in, out)
+        Wb = np.rint(b / (a * x_b)).astype(np.int64)
+        ints.append((W, Wb))
+        th_float.append(s / a)
+    thr_peak = [int(round(th_float[l] * math.exp(tds[l] / taus[l]))) for l in range(L - 1)]
+    kmax = [int(k.max()) for k in kernels]
+    full = []
+    for l in range(L):
+        W, Wb = ints[l]
+        Wfull = np.vstack([W, Wb[None, :]])
+        if l < L - 1:  # append this layer's bias neuron: wmax from the previous bias source
+            col = np.zeros((Wfull.shape[0], 1), dtype=np.int64)
+            col[-1, 0] = wmax
+            Wfull = np.hstack([Wfull, col])
+        full.append((Wfull, None))
+    pb = _potential_bits(full, kmax, thr_peak + [1])
+    top = smax(pb)
+    qlayers = []
+    for l in range(L):
+        Wfull = full[l][0]
+        if l < L - 1:
+            th = np.full(T, top, dtype=np.int64)
+            vals = np.rint(th_float[l] * np.exp(-(u - tds[l]) / taus[l]))
+            th[(l + 1) * Tw:(l + 2) * Tw] = np.clip(vals, 1, top)
+            bias_fire = wmax * kernels[l][l * Tw]
+            if bias_fire < th[(l + 1) * Tw]:
+                raise ConfigError(
+                    f"layer {l + 1} bias neuron would not fire at the start of its window "
+                    f"({bias_fire} < {int(th[(l + 1) * Tw])})"
+                )
+        else:
+            th = top
+        qlayers.append(Layer(Wfull, th, kernels[l], 0, "fire_once"))
+    meta = {
+        "method": "kernel",
+        "window": Tw,
+        "encoding": {"kind": "ttfs", "t_in": Tw, "cutoff": 0.5 / (Tw - 1), "bias_steps": [0]},
+        "tau": taus,
+        "t_d": tds,
+    }
+    return QNet(int(layers[0][0].shape[1]) + 1, T, tuple(qlayers), weight_bits, pb,
+                "max_potential", False, meta)
+
+
+def encode_kernel(qnet: QNet, X, labels=None) -> EventSet:
+    """The input events of ``X`` for an exported kernel network (its ``meta['encoding']``)."""
+    enc = qnet.meta.get("encoding") if isinstance(qnet.meta, dict) else None
+    if not enc or enc.get("kind") != "ttfs":
+        raise ConfigError("qnet meta has no 'encoding' of kind 'ttfs'; was it made by "
+                          "export_kernel?")
+    return encode_ttfs(X, qnet.time_steps, t_in=enc["t_in"], cutoff=enc["cutoff"],
+                       bias_steps=tuple(enc["bias_steps"]), labels=labels)
+
+
+# -- integer evaluation -----------------------------------------------------------------------
+
+
+@dataclass
+class IntForward:
+    """Integer evaluation of a layer-phased network: predictions, spike times and counters.
+
+    ``spike_times[l]`` is ``(N, n_l)`` with the global step of each neuron's spike, -1 for none
+    (hidden layers only); ``input_events``, ``sops`` ``(N,)``; ``spikes_per_layer`` ``(N, L)``.
+    """
+
+    predictions: np.ndarray
+    potentials: np.ndarray
+    spike_times: list
+    input_events: np.ndarray
+    sops: np.ndarray
+    spikes_per_layer: np.ndarray
+
+    def trace(self, n: int) -> np.ndarray:
+        """Spike rows ``[layer, t, neuron]`` of sample ``n`` in the reference model's order."""
+        rows = []
+        for li, st in enumerate(self.spike_times):
+            idx = np.flatnonzero(st[n] >= 0)
+            rows.extend((li + 1, int(st[n, i]), int(i)) for i in idx)
+        rows.sort(key=lambda r: (r[1], r[0], r[2]))
+        return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def _phase_windows(qnet: QNet, window: int) -> None:
+    L = len(qnet.layers)
+    if qnet.time_steps != L * window:
+        raise ConfigError(f"a layer-phased network with {L} layers and window {window} needs "
+                          f"time_steps={L * window}, not {qnet.time_steps}")
+    top = smax(qnet.potential_bits)
+    for l, layer in enumerate(qnet.layers):
+        k = layer.kernel.copy()
+        k[l * window:(l + 1) * window] = 0
+        if k.any():
+            raise ConfigError(f"layer {l + 1} kernel is nonzero outside its integration window "
+                              f"(steps {l * window}..{(l + 1) * window - 1})")
+        if l < L - 1 or qnet.readout == "first_spike":
+            th = layer.threshold.copy()
+            th[(l + 1) * window:(l + 2) * window] = top
+            if (th != top).any():
+                raise ConfigError(f"layer {l + 1} threshold is finite outside its firing window")
+        bound = int(np.abs(layer.weights).sum(axis=0).max()) * int(layer.kernel.max())
+        if bound >= top:
+            raise ConfigError(f"layer {l + 1} can reach {bound}: not saturation-free in "
+                              f"{qnet.potential_bits}-bit potentials")
+
+
+def kernel_int_forward(qnet: QNet, events: EventSet) -> IntForward:
+    """Evaluate an exported kernel network in integers, layer by layer (vectorised).
+
+    Layer ``l`` sums ``V = sum_j W[j, i] K_l[t_j]`` over its input events (exact: the export
+    guarantees no partial sum saturates, and this checks it), then fires at the first step ``t``
+    of window ``l`` with ``V >= Theta_l[t]``; the output layer's ``V`` is the readout. Must equal
+    :func:`sim.reference.run` spike for spike.
+    """
+    window = int(qnet.meta.get("window", 0)) if isinstance(qnet.meta, dict) else 0
+    if window < 2:
+        raise ConfigError("qnet meta has no layer-phase 'window'; was it made by export_kernel?")
+    _phase_windows(qnet, window)
+    events.check(qnet.time_steps, qnet.n_inputs)
+    N = len(events)
+    L = len(qnet.layers)
+    times = np.full((N, qnet.n_inputs), -1, dtype=np.int64)
+    for n, s in enumerate(events.samples):
+        times[n, s[:, 1]] = s[:, 0]
+    n_events = (times >= 0).sum(1)
+    sops = np.zeros(N, dtype=np.int64)
+    spikes = np.zeros((N, L), dtype=np.int64)
+    spike_times = []
+    V = None
+    for l, layer in enumerate(qnet.layers):
+        ev = times >= 0
+        sops += ev.sum(1) * layer.n_out
+        kx = np.where(ev, layer.kernel[np.maximum(times, 0)], 0)
+        V = kx @ layer.weights
+        if l == L - 1 and qnet.readout == "max_potential":
+            break
+        th = layer.threshold[(l + 1) * window:(l + 2) * window]
+        over = V[:, :, None] >= th[None, None, :]
+        fired = over.any(2)
+        t_new = np.where(fired, (l + 1) * window + over.argmax(2), -1)
+        spikes[:, l] = fired.sum(1)
+        spike_times.append(t_new)
+        times = t_new
+    if qnet.readout == "max_potential":
+        pred = V.argmax(1)
+    else:
+        st = spike_times[-1]
+        big = np.where(st >= 0, st, np.iinfo(np.int64).max)
+        pred = np.where((st >= 0).any(1), big.argmin(1), V.argmax(1))
+    return IntForward(pred, V, spike_times, n_events, sops, spikes)
