@@ -40,9 +40,11 @@ __all__ = [
     "NO_IMAGE", "LOAD_TRUNCATED", "LOAD_TOO_LONG", "LOAD_CHECKSUM", "LOAD_BAD_HEADER",
     "EVENT_ORDER", "EVENT_RANGE",
     "LAST", "END",
-    "load_payloads", "event_payloads", "decode_record", "decode_trace", "status_names",
+    "load_payloads", "event_payloads", "decode_record", "encode_record", "record_spikes",
+    "decode_trace", "status_names",
     "Expected", "ExpectModel", "first_divergence", "check_results",
-    "Program", "program_for", "write_job", "read_results",
+    "BenchOptions", "Program", "ProgramResult", "program_for", "write_job", "read_job",
+    "read_results", "random_programs",
     "RandomRunStats", "run_random",
 ]
 
@@ -143,6 +145,15 @@ def decode_record(words: Sequence[int], trace: Sequence | None = None) -> Sample
     return res
 
 
+def encode_record(res: SampleResult) -> list[int]:
+    """The result record a core presents for ``res`` (the inverse of :func:`decode_record`)."""
+    c = res.counters
+    w0 = (res.prediction & 0xFFFF) | int(res.valid) << 16 | (res.status & 0xFF) << 24
+    body = [res.steps, res.cycles, c.input_events, c.sops, c.weight_reads, c.membrane_reads,
+            c.membrane_writes, c.sweeps, c.saturations]
+    return [w0] + [int(x) & 0xFFFF_FFFF for x in body] + [int(x) for x in c.spikes_per_layer]
+
+
 def record_spikes(words: Sequence[int]) -> int | None:
     """Trace events a record announces (the sum of its spike counters); ``None`` if invalid."""
     if len(words) < _RECORD_HEAD or not words[0] >> 16 & 1:
@@ -199,10 +210,8 @@ class ExpectModel:
     """
 
     def __init__(self, core):
-        from ..costmodel import cost_hook
-
         self.core = core
-        self._cost = cost_hook(core)
+        self._cost = None
         self.qnet = None
         self.load_flag = 0
 
@@ -231,6 +240,10 @@ class ExpectModel:
             required = flags if flags in (EVENT_ORDER, EVENT_RANGE) else 0
             return Expected(required=required, allowed=flags, why=why)
         rows = np.array([[w >> 16, w & 0xFFFF] for w in words], dtype=np.int64).reshape(-1, 2)
+        if self._cost is None:
+            from ..costmodel import cost_hook
+
+            self._cost = cost_hook(self.core)
         res = run(q, EventSet((rows,)), trace=True, cost=self._cost)[0]
         return Expected(result=res)
 
