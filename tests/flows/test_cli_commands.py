@@ -1,0 +1,104 @@
+"""The ``ttfs`` command line: compile, image info, sim, and the exit-code contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from flows.cli import main
+from sim.image import load_image
+from sim.ir import EventSet, save_events, save_qnet
+from sim.random import random_case
+from sim.reference import run
+
+
+@pytest.fixture
+def files(tmp_path):
+    rc = random_case(11, n_samples=6)
+    labels = np.arange(6) % rc.qnet.n_outputs
+    save_qnet(rc.qnet, tmp_path / "qnet.json")
+    save_events(EventSet(rc.events.samples, labels), tmp_path / "events.json")
+    return tmp_path, rc
+
+
+def test_cli_compile_info_sim_round_trip(files, capsys):
+    d, rc = files
+    img = d / "x.img"
+    assert main(["compile", str(d / "qnet.json"), "--events", str(d / "events.json"),
+                 "-o", str(img), "-q"]) == 0
+    image = load_image(img)
+    assert image.qnet.equals(rc.qnet)
+    assert main(["image", "info", str(img), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["samples"] == 6
+    out = d / "r.json"
+    assert main(["sim", str(img), "--backend", "reference", "--trace", "-o", str(out),
+                 "-q"]) == 0
+    doc = json.loads(out.read_text())
+    expected = run(rc.qnet, rc.events, trace=True)
+    assert doc["n_samples"] == 6
+    for got, exp in zip(doc["samples"], expected, strict=True):
+        assert got["prediction"] == exp.prediction
+        assert got["valid"] is True
+        assert got["counters"]["sops"] == exp.counters.sops
+        assert got["counters"]["spikes_per_layer"] == list(exp.counters.spikes_per_layer)
+        assert got["trace"] == exp.trace.tolist()
+    correct = sum(int(e.prediction == k % rc.qnet.n_outputs) for k, e in enumerate(expected))
+    assert doc["accuracy"] == correct / 6
+
+
+def test_cli_sim_check_image_backend(files):
+    d, _ = files
+    img = d / "x.img"
+    main(["compile", str(d / "qnet.json"), "--events", str(d / "events.json"), "-o", str(img),
+          "-q"])
+    assert main(["sim", str(img), "--backend", "image", "--check", "-q",
+                 "-o", str(d / "r.json")]) == 0
+    assert json.loads((d / "r.json").read_text())["checked_against"] == "reference"
+
+
+def test_cli_bad_inputs_exit_2_with_one_line(files, capsys):
+    d, _ = files
+    (d / "v2.json").write_text('{"format": "ttfs.qnet", "version": 2}')
+    assert main(["compile", str(d / "v2.json"), "--events", str(d / "events.json"),
+                 "-o", str(d / "y.img")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "ttfs compile: error: unsupported ttfs.qnet version 2; this tool reads version 1\n"
+    )
+    assert main(["sim", str(d / "missing.img")]) == 2
+    assert capsys.readouterr().err == (
+        f"ttfs sim: error: image file {str(d / 'missing.img')!r} does not exist\n"
+    )
+    (d / "unsorted.json").write_text(json.dumps(
+        {"format": "ttfs.events", "version": 1, "samples": [[[1, 0], [0, 1]]]}))
+    assert main(["compile", str(d / "qnet.json"), "--events", str(d / "unsorted.json"),
+                 "-o", str(d / "z.img")]) == 2
+    assert "does not come after" in capsys.readouterr().err
+    assert not (d / "y.img").exists() and not (d / "z.img").exists()
+
+
+def test_cli_network_too_big_for_core_is_refused(files, capsys):
+    d, rc = files
+    core = {"format": "ttfs.core", "version": 1, "lanes": 2, "max_neurons": 1,
+            "weight_bits": 8, "potential_bits": rc.qnet.potential_bits}
+    (d / "core.json").write_text(json.dumps(core))
+    assert main(["compile", str(d / "qnet.json"), "--events", str(d / "events.json"),
+                 "-o", str(d / "x.img"), "--core", str(d / "core.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ttfs compile: error: the network has ") and "this core has" in err
+
+
+def test_cli_console_script_runs_without_traceback(tmp_path):
+    """The installed entry point maps errors to exit codes without a traceback."""
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "image", "info",
+                           str(tmp_path / "nope.img")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"ttfs image: error: image file {str(tmp_path / 'nope.img')!r} does not exist"
+    )
