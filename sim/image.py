@@ -458,7 +458,11 @@ def decode_network(words, offset: int = 0) -> NetworkMemories:
         _field_range(params[name], *_CORE_RANGES[name], name, offset + i)
     _reserved(w8, _W8_USED, offset + 8, "bits 31:16 of the max_layers word")
     if net_wb:
-        _field_range(net_wb, 2, wb - 1, "the network's weight_bits (0 = the core's)", offset + 8)
+        if not 2 <= net_wb < wb:
+            raise ImageError(
+                f"network weight_bits {net_wb} at word {offset + 8} is outside 2..{wb - 1} "
+                f"(0 there means the core's {wb})"
+            )
     else:
         net_wb = wb
     core = CoreConfig(**params)
