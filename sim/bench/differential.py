@@ -32,11 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core import CoreConfig
 from ..errors import ConfigError, MismatchError
 from ..reference import Counters, SampleResult
 
 __all__ = [
-    "STATUS_FLAGS",
+    "COSIM_CORES", "STATUS_FLAGS",
     "NO_IMAGE", "LOAD_TRUNCATED", "LOAD_TOO_LONG", "LOAD_CHECKSUM", "LOAD_BAD_HEADER",
     "EVENT_ORDER", "EVENT_RANGE",
     "LAST", "END",
@@ -47,6 +48,20 @@ __all__ = [
     "read_results", "random_programs",
     "RandomRunStats", "run_random",
 ]
+
+#: The HDL parameter sets the cosimulation tests and the random run build: lanes 1, 3, 4 and 8,
+#: with widths that make saturation common on some of them. Layer sizes up to 24 are not all
+#: multiples of the lanes.
+COSIM_CORES = {
+    "p1": CoreConfig(lanes=1, weight_bits=6, potential_bits=8, kernel_bits=3, max_neurons=24,
+                     max_layers=3, max_time_steps=16, weight_depth=1536),
+    "p3": CoreConfig(lanes=3, weight_bits=8, potential_bits=12, kernel_bits=4, max_neurons=24,
+                     max_layers=3, max_time_steps=16, weight_depth=512),
+    "p4": CoreConfig(lanes=4, weight_bits=8, potential_bits=16, kernel_bits=3, max_neurons=24,
+                     max_layers=3, max_time_steps=16, weight_depth=512),
+    "p8": CoreConfig(lanes=8, weight_bits=4, potential_bits=10, kernel_bits=3, max_neurons=24,
+                     max_layers=3, max_time_steps=16, weight_depth=256),
+}
 
 # -- the stream formats of docs/core-interface.md ---------------------------------------------
 
@@ -393,8 +408,6 @@ def write_job(path: str | os.PathLike, core, programs: Sequence[Program],
 
 
 def read_job(path: str | os.PathLike):
-    from ..core import CoreConfig
-
     obj = json.loads(Path(path).read_text(encoding="utf-8"))
     if obj.get("format") != "ttfs.bench-job" or obj.get("version") != 1:
         raise ConfigError(f"{path} is not a version 1 bench job file")
@@ -459,15 +472,17 @@ def random_programs(core, seeds: Iterable[int], n_samples: int = 8) -> list[Prog
 
 def run_random(core, seeds: Sequence[int], *, n_samples: int = 8, bench_seed: int = 0,
                idle: float = 0.0, backpressure: float = 0.0, per_job: int = 100,
-               stop_on_mismatch: bool = False, log=None, cache_dir=None) -> RandomRunStats:
+               stop_on_mismatch: bool = False, log=None, cache_dir=None,
+               build=None) -> RandomRunStats:
     """Run ``random_case(seed, core=core)`` for every seed on the cocotb simulation of ``core``.
 
     Every spike event (in order), every counter, the prediction, steps and cycles are compared
     with the reference model inside the bench. ``per_job`` networks share one simulator run.
     Returns the totals; ``mismatches`` lists ``(seed, message)`` pairs.
     """
-    from .cocotb_backend import run_job
+    from .cocotb_backend import build_core, run_job
 
+    build = build or build_core(core, cache_dir=cache_dir)
     stats = RandomRunStats()
     t0 = time.monotonic()
     seeds = list(seeds)
@@ -476,7 +491,7 @@ def run_random(core, seeds: Sequence[int], *, n_samples: int = 8, bench_seed: in
         programs = random_programs(core, chunk, n_samples)
         opts = BenchOptions(seed=bench_seed + start, idle=idle, backpressure=backpressure,
                             check=True, stop_on_mismatch=stop_on_mismatch)
-        results, run_stats = run_job(core, programs, opts, cache_dir=cache_dir, raise_on=False)
+        results, run_stats = run_job(core, programs, opts, build=build, raise_on=False)
         for seed, pr in zip(chunk, results, strict=False):
             stats.networks += 1
             stats.samples += len(pr.results)

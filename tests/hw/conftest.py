@@ -1,9 +1,10 @@
 """Shared set-up of the cosimulation tests: the core builds and their cache.
 
-The HDL parameter sets (:data:`COSIM_CORES`) are what the cocotb tests parametrise over; each
-gets its own Verilator build directory, keyed by the configuration and the Verilog text, under
-``$TTFS_CACHE/cocotb`` (default ``~/.cache/ttfs/cocotb``), so a second run reuses the build.
-Stimulus (random networks, bench seeds, idle and backpressure) varies inside the bench.
+The HDL parameter sets (:data:`sim.bench.differential.COSIM_CORES`) are what the cocotb
+tests parametrise over; each gets its own Verilator build directory, keyed by the
+configuration and the Verilog text, under ``$TTFS_CACHE/cocotb`` (default
+``~/.cache/ttfs/cocotb``), so a second run reuses the build. Stimulus (random networks, bench
+seeds, idle and backpressure) varies inside the bench.
 """
 
 from __future__ import annotations
@@ -11,18 +12,6 @@ from __future__ import annotations
 import pytest
 
 from sim.core import CoreConfig
-
-#: name -> core: lanes 1, 3, 4 and 8, with widths that make saturation common on some of them.
-COSIM_CORES = {
-    "p1": CoreConfig(lanes=1, weight_bits=6, potential_bits=8, kernel_bits=3, max_neurons=24,
-                     max_layers=3, max_time_steps=16, weight_depth=1536),
-    "p3": CoreConfig(lanes=3, weight_bits=8, potential_bits=12, kernel_bits=4, max_neurons=24,
-                     max_layers=3, max_time_steps=16, weight_depth=512),
-    "p4": CoreConfig(lanes=4, weight_bits=8, potential_bits=16, kernel_bits=3, max_neurons=24,
-                     max_layers=3, max_time_steps=16, weight_depth=512),
-    "p8": CoreConfig(lanes=8, weight_bits=4, potential_bits=10, kernel_bits=3, max_neurons=24,
-                     max_layers=3, max_time_steps=16, weight_depth=256),
-}
 
 _builds: dict = {}
 
