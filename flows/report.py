@@ -1,0 +1,250 @@
+"""The run report: ``report.json`` (everything, machine-readable) and ``report.md`` with PNG plots.
+
+Figures come from the run's artifacts only (results files, synthesis reports, quantize
+summary), never from re-running anything, so ``ttfs report RUN_DIR`` is cheap and repeatable.
+Energy figures are model estimates (:mod:`sim.energy`), stated as such in the report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from sim.core import load_core
+from sim.energy import energy_report
+from sim.errors import ConfigError
+from sim.metrics import summarise
+from sim.reference import Counters, SampleResult
+
+__all__ = ["write_report"]
+
+
+def _results_from_json(doc: dict) -> list[SampleResult]:
+    out = []
+    for s in doc["samples"]:
+        c = s["counters"]
+        out.append(SampleResult(
+            prediction=s["prediction"], valid=s["valid"], steps=s["steps"], cycles=s["cycles"],
+            counters=Counters(c["input_events"], tuple(c["spikes_per_layer"]), c["sops"],
+                              c["saturations"], c["weight_reads"], c["membrane_reads"],
+                              c["membrane_writes"], c["sweeps"]),
+        ))
+    return out
+
+
+def _read(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+
+
+def _plots(run, report: dict, figdir: Path) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs: dict[str, str] = {}
+    figdir.mkdir(parents=True, exist_ok=True)
+
+    def save(fig, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(figdir / name, dpi=110)
+        plt.close(fig)
+        figs[name] = f"figures/{name}"
+
+    hw = report.get("hardware")
+    if hw:
+        spl = hw["spikes_per_layer_mean"]
+        fig, ax = plt.subplots(figsize=(4.5, 3))
+        ax.bar([f"layer {k}" for k in range(1, len(spl) + 1)], spl, color="#3b6ea8")
+        ax.set_ylabel("spikes per sample (RTL counters)")
+        ax.set_title("Hardware spikes per layer")
+        save(fig, "spikes_per_layer.png")
+
+        cyc = np.asarray(hw["cycles"], dtype=np.int64)
+        fig, ax = plt.subplots(figsize=(4.5, 3))
+        ax.hist(cyc, bins=min(40, max(5, len(np.unique(cyc)))), color="#5a9e6f")
+        ax.set_xlabel("cycles per sample")
+        ax.set_ylabel("samples")
+        ax.set_title("Cycles per sample (RTL)")
+        save(fig, "cycles_histogram.png")
+
+    en = report.get("energy")
+    if en:
+        snn = en["snn_pj"]
+        ann = en["dense_ann"]
+        fig, ax = plt.subplots(figsize=(5, 3))
+        labels = ["SNN (this core)", "dense ANN"]
+        comp = [snn["compute"], ann["compute_pj"]]
+        mem = [snn["memory"], ann["weight_memory_pj"]]
+        ax.bar(labels, comp, label="compute", color="#3b6ea8")
+        ax.bar(labels, mem, bottom=comp, label="memory access", color="#c8a24a")
+        ax.set_ylabel("pJ per inference (model estimate)")
+        ax.set_title("Energy: SNN vs dense ANN")
+        ax.legend()
+        save(fig, "energy.png")
+
+    methods = report.get("methods", {})
+    if len(methods) > 1:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for name, m in methods.items():
+            ax.scatter(m["hidden_spikes_per_sample"], 100 * m["integer_accuracy"], s=40)
+            ax.annotate(name, (m["hidden_spikes_per_sample"], 100 * m["integer_accuracy"]),
+                        textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set_xlabel("hidden spikes per sample (hardware semantics)")
+        ax.set_ylabel("integer accuracy (%)")
+        ax.set_title("Accuracy vs hardware spikes, per method")
+        save(fig, "methods.png")
+    return figs
+
+
+def write_report(run) -> list[Path]:
+    cfg = run.config
+    method = cfg.methods[0]
+    report: dict = {"format": "ttfs.report", "version": 1, "name": cfg.name,
+                    "dataset": cfg.dataset, "methods_run": list(cfg.methods)}
+    quant = _read(run.path("quantize.json")) or {}
+    report["methods"] = quant
+    steps = run.manifest.get("steps", {})
+    report["step_seconds"] = {k: v.get("seconds") for k, v in steps.items()}
+
+    backend = cfg.cosim_backend
+    rtl_doc = _read(run.path(f"results_{backend}.json"))
+    ref_doc = _read(run.path("results_reference.json"))
+    core = load_core(run.path("core.json")) if run.path("core.json").exists() else None
+    fmax = None
+    synth = {}
+    for target in cfg.synth_targets:
+        s = _read(run.path(f"synth_{target}.json"))
+        if s is not None:
+            synth[target] = s
+            if s.get("fmax_mhz"):
+                fmax = s["fmax_mhz"] if fmax is None else min(fmax, s["fmax_mhz"])
+    report["synthesis"] = synth
+
+    if rtl_doc is not None and ref_doc is not None and core is not None:
+        from flows.steps import read_events
+
+        qnet, events = read_events(run)
+        rtl = _results_from_json(rtl_doc)
+        summary = summarise(qnet, rtl, events.labels, core)
+        cycles = [r.cycles for r in rtl]
+        report["accuracy"] = {
+            "float": quant.get(method, {}).get("float_accuracy"),
+            "integer": ref_doc.get("accuracy"),
+            "rtl": rtl_doc.get("accuracy"),
+            "integer_equals_rtl": ref_doc.get("accuracy") == rtl_doc.get("accuracy"),
+        }
+        report["hardware"] = {
+            "backend": backend,
+            "samples": len(rtl),
+            "spikes_per_layer_mean": summary["spikes_per_layer_mean"],
+            "cycles": cycles,
+            "cycles_mean": float(np.mean(cycles)),
+            "cycles_max": int(np.max(cycles)),
+            "latency_us_mean": float(np.mean(cycles)) / fmax if fmax else None,
+            "latency_us_max": float(np.max(cycles)) / fmax if fmax else None,
+            "fmax_mhz": fmax,
+        }
+        report["neurobench"] = {k: v for k, v in summary.items() if k != "definitions"}
+        report["neurobench_definitions"] = summary["definitions"]
+        report["energy"] = energy_report(qnet, rtl, core=core)
+    figs = _plots(run, report, run.path("figures"))
+    report["figures"] = figs
+    # the cycle list is long: keep it out of the JSON summary, the results file has it
+    json_report = dict(report)
+    if "hardware" in json_report:
+        json_report["hardware"] = {k: v for k, v in report["hardware"].items() if k != "cycles"}
+    run.path("report.json").write_text(json.dumps(json_report, indent=1) + "\n",
+                                       encoding="utf-8")
+    run.path("report.md").write_text(_markdown(report, cfg), encoding="utf-8")
+    return [run.path("report.json"), run.path("report.md")] + [
+        run.path(p) for p in figs.values()
+    ]
+
+
+def _fmt(x, spec: str = ".4f") -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def _markdown(r: dict, cfg) -> str:
+    lines = [f"# TTFS co-design report: {r['name']}", ""]
+    lines.append(f"Dataset `{r['dataset']}`, methods {', '.join(r['methods_run'])}; "
+                 f"hardware runs the `{cfg.methods[0]}` network.")
+    lines.append("")
+    acc = r.get("accuracy")
+    if acc:
+        lines += ["## Accuracy (test split)", "",
+                  "| float (PyTorch) | integer (reference model) | RTL (cosimulation) |",
+                  "|---|---|---|",
+                  f"| {_fmt(acc['float'])} | {_fmt(acc['integer'])} | {_fmt(acc['rtl'])} |", "",
+                  "Integer and RTL results are equal sample by sample (predictions, spikes, "
+                  "counters and cycles): the cosim step stops with exit code 4 otherwise.", ""]
+    hw = r.get("hardware")
+    if hw:
+        lines += ["## Hardware activity", "",
+                  "- spikes per layer (mean per sample): "
+                  + ", ".join(f"{x:.2f}" for x in hw["spikes_per_layer_mean"]),
+                  f"- cycles per sample: mean {hw['cycles_mean']:.1f}, max {hw['cycles_max']}",
+                  f"- latency at the measured Fmax ({_fmt(hw['fmax_mhz'], '.1f')} MHz): mean "
+                  f"{_fmt(hw['latency_us_mean'], '.2f')} us, max "
+                  f"{_fmt(hw['latency_us_max'], '.2f')} us", ""]
+        if "spikes_per_layer.png" in r["figures"]:
+            lines += ["![spikes per layer](figures/spikes_per_layer.png) "
+                      "![cycles](figures/cycles_histogram.png)", ""]
+    nb = r.get("neurobench")
+    if nb:
+        lines += ["## NeuroBench-style metrics (per sample)", "", "| metric | mean | min | max |",
+                  "|---|---|---|---|"]
+        for k, v in nb["per_sample"].items():
+            lines.append(f"| {k} | {v['mean']:.4g} | {v['min']:.4g} | {v['max']:.4g} |")
+        fp = nb.get("footprint", {})
+        if fp:
+            lines += ["", "Footprint: " + ", ".join(f"{k} {v}" for k, v in fp.items()), ""]
+        lines.append("")
+    en = r.get("energy")
+    if en:
+        s, a = en["snn_pj"], en["dense_ann"]
+        lines += ["## Energy per inference (model estimate)", "",
+                  f"{en['note']} Table: {en['table']['name']} ({en['table']['source']}).", "",
+                  "| | compute (pJ) | memory (pJ) | total (pJ) |", "|---|---|---|---|",
+                  f"| SNN on this core | {s['compute']:.1f} | {s['memory']:.1f} | "
+                  f"{s['total']:.1f} |",
+                  f"| dense ANN ({a['macs']} MACs) | {a['compute_pj']:.1f} | "
+                  f"{a['weight_memory_pj']:.1f} | {a['total_pj']:.1f} |", "",
+                  f"Counts used: {en['counts']}.", ""]
+        if "energy.png" in r["figures"]:
+            lines += ["![energy](figures/energy.png)", ""]
+    syn = r.get("synthesis")
+    if syn:
+        lines += ["## Resources and Fmax", "", "| target | LUT/LC | FF | BRAM | DSP | Fmax (MHz) "
+                  "| fits |", "|---|---|---|---|---|---|---|"]
+        for t, s in syn.items():
+            brams = ", ".join(f"{v} {k}" for k, v in (s.get("brams") or {}).items()) or "0"
+            lines.append(f"| {t} | {s.get('luts')} | {s.get('ffs')} | {brams} | "
+                         f"{s.get('dsps')} | {_fmt(s.get('fmax_mhz'), '.1f')} | "
+                         f"{'yes' if s.get('fits') else 'no: ' + str(s.get('message'))} |")
+        lines.append("")
+    methods = r.get("methods", {})
+    if methods:
+        lines += ["## Methods", "", "| method | network | float acc | integer acc | hidden "
+                  "spikes/sample | SOPs/sample | cycles/sample |", "|---|---|---|---|---|---|---|"]
+        for name, m in methods.items():
+            lines.append(f"| {name} | {m['network']} | {_fmt(m['float_accuracy'])} | "
+                         f"{_fmt(m['integer_accuracy'])} | {m['hidden_spikes_per_sample']:.2f} "
+                         f"| {m['sops_per_sample']:.1f} | {m['cycles_per_sample']:.1f} |")
+        lines.append("")
+        if "methods.png" in r["figures"]:
+            lines += ["![methods](figures/methods.png)", ""]
+    if r.get("step_seconds"):
+        lines += ["## Time per step", "", "| step | seconds |", "|---|---|"]
+        for k, v in r["step_seconds"].items():
+            lines.append(f"| {k} | {_fmt(v, '.1f')} |")
+        lines.append("")
+    return "\n".join(lines)

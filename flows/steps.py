@@ -1,0 +1,259 @@
+"""The flow's steps. Each ``step_<name>(run)`` reads earlier artifacts from the run directory,
+writes its own, and returns ``(artifact paths relative to the run directory, manifest extras)``.
+
+See :mod:`flows.flow` for the list of steps and artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from sim.compare import first_divergence
+from sim.core import CoreConfig, load_core, save_core
+from sim.errors import ConfigError, MismatchError
+from sim.ir import load_events, load_qnet, save_events
+
+__all__ = ["step_train", "step_quantize", "step_compile", "step_rtl", "step_cosim",
+           "step_synth", "step_report"]
+
+
+def _say(run, msg: str, level: int = 1) -> None:
+    from flows.flow import say
+
+    say(run, msg, level)
+
+
+def _model(run, method: str) -> Path:
+    return run.path(f"models/{method}.pt")
+
+
+def _qnet_path(run, method: str) -> Path:
+    return run.path(f"qnet_{method}.json")
+
+
+def _rel(run, p: Path) -> str:
+    return str(Path(p).relative_to(run.root))
+
+
+def _write_json(path: Path, obj) -> None:
+    from flows.cli import dumps_results
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(dumps_results(obj), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _options(run, method: str) -> dict:
+    opts = run.config.train_options
+    if not isinstance(opts, dict):
+        raise ConfigError("train_options must map a method name to its options")
+    per = opts.get(method, {})
+    if not isinstance(per, dict):
+        raise ConfigError(f"train_options[{method!r}] must be an object of options")
+    return dict(per)
+
+
+# -- train -----------------------------------------------------------------------------------
+
+
+def step_train(run):
+    from train.api import train_model
+
+    cfg = run.config
+    artifacts = []
+    for method in cfg.methods:
+        out = _model(run, method)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+
+        def progress(info, method=method):
+            if isinstance(info, dict):
+                parts = [f"{method} epoch {info.get('epoch')}/{info.get('epochs')}"]
+                for key, fmt in (("loss", "loss {:.4f}"), ("train_acc", "train {:.3f}"),
+                                 ("val_acc", "val {:.3f}"),
+                                 ("spikes_per_sample", "spikes/sample {:.1f}")):
+                    if info.get(key) is not None:
+                        parts.append(fmt.format(info[key]))
+                _say(run, "  " + ", ".join(parts), level=1)
+            else:
+                _say(run, f"  {info}", level=1)
+
+        path = train_model(dataset=cfg.dataset, method=method, epochs=cfg.epochs, seed=cfg.seed,
+                           out=out, resume=True, progress=progress, **_options(run, method))
+        if Path(path).resolve() != out.resolve():
+            Path(path).replace(out)
+        _say(run, f"  {method}: trained in {time.perf_counter() - t0:.1f} s -> {_rel(run, out)}")
+        artifacts.append(_rel(run, out))
+    return artifacts, {}
+
+
+# -- quantize --------------------------------------------------------------------------------
+
+
+def _test_events(run, method: str, qnet=None):
+    from train.api import encode_for, load_split
+
+    X, y = load_split(run.config.dataset, "test")
+    if run.config.test_samples is not None:
+        X, y = X[: run.config.test_samples], y[: run.config.test_samples]
+    return encode_for(_model(run, method), X, y)
+
+
+def step_quantize(run):
+    """Export every method's integer network and measure it on the test split (reference)."""
+    from sim.costmodel import cost_hook
+    from sim.metrics import summarise
+    from sim.reference import run as reference_run
+    from train.api import evaluate_model, quantize_model
+
+    cfg = run.config
+    artifacts, summary = [], {}
+    for method in cfg.methods:
+        qpath = _qnet_path(run, method)
+        qnet = quantize_model(_model(run, method), qpath, weight_bits=cfg.weight_bits,
+                              potential_bits=cfg.potential_bits)
+        events = _test_events(run, method, qnet)
+        core = CoreConfig.for_network(qnet, lanes=cfg.lanes)
+        results = reference_run(qnet, events, cost=cost_hook(core))
+        int_summary = summarise(qnet, results, events.labels, core)
+        float_acc = evaluate_model(_model(run, method), "test", limit=cfg.test_samples)
+        summary[method] = {
+            "network": qnet.describe(),
+            "float_accuracy": float_acc,
+            "integer_accuracy": int_summary["accuracy"],
+            "quantization_loss": float_acc - int_summary["accuracy"],
+            "hidden_spikes_per_sample": float(sum(int_summary["spikes_per_layer_mean"][:-1])),
+            "spikes_per_sample": float(sum(int_summary["spikes_per_layer_mean"])),
+            "spikes_per_layer": int_summary["spikes_per_layer_mean"],
+            "sops_per_sample": int_summary["per_sample"]["sops"]["mean"],
+            "cycles_per_sample": int_summary["per_sample"]["cycles"]["mean"],
+        }
+        _say(run, f"  {method}: {qnet.describe()}, float {float_acc:.4f}, integer "
+                  f"{int_summary['accuracy']:.4f}, {summary[method]['spikes_per_sample']:.1f} "
+                  f"spikes/sample")
+        artifacts.append(_rel(run, qpath))
+    _write_json(run.path("quantize.json"), summary)
+    artifacts.append("quantize.json")
+    return artifacts, {}
+
+
+# -- compile / rtl ---------------------------------------------------------------------------
+
+
+def _core_for(run, qnet) -> CoreConfig:
+    cfg = run.config
+    if cfg.core is not None:
+        core = CoreConfig.from_json({"format": "ttfs.core", "version": 1, **cfg.core})
+    else:
+        core = CoreConfig.for_network(qnet, lanes=cfg.lanes)
+    core.check_fits(qnet)
+    return core
+
+
+def step_compile(run):
+    from sim.image import pack, save_image
+
+    method = run.config.methods[0]
+    qnet = load_qnet(_qnet_path(run, method))
+    events = _test_events(run, method, qnet)
+    core = _core_for(run, qnet)
+    image = pack(qnet, events, core)
+    save_events(events, run.path("events.json"))
+    save_core(core, run.path("core.json"))
+    save_image(image, run.path("image.img"))
+    _say(run, f"  image: {qnet.describe()} on P={core.lanes}, {len(events)} samples, "
+              f"{len(image.net_words)} network words")
+    return ["events.json", "core.json", "image.img"], {}
+
+
+def step_rtl(run):
+    from hw.emit import verilog
+
+    core = load_core(run.path("core.json"))
+    text = verilog(core)
+    run.path("core.v").write_text(text, encoding="utf-8")
+    _say(run, f"  core.v: {len(text.splitlines())} lines")
+    return ["core.v"], {}
+
+
+# -- cosim -----------------------------------------------------------------------------------
+
+
+def step_cosim(run):
+    """The whole test set on the RTL; equal to the reference model on every sample, or exit 4."""
+    from flows.cli import results_document
+    from sim.backend import get_backend
+    from sim.image import load_image
+
+    image = load_image(run.path("image.img"))
+    backend = run.config.cosim_backend
+    t0 = time.perf_counter()
+    expected = get_backend("reference").run(image, trace=True)
+    t_ref = time.perf_counter() - t0
+    _say(run, f"  reference: {len(expected)} samples in {t_ref:.2f} s")
+    t0 = time.perf_counter()
+    got = get_backend(backend).run(image, trace=True)
+    t_rtl = time.perf_counter() - t0
+    _say(run, f"  {backend}: {len(got)} samples in {t_rtl:.2f} s")
+    _write_json(run.path("results_reference.json"),
+                results_document(image, expected, "reference", True, t_ref))
+    _write_json(run.path(f"results_{backend}.json"),
+                results_document(image, got, backend, True, t_rtl))
+    msg = first_divergence(expected, got, backend=backend)
+    if msg is not None:
+        raise MismatchError(msg)
+    spikes = sum(len(r.trace) for r in expected)
+    cycles = sum(r.cycles for r in got)
+    _say(run, f"  RTL == reference on all {len(got)} samples ({spikes} spikes, "
+              f"{cycles} cycles compared)")
+    return ["results_reference.json", f"results_{backend}.json"], {
+        "samples": len(got), "spikes_compared": spikes, "cycles": cycles,
+        "rtl_seconds": round(t_rtl, 3),
+    }
+
+
+# -- synth -----------------------------------------------------------------------------------
+
+
+def step_synth(run):
+    from hw.synth import synth
+
+    core = load_core(run.path("core.json"))
+    artifacts = []
+    for target in run.config.synth_targets:
+        _say(run, f"  {target}: synthesis and place-and-route (first yosys call compiles "
+                  "WebAssembly, ~1 minute) ...")
+        t0 = time.perf_counter()
+        report = synth(core, target, seed=run.config.synth_seed,
+                       workdir=run.path(f"synth_{target}"))
+        obj = report.to_json()
+        obj["seconds"] = round(time.perf_counter() - t0, 1)
+        _write_json(run.path(f"synth_{target}.json"), obj)
+        _say(run, "  " + report.summary().replace("\n", "\n  "))
+        artifacts.append(f"synth_{target}.json")
+    return artifacts, {}
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def step_report(run):
+    from flows.report import write_report
+
+    paths = write_report(run)
+    return [_rel(run, p) for p in paths], {}
+
+
+def load_results(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+
+
+def read_events(run):
+    qnet = load_qnet(_qnet_path(run, run.config.methods[0]))
+    return qnet, load_events(run.path("events.json"), qnet)
