@@ -38,8 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from ..core import CoreConfig
-from ..errors import ConfigError, ImageError, ToolchainError
-from ..reference import Counters, SampleResult
+from ..errors import ConfigError, ImageError, MismatchError, ToolchainError
+from ..reference import SampleResult
+from .differential import decode_record, record_spikes
 from .toolchain import verilator_env, verilator_root, verilator_waiver_flags
 
 __all__ = [
@@ -51,23 +52,18 @@ __all__ = [
     "build_for_core",
     "cache_root",
     "wrapper_verilog",
-    "STATUS_FLAGS",
     "RECORD_FIXED_WORDS",
     "core_verilog",
-    "decode_record",
     "decode_trace",
     "event_payloads",
     "event_section_payloads",
-    "status_names",
+    "pair_records",
 ]
 
 SHIM_SOURCE = Path(__file__).parent / "harness" / "harness.cpp"
 LIB_NAME = "libttfs_harness.so"
 LAST = 1 << 32
 
-#: Status flag names by bit (docs/core-interface.md).
-STATUS_FLAGS = ("NO_IMAGE", "LOAD_TRUNCATED", "LOAD_TOO_LONG", "LOAD_CHECKSUM",
-                "LOAD_BAD_HEADER", "EVENT_ORDER", "EVENT_RANGE")
 #: Words of a result record before the per-layer spike counts.
 RECORD_FIXED_WORDS = 10
 
@@ -483,42 +479,47 @@ def event_section_payloads(event_words) -> tuple[np.ndarray, int]:
     return payloads, n_samples
 
 
-def decode_record(words: np.ndarray, n_layers: int) -> SampleResult:
-    """A :class:`SampleResult` from one result record (docs/core-interface.md)."""
-    w = [int(x) for x in words]
-    w0 = w[0]
-    status = (w0 >> 24) & 0xFF
-    spikes = tuple(w[RECORD_FIXED_WORDS:RECORD_FIXED_WORDS + n_layers])
-    counters = Counters(
-        input_events=w[3] if len(w) > 3 else 0,
-        spikes_per_layer=spikes,
-        sops=w[4] if len(w) > 4 else 0,
-        saturations=w[9] if len(w) > 9 else 0,
-        weight_reads=w[5] if len(w) > 5 else None,
-        membrane_reads=w[6] if len(w) > 6 else None,
-        membrane_writes=w[7] if len(w) > 7 else None,
-        sweeps=w[8] if len(w) > 8 else None,
-    )
-    return SampleResult(
-        prediction=w0 & 0xFFFF,
-        valid=bool((w0 >> 16) & 1),
-        counters=counters,
-        steps=w[1] if len(w) > 1 else 0,
-        cycles=w[2] if len(w) > 2 else None,
-        status=status,
-    )
-
-
-def status_names(status: int) -> list[str]:
-    """The names of the flags set in a status byte."""
-    return [name for bit, name in enumerate(STATUS_FLAGS) if status >> bit & 1]
-
-
 def decode_trace(words: np.ndarray) -> np.ndarray:
     """Trace payloads -> ``(k, 3)`` int64 rows ``[layer, t, neuron]``."""
     w = np.asarray(words, dtype=np.uint64)
     return np.stack([(w & np.uint64(0xFF)), (w >> np.uint64(8)) & np.uint64(0xFFFF),
                      (w >> np.uint64(24)) & np.uint64(0xFFFF)], axis=1).astype(np.int64)
+
+
+def pair_records(raw: RawBatch, trace: bool) -> list[SampleResult]:
+    """Decode a batch's records and hand each its trace events.
+
+    The trace stream is in order, so records are paired with it by their spike counters: a
+    valid record announces exactly how many trace events are its own. An invalid record
+    (counters undefined) takes the events that arrived before it completed. Trace events left
+    over, or too few for a record, are a :class:`MismatchError` naming the sample.
+    """
+    results = []
+    k = 0
+    n_tr = len(raw.trace_words)
+    for s in range(len(raw.lengths)):
+        rec = [int(x) for x in raw.records[s, :raw.lengths[s]]]
+        res = decode_record(rec)
+        if trace:
+            need = record_spikes(rec)
+            if need is None:
+                need = int(np.searchsorted(raw.trace_tags, s, side="right")) - k
+                need = max(need, 0)
+            if k + need > n_tr:
+                raise MismatchError(
+                    f"verilator: sample {s}: the record announces {need} spikes but only "
+                    f"{n_tr - k} trace events are left"
+                )
+            res.trace = decode_trace(raw.trace_words[k:k + need])
+            k += need
+        results.append(res)
+    if trace and k < n_tr:
+        layer, t, neuron = decode_trace(raw.trace_words[k:k + 1])[0].tolist()
+        raise MismatchError(
+            f"verilator: {n_tr - k} trace events arrived after the last record, first "
+            f"(layer, t, neuron) = ({layer}, {t}, {neuron})"
+        )
+    return results
 
 
 class VerilatorBackend:
@@ -574,20 +575,12 @@ class VerilatorBackend:
             h.reset()
             h.load(np.asarray(image.net_words, dtype=np.uint32))
             payloads, n = event_section_payloads(image.event_words)
-            n_layers = len(image.qnet.layers)
             raw = h.run(payloads, n, RECORD_FIXED_WORDS + config.max_layers + 1, trace=trace)
         finally:
             if waveform is not None:
                 h.close_waveform()
         self.last_cycles = raw.cycles
-        results = []
-        for s in range(n):
-            rec = raw.records[s, :raw.lengths[s]]
-            res = decode_record(rec, n_layers)
-            if trace:
-                res.trace = decode_trace(raw.trace_words[raw.trace_tags == s])
-            results.append(res)
-        return results
+        return pair_records(raw, trace)
 
     def close(self) -> None:
         for h in self._harnesses.values():

@@ -308,6 +308,20 @@ int64_t ttfs_run(void* p, const uint64_t* words, uint64_t n_words, uint64_t n_sa
             return -1;
         }
     }
+    // drain: trace words may trail the last record by a few cycles
+    for (int d = 0; d < 16; ++d) {
+        top->events_valid = 0;
+        top->result_ready = 0;
+        top->trace_ready = 1;
+        settle(h);
+        bool tr_fire = top->trace_valid;
+        uint64_t tr_word = top->trace_payload;
+        rise(h);
+        if (tr_fire && want_trace) {
+            h->trace_words.push_back(tr_word);
+            h->trace_tags.push_back(uint32_t(done));
+        }
+    }
     quiet_inputs(top);
     settle(h);
     return int64_t(h->cycles - start);
