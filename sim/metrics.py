@@ -19,9 +19,11 @@ Definitions (``n_l`` = neurons of layer ``l``, ``steps`` = time steps the sample
 * **dense MACs**: the multiply-accumulates of the equivalent dense ANN, ``sum_l n_in_l * n_l``
   per inference, whatever the input.
 * **membrane updates**: neuron visits of the fire/leak sweeps. Layer ``l`` is swept at step ``t``
-  when it integrated an event at ``t``, or has a leak, or a time-varying threshold table (a layer
-  with none of these cannot change, DESIGN section 4); a sweep visits all ``n_l`` neurons. The
-  ``max_potential`` output layer is never swept. Needs the per-step activity of the result.
+  when it integrated an event at ``t``, or has a leak, or a time-varying threshold table, or (in
+  ``subtract`` reset) spiked at step ``t - 1``: a remainder ``V - Theta`` can still reach the
+  threshold and fire with no new event. A layer with none of these cannot change (DESIGN
+  section 4). A sweep visits all ``n_l`` neurons. The ``max_potential`` output layer is never
+  swept. Needs the per-step activity of the result.
 * **footprint**: bytes of the weights and per-layer tables at their packed widths. Without a core:
   ``ceil((sum_l n_in_l * n_l * weight_bits + sum_l T * (potential_bits + kernel_bits)) / 8)``
   with ``kernel_bits`` the bit length of the largest kernel entry (at least 1). With a core, the
@@ -134,7 +136,10 @@ def membrane_updates(qnet: QNet, result: SampleResult, where: str = "result") ->
         if always[li]:
             sweeps = int(act.steps)
         else:
-            sweeps = int(np.count_nonzero(act.events_in[: act.steps, li]))
+            busy = act.events_in[: act.steps, li] > 0
+            if layer.reset == "subtract":
+                busy[1:] |= act.spikes[: act.steps - 1, li] > 0
+            sweeps = int(np.count_nonzero(busy))
         out.append(sweeps * layer.n_out)
     return out
 
@@ -249,6 +254,7 @@ def summarise(
         "effective_macs": "SOPs in layers with any kernel entry other than 1",
         "dense_macs": "sum over layers of n_in x n_out (the dense ANN, per inference)",
         "membrane_updates": "neuron visits of fire/leak sweeps (a layer is swept at a step with "
-                            "events, or at every step with leak or a varying threshold)",
+                            "events, after a step it spiked in with subtract reset, or at every "
+                            "step with leak or a varying threshold)",
     }
     return out

@@ -165,3 +165,17 @@ def test_bad_labels(labels, error, message):
     with pytest.raises(error) as exc:
         summarise(q, run(q, SAMPLES), labels=labels)
     assert str(exc.value) == message
+
+
+def test_subtract_reset_layer_sweeps_after_a_spike_without_events():
+    # subtract reset in the hidden layer: t0: V = [4, 2, 2], all fire -> [2, 0, 0]; t1 (no
+    # event): neuron 0 fires from its remainder; t2: event, neuron 0 fires again.
+    # hidden swept at t0 (events), t1 (spiked at t0), t2 (events): 3 x 3 = 9
+    # output (fire_once) integrates spikes at t0, t1, t2: 3 x 1
+    hidden = Layer(np.array([[2, 1, 1], [2, 1, 1]]), 2, 1, 0, "subtract")
+    out = Layer(np.array([[1], [1], [1]]), 3)
+    q = QNet(2, 3, (hidden, out), 8, 16)
+    r0, r1 = run(q, SAMPLES)
+    assert r0.trace is None and r0.counters.spikes_per_layer == (5, 1)
+    assert membrane_updates(q, r0) == [9, 3]
+    assert membrane_updates(q, r1) == [0, 0]
