@@ -1,0 +1,137 @@
+"""The flow's mechanics: step order, manifest, resume, --from/--to, refusals.
+
+The steps are replaced by small functions that write a file and count their calls, so these
+tests exercise the bookkeeping (not the training or the hardware, tested elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flows import flow as flow_mod
+from flows import steps as steps_mod
+from flows.cli import main
+from sim.errors import ConfigError
+
+
+@pytest.fixture
+def fake_steps(monkeypatch):
+    calls: list[str] = []
+
+    def make(name):
+        def step(run):
+            calls.append(name)
+            (run.root / f"{name}.out").write_text(f"{name} output\n")
+            return [f"{name}.out"], {"note": name}
+
+        return step
+
+    for name in flow_mod.STEPS:
+        monkeypatch.setattr(steps_mod, f"step_{name}", make(name))
+    return calls
+
+
+def test_flow_runs_every_step_in_order_and_writes_manifest(tmp_path, fake_steps):
+    out = tmp_path / "run"
+    assert flow_mod.run_flow(out=str(out), verbosity=0) == 0
+    assert fake_steps == list(flow_mod.STEPS)
+    m = json.loads((out / "manifest.json").read_text())
+    assert list(m["steps"]) == list(flow_mod.STEPS)
+    for name in flow_mod.STEPS:
+        rec = m["steps"][name]
+        assert rec["status"] == "done" and rec["note"] == name
+        assert rec["artifacts"] == {f"{name}.out": flow_mod.sha256(out / f"{name}.out")}
+    assert m["config"] == flow_mod.DEFAULT_CONFIG.to_json()
+    assert m["versions"]["numpy"] is not None
+    assert (out / "flow.log").read_text().count("] ") >= len(flow_mod.STEPS)
+
+
+def test_flow_resumes_after_interruption(tmp_path, fake_steps, monkeypatch):
+    out = tmp_path / "run"
+
+    def boom(run):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(steps_mod, "step_cosim", boom)
+    with pytest.raises(KeyboardInterrupt):
+        flow_mod.run_flow(out=str(out), verbosity=0)
+    assert fake_steps == ["train", "quantize", "compile", "rtl"]
+    m = json.loads((out / "manifest.json").read_text())
+    assert list(m["steps"]) == ["train", "quantize", "compile", "rtl"]
+    monkeypatch.undo()
+    calls: list[str] = []
+
+    def again(name):
+        def step(run):
+            calls.append(name)
+            (run.root / f"{name}.out").write_text(f"{name} output\n")
+            return [f"{name}.out"], {}
+        return step
+
+    for name in flow_mod.STEPS:
+        monkeypatch.setattr(steps_mod, f"step_{name}", again(name))
+    assert flow_mod.run_flow(out=str(out), verbosity=0) == 0
+    assert calls == ["cosim", "synth", "report"]
+
+
+def test_flow_from_reruns_later_steps_and_to_stops(tmp_path, fake_steps):
+    out = tmp_path / "run"
+    flow_mod.run_flow(out=str(out), stop="compile", verbosity=0)
+    assert fake_steps == ["train", "quantize", "compile"]
+    fake_steps.clear()
+    flow_mod.run_flow(out=str(out), start="quantize", stop="rtl", verbosity=0)
+    assert fake_steps == ["quantize", "compile", "rtl"]
+
+
+def test_flow_refuses_changed_or_missing_artifacts(tmp_path, fake_steps):
+    out = tmp_path / "run"
+    flow_mod.run_flow(out=str(out), stop="quantize", verbosity=0)
+    (out / "train.out").write_text("tampered\n")
+    with pytest.raises(ConfigError) as exc:
+        flow_mod.run_flow(out=str(out), verbosity=0)
+    assert str(exc.value) == (
+        "artifact train.out of the completed step 'train' has changed since it was written; "
+        "rerun with --from train"
+    )
+    (out / "train.out").unlink()
+    with pytest.raises(ConfigError) as exc:
+        flow_mod.run_flow(out=str(out), verbosity=0)
+    assert str(exc.value) == (
+        f"artifact train.out of the completed step 'train' is missing from {out}; "
+        "rerun with --from train"
+    )
+
+
+def test_flow_refuses_unknown_steps_and_another_config(tmp_path, fake_steps, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--out", str(out), "--from", "simulate", "-q"]) == 2
+    assert capsys.readouterr().err == (
+        "ttfs run: error: --from must be one of train, quantize, compile, rtl, cosim, synth, "
+        "report, not 'simulate'\n"
+    )
+    assert main(["run", "--out", str(out), "--from", "report", "--to", "train", "-q"]) == 2
+    flow_mod.run_flow(out=str(out), stop="train", verbosity=0)
+    cfg = tmp_path / "other.json"
+    cfg.write_text(json.dumps({"format": "ttfs.flow", "version": 1, "name": "other",
+                               "seed": 3}))
+    assert main(["run", "--out", str(out), "--config", str(cfg), "-q"]) == 2
+    assert "was made with a different config" in capsys.readouterr().err
+
+
+def test_flow_config_validation(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "ttfs.flow", "version": 1, "cosim_backend": "spice"}))
+    with pytest.raises(ConfigError) as exc:
+        flow_mod.load_config(bad)
+    assert str(exc.value) == (
+        "cosim_backend must be one of 'verilator', 'cocotb', 'amaranth', 'image', not 'spice'"
+    )
+    bad.write_text(json.dumps({"format": "ttfs.flow", "version": 1, "epoch": 3}))
+    with pytest.raises(ConfigError) as exc:
+        flow_mod.load_config(bad)
+    assert str(exc.value).startswith("flow config has unknown field 'epoch'")
+    with pytest.raises(ConfigError) as exc:
+        flow_mod.load_config(tmp_path / "missing.json")
+    assert str(exc.value) == f"flow config file {str(tmp_path / 'missing.json')!r} does not exist"
