@@ -145,8 +145,9 @@ class Image:
     Build one with :func:`pack` (from a :class:`QNet` and an :class:`EventSet`) or read one with
     :func:`load_image` / :func:`from_words`; both guarantee that ``net_words`` and
     ``event_words`` encode exactly ``qnet``, ``core`` and ``events``. ``core`` is the core the
-    image is packed for (header words 2 and 7..10). Construction checks types and the section
-    lengths; the arrays become read-only ``uint32``.
+    image is packed for (header words 2 and 7..10). Construction checks only the types and that
+    ``net_words`` is as long as its word 6 says (the words are the truth: the image model runs
+    from them, never from ``qnet``); the arrays become read-only ``uint32``.
     """
 
     qnet: QNet

@@ -69,6 +69,15 @@ def test_truncated_at_every_word_boundary():
         assert msg.startswith(f"truncated after word {k - 1}; "), (k, msg)
 
 
+def test_random_images_truncated_at_every_word_boundary():
+    for seed in range(4):
+        case = random_case(300 + seed, n_samples=3, lanes=(1, 3, 8, 4)[seed])
+        w = pack(case.qnet, case.events, case.core).words
+        for k in range(1, len(w)):
+            msg = refused(w[:k])
+            assert msg.startswith(f"truncated after word {k - 1}; "), (seed, k, msg)
+
+
 @pytest.mark.parametrize("k, why", [
     (5, "the network header needs 11 words"),
     (20, "the network section needs 37 words"),
