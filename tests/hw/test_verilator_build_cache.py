@@ -1,0 +1,80 @@
+"""Harness builds: cached by content, safe under concurrent builds, clear errors.
+
+The cache entry's key hashes the Verilog, the wrapper, the C++ shim, the Verilator version and
+the flags; a second build of the same core returns ``cached=True`` (asserted on the flag, not
+on timing). Two processes building the same key at once both end with a working library.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from sim.bench.differential import COSIM_CORES
+from sim.bench.verilator import Harness, build_for_core, build_harness, cache_root, core_verilog
+from sim.errors import ToolchainError
+
+pytestmark = pytest.mark.cosim
+
+CORE = COSIM_CORES["p8"]
+
+
+def test_verilator_second_build_is_a_cache_hit(tmp_path):
+    first = build_for_core(CORE, cache_dir=tmp_path)
+    second = build_for_core(CORE, cache_dir=tmp_path)
+    assert (first.cached, second.cached) == (False, True)
+    assert second.path == first.path and second.key == first.key
+    assert first.path.parent == tmp_path / first.key
+    # the entry is complete: the library, its sources and the build record; no temp folders
+    names = sorted(p.name for p in first.path.parent.iterdir())
+    assert names == ["build.json", "harness.cpp", "libttfs_harness.so", "ttfs_core.v",
+                     "ttfs_harness.v"]
+    assert [p.name for p in tmp_path.iterdir()] == [first.key]
+    # a different variant (trace stream) is a different key
+    traced = build_for_core(CORE, trace=True, cache_dir=tmp_path)
+    assert traced.key != first.key and not traced.cached
+
+
+def _build_in_child(cache: str, queue) -> None:
+    try:
+        b = build_for_core(CORE, cache_dir=cache)
+        with Harness(b) as h:
+            h.reset()
+        queue.put((str(b.path), b.cached, None))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the test
+        queue.put((None, None, repr(exc)))
+
+
+def test_verilator_concurrent_builds_share_one_entry(tmp_path):
+    core_verilog(CORE, False)  # emit once here; the children inherit the memo (fork)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_build_in_child, args=(str(tmp_path), queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    outcomes = [queue.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert [o[2] for o in outcomes] == [None, None]
+    assert outcomes[0][0] == outcomes[1][0]
+    entries = [p.name for p in tmp_path.iterdir()]
+    assert len(entries) == 1 and not entries[0].startswith(".build")
+
+
+def test_verilator_build_error_carries_the_compiler_message(tmp_path):
+    broken = "module ttfs_core(input wire clk);\n  wire x = ;\nendmodule\n"
+    with pytest.raises(ToolchainError) as info:
+        build_harness(broken, has_trace=False, cache_dir=tmp_path)
+    msg = str(info.value)
+    assert msg.startswith("the Verilator harness build failed (exit 1):")
+    assert "ttfs_core.v:2" in msg and "syntax error" in msg
+    assert list(tmp_path.iterdir()) == []  # nothing half-built left in the cache
+
+
+def test_verilator_cache_root_follows_ttfs_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("TTFS_CACHE", str(tmp_path))
+    assert cache_root() == tmp_path / "verilator"
+    monkeypatch.delenv("TTFS_CACHE")
+    assert cache_root() == Path.home() / ".cache" / "ttfs" / "verilator"

@@ -1,0 +1,89 @@
+"""The harness's Python side without a simulator: stream words, the wrapper, record pairing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.bench.differential import encode_record
+from sim.bench.verilator import (
+    LAST,
+    RawBatch,
+    event_payloads,
+    event_section_payloads,
+    pair_records,
+    wrapper_verilog,
+)
+from sim.errors import ImageError, MismatchError
+from sim.image import pack
+from sim.random import random_case
+from sim.reference import run
+
+
+def test_verilator_event_section_gives_the_stream_words():
+    case = random_case(5, n_samples=12)
+    image = pack(case.qnet, case.events, case.core)
+    payloads, n = event_section_payloads(image.event_words)
+    assert n == 12
+    expected = []
+    for s in case.events.samples:
+        expected += [(int(t) << 16) | int(i) for t, i in s] + [LAST]
+    assert payloads.tolist() == expected
+    assert event_payloads(case.events.samples).tolist() == expected
+
+
+def test_verilator_event_section_refuses_a_short_section():
+    case = random_case(6, n_samples=3)
+    words = pack(case.qnet, case.events, case.core).event_words
+    with pytest.raises(ImageError, match="^event section truncated"):
+        event_section_payloads(words[:6])
+    bad = words.copy()
+    bad[0] = 0x1234
+    with pytest.raises(ImageError) as info:
+        event_section_payloads(bad)
+    assert str(info.value) == "bad magic 0x00001234 at word 0; not a TTFS event section"
+
+
+def test_verilator_wrapper_connects_every_port():
+    with_trace = wrapper_verilog(True)
+    without = wrapper_verilog(False)
+    for s in ("load", "events", "result", "trace"):
+        for m in ("valid", "ready", "payload"):
+            assert f".{s}__{m}({s}_{m})" in with_trace
+            assert (f".{s}__{m}(" in without) == (s != "trace")
+    assert "assign trace_valid = 1'b0;" in without
+    assert "input wire [32:0] events_payload" in with_trace
+    assert "output wire [39:0] trace_payload" in with_trace
+
+
+def _batch(results, trace_rows, extra=()):
+    recs = [encode_record(r) for r in results]
+    width = max(len(r) for r in recs)
+    records = np.zeros((len(recs), width), dtype=np.uint32)
+    for k, r in enumerate(recs):
+        records[k, :len(r)] = r
+    words = [int(layer) | int(t) << 8 | int(i) << 24 for layer, t, i in trace_rows] + list(extra)
+    return RawBatch(records, np.array([len(r) for r in recs], dtype=np.uint32),
+                    np.array(words, dtype=np.uint64), np.zeros(len(words), dtype=np.uint32), 1)
+
+
+def _counting_hook(qnet, activity):
+    """Hardware counters made up from the activity: enough to encode a full record."""
+    n = int(activity.events_in.sum())
+    return {"weight_reads": n, "membrane_reads": 2 * n, "membrane_writes": 3 * n,
+            "sweeps": activity.steps}, 7 * n + activity.steps
+
+
+def test_verilator_pairs_trace_events_by_spike_counters():
+    case = random_case(7, n_samples=6)
+    exp = run(case.qnet, case.events, trace=True, cost=_counting_hook)
+    rows = np.concatenate([r.trace for r in exp])
+    got = pair_records(_batch(exp, rows), trace=True)
+    for e, g in zip(exp, got, strict=True):
+        assert np.array_equal(e.trace, g.trace)
+        assert (g.prediction, g.cycles, g.counters) == (e.prediction, e.cycles, e.counters)
+    with pytest.raises(MismatchError, match="trace events arrived after the last record"):
+        pair_records(_batch(exp, rows, extra=[1]), trace=True)
+    if len(rows):
+        with pytest.raises(MismatchError, match="the record announces"):
+            pair_records(_batch(exp, rows[:-1]), trace=True)
