@@ -902,6 +902,21 @@ def image_info(image: Image) -> dict:
     }
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _labels_line(info: dict) -> str:
+    counts = info["label_counts"]
+    if counts is None:
+        return "none"
+    if not counts:
+        return "present, no samples"
+    if len(counts) > 16:
+        return f"{len(counts)} distinct values in {min(counts)}..{max(counts)}"
+    return "count per label " + ", ".join(f"{k}: {v}" for k, v in counts.items())
+
+
 def format_info(image: Image) -> str:
     """A human summary of ``image``: what ``ttfs image info`` prints."""
     info = image_info(image)
@@ -912,8 +927,8 @@ def format_info(image: Image) -> str:
         + (", early exit" if q["early_exit"] else ""),
         f"  core: {c['lanes']} lanes, {c['weight_bits']}-bit weights, "
         f"{c['potential_bits']}-bit potentials, {c['kernel_bits']}-bit kernels; maxima "
-        f"{c['max_neurons']} neurons, {c['max_layers']} layers, {c['max_time_steps']} steps, "
-        f"{c['weight_depth']} weight rows",
+        f"{_plural(c['max_neurons'], 'neuron')}, {_plural(c['max_layers'], 'layer')}, "
+        f"{_plural(c['max_time_steps'], 'step')}, {_plural(c['weight_depth'], 'weight row')}",
         f"  network weights: {q['weight_bits']}-bit",
     ]
     def table(lay: dict, name: str) -> str:
@@ -925,7 +940,7 @@ def format_info(image: Image) -> str:
         lines.append(
             f"  layer {lay['layer']}: {lay['n_in']} -> {lay['n_out']}, {lay['reset']}, {leak}, "
             f"{table(lay, 'threshold')}, {table(lay, 'kernel')}, rows {lay['weight_base']}.."
-            f"{lay['weight_base'] + lay['weight_rows'] - 1} ({lay['chunks']} chunks)"
+            f"{lay['weight_base'] + lay['weight_rows'] - 1} ({_plural(lay['chunks'], 'chunk')})"
         )
     lines += [
         f"  weight rows: {info['weight_rows']} x {info['words_per_row']} words",
@@ -933,9 +948,7 @@ def format_info(image: Image) -> str:
         f"events {info['event_words']}",
         f"  samples: {info['samples']}, {info['events']} events "
         f"(at most {info['events_per_sample_max']} per sample)",
-        "  labels: " + ("none" if not info["labels"] else
-                        ", ".join(f"{k}: {v}" for k, v in info["label_counts"].items())
-                        or "present, no samples"),
+        "  labels: " + _labels_line(info),
         f"  checksums: network {info['net_checksum']}, events {info['event_checksum']}",
     ]
     return "\n".join(lines)

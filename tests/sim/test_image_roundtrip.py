@@ -166,7 +166,8 @@ def test_image_info_and_format_info():
     assert "network 2-3-2, 4 steps, readout first_spike" in text
     assert "layer 1: 2 -> 3, subtract, leak >>1, threshold table 2..3, kernel 1" in text
     assert f"words: {len(image.words)} ({4 * len(image.words)} bytes)" in text
-    assert "labels: 0: 1, 1: 2" in text
+    assert "labels: count per label 0: 1, 1: 2" in text
+    assert "(2 chunks)" in text and "(1 chunk)" in text
 
 
 @st.composite
