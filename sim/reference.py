@@ -246,13 +246,33 @@ def run(
         raise TypeError(f"qnet must be a QNet, not {type(qnet).__name__}")
     if not isinstance(events, EventSet):
         raise TypeError(f"events must be an EventSet, not {type(events).__name__}")
-    if check:
-        events.check(qnet.time_steps, qnet.n_inputs)
+    if check and not _events_ok(events, qnet.time_steps, qnet.n_inputs):
+        events.check(qnet.time_steps, qnet.n_inputs)  # raises, naming the first bad sample
+    if len(events) <= block:
+        return _run_block(qnet, events, trace, cost)
     out: list[SampleResult] = []
     for start in range(0, len(events), block):
         sub = events.subset(range(start, min(start + block, len(events))))
         out.extend(_run_block(qnet, sub, trace, cost))
     return out
+
+
+def _events_ok(events: EventSet, time_steps: int, n_inputs: int) -> bool:
+    """Whether every sample is valid (one vectorised pass; :meth:`EventSet.check` names the
+    first problem when not)."""
+    lens = np.fromiter((len(s) for s in events.samples), dtype=np.int64, count=len(events))
+    if not lens.sum():
+        return True
+    cat = np.concatenate([s for s in events.samples if len(s)])
+    t, i = cat[:, 0], cat[:, 1]
+    if t.min() < 0 or t.max() >= time_steps or i.min() < 0 or i.max() >= n_inputs:
+        return False
+    key = t * n_inputs + i
+    starts = np.cumsum(lens)[:-1]
+    rising = np.diff(key) > 0
+    # a new sample may start anywhere: the diff across a sample boundary does not count
+    rising[starts[(starts > 0) & (starts < key.size)] - 1] = True
+    return bool(rising.all())
 
 
 def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None):
@@ -351,22 +371,27 @@ def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None)
         bounds = np.searchsorted(allrows[:, 0], np.arange(N + 1))
     vlast = V[L - 1]
     argmax_v = np.argmax(vlast, axis=1)
+    ran = np.arange(T)[None, :] < steps[:, None]  # (N, T): steps each sample ran
+    in_events = (n_ev_in.T * ran).sum(axis=1).tolist()
+    spikes = (act_spk * ran[:, :, None]).sum(axis=1)
+    sizes = np.array([layer.n_out for layer in qnet.layers], dtype=np.int64)
+    sops = ((act_in * ran[:, :, None]).sum(axis=1) @ sizes).tolist()
+    spikes_l = spikes.tolist()
+    sats_l = sats.tolist()
+    steps_l = steps.tolist()
+    preds = np.where(first >= 0, first, argmax_v).tolist()
     results = []
     for n in range(N):
-        s = int(steps[n])
-        pred = int(first[n]) if first[n] >= 0 else int(argmax_v[n])
-        ai = act_in[n, :s]
-        asp = act_spk[n, :s]
+        s = steps_l[n]
         counters = Counters(
-            input_events=int(n_ev_in[:s, n].sum()),
-            spikes_per_layer=tuple(int(c) for c in asp.sum(axis=0)),
-            sops=int(sum(int(ai[:, li].sum()) * layer.n_out
-                         for li, layer in enumerate(qnet.layers))),
-            saturations=int(sats[n]),
+            input_events=in_events[n],
+            spikes_per_layer=tuple(spikes_l[n]),
+            sops=sops[n],
+            saturations=sats_l[n],
         )
-        activity = Activity(ai, asp, s)
+        activity = Activity(act_in[n, :s], act_spk[n, :s], s)
         res = SampleResult(
-            prediction=pred,
+            prediction=preds[n],
             valid=True,
             counters=counters,
             steps=s,

@@ -2,9 +2,12 @@
 ``run_sample`` in everything, and the counters obey their definitions."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.errors import ConfigError
+from sim.ir import EventSet
 from sim.random import random_case
 from sim.reference import run, run_sample
 
@@ -64,3 +67,35 @@ def test_sops_are_events_times_receiving_layer_size(seed):
             if layer.reset == "fire_once":
                 idx = res.trace[res.trace[:, 0] == k + 1, 2]
                 assert idx.size == np.unique(idx).size
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=seeds, which=st.integers(0, 5), how=st.sampled_from(
+    ["none", "swap", "duplicate", "late", "negative", "input", "empty-first"]))
+def test_run_refuses_exactly_the_samples_check_refuses(seed, which, how):
+    case = random_case(seed, n_samples=6)
+    q = case.qnet
+    samples = [s.copy() for s in case.events.samples]
+    s = samples[which]
+    if how == "swap" and len(s) >= 2:
+        s[[0, 1]] = s[[1, 0]]
+    elif how == "duplicate" and len(s) >= 1:
+        s = np.concatenate([s[:1], s])
+    elif how == "late" and len(s) >= 1:
+        s[-1, 0] = q.time_steps
+    elif how == "negative" and len(s) >= 1:
+        s[0, 0] = -1
+    elif how == "input" and len(s) >= 1:
+        s[-1, 1] = q.n_inputs
+    elif how == "empty-first":
+        samples[0] = np.zeros((0, 2), dtype=np.int64)
+    samples[which] = s
+    ev = EventSet(tuple(samples))
+    try:
+        ev.check(q.time_steps, q.n_inputs)
+    except ConfigError as exc:
+        with pytest.raises(ConfigError) as got:
+            run(q, ev)
+        assert str(got.value) == str(exc)
+    else:
+        assert len(run(q, ev)) == 6
