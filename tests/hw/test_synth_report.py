@@ -1,0 +1,43 @@
+"""Synthesis and place-and-route of real cores: a tiny core fits the UP5K with a parsed report;
+a deliberately huge one is reported as not fitting, naming the block RAM that overflows."""
+
+from __future__ import annotations
+
+import re
+
+from hw.synth import TARGETS, synth
+from sim.core import CoreConfig
+
+TINY = CoreConfig(lanes=2, weight_bits=4, potential_bits=8, kernel_bits=2, max_neurons=8,
+                  max_layers=2, max_time_steps=8, weight_depth=64)
+#: 65536 rows of 16 x 8-bit weights: 8 Mbit of weight memory, far beyond any iCE40's RAM
+HUGE = CoreConfig(lanes=16, weight_bits=8, potential_bits=16, kernel_bits=8, max_neurons=64,
+                  max_layers=2, max_time_steps=16, weight_depth=1 << 16)
+
+
+def test_synth_tiny_core_fits_up5k(tmp_path):
+    rep = synth(TINY, "ice40-up5k", seed=1, workdir=tmp_path)
+    assert rep.fits and rep.message == "fits"
+    assert 0 < rep.luts <= 5280 and 0 < rep.ffs
+    assert set(rep.brams) == {"EBR", "SPRAM"}
+    assert rep.fmax_mhz is not None and rep.fmax_mhz > 0
+    assert rep.utilisation["ICESTORM_LC"] == {"used": rep.luts, "available": 5280}
+    assert rep.utilisation["SB_IO"]["used"] == 5  # the serialised top: clk rst sin cap sout
+    assert re.match(r"^\d+\.\d\d ns: \S+ -> \S+ \(\d+ logic steps\)$", rep.critical_path[0])
+    # the critical path's period and the reported Fmax agree
+    period = float(rep.critical_path[0].split()[0])
+    assert abs(1000.0 / period - rep.fmax_mhz) < 0.05 * rep.fmax_mhz
+    assert (tmp_path / "report.json").exists() and (tmp_path / "yosys.log").exists()
+    assert rep.summary().startswith("ice40-up5k (iCE40UP5K-SG48), seed 1: ")
+
+
+def test_synth_huge_core_does_not_fit_and_names_the_ram(tmp_path):
+    rep = synth(HUGE, "ice40-up5k", seed=1, workdir=tmp_path)
+    assert not rep.fits and rep.fmax_mhz is None
+    m = re.match(r"^needs (\d+) (EBR|SPRAM) \((ICESTORM_RAM|ICESTORM_SPRAM)\); "
+                 r"iCE40UP5K-SG48 has (\d+)$", rep.message)
+    assert m, rep.message
+    used, cap = int(m.group(1)), int(m.group(4))
+    assert used > cap == TARGETS["ice40-up5k"].cells[m.group(3)][1]
+    assert "does not fit: needs" in rep.summary()
+    assert not (tmp_path / "report.json").exists()  # place-and-route was not attempted
