@@ -1,0 +1,138 @@
+"""Native Verilator harness throughput, against the other backends, on a Yin-Yang-size test set.
+
+Workload: a 5-120-3 network (4 Yin-Yang features + 1 bias input, T = 32, ``fire_once``,
+first-spike readout) with seeded random weights biased positive so that it spikes in every
+layer, on the 1,000-sample Yin-Yang test split (seed 40) encoded with TTFS latency coding.
+Core: 8 lanes, 8-bit weights, 16-bit potentials, 128 neurons, 4 layers, 64 steps, 256 rows.
+
+Printed figures (all measured on this machine, after the build unless said otherwise):
+
+* harness build time into an empty cache, and the cached build time;
+* harness wall time for all 1,000 samples (load + batch; decoding included) and its simulated
+  cycles per second (every clock cycle the harness ran, idle ones included);
+* reference model, Amaranth simulator, cocotb on the same samples (a subset for the slow ones)
+  as samples per second, and the harness's speed-up over each;
+* that the harness's results equal the reference model's (integer equality).
+
+Usage: ``.venv/bin/python benchmarks/bench_harness.py [--samples N] [--cocotb N] [--amaranth N]``
+(``--cocotb 0`` / ``--amaranth 0`` skip those backends).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+
+from sim.bench.differential import check_results
+from sim.bench.verilator import VerilatorBackend, build_for_core
+from sim.core import CoreConfig
+from sim.encode import encode_ttfs
+from sim.image import pack
+from sim.ir import Layer, QNet
+from sim.reference import run
+
+CORE = CoreConfig(lanes=8, weight_bits=8, potential_bits=16, kernel_bits=8, max_neurons=128,
+                  max_layers=4, max_time_steps=64, weight_depth=256)
+T = 32
+
+
+def yinyang_network(seed: int = 0) -> QNet:
+    rng = np.random.default_rng(seed)
+    w1 = rng.integers(-40, 100, size=(5, 120))
+    w2 = rng.integers(-30, 60, size=(120, 3))
+    return QNet(5, T, (Layer(w1, threshold=150), Layer(w2, threshold=400)), 8, 16,
+                "first_spike", False)
+
+
+def yinyang_events(n: int):
+    from train.data import yinyang
+
+    X, y = yinyang(1000, 40)
+    return encode_ttfs(X[:n], T, t_in=T // 2, bias_steps=[0], labels=y[:n])
+
+
+def timed(fn, *args, **kw):
+    t = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--cocotb", type=int, default=50, help="samples for cocotb (0: skip)")
+    ap.add_argument("--amaranth", type=int, default=20, help="samples for Amaranth (0: skip)")
+    args = ap.parse_args()
+
+    from sim.costmodel import cost_hook
+
+    qnet = yinyang_network()
+    events = yinyang_events(args.samples)
+    image = pack(qnet, events, CORE)
+    n = len(events)
+    print(f"workload: 5-120-3, T={T}, {n} Yin-Yang test samples, "
+          f"{sum(len(s) for s in events.samples)} input events; core {CORE}")
+
+    with tempfile.TemporaryDirectory() as cache:
+        first = build_for_core(CORE, cache_dir=cache)
+        again = build_for_core(CORE, cache_dir=cache)
+    print(f"harness build: {first.seconds:.1f} s into an empty cache "
+          f"(cached={first.cached}); second build {again.seconds * 1000:.1f} ms "
+          f"(cached={again.cached})")
+
+    # reference (with the cycle-cost rule) on every sample
+    ref, t_ref = timed(run, qnet, events, trace=False, cost=cost_hook(CORE))
+
+    backend = VerilatorBackend()
+    backend.harness(CORE)  # build (or find) outside the timing
+    got, t_h = timed(backend.run, image)
+    cycles = backend.last_cycles
+    check_results(ref, got, backend="verilator", compare_trace=False)
+    spikes = sum(sum(r.counters.spikes_per_layer) for r in got)
+    sample_cycles = sum(r.cycles for r in got)
+    print(f"harness: {n} samples in {t_h:.3f} s ({n / t_h:,.0f} samples/s); "
+          f"{cycles:,} clock cycles run ({sample_cycles:,} counted by the core) = "
+          f"{cycles / t_h / 1e6:.2f} M cycles/s; {spikes} spikes; equal to the reference model")
+    traced, t_tr = timed(backend.run, image, trace=True)
+    check_results(run(qnet, events, trace=True, cost=cost_hook(CORE)), traced,
+                  backend="verilator (trace)")
+    print(f"harness with the trace stream: {t_tr:.3f} s ({n / t_tr:,.0f} samples/s), "
+          "trace equal to the reference model")
+    h_rate = n / t_h
+    print(f"reference model: {n} samples in {t_ref:.3f} s ({n / t_ref:,.0f} samples/s); "
+          f"harness / reference = {h_rate / (n / t_ref):.2f}x")
+
+    if args.amaranth:
+        try:
+            from hw.simulate import AmaranthBackend
+        except ImportError as exc:
+            print(f"amaranth backend: not available ({exc})")
+        else:
+            k = min(args.amaranth, n)
+            sub = pack(qnet, events.subset(range(k)), CORE)
+            res, t_a = timed(AmaranthBackend().run, sub)
+            check_results(ref[:k], res, backend="amaranth", compare_trace=False)
+            print(f"amaranth simulator: {k} samples in {t_a:.2f} s ({k / t_a:.2f} samples/s); "
+                  f"harness / amaranth = {h_rate / (k / t_a):,.0f}x")
+    if args.cocotb:
+        try:
+            from sim.bench.cocotb_backend import CocotbBackend
+        except ImportError as exc:
+            print(f"cocotb backend: not available ({exc})")
+        else:
+            k = min(args.cocotb, n)
+            sub = pack(qnet, events.subset(range(k)), CORE)
+            cb = CocotbBackend()
+            cb.run(pack(qnet, events.subset(range(1)), CORE))  # build outside the timing
+            res, t_c = timed(cb.run, sub)
+            check_results(ref[:k], res, backend="cocotb", compare_trace=False)
+            print(f"cocotb: {k} samples in {t_c:.2f} s ({k / t_c:.2f} samples/s, simulator "
+                  f"start included); harness / cocotb = {h_rate / (k / t_c):,.0f}x")
+    backend.close()
+
+
+if __name__ == "__main__":
+    main()

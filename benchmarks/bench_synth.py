@@ -1,0 +1,68 @@
+"""Resources and Fmax of a Yin-Yang-size core on iCE40 UP5K and ECP5-25k (3 seeds each).
+
+Core: ``P`` lanes (8 and 16), 8-bit weights, 16-bit potentials, 8-bit kernel, 128 neurons,
+4 layers, 64 steps, 256 weight rows (a 5-120-3 network needs 195 rows at P = 8 and 135 at
+P = 16). For each part and lane count it prints, per seed, LUTs/LCs, FFs, block RAMs, DSPs and
+Fmax; then the best and median Fmax against the goal (40 MHz UP5K, 100 MHz ECP5) and the
+critical path nextpnr reports for the best seed (the nets it crosses, with their Verilog
+source lines, so the core can be pipelined where it matters).
+
+Usage: ``.venv/bin/python benchmarks/bench_synth.py [--lanes 8 16] [--targets ice40-up5k
+ecp5-25k] [--seeds 1 2 3] [--json OUT.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from hw.synth import TARGETS, synth_seeds
+from sim.core import CoreConfig
+
+
+def config(lanes: int) -> CoreConfig:
+    return CoreConfig(lanes=lanes, weight_bits=8, potential_bits=16, kernel_bits=8,
+                      max_neurons=128, max_layers=4, max_time_steps=64, weight_depth=256)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lanes", type=int, nargs="+", default=[8, 16])
+    ap.add_argument("--targets", nargs="+", default=["ice40-up5k", "ecp5-25k"],
+                    choices=sorted(TARGETS))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--json", metavar="OUT.json")
+    args = ap.parse_args()
+    out = []
+    for lanes in args.lanes:
+        cfg = config(lanes)
+        for target in args.targets:
+            t0 = time.perf_counter()
+            res = synth_seeds(cfg, target, seeds=args.seeds)
+            dt = time.perf_counter() - t0
+            goal = TARGETS[target].freq_goal
+            print(f"\n== P={lanes} on {target} ({TARGETS[target].device}); "
+                  f"{len(args.seeds)} seeds in {dt:.0f} s")
+            for r in res["reports"]:
+                print(f"  {r.summary()}")
+            fits = [r for r in res["reports"] if r.fits]
+            if not fits:
+                print(f"  does not fit: {res['reports'][0].message}")
+            else:
+                best = max(fits, key=lambda r: r.fmax_mhz or 0.0)
+                print(f"  Fmax best {res['best_mhz']:.1f} MHz, median {res['median_mhz']:.1f} MHz"
+                      f" (goal {goal:.0f} MHz: {'met' if res['best_mhz'] >= goal else 'MISSED'})")
+                print(f"  critical path (seed {best.seed}):")
+                for line in best.critical_path:
+                    print(f"    {line}")
+            out.append({"lanes": lanes, "target": target, "best_mhz": res["best_mhz"],
+                        "median_mhz": res["median_mhz"], "goal_mhz": goal,
+                        "reports": [r.to_json() for r in res["reports"]]})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
