@@ -246,6 +246,10 @@ def run(
         raise TypeError(f"qnet must be a QNet, not {type(qnet).__name__}")
     if not isinstance(events, EventSet):
         raise TypeError(f"events must be an EventSet, not {type(events).__name__}")
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)):
+        raise TypeError(f"block must be an integer, not {block!r}")
+    if block < 1:
+        raise ConfigError(f"block must be >= 1, not {int(block)}")
     if check and not _events_ok(events, qnet.time_steps, qnet.n_inputs):
         events.check(qnet.time_steps, qnet.n_inputs)  # raises, naming the first bad sample
     if len(events) <= block:
