@@ -32,6 +32,9 @@ The model (:func:`energy_report`), per sample, then averaged over samples:
 * **membrane updates**: every neuron visit of a fire/leak sweep (:func:`sim.metrics.
   membrane_updates`) is one compare (an add) at ``potential_bits``, plus one add for the leak
   when ``leak_shift > 0``; every spike of a ``subtract``-reset layer adds one add (the reset).
+  Results without per-step activity (read back from the RTL) count lane visits from the
+  hardware counters instead (see :mod:`sim.metrics`), charged two adds each when any swept
+  layer leaks (an upper bound: the split per layer is unknown) and one otherwise.
 * **memory**: with a core and hardware counters, ``weight_reads`` are weight-memory words of
   ``lanes x core.weight_bits`` bits and ``membrane_reads``/``membrane_writes`` are membrane-memory
   words of ``lanes x potential_bits`` bits. Without them (core ``None`` or counters ``None``) the
@@ -61,8 +64,10 @@ from .metrics import (
     _check_results,
     _kernel_bits,
     dense_macs,
+    hardware_membrane_updates,
     kernel_is_ones,
     layer_sops,
+    membrane_source,
     membrane_updates,
 )
 from .reference import SampleResult
@@ -250,16 +255,24 @@ def energy_report(
     e_mult = table.mult(mult_bits)
     hw = core is not None and _has_hw(res)
     L = len(qnet.layers)
+    source = membrane_source(res, core)
+    sweepable = qnet.layers[:-1] if qnet.readout == "max_potential" else qnet.layers
+    hw_visit = e_add * (2 if any(layer.leak_shift > 0 for layer in sweepable) else 1)
 
     rows = []
     for n, r in enumerate(res):
         sops = layer_sops(qnet, r)
-        mu = membrane_updates(qnet, r, f"results[{n}]")
         spk = r.counters.spikes_per_layer
         syn = sum(s * (e_add + (0.0 if o else e_mult)) for s, o in zip(sops, ones, strict=True))
         upd = 0.0
+        if source == "activity":
+            mu = membrane_updates(qnet, r, f"results[{n}]")
+            for li, layer in enumerate(qnet.layers):
+                upd += mu[li] * e_add * (2 if layer.leak_shift > 0 else 1)
+        else:
+            mu = [hardware_membrane_updates(r, core, f"results[{n}]")]
+            upd += mu[0] * hw_visit
         for li, layer in enumerate(qnet.layers):
-            upd += mu[li] * e_add * (2 if layer.leak_shift > 0 else 1)
             fires = not (li == L - 1 and qnet.readout == "max_potential")
             if layer.reset == "subtract" and fires:
                 upd += spk[li] * e_add
@@ -290,6 +303,9 @@ def energy_report(
     else:
         counts = ("per-neuron counts (no hardware counters): one weight read per SOP, one "
                   "membrane read and one write per SOP and per membrane update")
+    if source == "hardware":
+        counts += ("; membrane updates as lane visits of sweep ops "
+                   "((membrane_reads - weight_reads) x lanes), no per-step activity")
     return {
         "note": ESTIMATE_NOTE,
         "table": {"name": table.name, "source": table.source, "derivation": table.derivation},

@@ -23,7 +23,12 @@ Definitions (``n_l`` = neurons of layer ``l``, ``steps`` = time steps the sample
   ``subtract`` reset) spiked at step ``t - 1``: a remainder ``V - Theta`` can still reach the
   threshold and fire with no new event. A layer with none of these cannot change (DESIGN
   section 4). A sweep visits all ``n_l`` neurons. The ``max_potential`` output layer is never
-  swept. Needs the per-step activity of the result.
+  swept. This needs the per-step activity of the result (reference and image models). Results
+  without it (read back from the RTL, say) use the hardware counters instead, with a core:
+  every integrate op of the core reads one weight word and reads and writes one membrane word,
+  every sweep op reads and writes one membrane word, so the sweep ops are
+  ``membrane_reads - weight_reads`` and the membrane updates are that times ``lanes`` (lane
+  visits: the padding lanes of a layer's last chunk are counted too). The summary says which.
 * **footprint**: bytes of the weights and per-layer tables at their packed widths. Without a core:
   ``ceil((sum_l n_in_l * n_l * weight_bits + sum_l T * (potential_bits + kernel_bits)) / 8)``
   with ``kernel_bits`` the bit length of the largest kernel entry (at least 1). With a core, the
@@ -50,6 +55,7 @@ __all__ = [
     "kernel_is_ones",
     "layer_events",
     "layer_sops",
+    "membrane_source",
     "membrane_updates",
     "sample_metrics",
     "spiking_neurons",
@@ -144,6 +150,42 @@ def membrane_updates(qnet: QNet, result: SampleResult, where: str = "result") ->
     return out
 
 
+MEMBRANE_SOURCES = {
+    "activity": "neuron visits from the per-step activity",
+    "hardware": "lane visits of sweep ops from the hardware counters: "
+                "(membrane_reads - weight_reads) x lanes, padding lanes included",
+}
+
+
+def membrane_source(results: list[SampleResult], core: CoreConfig | None) -> str:
+    """How membrane updates are counted for ``results``: ``"activity"`` when every result has
+    its per-step activity, else ``"hardware"`` when a core is given and every result has its
+    hardware counters; otherwise :class:`ConfigError`."""
+    if all(r.activity is not None for r in results):
+        return "activity"
+    n = next(k for k, r in enumerate(results) if r.activity is None)
+    hw = all(r.counters.membrane_reads is not None and r.counters.weight_reads is not None
+             for r in results)
+    if core is None or not hw:
+        raise ConfigError(
+            f"results[{n}] has no per-step activity; membrane updates need it (results of the "
+            "reference or image model) or hardware counters and a core"
+        )
+    return "hardware"
+
+
+def hardware_membrane_updates(result: SampleResult, core: CoreConfig, where: str) -> int:
+    """Lane visits of the sweep ops: ``(membrane_reads - weight_reads) x lanes``."""
+    c = result.counters
+    sweep_ops = c.membrane_reads - c.weight_reads
+    if sweep_ops < 0:
+        raise ConfigError(
+            f"{where} has fewer membrane reads ({c.membrane_reads}) than weight reads "
+            f"({c.weight_reads}); every integrate op reads one of each"
+        )
+    return int(sweep_ops) * core.lanes
+
+
 def _kernel_bits(qnet: QNet, core: CoreConfig | None) -> int:
     if core is not None:
         return core.kernel_bits
@@ -175,8 +217,21 @@ def footprint(qnet: QNet, core: CoreConfig | None = None) -> dict:
     }
 
 
-def sample_metrics(qnet: QNet, result: SampleResult, where: str = "result") -> dict:
-    """The per-sample figures (integers, plus the sparsity as a float)."""
+def sample_metrics(
+    qnet: QNet,
+    result: SampleResult,
+    where: str = "result",
+    source: str = "activity",
+    core: CoreConfig | None = None,
+) -> dict:
+    """The per-sample figures (integers, plus the sparsity as a float); ``source`` says how
+    membrane updates are counted (:data:`MEMBRANE_SOURCES`; ``"hardware"`` needs ``core``)."""
+    if source == "activity":
+        updates = int(sum(membrane_updates(qnet, result, where)))
+    elif source == "hardware" and isinstance(core, CoreConfig):
+        updates = hardware_membrane_updates(result, core, where)
+    else:
+        raise ConfigError(f"source must be 'activity' or 'hardware' with a core, not {source!r}")
     ones = kernel_is_ones(qnet)
     sops = layer_sops(qnet, result)
     spk = list(result.counters.spikes_per_layer)
@@ -193,7 +248,7 @@ def sample_metrics(qnet: QNet, result: SampleResult, where: str = "result") -> d
         "effective_acs": int(sum(s for s, o in zip(sops, ones, strict=True) if o)),
         "effective_macs": int(sum(s for s, o in zip(sops, ones, strict=True) if not o)),
         "dense_macs": dense_macs(qnet),
-        "membrane_updates": int(sum(membrane_updates(qnet, result, where))),
+        "membrane_updates": updates,
         "input_events": int(result.counters.input_events),
         "saturations": int(result.counters.saturations),
         "steps": steps,
@@ -233,8 +288,12 @@ def summarise(
     (means), the footprint, and the accuracy when ``labels`` are given."""
     _check_qnet(qnet)
     res = _check_results(qnet, results)
-    per = [sample_metrics(qnet, r, f"results[{n}]") for n, r in enumerate(res)]
+    if core is not None and not isinstance(core, CoreConfig):
+        raise TypeError(f"core must be a CoreConfig or None, not {type(core).__name__}")
+    source = membrane_source(res, core)
+    per = [sample_metrics(qnet, r, f"results[{n}]", source, core) for n, r in enumerate(res)]
     out: dict = {"samples": len(res), "valid": int(sum(bool(r.valid) for r in res))}
+    out["membrane_updates_counted_as"] = MEMBRANE_SOURCES[source]
     out["per_sample"] = {k: _stats([p[k] for p in per]) for k in per[0]}
     if all(r.cycles is not None for r in res):
         out["per_sample"]["cycles"] = _stats([r.cycles for r in res])

@@ -13,7 +13,7 @@ from sim.core import CoreConfig
 from sim.energy import DEFAULT, ESTIMATE_NOTE, EnergyTable, energy_report, load_table, save_table
 from sim.errors import ConfigError
 from sim.ir import EventSet, Layer, QNet
-from sim.reference import run
+from sim.reference import Counters, SampleResult, run
 
 
 def approx(x):
@@ -188,3 +188,23 @@ def test_bad_report_arguments():
     with pytest.raises(TypeError) as exc:
         energy_report(q, results, core={"lanes": 2})
     assert str(exc.value) == "core must be a CoreConfig or None, not dict"
+
+
+def test_report_without_activity_uses_hardware_counters():
+    q = network()
+    (r,) = run(q, SAMPLE)
+    c = r.counters
+    hw = SampleResult(r.prediction, True, Counters(c.input_events, c.spikes_per_layer, c.sops,
+                                                   c.saturations, 4, 10, 10, 3), r.steps)
+    rep = energy_report(q, [hw], core=CoreConfig(lanes=2))
+    # (10 - 4) sweep ops x 2 lanes = 12 visits x 0.05 (no leak) = 0.6; synaptic as before
+    assert rep["snn_pj"]["membrane_update"] == approx(0.6)
+    assert rep["snn_pj"]["synaptic"] == approx(1.2)
+    # memory from the counters: 4 x 2 x 8 = 64 bits -> 10 pJ; 20 x 2 x 16 = 640 bits -> 100 pJ
+    assert rep["snn_pj"]["weight_memory"] == approx(10.0)
+    assert rep["snn_pj"]["membrane_memory"] == approx(100.0)
+    assert rep["counts"].endswith("no per-step activity")
+    # a leaking layer: two adds per visit (upper bound) -> 12 x 0.1 = 1.2
+    q = network(leak_shift=1)
+    rep = energy_report(q, [hw], core=CoreConfig(lanes=2))
+    assert rep["snn_pj"]["membrane_update"] == approx(1.2)

@@ -137,8 +137,8 @@ def hand_result(activity=None):
         ((None, [1]), TypeError, "results[0] must be a SampleResult, not int"),
         ((None, []), ConfigError, "results must hold at least one sample, got none"),
         ((None, [hand_result()]), ConfigError,
-         "results[0] has no per-step activity; membrane updates need it "
-         "(use results of the reference or image model)"),
+         "results[0] has no per-step activity; membrane updates need it (results of the "
+         "reference or image model) or hardware counters and a core"),
         ((None, [SampleResult(0, True, Counters(0, (0,), 0, 0), 3)]), ConfigError,
          "results[0] has spike counts for 1 layers; the network has 2"),
     ],
@@ -179,3 +179,42 @@ def test_subtract_reset_layer_sweeps_after_a_spike_without_events():
     assert r0.trace is None and r0.counters.spikes_per_layer == (5, 1)
     assert membrane_updates(q, r0) == [9, 3]
     assert membrane_updates(q, r1) == [0, 0]
+
+
+def rtl_like(result, weight_reads, membrane_reads):
+    """``result`` as read back from a hardware run: counters and hardware counters only."""
+    c = result.counters
+    return SampleResult(result.prediction, True, Counters(
+        c.input_events, c.spikes_per_layer, c.sops, c.saturations, weight_reads,
+        membrane_reads, membrane_reads, 3), result.steps, cycles=50)
+
+
+def test_without_activity_membrane_updates_come_from_hardware_counters():
+    q = network()
+    r0, r1 = run(q, SAMPLES)
+    core = CoreConfig(lanes=2)
+    # sweep ops = membrane reads - weight reads: 10 - 4 = 6 -> 6 x 2 lanes = 12 lane visits
+    # and 3 - 1 = 2 -> 4
+    hw = [rtl_like(r0, 4, 10), rtl_like(r1, 1, 3)]
+    s = summarise(q, hw, core=core)
+    assert s["per_sample"]["membrane_updates"] == {"mean": 8.0, "min": 4.0, "max": 12.0}
+    assert s["membrane_updates_counted_as"].startswith("lane visits of sweep ops")
+    # everything else still comes from the counters
+    assert s["per_sample"]["sops"] == {"mean": 6.0, "min": 0.0, "max": 12.0}
+    assert s["per_sample"]["cycles"] == {"mean": 50.0, "min": 50.0, "max": 50.0}
+    assert summarise(q, run(q, SAMPLES), core=core)["membrane_updates_counted_as"] == (
+        "neuron visits from the per-step activity")
+
+
+def test_hardware_counters_that_cannot_be_are_refused():
+    q = network()
+    r0, _ = run(q, SAMPLES)
+    with pytest.raises(ConfigError) as exc:
+        summarise(q, [rtl_like(r0, 5, 4)], core=CoreConfig(lanes=2))
+    assert str(exc.value) == ("results[0] has fewer membrane reads (4) than weight reads (5); "
+                              "every integrate op reads one of each")
+    with pytest.raises(ConfigError) as exc:
+        summarise(q, [rtl_like(r0, 4, 10)])  # no core: lanes unknown
+    assert str(exc.value) == ("results[0] has no per-step activity; membrane updates need it "
+                              "(results of the reference or image model) or hardware counters "
+                              "and a core")
