@@ -1,0 +1,84 @@
+"""train.convert: the exported rate-coded IF network validates, fits a core, and its integer
+evaluation equals sim.reference spike for spike, with and without the L4 adjustment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.core import CoreConfig
+from sim.ir import QNet
+from sim.reference import run, run_sample
+from train.convert import (
+    ConvertConfig,
+    ann_predict,
+    convert_int_forward,
+    encode_convert,
+    export_convert,
+    train_convert,
+)
+
+pytestmark = pytest.mark.train
+
+
+def _data(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 4)).astype(np.float32)
+    y = (X[:, 0] > X[:, 1]).astype(np.int64) + (X[:, 2] > 0.6).astype(np.int64)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def trained():
+    X, y = _data(300, 1)
+    cfg = ConvertConfig(hidden=(12, 8), epochs=6, batch_size=32, seed=2)
+    return X, train_convert(X, y, cfg).model
+
+
+@pytest.mark.parametrize("l4", [False, True])
+def test_convert_export_equals_reference_spike_for_spike(trained, l4):
+    X, model = trained
+    Xt, yt = _data(50, 3)
+    cfg = ConvertConfig(hidden=(12, 8), time_steps=16, l4=l4, encode_seed=5)
+    qnet = export_convert(model, X, cfg)
+    assert QNet.from_json(qnet.to_json()).equals(qnet)
+    assert qnet.sizes == (5, 12, 8, 3)
+    assert all(layer.reset == "subtract" for layer in qnet.layers)
+    CoreConfig.for_network(qnet).check_fits(qnet)
+
+    events = encode_convert(qnet, Xt, yt)
+    mine = convert_int_forward(qnet, events, trace=True)
+    ref = run(qnet, events, trace=True)
+    assert mine.spikes_per_layer[:, :2].sum() > 0
+    for n, r in enumerate(ref):
+        assert r.prediction == mine.predictions[n]
+        assert r.counters.spikes_per_layer == tuple(int(c) for c in mine.spikes_per_layer[n])
+        assert r.counters.sops == mine.sops[n]
+        assert r.counters.input_events == mine.input_events[n]
+        assert r.counters.saturations == 0
+        assert np.array_equal(r.trace, mine.trace(n))
+    spec = run_sample(qnet, events.samples[0])
+    assert np.array_equal(spec.trace, mine.trace(0))
+    # the converted SNN follows its ANN on most samples even at T = 16
+    assert np.mean(ann_predict(model, Xt) == mine.predictions) >= 0.7
+
+
+def test_convert_l4_changes_the_weights(trained):
+    X, model = trained
+    plain = export_convert(model, X, ConvertConfig(hidden=(12, 8), time_steps=8, l4=False))
+    adj = export_convert(model, X, ConvertConfig(hidden=(12, 8), time_steps=8, l4=True))
+    assert plain.meta["l4_factors_mean"] == [1.0, 1.0]
+    assert all(0 < m < 1 for m in adj.meta["l4_factors_mean"])
+    assert not np.array_equal(plain.layers[0].weights, adj.layers[0].weights)
+    # the output layer is not adjusted (only hidden, rectifying layers are)
+    assert adj.meta["l4"] is True and plain.meta["l4"] is False
+
+
+def test_convert_events_are_seeded(trained):
+    X, model = trained
+    q = export_convert(model, X, ConvertConfig(hidden=(12, 8), time_steps=8, encode_seed=9))
+    a = encode_convert(q, X[:5])
+    b = encode_convert(q, X[:5])
+    assert all(np.array_equal(s, t) for s, t in zip(a.samples, b.samples, strict=True))
+    # the constant bias feature (last input) fires at every step with max_rate 1
+    assert all(np.sum(s[:, 1] == 4) == 8 for s in a.samples)

@@ -1,0 +1,389 @@
+"""ANN-to-SNN conversion with the L4-norm weight adjustment (Allred & Roy, arXiv 2111.09446).
+
+Pipeline
+--------
+1. **Train a ReLU network** (bias-free ``Linear`` layers; the input gets one extra constant
+   feature 1.0, which is the only bias: bias-free hidden layers keep the conversion exact in
+   rates and need no bias neurons; our choice, as in Diehl et al. 2015).
+2. **Rate coding**: :func:`sim.encode.encode_rate` with a seed (input ``i`` fires at step ``t``
+   with probability ``x_i * max_rate``, independently per step), so input rates are
+   ``r_0 = x * max_rate`` spikes per step.
+3. **Data-based threshold balancing** (Rueckauer et al. 2017): ``lambda_l`` is the
+   ``percentile`` (default 99.9) of layer ``l``'s ReLU activations over the training set, and
+   ``lambda_0 = 1 / max_rate``. In *rate units* the normalised weights are
+   ``w_hat_l = w_l * lambda_{l-1} / lambda_l`` with threshold 1, so a neuron's per-step drift is
+   ``mu = w_hat . r_{l-1}`` and its rate approximates ``r_l = clip(h_l / lambda_l, 0, 1)``.
+4. **L4-norm adjustment** (the project's formalisation; the paper's exact rule is unknown).
+5. **Export** (:func:`export_convert`): integrate-and-fire, ``subtract`` reset, kernel 1, no leak,
+   ``W_l = round(w_hat_l / a_l)`` with ``a_l = max|w_hat_l| / wmax`` and threshold
+   ``Theta_l = max(1, round(1 / a_l))``; the output layer only integrates (``max_potential``).
+
+The L4 rule (derivation)
+------------------------
+With Bernoulli inputs ``s_jt ~ B(r_j)``, independent over ``j`` and ``t``, a neuron's per-step
+increment ``sum_j w_j s_jt`` has mean ``w . r`` and variance
+``sum_j w_j^2 r_j (1 - r_j) <= sum_j w_j^2 r_j <= ||w||_4^2 ||r||_2`` (Cauchy-Schwarz on the
+vectors ``w^2`` and ``r``), so after ``T`` steps the pre-firing potential has mean ``T w . r`` and
+standard deviation at most ``sqrt(T ||r||_2) ||w||_4``, the bound of the paper's abstract. The
+SNN's rate estimate of neuron ``i`` is therefore ``r_hat_i = mu_i + e_i`` with noise variance
+``N_i <= ||w_hat_i||_4^2 ||r||_2 / T`` in rate units. A linear readout of ``r_hat_i`` loses least
+(mean squared error over the data) when it is scaled by the Wiener factor of that neuron::
+
+    c_i = P_i / (P_i + beta * N_i),   P_i = mean_data min(relu(mu_i), 1)^2,
+                                      N_i = ||w_hat_i||_4^2 * mean_data ||r||_2 / T
+
+(``min_c E[(c r_hat - r)^2]`` with ``E[e] = 0`` gives ``c = E[r^2] / (E[r^2] + Var e)``). Since
+per-neuron thresholds do not exist in the core (one ``Theta_l`` table per layer), the factor is
+applied to the neuron's incoming weights: ``w_hat_i <- c_i w_hat_i``. Noisy neurons (large
+``||w||_4`` relative to their signal) are damped; the rule vanishes as ``T -> infinity`` and
+kills neurons that are never active on the training data (``P_i = 0``). ``beta = 1`` is the
+bound itself; ``beta < 1`` accounts for hidden spike trains being more regular than Bernoulli.
+Layers are adjusted in order, with the rates ``r_{l-1}`` of the already-adjusted layer below;
+the output layer is left alone (it is read by ``argmax`` of its potentials, not rectified).
+
+Readout: ``max_potential``. The output potential after ``T`` steps is ``sum_t W s_t``, an unbiased
+estimate of ``T`` times the ANN's logits; ``argmax`` of it needs no output threshold (no
+balancing of the last layer, no ties between equal spike counts, no output spikes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from sim.encode import encode_rate
+from sim.errors import ConfigError
+from sim.ir import EventSet, Layer, QNet
+from sim.numeric import smax
+
+__all__ = [
+    "ConvertConfig",
+    "ConvertResult",
+    "ReluNet",
+    "train_convert",
+    "balance",
+    "l4_factors",
+    "normalised_weights",
+    "export_convert",
+    "encode_convert",
+    "convert_int_forward",
+]
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    """Hyper-parameters of ANN training, balancing, the L4 adjustment and export."""
+
+    hidden: tuple = (64,)
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-2
+    weight_decay: float = 1e-4
+    percentile: float = 99.9
+    time_steps: int = 32
+    max_rate: float = 1.0
+    l4: bool = True
+    l4_beta: float = 1.0
+    weight_bits: int = 8
+    seed: int = 0
+    encode_seed: int = 0
+
+    def __post_init__(self):
+        hidden = tuple(self.hidden)
+        for k, n in enumerate(hidden):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+                raise ConfigError(f"hidden[{k}] must be a positive integer, not {n!r}")
+        object.__setattr__(self, "hidden", tuple(int(n) for n in hidden))
+        for name, lo, hi in (("epochs", 0, 1 << 20), ("batch_size", 1, 1 << 20),
+                             ("time_steps", 1, 1 << 16), ("weight_bits", 2, 16),
+                             ("seed", 0, 1 << 62), ("encode_seed", 0, 1 << 62)):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+                raise ConfigError(f"{name} must be an integer, not {v!r}")
+            if not lo <= v <= hi:
+                raise ConfigError(f"{name} must be in {lo}..{hi}, not {v}")
+        for name in ("lr", "weight_decay", "percentile", "max_rate", "l4_beta"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                raise ConfigError(f"{name} must be a finite number, not {v!r}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, not {self.lr}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, not {self.weight_decay}")
+        if not 0 < self.percentile <= 100:
+            raise ConfigError(f"percentile must be in (0, 100], not {self.percentile}")
+        if not 0 < self.max_rate <= 1:
+            raise ConfigError(f"max_rate must be in (0, 1], not {self.max_rate}")
+        if self.l4_beta < 0:
+            raise ConfigError(f"l4_beta must be >= 0, not {self.l4_beta}")
+        if not isinstance(self.l4, bool):
+            raise ConfigError(f"l4 must be true or false, not {self.l4!r}")
+
+
+def augment(X) -> np.ndarray:
+    """``[X, 1]``: the features plus the constant bias feature (float64)."""
+    X = np.asarray(X, dtype=np.float64)
+    return np.hstack([X, np.ones((X.shape[0], 1))])
+
+
+class ReluNet(nn.Module):
+    """Bias-free ReLU MLP on augmented inputs ``[x, 1]``; the last layer gives logits."""
+
+    def __init__(self, n_in: int, hidden: tuple, n_out: int):
+        super().__init__()
+        sizes = (n_in + 1,) + tuple(hidden) + (n_out,)
+        self.linears = nn.ModuleList(
+            nn.Linear(a, b, bias=False) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+        )
+
+    def forward(self, xa: torch.Tensor, return_hidden: bool = False):
+        hs = []
+        for lin in self.linears[:-1]:
+            xa = torch.relu(lin(xa))
+            hs.append(xa)
+        out = self.linears[-1](xa)
+        return (out, hs) if return_hidden else out
+
+    def weights(self) -> list[np.ndarray]:
+        """Every layer's weights as ``(in, out)`` float64 arrays."""
+        return [lin.weight.detach().numpy().T.astype(np.float64) for lin in self.linears]
+
+
+@dataclass
+class ConvertResult:
+    """A trained ReLU network, its config and training history."""
+
+    model: ReluNet
+    config: ConvertConfig
+    history: list = field(default_factory=list)
+
+
+def train_convert(X, y, config: ConvertConfig | None = None, n_classes: int | None = None,
+                  log=None) -> ConvertResult:
+    """Train the ReLU network (Adam, cross-entropy, cosine learning rate)."""
+    cfg = config or ConvertConfig()
+    if not isinstance(cfg, ConvertConfig):
+        raise TypeError(f"config must be a ConvertConfig, not {type(cfg).__name__}")
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2 or y.shape != (X.shape[0],) or X.shape[0] == 0:
+        raise ConfigError(f"training data must be X (samples, features) and y (samples,), "
+                          f"got shapes {X.shape} and {y.shape}")
+    n_classes = int(n_classes or (y.max() + 1))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = ReluNet(X.shape[1], cfg.hidden, n_classes)
+    xa = torch.from_numpy(augment(X).astype(np.float32))
+    yt = torch.from_numpy(y.astype(np.int64))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    lossf = nn.CrossEntropyLoss()
+    res = ConvertResult(model, cfg)
+    for epoch in range(cfg.epochs):
+        model.train()
+        perm = rng.permutation(len(y))
+        tot, correct = 0.0, 0
+        for s in range(0, len(y), cfg.batch_size):
+            idx = torch.from_numpy(perm[s:s + cfg.batch_size])
+            logits = model(xa[idx])
+            loss = lossf(logits, yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == yt[idx]).sum())
+        sched.step()
+        res.history.append({"epoch": epoch, "loss": tot / len(y), "train_acc": correct / len(y)})
+        if log is not None:
+            log(f"convert epoch {epoch + 1}/{cfg.epochs} loss {tot / len(y):.4f} "
+                f"acc {correct / len(y):.4f}")
+    model.eval()
+    return res
+
+
+@torch.no_grad()
+def ann_predict(model: ReluNet, X) -> np.ndarray:
+    """The float ANN's predictions."""
+    return model(torch.from_numpy(augment(X).astype(np.float32))).argmax(1).numpy()
+
+
+def balance(weights: list[np.ndarray], Xa: np.ndarray, percentile: float) -> list[float]:
+    """``lambda_l``: the ``percentile`` of hidden layer ``l``'s ReLU activations on ``Xa``.
+
+    Computed with the unadjusted float weights (``(in, out)`` arrays); a layer that is never
+    active gets ``lambda = 1`` (any value works: its neurons never fire).
+    """
+    lams = []
+    h = Xa
+    for w in weights[:-1]:
+        h = np.maximum(h @ w, 0.0)
+        pos = h[h > 0]
+        lam = float(np.percentile(pos, percentile)) if pos.size else 1.0
+        lams.append(lam if lam > 0 else 1.0)
+    return lams
+
+
+def l4_factors(w_hat: np.ndarray, rates: np.ndarray, time_steps: int,
+               beta: float = 1.0) -> np.ndarray:
+    """The L4 Wiener factors ``c_i = P_i / (P_i + beta N_i)`` of one layer (module docstring).
+
+    ``w_hat`` is the layer's ``(in, out)`` weights in rate units, ``rates`` the ``(samples, in)``
+    input rates; ``P_i = mean min(relu(rates @ w_hat), 1)^2`` per neuron,
+    ``N_i = ||w_hat[:, i]||_4^2 * mean ||rates||_2 / T``. ``c_i = 0`` where ``P_i = 0``.
+    """
+    if time_steps < 1:
+        raise ConfigError(f"time_steps must be >= 1, not {time_steps}")
+    if beta < 0:
+        raise ConfigError(f"beta must be >= 0, not {beta}")
+    mu = np.clip(rates @ w_hat, 0.0, 1.0)
+    P = (mu ** 2).mean(axis=0)
+    l4sq = np.sqrt((w_hat ** 4).sum(axis=0))
+    noise = l4sq * np.linalg.norm(rates, axis=1).mean() / time_steps
+    den = P + beta * noise
+    return np.where(P > 0, P / np.where(den > 0, den, 1.0), 0.0)
+
+
+def normalised_weights(model: ReluNet, X_train, cfg: ConvertConfig,
+                       time_steps: int | None = None) -> tuple[list[np.ndarray], list]:
+    """Balanced (and, with ``cfg.l4``, L4-adjusted) weights in rate units, ``(in, out)``.
+
+    Returns ``(w_hat, factors)`` where ``factors[l]`` are the L4 factors of hidden layer ``l``
+    (all ones without the adjustment).
+    """
+    T = cfg.time_steps if time_steps is None else int(time_steps)
+    ws = model.weights()
+    Xa = augment(X_train)
+    lams = [1.0 / cfg.max_rate] + balance(ws, Xa, cfg.percentile)
+    rates = Xa * cfg.max_rate
+    out, factors = [], []
+    for li, w in enumerate(ws):
+        if li == len(ws) - 1:
+            out.append(w * lams[li])  # output layer: keep the logit scale, threshold unused
+            break
+        wh = w * lams[li] / lams[li + 1]
+        c = l4_factors(wh, rates, T, cfg.l4_beta) if cfg.l4 else np.ones(wh.shape[1])
+        wh = wh * c[None, :]
+        factors.append(c)
+        out.append(wh)
+        rates = np.clip(rates @ wh, 0.0, 1.0)
+    return out, factors
+
+
+def export_convert(model: ReluNet, X_train, config: ConvertConfig | None = None,
+                   time_steps: int | None = None) -> QNet:
+    """The integer rate-coded IF network (module docstring), ``subtract`` reset."""
+    cfg = config or ConvertConfig()
+    if not isinstance(model, ReluNet):
+        raise TypeError(f"model must be a ReluNet, not {type(model).__name__}")
+    T = cfg.time_steps if time_steps is None else int(time_steps)
+    if not 1 <= T <= 1 << 16:
+        raise ConfigError(f"time_steps must be in 1..65536, not {T}")
+    wh, factors = normalised_weights(model, X_train, cfg, T)
+    wmax = smax(cfg.weight_bits)
+    ints, ths = [], []
+    for w in wh:
+        m = float(np.abs(w).max())
+        a = m / wmax if m > 0 else 1.0
+        ints.append(np.rint(w / a).astype(np.int64))
+        ths.append(max(1, int(round(1.0 / a))))
+    bound = max(T * int(np.abs(W).sum(axis=0).max()) for W in ints)
+    bound = max(bound, max(ths[:-1], default=1))
+    pb = max(16, bound.bit_length() + 2)
+    if pb > 32:
+        raise ConfigError(f"the exported network needs {pb}-bit potentials to be saturation-free "
+                          f"over {T} steps; the IR allows 32")
+    L = len(ints)
+    layers = []
+    for li, W in enumerate(ints):
+        th = ths[li] if li < L - 1 else smax(pb)
+        layers.append(Layer(W, th, 1, 0, "subtract"))
+    meta = {
+        "method": "convert",
+        "encoding": {"kind": "rate", "seed": cfg.encode_seed, "max_rate": cfg.max_rate,
+                     "constant_feature": True},
+        "l4": cfg.l4,
+        "l4_beta": cfg.l4_beta,
+        "percentile": cfg.percentile,
+        "l4_factors_mean": [float(np.mean(c)) for c in factors],
+    }
+    return QNet(ints[0].shape[0], T, tuple(layers), cfg.weight_bits, pb, "max_potential",
+                False, meta)
+
+
+def encode_convert(qnet: QNet, X, labels=None, first_index: int = 0) -> EventSet:
+    """Seeded rate-coded events of ``[X, 1]`` for an exported conversion network."""
+    enc = qnet.meta.get("encoding") if isinstance(qnet.meta, dict) else None
+    if not enc or enc.get("kind") != "rate":
+        raise ConfigError("qnet meta has no 'encoding' of kind 'rate'; was it made by "
+                          "export_convert?")
+    return encode_rate(augment(X), qnet.time_steps, seed=int(enc["seed"]),
+                       max_rate=float(enc["max_rate"]), labels=labels, first_index=first_index)
+
+
+@dataclass
+class ConvertForward:
+    """Integer evaluation results; ``trace(n)`` gives sample ``n``'s spike rows."""
+
+    predictions: np.ndarray
+    potentials: np.ndarray
+    spikes_per_layer: np.ndarray
+    sops: np.ndarray
+    input_events: np.ndarray
+    rows: list
+
+    def trace(self, n: int) -> np.ndarray:
+        return self.rows[n]
+
+
+def convert_int_forward(qnet: QNet, events: EventSet, trace: bool = False) -> ConvertForward:
+    """Step a ``subtract``-reset IF network in integers, all samples at once.
+
+    Per step ``t`` and layer: ``V += s_{l-1,t} @ W_l`` (exact: the export guarantees no partial
+    sum saturates, checked here), spike where ``V >= Theta_l``, ``V -= Theta_l`` on a spike. The
+    output layer only integrates. Must equal :func:`sim.reference.run` spike for spike.
+    """
+    events.check(qnet.time_steps, qnet.n_inputs)
+    top = smax(qnet.potential_bits)
+    for l, layer in enumerate(qnet.layers):
+        if layer.reset != "subtract" or layer.leak_shift or not layer.kernel_constant \
+                or int(layer.kernel[0]) != 1 or not layer.threshold_constant:
+            raise ConfigError(f"layer {l + 1} is not a plain integrate-and-fire layer "
+                              "(subtract reset, kernel 1, no leak, constant threshold)")
+        b = qnet.time_steps * int(np.abs(layer.weights).sum(axis=0).max())
+        spiking = l < len(qnet.layers) - 1 or qnet.readout == "first_spike"
+        if max(b, int(layer.threshold[0]) if spiking else 0) >= top:
+            raise ConfigError(f"layer {l + 1} can reach {b}: not saturation-free in "
+                              f"{qnet.potential_bits}-bit potentials")
+    N, T, L = len(events), qnet.time_steps, len(qnet.layers)
+    X = np.zeros((T, N, qnet.n_inputs), dtype=np.int64)
+    for n, s in enumerate(events.samples):
+        X[s[:, 0], n, s[:, 1]] = 1
+    V = [np.zeros((N, layer.n_out), dtype=np.int64) for layer in qnet.layers]
+    spikes = np.zeros((N, L), dtype=np.int64)
+    sops = np.zeros(N, dtype=np.int64)
+    rows: list[list] = [[] for _ in range(N)]
+    last_spiking = qnet.readout == "first_spike"
+    for t in range(T):
+        x = X[t]
+        for l, layer in enumerate(qnet.layers):
+            sops += x.sum(1) * layer.n_out
+            V[l] += x @ layer.weights
+            if l == L - 1 and not last_spiking:
+                break
+            th = int(layer.threshold[t])
+            spk = V[l] >= th
+            V[l] -= th * spk
+            spikes[:, l] += spk.sum(1)
+            if trace:
+                for n, i in zip(*np.nonzero(spk), strict=True):
+                    rows[n].append((l + 1, t, int(i)))
+            x = spk.astype(np.int64)
+    if qnet.readout != "max_potential":
+        raise ConfigError("convert_int_forward evaluates max_potential readouts only")
+    pred = V[-1].argmax(1)
+    traces = [np.array(r, dtype=np.int64).reshape(-1, 3) for r in rows]
+    return ConvertForward(pred, V[-1], spikes, sops, X.sum((0, 2)), traces)
