@@ -270,7 +270,7 @@ def energy_report(
             for li, layer in enumerate(qnet.layers):
                 upd += mu[li] * e_add * (2 if layer.leak_shift > 0 else 1)
         else:
-            mu = [hardware_membrane_updates(r, core, f"results[{n}]")]
+            mu = [hardware_membrane_updates(qnet, r, core, f"results[{n}]")]
             upd += mu[0] * hw_visit
         for li, layer in enumerate(qnet.layers):
             fires = not (li == L - 1 and qnet.readout == "max_potential")
@@ -305,7 +305,7 @@ def energy_report(
                   "membrane read and one write per SOP and per membrane update")
     if source == "hardware":
         counts += ("; membrane updates as lane visits of sweep ops "
-                   "((membrane_reads - weight_reads) x lanes), no per-step activity")
+                   "((membrane_writes - weight_reads - chunks) x lanes), no per-step activity")
     return {
         "note": ESTIMATE_NOTE,
         "table": {"name": table.name, "source": table.source, "derivation": table.derivation},

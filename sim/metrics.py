@@ -24,11 +24,12 @@ Definitions (``n_l`` = neurons of layer ``l``, ``steps`` = time steps the sample
   threshold and fire with no new event. A layer with none of these cannot change (DESIGN
   section 4). A sweep visits all ``n_l`` neurons. The ``max_potential`` output layer is never
   swept. This needs the per-step activity of the result (reference and image models). Results
-  without it (read back from the RTL, say) use the hardware counters instead, with a core:
-  every integrate op of the core reads one weight word and reads and writes one membrane word,
-  every sweep op reads and writes one membrane word, so the sweep ops are
-  ``membrane_reads - weight_reads`` and the membrane updates are that times ``lanes`` (lane
-  visits: the padding lanes of a layer's last chunk are counted too). The summary says which.
+  without it (read back from the RTL, say) use the hardware counters instead, with a core. By
+  the cycle-cost rule (:mod:`sim.costmodel`) ``membrane_writes = weight_reads + sweep chunks +
+  sum_l C_l`` (one write per integrate op, per swept chunk, and per chunk when the membranes are
+  cleared; ``C_l = ceil(n_l / lanes)``), so the membrane updates are ``(membrane_writes -
+  weight_reads - sum_l C_l) x lanes``: lane visits, the padding lanes of a layer's last chunk
+  included (with one lane they equal the neuron visits). The summary says which was used.
 * **footprint**: bytes of the weights and per-layer tables at their packed widths. Without a core:
   ``ceil((sum_l n_in_l * n_l * weight_bits + sum_l T * (potential_bits + kernel_bits)) / 8)``
   with ``kernel_bits`` the bit length of the largest kernel entry (at least 1). With a core, the
@@ -44,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import CoreConfig, weight_rows
+from .core import CoreConfig, chunks, weight_rows
 from .errors import ConfigError
 from .ir import QNet, _is_int
 from .reference import SampleResult
@@ -153,7 +154,8 @@ def membrane_updates(qnet: QNet, result: SampleResult, where: str = "result") ->
 MEMBRANE_SOURCES = {
     "activity": "neuron visits from the per-step activity",
     "hardware": "lane visits of sweep ops from the hardware counters: "
-                "(membrane_reads - weight_reads) x lanes, padding lanes included",
+                "(membrane_writes - weight_reads - sum of chunks) x lanes, padding lanes "
+                "included",
 }
 
 
@@ -164,7 +166,7 @@ def membrane_source(results: list[SampleResult], core: CoreConfig | None) -> str
     if all(r.activity is not None for r in results):
         return "activity"
     n = next(k for k, r in enumerate(results) if r.activity is None)
-    hw = all(r.counters.membrane_reads is not None and r.counters.weight_reads is not None
+    hw = all(r.counters.membrane_writes is not None and r.counters.weight_reads is not None
              for r in results)
     if core is None or not hw:
         raise ConfigError(
@@ -174,16 +176,19 @@ def membrane_source(results: list[SampleResult], core: CoreConfig | None) -> str
     return "hardware"
 
 
-def hardware_membrane_updates(result: SampleResult, core: CoreConfig, where: str) -> int:
-    """Lane visits of the sweep ops: ``(membrane_reads - weight_reads) x lanes``."""
+def hardware_membrane_updates(
+    qnet: QNet, result: SampleResult, core: CoreConfig, where: str = "result"
+) -> int:
+    """Lane visits of the sweep ops: ``(membrane_writes - weight_reads - sum_l C_l) x lanes``."""
     c = result.counters
-    sweep_ops = c.membrane_reads - c.weight_reads
-    if sweep_ops < 0:
+    clear = sum(chunks(layer.n_out, core.lanes) for layer in qnet.layers)
+    sweep_chunks = c.membrane_writes - c.weight_reads - clear
+    if sweep_chunks < 0:
         raise ConfigError(
-            f"{where} has fewer membrane reads ({c.membrane_reads}) than weight reads "
-            f"({c.weight_reads}); every integrate op reads one of each"
+            f"{where} has {c.membrane_writes} membrane writes; a {core.lanes}-lane core writes "
+            f"at least weight_reads + {clear} (the clear) = {c.weight_reads + clear}"
         )
-    return int(sweep_ops) * core.lanes
+    return int(sweep_chunks) * core.lanes
 
 
 def _kernel_bits(qnet: QNet, core: CoreConfig | None) -> int:
@@ -229,7 +234,7 @@ def sample_metrics(
     if source == "activity":
         updates = int(sum(membrane_updates(qnet, result, where)))
     elif source == "hardware" and isinstance(core, CoreConfig):
-        updates = hardware_membrane_updates(result, core, where)
+        updates = hardware_membrane_updates(qnet, result, core, where)
     else:
         raise ConfigError(f"source must be 'activity' or 'hardware' with a core, not {source!r}")
     ones = kernel_is_ones(qnet)

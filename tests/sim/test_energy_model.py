@@ -194,15 +194,16 @@ def test_report_without_activity_uses_hardware_counters():
     q = network()
     (r,) = run(q, SAMPLE)
     c = r.counters
+    # weight reads 4, membrane reads 10, membrane writes 13
     hw = SampleResult(r.prediction, True, Counters(c.input_events, c.spikes_per_layer, c.sops,
-                                                   c.saturations, 4, 10, 10, 3), r.steps)
+                                                   c.saturations, 4, 10, 13, 3), r.steps)
     rep = energy_report(q, [hw], core=CoreConfig(lanes=2))
-    # (10 - 4) sweep ops x 2 lanes = 12 visits x 0.05 (no leak) = 0.6; synaptic as before
+    # sweep chunks 13 - 4 - (2 + 1 chunks cleared) = 6; x 2 lanes = 12 visits x 0.05 = 0.6
     assert rep["snn_pj"]["membrane_update"] == approx(0.6)
     assert rep["snn_pj"]["synaptic"] == approx(1.2)
-    # memory from the counters: 4 x 2 x 8 = 64 bits -> 10 pJ; 20 x 2 x 16 = 640 bits -> 100 pJ
+    # memory from the counters: 4 x 2 x 8 = 64 bits -> 10 pJ; 23 x 2 x 16 = 736 bits -> 115 pJ
     assert rep["snn_pj"]["weight_memory"] == approx(10.0)
-    assert rep["snn_pj"]["membrane_memory"] == approx(100.0)
+    assert rep["snn_pj"]["membrane_memory"] == approx(115.0)
     assert rep["counts"].endswith("no per-step activity")
     # a leaking layer: two adds per visit (upper bound) -> 12 x 0.1 = 1.2
     q = network(leak_shift=1)
