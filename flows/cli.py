@@ -211,12 +211,25 @@ def _parse_options(pairs: list[str]) -> dict:
     return opts
 
 
+def format_epoch(info, prefix: str = "") -> str:
+    """One progress line from a trainer's per-epoch record (or any message)."""
+    if not isinstance(info, dict):
+        return f"{prefix}{info}"
+    parts = [f"{prefix}epoch {info.get('epoch')}/{info.get('epochs')}"]
+    for key, fmt in (("loss", "loss {:.4f}"), ("train_acc", "train acc {:.4f}"),
+                     ("val_acc", "val acc {:.4f}"), ("spikes_per_sample", "spikes/sample {:.2f}"),
+                     ("seconds", "{:.1f} s")):
+        if info.get(key) is not None:
+            parts.append(fmt.format(info[key]))
+    return ", ".join(parts)
+
+
 def cmd_train(args) -> int:
     from train.api import train_model
 
-    def progress(msg: str) -> None:
+    def progress(info) -> None:
         if not args.quiet:
-            _eprint(msg)
+            _eprint(format_epoch(info))
 
     path = train_model(
         dataset=args.dataset,

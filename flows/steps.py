@@ -25,8 +25,12 @@ def _say(run, msg: str, level: int = 1) -> None:
     say(run, msg, level)
 
 
+def _train_dir(run, method: str) -> Path:
+    return run.path(f"train/{method}")
+
+
 def _model(run, method: str) -> Path:
-    return run.path(f"models/{method}.pt")
+    return _train_dir(run, method) / "model.pt"
 
 
 def _qnet_path(run, method: str) -> Path:
@@ -66,25 +70,18 @@ def step_train(run):
     artifacts = []
     for method in cfg.methods:
         out = _model(run, method)
-        out.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
 
         def progress(info, method=method):
-            if isinstance(info, dict):
-                parts = [f"{method} epoch {info.get('epoch')}/{info.get('epochs')}"]
-                for key, fmt in (("loss", "loss {:.4f}"), ("train_acc", "train {:.3f}"),
-                                 ("val_acc", "val {:.3f}"),
-                                 ("spikes_per_sample", "spikes/sample {:.1f}")):
-                    if info.get(key) is not None:
-                        parts.append(fmt.format(info[key]))
-                _say(run, "  " + ", ".join(parts), level=1)
-            else:
-                _say(run, f"  {info}", level=1)
+            from flows.cli import format_epoch
+
+            _say(run, format_epoch(info, prefix=f"  {method} "), level=1)
 
         path = train_model(dataset=cfg.dataset, method=method, epochs=cfg.epochs, seed=cfg.seed,
-                           out=out, resume=True, progress=progress, **_options(run, method))
+                           out=_train_dir(run, method), resume=True, progress=progress,
+                           **_options(run, method))
         if Path(path).resolve() != out.resolve():
-            Path(path).replace(out)
+            raise ConfigError(f"the trainer wrote {path}, expected {out}")
         _say(run, f"  {method}: trained in {time.perf_counter() - t0:.1f} s -> {_rel(run, out)}")
         artifacts.append(_rel(run, out))
     return artifacts, {}
