@@ -1,0 +1,571 @@
+"""The sub-blocks of :class:`hw.core.NeuronCore`, each a ``wiring.Component``.
+
+Pipeline stage prefixes (used in :class:`NeuronArray`): ``a_`` the issue register (weight and
+table read addresses), ``b_`` weight row, kernel and threshold available (``W*K`` computed),
+``c_`` membrane word available (forwarded; saturating add or fire compare), ``d_`` integrate
+write-back / reset, ``e_`` leak shift, ``f_`` leak subtract and sweep write-back. In
+:class:`EventQueue`: ``e1_`` a spike leaving the mask FIFO (trace), ``e2_`` its queue write.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .params import Widths
+
+__all__ = ["WeightMemory", "ParameterTables", "NeuronArray", "EventFetch", "EventQueue",
+           "ResultSerializer", "INTEG", "SWEEP"]
+
+#: op kinds of the neuron array
+SWEEP = 0
+INTEG = 1
+
+#: reset mode codes (docs/image.md, descriptor d1)
+FIRE_ONCE, ZERO, SUBTRACT = 0, 1, 2
+
+
+def _addr_bits(depth: int) -> int:
+    return max(0, (depth - 1).bit_length())
+
+
+class WeightMemory(wiring.Component):
+    """The weight memory: ``weight_depth`` rows of ``lanes`` weights (``weight_bits`` each, lane
+    ``p`` at bits ``p*WB``), one block RAM with a write port (the loader) and a synchronous read
+    port (the neuron array). Counterpart: the packed rows of :func:`sim.image.pack`.
+
+    Latency 1 (address in cycle k, row in cycle k+1); one read and one write per cycle.
+
+    Members: ``w_en``, ``w_addr``, ``w_data`` (write); ``r_addr``, ``r_data`` (read).
+    """
+
+    def __init__(self, widths: Widths):
+        self._w = widths
+        ab = _addr_bits(widths.WD)
+        super().__init__({
+            "w_en": In(1), "w_addr": In(widths.row), "w_data": In(widths.P * widths.WB),
+            "r_addr": In(widths.row), "r_data": Out(widths.P * widths.WB),
+        })
+        self._ab = ab
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._w
+        m.submodules.mem = mem = Memory(shape=unsigned(w.P * w.WB), depth=w.WD, init=[])
+        wp = mem.write_port()
+        rp = mem.read_port()
+        m.d.comb += [
+            wp.en.eq(self.w_en), wp.addr.eq(self.w_addr[:self._ab]), wp.data.eq(self.w_data),
+            rp.addr.eq(self.r_addr[:self._ab]), self.r_data.eq(rp.data),
+        ]
+        return m
+
+
+class ParameterTables(wiring.Component):
+    """The threshold and kernel tables ``Theta_l[t]`` and ``K_l[t]``, at address
+    ``Cat(t, layer)``: two block RAMs written by the loader and read by the neuron array for
+    every op (so ops of different layers and steps can follow each other without a bubble).
+
+    Latency 1; one read and one write per table per cycle.
+
+    Members: ``th_en/th_addr/th_data``, ``k_en/k_addr/k_data`` (writes); ``r_addr``, ``th``, ``k``.
+    """
+
+    def __init__(self, widths: Widths):
+        self._w = widths
+        ab = _addr_bits(widths.table_depth)
+        self._ab = ab
+        super().__init__({
+            "th_en": In(1), "th_addr": In(ab), "th_data": In(widths.PB - 1 or 1),
+            "k_en": In(1), "k_addr": In(ab), "k_data": In(widths.KB),
+            "r_addr": In(ab), "th": Out(widths.PB - 1 or 1), "k": Out(widths.KB),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._w
+        m.submodules.th_mem = th = Memory(shape=unsigned(w.PB - 1 or 1), depth=w.table_depth,
+                                          init=[])
+        m.submodules.k_mem = km = Memory(shape=unsigned(w.KB), depth=w.table_depth, init=[])
+        for mem, en, addr, data, out in ((th, self.th_en, self.th_addr, self.th_data, self.th),
+                                         (km, self.k_en, self.k_addr, self.k_data, self.k)):
+            wp = mem.write_port()
+            rp = mem.read_port()
+            m.d.comb += [wp.en.eq(en), wp.addr.eq(addr), wp.data.eq(data),
+                         rp.addr.eq(self.r_addr), out.eq(rp.data)]
+        return m
+
+
+class NeuronArray(wiring.Component):
+    """P neurons updated per cycle: the integrate and fire/leak datapath with the membrane memory.
+
+    Each issued op names a layer, a chunk (P neurons) and, for an integrate op, a weight row:
+
+    * integrate (``sim.reference`` step 1): ``V[p] <- sat(V[p] + W[row][p] * K_l[t])``;
+    * sweep (step 2): for lanes that may fire (not ``fire_once``-fired), ``V >= Theta_l[t]``
+      fires: reset (``zero`` 0, ``subtract`` ``V - Theta``, ``fire_once`` marks fired), then leak
+      ``V - (V >> s)``; the fire mask of a chunk with any spike is pushed to the spike FIFO.
+
+    Throughput one op per cycle, any mix, no bubbles: an integrate op writes back in stage ``d_``
+    and the membrane word read in ``c_`` is forwarded from ``d_`` (the op one cycle ahead) and
+    from the last write (the op two cycles ahead, which the synchronous read missed), so
+    consecutive ops on the same chunk see each other's result. Sweep ops write back in ``f_``;
+    the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, so no op ever
+    reads a word a sweep op still holds. Latency: issue to integrate write 4 cycles, to sweep
+    write and mask push 6 cycles.
+
+    The saturating add (``c_``) and the compare (``c_``) sit in separate ops; reset, leak shift
+    and leak subtract have a stage each, so no path chains multiplier, adder, saturate and
+    compare. The multiplier ``W*K`` has its own stage (``b_``).
+
+    Members: ``i_valid/i_integ/i_layer/i_chunk/i_t/i_row/i_reset/i_leak`` (the issued op);
+    ``w_addr``/``w_data`` and ``t_addr``/``th``/``k`` (memory ports); ``clr_en/clr_addr``
+    (write a zero word); ``rd_en/rd_addr/rd_data`` (readout reads while idle);
+    ``sat_count`` (saturated lanes of the integrate op in ``d_``), ``fire_valid/fire_chunk/
+    fire_mask`` (a sweep chunk's nonzero fire mask), ``busy``.
+    """
+
+    def __init__(self, widths: Widths):
+        w = self._w = widths
+        self._mab = _addr_bits(w.memb_depth)
+        self._tab = _addr_bits(w.table_depth)
+        super().__init__({
+            "i_valid": In(1), "i_integ": In(1), "i_layer": In(w.layer_idx),
+            "i_chunk": In(w.chunk_idx), "i_t": In(w.t_idx), "i_row": In(w.row),
+            "i_reset": In(2), "i_leak": In(5),
+            "w_addr": Out(w.row), "w_data": In(w.P * w.WB),
+            "t_addr": Out(self._tab), "th": In(w.PB - 1 or 1), "k": In(w.KB),
+            "clr_en": In(1), "clr_addr": In(self._mab),
+            "rd_en": In(1), "rd_addr": In(self._mab), "rd_data": Out(w.memb_width),
+            "sat_count": Out(_addr_bits(w.P + 1) or 1),
+            "fire_valid": Out(1), "fire_chunk": Out(w.chunk_idx), "fire_mask": Out(w.P),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._w
+        P, PB, WB, KB = w.P, w.PB, w.WB, w.KB
+        lo, hi = -(1 << (PB - 1)), (1 << (PB - 1)) - 1
+        ci, li = w.chunk_idx, w.layer_idx
+
+        def lane(word, p):
+            return word[p * PB:(p + 1) * PB].as_signed()
+
+        def fired(word):
+            return word[P * PB:]
+
+        m.submodules.mem = mem = Memory(shape=unsigned(w.memb_width), depth=w.memb_depth, init=[])
+        wp = mem.write_port()
+        rp = mem.read_port()
+
+        def maddr(chunk, layer):
+            return Cat(chunk, layer)[:self._mab]
+
+        # a_: the issue register
+        a_valid = Signal()
+        a_integ = Signal()
+        a_layer = Signal(li)
+        a_chunk = Signal(ci)
+        a_t = Signal(w.t_idx)
+        a_row = Signal(w.row)
+        a_reset = Signal(2)
+        a_leak = Signal(5)
+        m.d.sync += [
+            a_valid.eq(self.i_valid), a_integ.eq(self.i_integ), a_layer.eq(self.i_layer),
+            a_chunk.eq(self.i_chunk), a_t.eq(self.i_t), a_row.eq(self.i_row),
+            a_reset.eq(self.i_reset), a_leak.eq(self.i_leak),
+        ]
+        m.d.comb += [self.w_addr.eq(a_row), self.t_addr.eq(Cat(a_t, a_layer)[:self._tab])]
+
+        # b_: weights, kernel, threshold arrive; W*K
+        b_valid = Signal()
+        b_integ = Signal()
+        b_maddr = Signal(self._mab)
+        b_chunk = Signal(ci)
+        b_reset = Signal(2)
+        b_leak = Signal(5)
+        m.d.sync += [
+            b_valid.eq(a_valid), b_integ.eq(a_integ), b_maddr.eq(maddr(a_chunk, a_layer)),
+            b_chunk.eq(a_chunk), b_reset.eq(a_reset), b_leak.eq(a_leak),
+        ]
+        pw = WB + KB + 1
+        c_prod = [Signal(signed(pw), name=f"c_prod{p}") for p in range(P)]
+        for p in range(P):
+            wv = self.w_data[p * WB:(p + 1) * WB].as_signed()
+            m.d.sync += c_prod[p].eq(wv * self.k)
+        m.d.comb += rp.addr.eq(Mux(self.rd_en, self.rd_addr, b_maddr))
+        m.d.comb += self.rd_data.eq(rp.data)
+
+        # c_: membrane word arrives; forward, then saturating add or fire compare
+        c_valid = Signal()
+        c_integ = Signal()
+        c_maddr = Signal(self._mab)
+        c_chunk = Signal(ci)
+        c_reset = Signal(2)
+        c_leak = Signal(5)
+        c_th = Signal(PB - 1 or 1)
+        m.d.sync += [
+            c_valid.eq(b_valid), c_integ.eq(b_integ), c_maddr.eq(b_maddr), c_chunk.eq(b_chunk),
+            c_reset.eq(b_reset), c_leak.eq(b_leak), c_th.eq(self.th),
+        ]
+        d_valid = Signal()
+        d_integ = Signal()
+        d_maddr = Signal(self._mab)
+        d_word = Signal(w.memb_width)
+        # the last write: what the synchronous read of the op now in c_ could not see
+        l_valid = Signal()
+        l_addr = Signal(self._mab)
+        l_word = Signal(w.memb_width)
+        vin = Signal(w.memb_width)
+        with m.If(d_valid & d_integ & (d_maddr == c_maddr)):
+            m.d.comb += vin.eq(d_word)
+        with m.Elif(l_valid & (l_addr == c_maddr)):
+            m.d.comb += vin.eq(l_word)
+        with m.Else():
+            m.d.comb += vin.eq(rp.data)
+
+        d_chunk = Signal(ci)
+        d_reset = Signal(2)
+        d_leak = Signal(5)
+        d_th = Signal(PB - 1 or 1)
+        d_ge = Signal(P)
+        d_can = Signal(P)
+        d_sat = Signal(P)
+        m.d.sync += [
+            d_valid.eq(c_valid), d_integ.eq(c_integ), d_maddr.eq(c_maddr), d_chunk.eq(c_chunk),
+            d_reset.eq(c_reset), d_leak.eq(c_leak), d_th.eq(c_th),
+        ]
+        new_v = []
+        for p in range(P):
+            v = lane(vin, p)
+            s = Signal(signed(max(PB, pw) + 1), name=f"c_sum{p}")
+            m.d.comb += s.eq(v + c_prod[p])
+            over = s > hi
+            under = s < lo
+            r = Signal(signed(PB), name=f"c_sat{p}")
+            m.d.comb += r.eq(Mux(over, hi, Mux(under, lo, s)))
+            new_v.append(Mux(c_integ, r, v))
+            can = ~((c_reset == FIRE_ONCE) & fired(vin)[p])
+            m.d.sync += [
+                d_sat[p].eq(c_integ & (over | under)),
+                d_ge[p].eq(~c_integ & can & (v >= c_th)),
+                d_can[p].eq(can),
+            ]
+        m.d.sync += d_word.eq(Cat(*[nv[:PB] for nv in new_v], fired(vin)))
+
+        # d_: integrate write-back; sweep reset
+        pop = Const(0, self.sat_count.shape())
+        for p in range(P):
+            pop = pop + d_sat[p]
+        m.d.comb += self.sat_count.eq(Mux(d_valid & d_integ, pop, 0))
+        e_valid = Signal()
+        e_maddr = Signal(self._mab)
+        e_chunk = Signal(ci)
+        e_leak = Signal(5)
+        e_mask = Signal(P)
+        e_can = Signal(P)
+        e_word = Signal(w.memb_width)
+        m.d.sync += [
+            e_valid.eq(d_valid & ~d_integ), e_maddr.eq(d_maddr), e_chunk.eq(d_chunk),
+            e_leak.eq(d_leak), e_mask.eq(d_ge), e_can.eq(d_can),
+        ]
+        v1 = []
+        for p in range(P):
+            v = lane(d_word, p)
+            reset_v = Mux(d_reset == ZERO, 0, Mux(d_reset == SUBTRACT, v - d_th, v))
+            v1.append(Mux(d_ge[p], reset_v, v)[:PB])
+        new_fired = fired(d_word) | Mux(d_reset == FIRE_ONCE, d_ge, 0)
+        m.d.sync += e_word.eq(Cat(*v1, new_fired))
+
+        # e_: leak shift (only lanes that may fire leak; s = 0 is no leak)
+        f_valid = Signal()
+        f_maddr = Signal(self._mab)
+        f_chunk = Signal(ci)
+        f_mask = Signal(P)
+        f_word = Signal(w.memb_width)
+        f_sh = [Signal(signed(PB), name=f"f_sh{p}") for p in range(P)]
+        m.d.sync += [
+            f_valid.eq(e_valid), f_maddr.eq(e_maddr), f_chunk.eq(e_chunk), f_mask.eq(e_mask),
+            f_word.eq(e_word),
+        ]
+        for p in range(P):
+            v = lane(e_word, p)
+            m.d.sync += f_sh[p].eq(Mux((e_leak == 0) | ~e_can[p], 0, v >> e_leak))
+
+        # f_: leak subtract, sweep write-back, fire mask out
+        v2 = [(lane(f_word, p) - f_sh[p])[:PB] for p in range(P)]
+        f_out = Cat(*v2, fired(f_word))
+        m.d.comb += [
+            self.fire_valid.eq(f_valid & (f_mask != 0)),
+            self.fire_chunk.eq(f_chunk),
+            self.fire_mask.eq(f_mask),
+        ]
+
+        # one write port: integrate ops (d_), sweep ops (f_), clears; never two at once
+        with m.If(d_valid & d_integ):
+            m.d.comb += [wp.en.eq(1), wp.addr.eq(d_maddr), wp.data.eq(d_word)]
+        with m.Elif(f_valid):
+            m.d.comb += [wp.en.eq(1), wp.addr.eq(f_maddr), wp.data.eq(f_out)]
+        with m.Elif(self.clr_en):
+            m.d.comb += [wp.en.eq(1), wp.addr.eq(self.clr_addr), wp.data.eq(0)]
+        m.d.sync += [l_valid.eq(wp.en), l_addr.eq(wp.addr), l_word.eq(wp.data)]
+        m.d.comb += self.busy.eq(a_valid | b_valid | c_valid | d_valid | e_valid | f_valid)
+        return m
+
+
+EVENT_LAYOUT = {"word": 32, "end": 1}
+
+
+def event_signature():
+    from amaranth.lib import data
+
+    return stream.Signature(data.StructLayout({"word": 32, "end": 1}))
+
+
+class EventFetch(wiring.Component):
+    """Input-event fetch: a two-word prefetch (``nx`` then ``ev``) on the event stream that checks
+    every word as it is accepted and computes the first weight row of each input event.
+
+    Checks (``sim.bench.differential``'s expectation, ``sim.ir.check_events``): an event word
+    whose time is ``>= T`` or input ``>= n_inputs`` raises ``range``; a word not strictly above the
+    previous event word of the sample raises ``order``. Flags accumulate over the sample (visible
+    the cycle after the word is accepted, before the word can reach ``ev``). After the end word is
+    accepted nothing more is taken until ``start``.
+
+    Throughput one word per cycle; ``ev`` is refilled in the cycle it is taken when ``nx`` holds
+    a word, so a continuously valid stream never starves the consumer.
+
+    Members: the ``events`` stream; ``start`` (a sample starts: forget the previous word and the
+    flags; the word accepted in that cycle is the first); ``active``; ``check`` (the loaded image
+    is valid); ``time_steps``, ``n_inputs``, ``chunks`` (layer 1's); ``take`` (the consumer takes
+    ``ev``); ``ev_valid/ev_end/ev_time/ev_row``; ``order``, ``range``.
+    """
+
+    def __init__(self, widths: Widths):
+        w = self._w = widths
+        super().__init__({
+            "events": In(event_signature()),
+            "start": In(1), "active": In(1), "check": In(1),
+            "time_steps": In(w.t_cnt), "n_inputs": In(w.neuron_cnt), "chunks": In(w.chunk_cnt),
+            "take": In(1),
+            "ev_valid": Out(1), "ev_end": Out(1), "ev_time": Out(16), "ev_row": Out(w.row),
+            "order": Out(1), "range": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._w
+        nx_valid = Signal()
+        nx_word = Signal(32)
+        nx_end = Signal()
+        ev_valid = Signal()
+        prev_valid = Signal()
+        prev = Signal(32)
+        end_acc = Signal()
+        take = self.take & ev_valid
+        ev_free = ~ev_valid | take
+        move = ev_free & nx_valid
+        nx_free = ~nx_valid | move
+        blocked = end_acc & ~self.start
+        ready = self.active & nx_free & ~blocked
+        m.d.comb += self.events.ready.eq(ready)
+        accept = ready & self.events.valid
+        word = self.events.payload.word
+        end = self.events.payload.end
+
+        with m.If(move):
+            inp = nx_word[:16]
+            m.d.sync += [
+                ev_valid.eq(1), self.ev_end.eq(nx_end), self.ev_time.eq(nx_word[16:]),
+                self.ev_row.eq(inp[:w.neuron_idx] * self.chunks),
+            ]
+        with m.Elif(take):
+            m.d.sync += ev_valid.eq(0)
+        m.d.comb += self.ev_valid.eq(ev_valid)
+
+        pv = prev_valid & ~self.start
+        with m.If(self.start):
+            m.d.sync += [prev_valid.eq(0), end_acc.eq(0), self.order.eq(0), self.range.eq(0)]
+        with m.If(accept):
+            m.d.sync += [nx_valid.eq(1), nx_word.eq(word), nx_end.eq(end)]
+            with m.If(end):
+                m.d.sync += end_acc.eq(1)
+            with m.Else():
+                m.d.sync += [prev_valid.eq(1), prev.eq(word)]
+                with m.If(self.check):
+                    with m.If((word[16:] >= self.time_steps) | (word[:16] >= self.n_inputs)):
+                        m.d.sync += self.range.eq(1)
+                    with m.If(pv & (word <= prev)):
+                        m.d.sync += self.order.eq(1)
+        with m.Elif(move):
+            m.d.sync += nx_valid.eq(0)
+        return m
+
+
+class EventQueue(wiring.Component):
+    """Spike emission and the event queue between layers.
+
+    A sweep's nonzero fire masks enter a FIFO (``max_chunks`` entries of chunk index + mask).
+    While ``run`` is high, one spike leaves per cycle, lowest neuron first (the queue order of
+    ``sim.reference``): neuron ``chunk*P + p``. Each spike goes to the trace stream (stage
+    ``e1_``, stalling emission while the stream is full) and, as the next layer's first weight
+    row ``next_base + neuron * next_chunks``, into the queue (stage ``e2_``). The queue holds one
+    layer's spikes (at most ``max_neurons``): the next layer integrates them before it is swept,
+    and its own sweep restarts the queue (``q_clear``).
+
+    Latency: a spike is in the queue 2 cycles after it leaves the FIFO; emitting S spikes takes
+    S cycles plus 2 to drain (plus trace stalls). Counterpart: the per-layer event lists of
+    ``sim.reference.run_sample``.
+
+    Members: ``push_valid/push_chunk/push_mask`` (from the neuron array), ``reset`` (empty the
+    FIFO), ``q_clear``, ``run``, ``layer`` (1-based, for the trace), ``t``, ``next_base``,
+    ``next_chunks``, ``q_raddr``/``q_rdata`` (synchronous read of a queue entry), ``count``
+    (entries written since ``q_clear``), ``pending`` (FIFO not empty), ``busy``, ``stall``,
+    ``spike_valid/spike_neuron`` (a spike leaving ``e1_``), ``emitting`` (``e1_``/``e2_`` hold
+    a spike), and ``trace`` when built with it.
+    """
+
+    def __init__(self, widths: Widths, trace: bool = False):
+        w = self._w = widths
+        self._trace = trace
+        members = {
+            "push_valid": In(1), "push_chunk": In(w.chunk_idx), "push_mask": In(w.P),
+            "reset": In(1), "q_clear": In(1), "run": In(1),
+            "layer": In(8), "t": In(16), "next_base": In(w.row), "next_chunks": In(w.chunk_cnt),
+            "q_raddr": In(w.neuron_idx), "q_rdata": Out(w.row),
+            "count": Out(w.neuron_cnt), "pending": Out(1), "busy": Out(1), "stall": Out(1),
+            "spike_valid": Out(1), "spike_neuron": Out(w.neuron_idx), "emitting": Out(1),
+        }
+        if trace:
+            members["trace"] = Out(stream.Signature(40))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._w
+        P, MC = w.P, w.MC
+        ci = w.chunk_idx
+        m.submodules.fifo = fifo = Memory(shape=unsigned(P + ci), depth=MC, init=[])
+        fw = fifo.write_port()
+        fr = fifo.read_port(domain="comb")
+        fab = _addr_bits(MC)
+        wr = Signal(max(1, fab))
+        rd = Signal(max(1, fab))
+        level = Signal(range(MC + 1))
+        used = Signal(P)
+
+        def inc(ptr):
+            return Mux(ptr == MC - 1, 0, ptr + 1)
+
+        m.d.comb += [fr.addr.eq(rd[:fab]), fw.addr.eq(wr[:fab]),
+                     fw.data.eq(Cat(self.push_mask, self.push_chunk)),
+                     fw.en.eq(self.push_valid)]
+        head_mask = fr.data[:P]
+        head_chunk = fr.data[P:]
+        rem = Signal(P)
+        m.d.comb += rem.eq(head_mask & ~used)
+        pbit = Signal(range(P) if P > 1 else 1)
+        for p in reversed(range(P)):
+            with m.If(rem[p]):
+                m.d.comb += pbit.eq(p)
+        single = (rem & (rem - 1)) == 0
+
+        e1_valid = Signal()
+        e1_neuron = Signal(w.neuron_idx)
+        e2_valid = Signal()
+        e2_row = Signal(w.row)
+        stall = Signal()
+        if self._trace:
+            m.d.comb += [
+                self.trace.valid.eq(e1_valid),
+                self.trace.payload.eq(Cat(self.layer, self.t, e1_neuron.as_unsigned()[:16],
+                                          Const(0, 16))[:40]),
+                stall.eq(e1_valid & ~self.trace.ready),
+            ]
+        m.d.comb += self.stall.eq(stall)
+        pop_bit = self.run & (level != 0) & ~stall
+        pop = pop_bit & single
+        push = self.push_valid
+        with m.If(push):
+            m.d.sync += wr.eq(inc(wr))
+        with m.If(pop):
+            m.d.sync += [rd.eq(inc(rd)), used.eq(0)]
+        with m.Elif(pop_bit):
+            m.d.sync += used.eq(used | (Const(1, P) << pbit))
+        with m.If(push & ~pop):
+            m.d.sync += level.eq(level + 1)
+        with m.Elif(pop & ~push):
+            m.d.sync += level.eq(level - 1)
+        with m.If(self.reset):
+            m.d.sync += [wr.eq(0), rd.eq(0), level.eq(0), used.eq(0)]
+
+        with m.If(pop_bit):
+            m.d.sync += [e1_valid.eq(1), e1_neuron.eq(head_chunk * P + pbit)]
+        with m.Elif(~stall):
+            m.d.sync += e1_valid.eq(0)
+        m.d.comb += [self.spike_valid.eq(e1_valid & ~stall), self.spike_neuron.eq(e1_neuron)]
+        m.d.sync += [e2_valid.eq(e1_valid & ~stall),
+                     e2_row.eq(self.next_base + e1_neuron * self.next_chunks)]
+
+        m.submodules.queue = queue = Memory(shape=unsigned(w.row), depth=w.MN, init=[])
+        qw = queue.write_port()
+        qr = queue.read_port(transparent_for=(qw,))
+        qab = _addr_bits(w.MN)
+        count = Signal(w.neuron_cnt)
+        m.d.comb += [qw.en.eq(e2_valid), qw.addr.eq(count[:qab]), qw.data.eq(e2_row),
+                     qr.addr.eq(self.q_raddr[:qab]), self.q_rdata.eq(qr.data)]
+        with m.If(self.q_clear):
+            m.d.sync += count.eq(0)
+        with m.Elif(e2_valid):
+            m.d.sync += count.eq(count + 1)
+        m.d.comb += [self.count.eq(count), self.pending.eq(level != 0),
+                     self.busy.eq((level != 0) | e1_valid | e2_valid),
+                     self.emitting.eq(e1_valid | e2_valid)]
+        return m
+
+
+class ResultSerializer(wiring.Component):
+    """Streams one result record: ``n_words`` 32-bit words from ``words`` (index 0 first), the last
+    with ``last`` set. ``start`` begins a record (the words must hold still until ``done``).
+
+    Throughput one word per cycle while ``result.ready``; ``busy`` from ``start`` to the last
+    word's acceptance. Counterpart: ``sim.bench.differential.encode_record``.
+
+    Members: ``start``, ``words`` (``RECORD_HEAD + max_layers`` words), ``n_words``, ``result``,
+    ``busy``, ``done`` (the last word was accepted this cycle).
+    """
+
+    def __init__(self, n_max: int):
+        from amaranth.lib import data
+
+        self._n = n_max
+        super().__init__({
+            "start": In(1), "words": In(data.ArrayLayout(32, n_max)),
+            "n_words": In(range(n_max + 1)),
+            "result": Out(stream.Signature(data.StructLayout({"word": 32, "last": 1}))),
+            "busy": Out(1), "done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        idx = Signal(range(self._n + 1))
+        active = Signal()
+        words = Array([self.words[k] for k in range(self._n)])
+        last = idx == self.n_words - 1
+        m.d.comb += [
+            self.result.valid.eq(active),
+            self.result.payload.word.eq(words[idx]),
+            self.result.payload.last.eq(last),
+            self.busy.eq(active),
+            self.done.eq(active & self.result.ready & last),
+        ]
+        with m.If(self.start):
+            m.d.sync += [active.eq(1), idx.eq(0)]
+        with m.Elif(active & self.result.ready):
+            m.d.sync += idx.eq(idx + 1)
+            with m.If(last):
+                m.d.sync += active.eq(0)
+        return m

@@ -1,0 +1,459 @@
+"""The event-driven TTFS neuron core (DESIGN section 4), an Amaranth 0.5 ``wiring.Component``.
+
+The ports are the contract of ``docs/core-interface.md``; the block structure, pipeline and
+cycle-cost rule are described in ``docs/microarchitecture.md`` and :mod:`sim.costmodel`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sim.core import CoreConfig
+
+from .blocks import (
+    SUBTRACT,
+    EventFetch,
+    EventQueue,
+    NeuronArray,
+    ParameterTables,
+    ResultSerializer,
+    WeightMemory,
+    event_signature,
+)
+from .loader import ImageLoader, load_signature
+from .params import RECORD_HEAD, STATUS, WAIT_CYCLES, Widths
+
+__all__ = ["NeuronCore", "STATES"]
+
+#: sequencer states, in the order of a sample
+STATES = ("IDLE", "LOAD", "CLEAR", "STEP", "NEXT", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT", "EMIT",
+          "FINISH", "RD_ADDR", "RD_LANE", "ABORT", "RESULT")
+
+
+class NeuronCore(wiring.Component):
+    """The TTFS neuron core for one :class:`sim.core.CoreConfig`.
+
+    Computes, per sample, exactly what :func:`sim.reference.run` computes for the network in the
+    loaded image (predictions, spikes, counters), and the cycles :mod:`sim.costmodel` predicts.
+
+    Blocks: :class:`~hw.loader.ImageLoader` (load stream -> memories and descriptors),
+    :class:`~hw.blocks.EventFetch` (event stream prefetch and checks),
+    :class:`~hw.blocks.WeightMemory`, :class:`~hw.blocks.ParameterTables`,
+    :class:`~hw.blocks.NeuronArray` (integrate / fire / leak, P lanes, pipelined),
+    :class:`~hw.blocks.EventQueue` (spike FIFO, emission, trace, inter-layer queue),
+    :class:`~hw.blocks.ResultSerializer`; the sequencer (an FSM, :data:`STATES`) is here.
+
+    Members (Verilog ``name__valid``/``name__ready``/``name__payload``): ``load`` (In, payload
+    ``word[31:0]``, ``last[32]``), ``events`` (In, ``word[31:0]``, ``end[32]``), ``result``
+    (Out, ``word[31:0]``, ``last[32]``) and, with ``trace``, ``trace`` (Out, 40 bits:
+    ``layer[7:0]``, ``t[23:8]``, ``neuron[39:24]``).
+    """
+
+    def __init__(self, config: CoreConfig, trace: bool = False):
+        if not isinstance(config, CoreConfig):
+            raise TypeError(f"config must be a CoreConfig, not {type(config).__name__}")
+        if not isinstance(trace, bool):
+            raise TypeError(f"trace must be True or False, not {trace!r}")
+        if config.max_neurons > 0xFFFF:
+            raise ValueError(
+                f"max_neurons must be at most 65535 (16-bit trace and image fields), "
+                f"not {config.max_neurons}")
+        if config.max_layers > 255:
+            raise ValueError(f"max_layers must be at most 255 (8-bit layer field), "
+                             f"not {config.max_layers}")
+        self._config = config
+        self._trace = trace
+        self._w = Widths(config)
+        members = {
+            "load": In(load_signature()),
+            "events": In(event_signature()),
+            "result": Out(stream.Signature(data.StructLayout({"word": 32, "last": 1}))),
+        }
+        if trace:
+            members["trace"] = Out(stream.Signature(40))
+        super().__init__(members)
+
+    @property
+    def config(self) -> CoreConfig:
+        return self._config
+
+    @property
+    def has_trace(self) -> bool:
+        return self._trace
+
+    @property
+    def widths(self) -> Widths:
+        return self._w
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._w
+        P = w.P
+        ML = w.ML
+
+        m.submodules.loader = ld = ImageLoader(w)
+        m.submodules.fetch = fe = EventFetch(w)
+        m.submodules.weights = wm = WeightMemory(w)
+        m.submodules.tables = tb = ParameterTables(w)
+        m.submodules.array = na = NeuronArray(w)
+        m.submodules.queue = eq = EventQueue(w, trace=self._trace)
+        n_rec = RECORD_HEAD + ML
+        m.submodules.serializer = ser = ResultSerializer(n_rec)
+
+        wiring.connect(m, wiring.flipped(self.load), ld.load)
+        wiring.connect(m, wiring.flipped(self.events), fe.events)
+        wiring.connect(m, ser.result, wiring.flipped(self.result))
+        if self._trace:
+            wiring.connect(m, eq.trace, wiring.flipped(self.trace))
+
+        m.d.comb += [
+            wm.w_en.eq(ld.w_en), wm.w_addr.eq(ld.w_addr), wm.w_data.eq(ld.w_data),
+            tb.th_en.eq(ld.th_en), tb.th_addr.eq(ld.th_addr), tb.th_data.eq(ld.th_data),
+            tb.k_en.eq(ld.k_en), tb.k_addr.eq(ld.k_addr), tb.k_data.eq(ld.k_data),
+            wm.r_addr.eq(na.w_addr), na.w_data.eq(wm.r_data),
+            tb.r_addr.eq(na.t_addr), na.th.eq(tb.th), na.k.eq(tb.k),
+            eq.push_valid.eq(na.fire_valid), eq.push_chunk.eq(na.fire_chunk),
+            eq.push_mask.eq(na.fire_mask),
+        ]
+
+        desc = ld.desc
+        L = ld.n_layers
+        T = ld.time_steps
+        image_ok = ld.status == 0
+
+        # -- sequencer registers ------------------------------------------------------------
+        t = Signal(w.t_idx)
+        l = Signal(w.layer_idx)
+        lc = Signal(w.layer_cnt)  # the first layer NEXT may pick
+        c = Signal(w.chunk_cnt)
+        q_idx = Signal(w.neuron_cnt)
+        cl = Signal(w.layer_idx)  # CLEAR walk
+        wait = Signal(range(WAIT_CYCLES + 1))
+        swept = Signal()  # the current layer phase issued sweep ops
+        pend_cur = Signal(ML)  # subtract layers that spiked at the previous step
+        pend_nxt = Signal(ML)
+        out_spiked = Signal()  # the last layer spiked at this step
+        first_found = Signal()
+        first_idx = Signal(w.neuron_idx)
+        steps = Signal(w.t_cnt)
+        rd_p = Signal(range(P))
+        rd_i = Signal(w.neuron_cnt)
+        best = Signal(signed(w.PB))
+        started = Signal()  # a step has run in this sample
+        status = Signal(8)
+
+        cnt = {name: Signal(32, name=f"cnt_{name}") for name in (
+            "cycles", "input_events", "sops", "weight_reads", "membrane_reads",
+            "membrane_writes", "sweeps", "saturations")}
+        spikes = Array([Signal(32, name=f"cnt_spikes{k}") for k in range(ML)])
+
+        cd = desc[l]
+        C = cd.chunks
+        sweepable = [Signal(name=f"sweepable{k}") for k in range(ML)]
+        always = [Signal(name=f"always{k}") for k in range(ML)]
+        for k in range(ML):
+            dk = desc[k]
+            is_out_mp = (L == k + 1) & ld.max_potential
+            m.d.comb += [
+                sweepable[k].eq((k < L) & ~is_out_mp),
+                always[k].eq((dk.leak != 0) | ~dk.th_const),
+            ]
+        any_static = Const(0)
+        for k in range(ML):
+            any_static = any_static | (sweepable[k] & always[k])
+
+        ev_at_t = fe.ev_valid & ~fe.ev_end & (fe.ev_time == t)
+
+        # the issued op (default: none)
+        op = {"valid": na.i_valid, "integ": na.i_integ, "layer": na.i_layer,
+              "chunk": na.i_chunk, "row": na.i_row}
+        m.d.comb += [na.i_t.eq(t), na.i_reset.eq(cd.reset), na.i_leak.eq(cd.leak),
+                     na.i_layer.eq(l)]
+
+        stall = Signal()
+        counting = Signal()
+
+        def issue_integ(row, chunk):
+            m.d.comb += [op["valid"].eq(1), op["integ"].eq(1), op["chunk"].eq(chunk),
+                         op["row"].eq(row)]
+            m.d.sync += [cnt["weight_reads"].eq(cnt["weight_reads"] + 1),
+                         cnt["membrane_reads"].eq(cnt["membrane_reads"] + 1),
+                         cnt["membrane_writes"].eq(cnt["membrane_writes"] + 1)]
+
+        def issue_sweep(chunk):
+            m.d.comb += [op["valid"].eq(1), op["integ"].eq(0), op["chunk"].eq(chunk)]
+            m.d.sync += [cnt["membrane_reads"].eq(cnt["membrane_reads"] + 1),
+                         cnt["membrane_writes"].eq(cnt["membrane_writes"] + 1),
+                         swept.eq(1)]
+
+        def start_sweep():
+            """Issue chunk 0 of the current layer's sweep; continue in SWEEP or WAIT."""
+            issue_sweep(0)
+            m.d.comb += eq.q_clear.eq(1)
+            m.d.sync += cnt["sweeps"].eq(cnt["sweeps"] + 1)
+            with m.If(C == 1):
+                m.d.sync += wait.eq(0)
+                m.next = "WAIT"
+            with m.Else():
+                m.d.sync += c.eq(1)
+                m.next = "SWEEP"
+
+        def to_wait():
+            m.d.sync += wait.eq(0)
+            m.next = "WAIT"
+
+        def layer_done():
+            m.d.sync += lc.eq(l + 1)
+            m.next = "NEXT"
+
+        # emission context
+        nd = desc[(l + 1).as_unsigned()]
+        m.d.comb += [
+            eq.layer.eq(l + 1), eq.t.eq(t),
+            eq.next_base.eq(Mux(l + 1 < L, nd.wbase, 0)),
+            eq.next_chunks.eq(Mux(l + 1 < L, nd.chunks, 0)),
+        ]
+        q_raddr = Signal(w.neuron_cnt)
+        m.d.comb += [eq.q_raddr.eq(q_raddr), q_raddr.eq(q_idx)]
+
+        with m.If(eq.spike_valid):
+            m.d.sync += spikes[l].eq(spikes[l] + 1)
+            with m.If((l == L - 1) & ~first_found):
+                m.d.sync += [first_found.eq(1), first_idx.eq(eq.spike_neuron)]
+        m.d.sync += cnt["saturations"].eq(cnt["saturations"] + na.sat_count)
+
+        m.d.comb += [fe.time_steps.eq(T), fe.n_inputs.eq(ld.n_inputs), fe.chunks.eq(desc[0].chunks),
+                     fe.check.eq(image_ok)]
+        ev_error = fe.order | fe.range
+
+        rec_words = [Signal(32, name=f"rec{k}") for k in range(n_rec)]
+
+        with m.FSM(name="seq") as fsm:
+            with m.State("IDLE"):
+                m.d.comb += ld.enable.eq(1)
+                with m.If(self.load.valid):
+                    with m.If(~self.load.payload.last):
+                        m.next = "LOAD"
+                with m.Elif(self.events.valid):
+                    m.d.comb += [fe.active.eq(1), fe.start.eq(1), eq.reset.eq(1),
+                                 eq.q_clear.eq(1)]
+                    m.d.sync += [cnt[k].eq(0) for k in cnt]
+                    m.d.sync += [spikes[k].eq(0) for k in range(ML)]
+                    m.d.sync += [first_found.eq(0), pend_cur.eq(0), pend_nxt.eq(0),
+                                 out_spiked.eq(0), cl.eq(0), c.eq(0), lc.eq(0), t.eq(0),
+                                 steps.eq(T), status.eq(0)]
+                    with m.If(image_ok):
+                        m.next = "CLEAR"
+                    with m.Else():
+                        m.d.sync += status.eq(ld.status)
+                        m.next = "ABORT"
+            with m.State("LOAD"):
+                m.d.comb += ld.enable.eq(1)
+                with m.If(ld.done):
+                    m.next = "IDLE"
+            with m.State("CLEAR"):
+                m.d.comb += [fe.active.eq(1), na.clr_en.eq(1), na.clr_addr.eq(Cat(c[:w.chunk_idx],
+                                                                                   cl))]
+                m.d.sync += cnt["membrane_writes"].eq(cnt["membrane_writes"] + 1)
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Elif(c == desc[cl].chunks - 1):
+                    m.d.sync += [c.eq(0), cl.eq(cl + 1)]
+                    with m.If(cl == L - 1):
+                        m.next = "STEP"
+                        m.d.sync += [t.eq(0), lc.eq(0), started.eq(0)]
+                with m.Else():
+                    m.d.sync += c.eq(c + 1)
+            with m.State("STEP"):
+                # choose the next step to visit
+                m.d.comb += [fe.active.eq(1), eq.q_clear.eq(1)]
+                t_next = Mux(started, t + 1, 0)
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Elif(started & ((ld.early_exit & out_spiked) | (t == T - 1))):
+                    m.d.sync += steps.eq(Mux(ld.early_exit & out_spiked, t + 1, T))
+                    m.next = "FINISH"
+                with m.Elif(any_static | (pend_nxt != 0)):
+                    m.d.sync += [t.eq(t_next), lc.eq(0), pend_cur.eq(pend_nxt), pend_nxt.eq(0),
+                                 out_spiked.eq(0), started.eq(1)]
+                    m.next = "NEXT"
+                with m.Elif(~fe.ev_valid):
+                    m.d.comb += stall.eq(1)
+                with m.Elif(fe.ev_end):
+                    m.d.sync += steps.eq(T)
+                    m.next = "FINISH"
+                with m.Else():
+                    m.d.sync += [t.eq(fe.ev_time), lc.eq(0), pend_cur.eq(pend_nxt),
+                                 pend_nxt.eq(0), out_spiked.eq(0), started.eq(1)]
+                    m.next = "NEXT"
+            with m.State("NEXT"):
+                m.d.comb += fe.active.eq(1)
+                # work of each layer at this step; events only for layer lc
+                has_ev = Signal()
+                with m.If(lc == 0):
+                    m.d.comb += has_ev.eq(ev_at_t)
+                with m.Else():
+                    m.d.comb += has_ev.eq(eq.count != 0)
+                found = Signal()
+                sel = Signal(w.layer_idx)
+                sel_ev = Signal()
+                for k in reversed(range(ML)):
+                    sweep_k = sweepable[k] & (always[k] | pend_cur[k])
+                    work_k = (k >= lc) & ((k < L) & (has_ev & (lc == k)) | sweep_k)
+                    with m.If(work_k):
+                        m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
+                m.d.sync += [l.eq(sel), c.eq(0), q_idx.eq(0), swept.eq(0)]
+                m.d.comb += q_raddr.eq(0)
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Elif((lc == 0) & ~fe.ev_valid):
+                    m.d.comb += stall.eq(1)
+                with m.Elif(~found):
+                    m.next = "STEP"
+                with m.Elif(sel_ev & (sel == 0)):
+                    m.next = "INTEG_S"
+                with m.Elif(sel_ev):
+                    m.next = "INTEG_Q"
+                with m.Else():
+                    m.d.sync += [l.eq(sel)]
+                    m.next = "SWEEP"
+                    # SWEEP begins at chunk 0 next cycle via start_sweep semantics
+                    m.d.sync += c.eq(0)
+            with m.State("INTEG_S"):
+                m.d.comb += fe.active.eq(1)
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Elif(~fe.ev_valid):
+                    m.d.comb += stall.eq(1)
+                with m.Elif(ev_at_t):
+                    issue_integ(fe.ev_row + c, c)
+                    with m.If(c == 0):
+                        m.d.sync += [cnt["input_events"].eq(cnt["input_events"] + 1),
+                                     cnt["sops"].eq(cnt["sops"] + cd.n_out)]
+                    with m.If(c == C - 1):
+                        m.d.comb += fe.take.eq(1)
+                        m.d.sync += c.eq(0)
+                    with m.Else():
+                        m.d.sync += c.eq(c + 1)
+                with m.Elif(sweepable[0]):
+                    start_sweep()
+                with m.Else():
+                    to_wait()
+            with m.State("INTEG_Q"):
+                m.d.comb += fe.active.eq(1)
+                issue_integ(eq.q_rdata + c, c)
+                with m.If(c == 0):
+                    m.d.sync += cnt["sops"].eq(cnt["sops"] + cd.n_out)
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Elif(c == C - 1):
+                    m.d.sync += [c.eq(0), q_idx.eq(q_idx + 1)]
+                    m.d.comb += q_raddr.eq(q_idx + 1)
+                    with m.If(q_idx == eq.count - 1):
+                        with m.If(Array(sweepable)[l]):
+                            m.next = "SWEEP"
+                        with m.Else():
+                            to_wait()
+                with m.Else():
+                    m.d.sync += c.eq(c + 1)
+            with m.State("SWEEP"):
+                m.d.comb += fe.active.eq(1)
+                with m.If(c == 0):
+                    start_sweep()
+                with m.Else():
+                    issue_sweep(c)
+                    with m.If(c == C - 1):
+                        to_wait()
+                    with m.Else():
+                        m.d.sync += c.eq(c + 1)
+            with m.State("WAIT"):
+                m.d.comb += fe.active.eq(1)
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == WAIT_CYCLES - 1):
+                    m.d.sync += wait.eq(0)
+                    with m.If(swept & eq.pending):
+                        with m.If(cd.reset == SUBTRACT):
+                            m.d.sync += pend_nxt.eq(pend_nxt | (Const(1, ML) << l))
+                        with m.If(l == L - 1):
+                            m.d.sync += out_spiked.eq(1)
+                        m.next = "EMIT"
+                    with m.Else():
+                        layer_done()
+            with m.State("EMIT"):
+                m.d.comb += [fe.active.eq(1), eq.run.eq(1), stall.eq(eq.stall)]
+                with m.If(~eq.busy):
+                    layer_done()
+            with m.State("FINISH"):
+                # consume the end word and any events after an early exit (not counted)
+                m.d.comb += [fe.active.eq(1), fe.take.eq(1)]
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Elif(fe.ev_valid & fe.ev_end):
+                    with m.If(ld.max_potential | ~first_found):
+                        m.d.sync += [c.eq(0), rd_i.eq(0), rd_p.eq(0)]
+                        m.next = "RD_ADDR"
+                    with m.Else():
+                        m.next = "RESULT"
+                        m.d.comb += ser.start.eq(1)
+            with m.State("RD_ADDR"):
+                m.d.comb += [na.rd_en.eq(1), na.rd_addr.eq(Cat(c[:w.chunk_idx], L - 1))]
+                m.d.sync += cnt["membrane_reads"].eq(cnt["membrane_reads"] + 1)
+                m.next = "RD_LANE"
+            with m.State("RD_LANE"):
+                m.d.comb += [na.rd_en.eq(1), na.rd_addr.eq(Cat(c[:w.chunk_idx], L - 1))]
+                lanes = Array([na.rd_data[p * w.PB:(p + 1) * w.PB].as_signed() for p in range(P)])
+                v = lanes[rd_p]
+                with m.If((rd_i == 0) | (v > best)):
+                    m.d.sync += [best.eq(v), first_idx.eq(rd_i)]
+                m.d.sync += [rd_i.eq(rd_i + 1), rd_p.eq(rd_p + 1)]
+                with m.If(rd_i == desc[(L - 1).as_unsigned()].n_out - 1):
+                    m.next = "RESULT"
+                    m.d.comb += ser.start.eq(1)
+                with m.Elif(rd_p == P - 1):
+                    m.d.sync += [rd_p.eq(0), c.eq(c + 1)]
+                    m.next = "RD_ADDR"
+            with m.State("ABORT"):
+                # drain the sample's words up to its end word; let in-flight work finish
+                quiet = ~na.busy & ~eq.emitting
+                m.d.comb += [fe.active.eq(1), fe.take.eq(~fe.ev_end | quiet)]
+                with m.If(fe.ev_valid & fe.ev_end & quiet):
+                    m.d.sync += status.eq(Mux(image_ok, (fe.order << STATUS["EVENT_ORDER"])
+                                              | (fe.range << STATUS["EVENT_RANGE"]),
+                                              ld.status))
+                    m.next = "RESULT"
+                    m.d.comb += ser.start.eq(1)
+            with m.State("RESULT"):
+                with m.If(ser.done):
+                    m.next = "IDLE"
+
+        busy_states = ("CLEAR", "STEP", "NEXT", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT", "EMIT",
+                       "RD_ADDR", "RD_LANE")
+        in_busy = Const(0)
+        for s in busy_states:
+            in_busy = in_busy | fsm.ongoing(s)
+        m.d.comb += counting.eq(in_busy & ~stall)
+        with m.If(counting):
+            m.d.sync += cnt["cycles"].eq(cnt["cycles"] + 1)
+
+        # the record (valid while RESULT streams it)
+        valid_bit = status == 0
+        m.d.comb += [
+            rec_words[0].eq(first_idx | (valid_bit << 16) | (status << 24)),
+            rec_words[1].eq(steps),
+            rec_words[2].eq(cnt["cycles"]),
+            rec_words[3].eq(cnt["input_events"]),
+            rec_words[4].eq(cnt["sops"]),
+            rec_words[5].eq(cnt["weight_reads"]),
+            rec_words[6].eq(cnt["membrane_reads"]),
+            rec_words[7].eq(cnt["membrane_writes"]),
+            rec_words[8].eq(cnt["sweeps"]),
+            rec_words[9].eq(cnt["saturations"]),
+        ]
+        for k in range(ML):
+            m.d.comb += rec_words[RECORD_HEAD + k].eq(spikes[k])
+        for k in range(n_rec):
+            m.d.comb += ser.words[k].eq(rec_words[k])
+        m.d.comb += ser.n_words.eq(RECORD_HEAD + L)
+        return m

@@ -1,0 +1,264 @@
+"""The image loader: parses and validates the network section of docs/image.md word by word."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .params import MAGIC, STATUS, VERSION, Widths
+
+__all__ = ["ImageLoader", "layer_desc_layout"]
+
+
+def layer_desc_layout(w: Widths) -> data.StructLayout:
+    """One layer's run-time descriptor as the loader holds it."""
+    return data.StructLayout({
+        "n_out": w.neuron_cnt,
+        "reset": 2,
+        "leak": 5,
+        "wbase": w.row,
+        "chunks": w.chunk_cnt,
+        "th_const": 1,
+    })
+
+
+def load_signature():
+    return stream.Signature(data.StructLayout({"word": 32, "last": 1}))
+
+
+class ImageLoader(wiring.Component):
+    """Parses the load stream (the network section of docs/image.md) one word per cycle.
+
+    It checks, in word order, and raises the *first* problem as a status flag
+    (docs/core-interface.md): the magic, the version, word 2 equal to this core's lanes /
+    weight_bits / potential_bits / kernel_bits, ``n_layers`` in ``1..max_layers`` with bits 31:10
+    zero, ``time_steps`` in ``1..max_time_steps``, ``n_inputs`` in ``1..max_neurons``,
+    ``weight_rows <= weight_depth``, ``net_words`` equal to the length the header implies; each
+    descriptor (``n_in`` equal to the previous size, ``n_out`` in ``1..max_neurons``, reset mode
+    0..2, ``leak_shift < potential_bits``, reserved bits zero, ``weight_base`` where the previous
+    layer ends, ``chunks == ceil(n_out / lanes)``, the last layer ending at ``weight_rows``);
+    every threshold in ``1..2**(PB-1)-1`` and kernel entry below ``2**kernel_bits``; unused bits
+    of weight words and padding lanes zero (all ``LOAD_BAD_HEADER``); the checksum
+    (``LOAD_CHECKSUM``); ``last`` before the checksum word (``LOAD_TRUNCATED``) or missing on
+    it (``LOAD_TOO_LONG``; the rest is consumed up to ``last``). Counterpart:
+    :func:`sim.image.decode_network`.
+
+    It writes the weight rows and tables into their memories as it goes and keeps the header
+    and descriptors in registers. ``status`` changes only when a load ends (``last``): 0 on
+    success, else the flag; it starts as ``NO_IMAGE``.
+
+    Members: the ``load`` stream, ``enable``; ``done`` (``last`` accepted this cycle);
+    ``status``; ``n_layers``, ``max_potential``, ``early_exit``, ``time_steps``, ``n_inputs``,
+    ``desc`` (per-layer :func:`layer_desc_layout`); the write ports ``w_en/w_addr/w_data``,
+    ``th_en/th_addr/th_data``, ``k_en/k_addr/k_data``.
+    """
+
+    def __init__(self, widths: Widths):
+        w = self._w = widths
+        tab = max(0, (w.table_depth - 1).bit_length())
+        super().__init__({
+            "load": In(load_signature()),
+            "enable": In(1),
+            "done": Out(1),
+            "status": Out(8, init=1 << STATUS["NO_IMAGE"]),
+            "n_layers": Out(w.layer_cnt, init=1),
+            "max_potential": Out(1), "early_exit": Out(1),
+            "time_steps": Out(w.t_cnt), "n_inputs": Out(w.neuron_cnt),
+            "desc": Out(data.ArrayLayout(layer_desc_layout(w), w.ML)),
+            "w_en": Out(1), "w_addr": Out(w.row), "w_data": Out(w.P * w.WB),
+            "th_en": Out(1), "th_addr": Out(tab), "th_data": Out(w.PB - 1 or 1),
+            "k_en": Out(1), "k_addr": Out(tab), "k_data": Out(w.KB),
+        })
+        self._tab = tab
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._w
+        P, WB, PB, KB = w.P, w.WB, w.PB, w.KB
+        wpw, wpr = w.wpw, w.wpr
+        ML = w.ML
+
+        valid = self.load.valid
+        word = self.load.payload.word
+        last = self.load.payload.last
+        m.d.comb += self.load.ready.eq(self.enable)
+        acc = self.enable & valid
+
+        # parse state; every load ends by putting it back to the start
+        pos = Signal(4)  # header word index while in the header
+        sec = Signal(3)  # 0 header, 1 descriptors, 2 tables, 3 weights, 4 checksum, 5 drain
+        HDR, DESC, TAB, WGT, CSUM, DRAIN = range(6)
+        li = Signal(w.layer_idx)
+        di = Signal(2)
+        tt = Signal(16)
+        is_k = Signal()
+        total = Signal(32)  # words accepted so far in this load
+        csum = Signal(32)
+        err = Signal(8)
+        rows = Signal(25)
+        net_words = Signal(32)
+        prev_out = Signal(17)
+        n_in_cur = Signal(17)
+        n_out_cur = Signal(17)
+        wrun = Signal(32)
+        th0 = Signal(32)
+        L = Signal(8)
+        T = Signal(16)
+        NI = Signal(16)
+        row = Signal(w.row + 1)
+        rw = Signal(range(wpr + 1))
+        row_l = Signal(w.layer_idx)
+        row_c = Signal(w.chunk_cnt)
+        row_j = Signal(17)
+        lane_base = Signal(w.chunk_cnt + P.bit_length() + 1)
+        rowbuf = Signal(P * WB)
+
+        desc = self.desc
+        cur = desc[li]
+        rcur = desc[row_l]
+        n_in_row = Signal(17)  # n_in of the layer of the weight row being loaded
+        # n_in of each layer, kept here only for the weight-row walk
+        n_ins = [Signal(17, name=f"n_in{k}") for k in range(ML)]
+        from amaranth.hdl import Array
+
+        m.d.comb += n_in_row.eq(Array(n_ins)[row_l])
+
+        bad = Signal()
+        to_drain = Signal()
+
+        with m.If(acc):
+            m.d.sync += total.eq(total + 1)
+            with m.If(sec != CSUM):
+                m.d.sync += csum.eq(csum + word)
+            with m.Switch(sec):
+                with m.Case(HDR):
+                    with m.Switch(pos):
+                        with m.Case(0):
+                            m.d.comb += bad.eq(word != MAGIC)
+                        with m.Case(1):
+                            m.d.comb += bad.eq(word != VERSION)
+                        with m.Case(2):
+                            m.d.comb += bad.eq(word != w.params_word)
+                        with m.Case(3):
+                            n = word[:8]
+                            m.d.comb += bad.eq((n == 0) | (n > ML) | (word[10:] != 0))
+                            m.d.sync += [L.eq(n), self.max_potential.eq(word[8]),
+                                         self.early_exit.eq(word[9])]
+                        with m.Case(4):
+                            t_, ni = word[:16], word[16:]
+                            m.d.comb += bad.eq((t_ == 0) | (t_ > w.MT) | (ni == 0) | (ni > w.MN))
+                            m.d.sync += [T.eq(t_), NI.eq(ni), prev_out.eq(ni)]
+                        with m.Case(5):
+                            m.d.comb += bad.eq(word > w.WD)
+                            m.d.sync += rows.eq(word)
+                        with m.Case(6):
+                            expect = (12 + 4 * L + 2 * (L * T) + rows * wpr)
+                            m.d.comb += bad.eq(word != expect)
+                            m.d.sync += net_words.eq(word)
+                    m.d.sync += pos.eq(pos + 1)
+                    with m.If(pos == 10):
+                        m.d.sync += [sec.eq(DESC), li.eq(0), di.eq(0), wrun.eq(0)]
+                with m.Case(DESC):
+                    with m.Switch(di):
+                        with m.Case(0):
+                            ni, no = word[:16], word[16:]
+                            m.d.comb += bad.eq((ni != prev_out) | (no == 0) | (no > w.MN))
+                            m.d.sync += [n_in_cur.eq(ni), n_out_cur.eq(no), cur.n_out.eq(no),
+                                         Array(n_ins)[li].eq(ni)]
+                        with m.Case(1):
+                            rst, lk = word[:2], word[8:13]
+                            m.d.comb += bad.eq((rst == 3) | (lk >= PB) | ((word & ~0x1F03) != 0))
+                            m.d.sync += [cur.reset.eq(rst), cur.leak.eq(lk)]
+                        with m.Case(2):
+                            m.d.comb += bad.eq(word != wrun)
+                            m.d.sync += cur.wbase.eq(word)
+                        with m.Case(3):
+                            ch = word
+                            nrun = wrun + n_in_cur * ch[:w.chunk_cnt]
+                            chk = (ch == 0) | (ch > w.MC) | (ch * P < n_out_cur) | (
+                                (ch - 1) * P >= n_out_cur)
+                            m.d.comb += bad.eq(chk | ((li == L - 1) & (nrun != rows)))
+                            m.d.sync += [cur.chunks.eq(ch), wrun.eq(nrun), prev_out.eq(n_out_cur),
+                                         cur.th_const.eq(1)]
+                            with m.If(li == L - 1):
+                                m.d.sync += [sec.eq(TAB), li.eq(0), tt.eq(0), is_k.eq(0)]
+                            with m.Else():
+                                m.d.sync += li.eq(li + 1)
+                    m.d.sync += di.eq(di + 1)
+                with m.Case(TAB):
+                    taddr = Cat(tt[:w.t_idx], li)[:self._tab]
+                    with m.If(~is_k):
+                        m.d.comb += [bad.eq((word == 0) | (word[PB - 1:] != 0)),
+                                     self.th_en.eq(1), self.th_addr.eq(taddr),
+                                     self.th_data.eq(word)]
+                        with m.If(tt == 0):
+                            m.d.sync += th0.eq(word)
+                        with m.Elif(word != th0):
+                            m.d.sync += cur.th_const.eq(0)
+                    with m.Else():
+                        m.d.comb += [bad.eq(word[KB:] != 0) if KB < 32 else bad.eq(0),
+                                     self.k_en.eq(1), self.k_addr.eq(taddr),
+                                     self.k_data.eq(word)]
+                    m.d.sync += tt.eq(tt + 1)
+                    with m.If(tt == T - 1):
+                        m.d.sync += [tt.eq(0), is_k.eq(~is_k)]
+                        with m.If(is_k):
+                            m.d.sync += li.eq(li + 1)
+                            with m.If(li == L - 1):
+                                m.d.sync += [sec.eq(WGT), row.eq(0), rw.eq(0), row_l.eq(0),
+                                             row_c.eq(0), row_j.eq(0), lane_base.eq(0)]
+                with m.Case(WGT):
+                    merged = Signal(P * WB)
+                    m.d.comb += merged.eq(rowbuf)
+                    with m.Switch(rw):
+                        for k in range(wpr):
+                            with m.Case(k):
+                                lanes = list(range(k * wpw, min(P, (k + 1) * wpw)))
+                                used = len(lanes) * WB
+                                bits_bad = (word[used:] != 0) if used < 32 else Const(0)
+                                pad_bad = Const(0)
+                                for q, p in enumerate(lanes):
+                                    field = word[q * WB:(q + 1) * WB]
+                                    m.d.comb += merged[p * WB:(p + 1) * WB].eq(field)
+                                    pad_bad = pad_bad | ((lane_base + p >= rcur.n_out)
+                                                         & (field != 0))
+                                m.d.comb += bad.eq(bits_bad | pad_bad)
+                    m.d.sync += [rowbuf.eq(merged), rw.eq(rw + 1)]
+                    with m.If(rw == wpr - 1):
+                        m.d.comb += [self.w_en.eq(1), self.w_addr.eq(row), self.w_data.eq(merged)]
+                        m.d.sync += [rw.eq(0), row.eq(row + 1)]
+                        with m.If(row_c == rcur.chunks - 1):
+                            m.d.sync += [row_c.eq(0), lane_base.eq(0)]
+                            with m.If(row_j == n_in_row - 1):
+                                m.d.sync += [row_j.eq(0), row_l.eq(row_l + 1)]
+                            with m.Else():
+                                m.d.sync += row_j.eq(row_j + 1)
+                        with m.Else():
+                            m.d.sync += [row_c.eq(row_c + 1), lane_base.eq(lane_base + P)]
+                        with m.If(row == rows - 1):
+                            m.d.sync += sec.eq(CSUM)
+
+            # the first problem of this word, if no earlier word had one
+            now = Signal(8)
+            with m.If(err == 0):
+                with m.If(sec == CSUM):
+                    with m.If(word != csum):
+                        m.d.comb += now.eq(1 << STATUS["LOAD_CHECKSUM"])
+                    with m.Elif(~last):
+                        m.d.comb += now.eq(1 << STATUS["LOAD_TOO_LONG"])
+                with m.Elif(bad):
+                    m.d.comb += now.eq(1 << STATUS["LOAD_BAD_HEADER"])
+                with m.Elif(last):
+                    m.d.comb += now.eq(1 << STATUS["LOAD_TRUNCATED"])
+            m.d.comb += to_drain.eq(now != 0)
+            with m.If(now != 0):
+                m.d.sync += [err.eq(now), sec.eq(DRAIN)]
+            with m.If(last):
+                m.d.comb += self.done.eq(1)
+                final = Mux(err != 0, err, now)
+                m.d.sync += [self.status.eq(final), self.n_layers.eq(Mux(final == 0, L, 1)),
+                             self.time_steps.eq(T), self.n_inputs.eq(NI)]
+                # back to the start for the next load
+                m.d.sync += [pos.eq(0), sec.eq(HDR), total.eq(0), csum.eq(0), err.eq(0)]
+        return m

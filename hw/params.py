@@ -1,0 +1,153 @@
+"""Widths and constants every block of the core derives from one :class:`sim.core.CoreConfig`.
+
+The record layout and status flags here are the ones ``docs/core-interface.md`` fixes; the
+benches decode them with the same constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.core import CoreConfig
+
+__all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES"]
+
+#: status flag -> bit, as docs/core-interface.md numbers them
+STATUS = {
+    "NO_IMAGE": 0,
+    "LOAD_TRUNCATED": 1,
+    "LOAD_TOO_LONG": 2,
+    "LOAD_CHECKSUM": 3,
+    "LOAD_BAD_HEADER": 4,
+    "EVENT_ORDER": 5,
+    "EVENT_RANGE": 6,
+}
+
+#: words of a result record before the per-layer spike counts
+RECORD_HEAD = 10
+
+MAGIC = 0x53465454
+VERSION = 1
+
+#: cycles the sequencer waits after the last op of a layer phase (the neuron array's depth:
+#: issue register, 5 stages, and the cycle that sees the mask FIFO complete). sim.costmodel
+#: uses the same number.
+WAIT_CYCLES = 7
+
+
+def _bits(n: int) -> int:
+    """Bits to hold the values ``0 .. n`` (at least 1)."""
+    return max(1, int(n).bit_length())
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Signal widths of a core build (all at least one bit).
+
+    ``*_idx`` widths hold an index ``0 .. max-1``, ``*_cnt`` widths a count ``0 .. max``.
+    Membrane words live at ``Cat(chunk, layer)`` and table entries at ``Cat(t, layer)``, so the
+    membrane memory is ``max_layers << chunk_idx`` words and each table ``max_layers << t_idx``.
+    """
+
+    config: CoreConfig
+
+    @property
+    def P(self) -> int:
+        return self.config.lanes
+
+    @property
+    def WB(self) -> int:
+        return self.config.weight_bits
+
+    @property
+    def PB(self) -> int:
+        return self.config.potential_bits
+
+    @property
+    def KB(self) -> int:
+        return self.config.kernel_bits
+
+    @property
+    def ML(self) -> int:
+        return self.config.max_layers
+
+    @property
+    def MN(self) -> int:
+        return self.config.max_neurons
+
+    @property
+    def MT(self) -> int:
+        return self.config.max_time_steps
+
+    @property
+    def MC(self) -> int:
+        return self.config.max_chunks
+
+    @property
+    def WD(self) -> int:
+        return self.config.weight_depth
+
+    @property
+    def neuron_idx(self) -> int:
+        return _bits(self.MN - 1)
+
+    @property
+    def neuron_cnt(self) -> int:
+        return _bits(self.MN)
+
+    @property
+    def chunk_idx(self) -> int:
+        return _bits(self.MC - 1)
+
+    @property
+    def chunk_cnt(self) -> int:
+        return _bits(self.MC)
+
+    @property
+    def layer_idx(self) -> int:
+        return _bits(self.ML - 1)
+
+    @property
+    def layer_cnt(self) -> int:
+        return _bits(self.ML)
+
+    @property
+    def t_idx(self) -> int:
+        return _bits(self.MT - 1)
+
+    @property
+    def t_cnt(self) -> int:
+        return _bits(self.MT)
+
+    @property
+    def row(self) -> int:
+        """Width of a weight-row address or count (``0 .. weight_depth``)."""
+        return _bits(self.WD)
+
+    @property
+    def wpw(self) -> int:
+        """Weights per 32-bit image word."""
+        return 32 // self.WB
+
+    @property
+    def wpr(self) -> int:
+        """Image words per weight row."""
+        return -(-self.P // self.wpw)
+
+    @property
+    def memb_depth(self) -> int:
+        return self.ML << self.chunk_idx
+
+    @property
+    def table_depth(self) -> int:
+        return self.ML << self.t_idx
+
+    @property
+    def memb_width(self) -> int:
+        """A membrane word: P potentials, then P fired bits."""
+        return self.P * self.PB + self.P
+
+    @property
+    def params_word(self) -> int:
+        """Image word 2 for this core."""
+        return self.P | self.WB << 8 | self.PB << 16 | self.KB << 24

@@ -1,0 +1,202 @@
+"""The cycle-cost rule of the ``hw`` neuron core: hardware counters and cycles from activity.
+
+The core's cycle count depends only on the per-step, per-layer activity of a sample
+(:class:`sim.reference.Activity`: events integrated and spikes emitted by each layer at each step,
+and the steps run) and on the static network and core configuration. This module walks the
+core's sequencer exactly as the RTL does (``hw/core.py``, ``docs/microarchitecture.md``).
+
+Notation: ``C_l = ceil(n_l / P)`` chunks of layer ``l``; ``E[t,l]`` events into layer ``l`` at step
+``t``; ``S[t,l]`` spikes of layer ``l`` at ``t``; ``W = 7`` (the neuron array's drain wait).
+
+A layer is *sweepable* unless it is the ``max_potential`` output layer; it is *always swept* when
+sweepable with a leak (``s_l > 0``) or a non-constant threshold table. Layer ``l`` is **swept** at
+step ``t`` when it is sweepable and ``E[t,l] > 0``, or it is always swept, or its reset mode is
+``subtract`` and it spiked at ``t-1`` (a subtract reset can leave ``V >= Theta``; any other layer
+that received no event, has no leak and a constant threshold cannot change, so it costs nothing).
+
+Visited steps: if any layer is always swept, or a subtract layer spiked at the previous step, the
+core visits the next step ``t+1``; otherwise it jumps straight to the next step with input events
+(a step nothing happens in costs zero cycles).
+
+Cycles (counted from the cycle after the first event word is accepted to the cycle word 0 of the
+result is presented, excluding cycles stalled on an empty event stream or a full trace stream,
+and the cycles that consume the end word and any events after an early exit)::
+
+    cycles = sum_l C_l                                    clear the membranes (one write a chunk)
+           + sum over visited steps of
+               1                                          STEP: pick the step
+             + sum over active layers l of                (active: E[t,l] > 0 or swept)
+                 1                                        NEXT: pick the layer
+               + E[t,l] * C_l                             event phase: one row chunk a cycle
+               + C_l            if swept                  sweep: one chunk a cycle
+               + 1              if l = 1, E > 0, not swept  (the stream's phase-end cycle)
+               + W                                        drain the neuron array
+               + S[t,l] + 3     if swept and S[t,l] > 0   emit spikes one a cycle, drain
+             + 1                                          NEXT that finds no more layers
+           + 1                                            the STEP that ends the sample
+           + C_L + n_L          if the output is read by potential (max_potential, or no
+                                  output spike): one read a chunk, one compare a neuron
+
+For layer 1 the phase-end decision (the next event word is at a later step) is made in the cycle
+that issues the sweep's first chunk, so a swept layer's event phase has no fill or drain cycles:
+consecutive integrate ops, and the sweep after them, follow each other back to back (the neuron
+array forwards membrane words). The event phase is exactly ``sum E * C`` cycles.
+
+Hardware counters::
+
+    weight_reads    = sum E[t,l] * C_l                    one row chunk per integrate op
+    membrane_reads  = weight_reads + sum_swept C_l + (C_L if read by potential)
+    membrane_writes = weight_reads + sum_swept C_l + sum_l C_l   (the clear)
+    sweeps          = number of (t, l) swept
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .core import CoreConfig, chunks
+from .ir import QNet
+from .reference import Activity
+
+__all__ = ["WAIT_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown", "Breakdown"]
+
+#: cycles the sequencer waits after a layer phase's last op (hw.params.WAIT_CYCLES)
+WAIT_CYCLES = 7
+#: cycles an emission phase takes beyond one per spike
+EMIT_DRAIN = 3
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Where one sample's cycles go (they sum to ``cycles``).
+
+    ``event_phase``: integrate ops (``sum E * C``); ``sweep``: sweep ops; ``drain``: the wait
+    after each layer phase; ``emit``: spike emission; ``clear``; ``sequencing``: STEP/NEXT and the
+    phase-end cycle of an unswept stream phase; ``readout``.
+    """
+
+    event_phase: int
+    sweep: int
+    drain: int
+    emit: int
+    clear: int
+    sequencing: int
+    readout: int
+    events_x_chunks: int
+
+    @property
+    def cycles(self) -> int:
+        return (self.event_phase + self.sweep + self.drain + self.emit + self.clear
+                + self.sequencing + self.readout)
+
+    def to_json(self) -> dict:
+        return {
+            "event_phase": self.event_phase, "sweep": self.sweep, "drain": self.drain,
+            "emit": self.emit, "clear": self.clear, "sequencing": self.sequencing,
+            "readout": self.readout, "events_x_chunks": self.events_x_chunks,
+            "cycles": self.cycles,
+        }
+
+
+def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, Breakdown]:
+    """The hardware counters and the cycle breakdown of one sample (see the module docstring)."""
+    if not isinstance(core, CoreConfig):
+        raise TypeError(f"core must be a CoreConfig, not {type(core).__name__}")
+    P = core.lanes
+    layers = qnet.layers
+    L = len(layers)
+    C = [chunks(layer.n_out, P) for layer in layers]
+    mp = qnet.readout == "max_potential"
+    sweepable = [not (k == L - 1 and mp) for k in range(L)]
+    always = [sweepable[k] and (layers[k].leak_shift > 0 or not layers[k].threshold_constant)
+              for k in range(L)]
+    subtract = [layer.reset == "subtract" for layer in layers]
+    any_static = any(always)
+    E = np.asarray(activity.events_in, dtype=np.int64)
+    S = np.asarray(activity.spikes, dtype=np.int64)
+    steps = int(activity.steps)
+    T = qnet.time_steps
+
+    ev_phase = sweep = drain = emit = seq = 0
+    clear = sum(C)
+    n_sweeps = weight_reads = sweep_chunks = 0
+    ev_steps = np.flatnonzero(E[:, 0] > 0) if E.size else np.zeros(0, dtype=np.int64)
+    started = False
+    t = 0
+    pend_nxt: set[int] = set()
+    out_spiked = False
+    while True:
+        seq += 1  # STEP
+        if started and ((qnet.early_exit and out_spiked) or t == T - 1):
+            break
+        if any_static or pend_nxt:
+            t = t + 1 if started else 0
+        else:
+            later = ev_steps[ev_steps > t] if started else ev_steps
+            if later.size == 0:
+                break
+            t = int(later[0])
+        if t >= steps:  # the reference stopped earlier: cannot happen for a consistent activity
+            raise ValueError(f"activity covers {steps} steps; the core visits step {t}")
+        started = True
+        pend_cur, pend_nxt, out_spiked = pend_nxt, set(), False
+        lc = 0
+        while True:
+            seq += 1  # NEXT
+            has_ev = lc < L and (E[t, 0] > 0 if lc == 0 else S[t, lc - 1] > 0)
+            sel = None
+            for k in range(lc, L):
+                if (k == lc and has_ev) or (sweepable[k] and (always[k] or k in pend_cur)):
+                    sel = k
+                    break
+            if sel is None:
+                break
+            e = int(E[t, sel]) if (sel == lc and has_ev) else 0
+            swept = sweepable[sel] and (e > 0 or always[sel] or sel in pend_cur)
+            ev_phase += e * C[sel]
+            weight_reads += e * C[sel]
+            if swept:
+                sweep += C[sel]
+                sweep_chunks += C[sel]
+                n_sweeps += 1
+            elif sel == 0 and e > 0:
+                seq += 1
+            drain += WAIT_CYCLES
+            s = int(S[t, sel])
+            if swept and s > 0:
+                emit += s + EMIT_DRAIN
+                if subtract[sel]:
+                    pend_nxt.add(sel)
+                if sel == L - 1:
+                    out_spiked = True
+            lc = sel + 1
+    by_potential = mp or int(S[:, L - 1].sum()) == 0
+    readout = (C[L - 1] + layers[L - 1].n_out) if by_potential else 0
+    hw = {
+        "weight_reads": weight_reads,
+        "membrane_reads": weight_reads + sweep_chunks + (C[L - 1] if by_potential else 0),
+        "membrane_writes": weight_reads + sweep_chunks + clear,
+        "sweeps": n_sweeps,
+    }
+    exc = int(sum(int(E[:, k].sum()) * C[k] for k in range(L)))
+    return hw, Breakdown(ev_phase, sweep, drain, emit, clear, seq, readout, exc)
+
+
+def cost(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, int]:
+    """``(hardware counters, cycles)`` of one sample on ``core``."""
+    hw, b = breakdown(core, qnet, activity)
+    return hw, b.cycles
+
+
+def cost_hook(core: CoreConfig) -> Callable[[QNet, Activity], tuple[dict, int]]:
+    """The hook :func:`sim.reference.run` takes as ``cost=``: the cycle-cost rule of ``core``."""
+    if not isinstance(core, CoreConfig):
+        raise TypeError(f"core must be a CoreConfig, not {type(core).__name__}")
+
+    def hook(qnet: QNet, activity: Activity) -> tuple[dict, int]:
+        return cost(core, qnet, activity)
+
+    return hook
