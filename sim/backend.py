@@ -69,4 +69,6 @@ class ReferenceBackend:
     def run(self, image: Image, *, trace: bool = False) -> list[SampleResult]:
         from .reference import run
 
-        return run(image.qnet, image.events, trace=trace)
+        from .costmodel import cost_hook
+
+        return run(image.qnet, image.events, trace=trace, cost=cost_hook(image.core))
