@@ -67,8 +67,7 @@ class ReferenceBackend:
     name = "reference"
 
     def run(self, image: Image, *, trace: bool = False) -> list[SampleResult]:
-        from .reference import run
-
         from .costmodel import cost_hook
+        from .reference import run
 
         return run(image.qnet, image.events, trace=trace, cost=cost_hook(image.core))
