@@ -1,0 +1,147 @@
+"""The Python API the command line calls: train, quantize, load data, encode for a model.
+
+::
+
+    from train.api import train_model, quantize_model, load_split, encode_for
+
+    ckpt = train_model("yinyang", "baseline", epochs=None, seed=0, out=Path("run/train"),
+                       resume=False, progress=print)              # -> run/train/model.pt
+    qnet = quantize_model(ckpt, "run/qnet.json")                  # integer network, saved
+    X, y = load_split("yinyang", "test")
+    events = encode_for(qnet, X, y)                               # the encoder it was trained with
+
+Datasets: ``yinyang``, ``digits``, ``idx:PATH`` (:mod:`train.data`). Methods: ``baseline``,
+``excess``, ``count``, ``sop`` (:mod:`train.methods`, :mod:`train.loop`) and whatever else is
+registered (``kernel``, ``convert``). Options (``**options``) override a method's defaults
+(``train.methods.get_method(name).defaults``); an unknown option is a :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.encode import encode_rate, encode_ttfs
+from sim.errors import ConfigError
+from sim.ir import EventSet, QNet, load_qnet, save_qnet
+
+from . import data as _data
+from .methods import TrainRequest, get_method
+
+__all__ = ["train_model", "quantize_model", "load_split", "encode_for", "load_checkpoint"]
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def train_model(
+    dataset: str,
+    method: str,
+    epochs: int | None,
+    seed: int,
+    out: Path,
+    resume: bool = False,
+    progress: Callable[[dict], None] | None = None,
+    **options: Any,
+) -> Path:
+    """Train ``method`` on ``dataset``; returns the final checkpoint ``out/model.pt``.
+
+    ``epochs=None`` takes the method's default for the dataset. A checkpoint
+    ``out/checkpoint.pt`` is written after every epoch; ``resume=True`` continues from it (same
+    method, dataset and seed, else :class:`ConfigError`). ``progress`` is called after every
+    epoch with a dict (``epoch``, ``epochs``, ``loss``, ``train_acc``, ``val_acc``,
+    ``spikes_per_sample`` (hidden spikes per training sample), ``seconds``, ...).
+    """
+    _data.parse_dataset(dataset)
+    if not isinstance(method, str):
+        raise ConfigError(f"method must be a string, not {type(method).__name__}")
+    m = get_method(method)
+    if epochs is not None and (not _is_int(epochs) or epochs < 1):
+        raise ConfigError(f"epochs must be a positive integer or None, not {epochs!r}")
+    if not _is_int(seed) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, not {seed!r}")
+    unknown = sorted(set(options) - set(m.defaults))
+    if unknown:
+        raise ConfigError(
+            f"method {method!r} has no option {unknown[0]!r}; options: {sorted(m.defaults)}")
+    opts = {**m.defaults, **options}
+    req = TrainRequest(dataset, None if epochs is None else int(epochs), int(seed), Path(out),
+                       bool(resume), progress, opts)
+    return Path(m.train(req))
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """A trained checkpoint as a dict (``method``, ``net``, ``encoder``, ``history``, ...)."""
+    from .loop import load_checkpoint as _load
+
+    return _load(path)
+
+
+def quantize_model(
+    model_path: str | os.PathLike,
+    out_json: str | os.PathLike | None = None,
+    weight_bits: int = 8,
+    potential_bits: int = 16,
+    **options: Any,
+) -> QNet:
+    """The integer network of a trained checkpoint; written to ``out_json`` when given.
+
+    The method that trained the checkpoint quantizes it (for the surrogate methods:
+    :func:`train.quant.quantize_network`). ``QNet.meta`` carries the method, dataset, seed and
+    the encoder record, so :func:`encode_for` can reproduce the inputs.
+    """
+    ck = load_checkpoint(model_path)
+    m = get_method(ck["method"])
+    qnet = m.quantize(ck, weight_bits=weight_bits, potential_bits=potential_bits, **options)
+    if out_json is not None:
+        save_qnet(qnet, out_json)
+    return qnet
+
+
+def load_split(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` of a split (``train``, ``validation``, ``test``) of a dataset string."""
+    return _data.load_split(dataset, split)
+
+
+def _encoder_of(model: Any) -> dict:
+    if isinstance(model, QNet):
+        enc = model.meta.get("encoder")
+        if not isinstance(enc, dict):
+            raise ConfigError("this qnet has no meta.encoder record; it was not made by "
+                              "train.api.quantize_model, so its input encoding is unknown")
+        return enc
+    if isinstance(model, (str, os.PathLike)):
+        p = Path(model)
+        if p.suffix == ".json":
+            return _encoder_of(load_qnet(p))
+        return load_checkpoint(p)["encoder"]
+    raise TypeError(f"model must be a QNet or a path, not {type(model).__name__}")
+
+
+def encode_for(model: QNet | str | os.PathLike, X: np.ndarray,
+               y: np.ndarray | None = None) -> EventSet:
+    """Input events of ``X`` under the encoder a model was trained with.
+
+    ``model`` is a :class:`QNet` (its ``meta["encoder"]``), a ``qnet.json`` path, or a
+    checkpoint path. Encoder records: ``{"kind": "ttfs", "time_steps", "t_in", "cutoff",
+    "bias_steps"}`` (:func:`sim.encode.encode_ttfs`) or ``{"kind": "rate", "time_steps",
+    "seed", "max_rate", "bias_steps"}`` (:func:`sim.encode.encode_rate`).
+    """
+    enc = _encoder_of(model)
+    kind = enc.get("kind")
+    try:
+        if kind == "ttfs":
+            return encode_ttfs(X, enc["time_steps"], t_in=enc["t_in"], cutoff=enc["cutoff"],
+                               bias_steps=tuple(enc["bias_steps"]), labels=y)
+        if kind == "rate":
+            return encode_rate(X, enc["time_steps"], seed=enc["seed"],
+                               max_rate=enc.get("max_rate", 1.0),
+                               bias_steps=tuple(enc.get("bias_steps", ())), labels=y)
+    except KeyError as exc:
+        raise ConfigError(f"encoder record {enc!r} is missing the field {exc.args[0]!r}") from None
+    raise ConfigError(f"encoder kind must be 'ttfs' or 'rate', not {kind!r}")
