@@ -2,9 +2,9 @@
 
 Pipeline
 --------
-1. **Train a ReLU network** (bias-free ``Linear`` layers; the input gets one extra constant
-   feature 1.0, which is the only bias: bias-free hidden layers keep the conversion exact in
-   rates and need no bias neurons; our choice, as in Diehl et al. 2015).
+1. **Train a ReLU network** of bias-free ``Linear`` layers (our choice, as in Diehl et al.
+   2015: no bias inputs or bias neurons, so rates convert exactly; Yin-Yang's features
+   ``[x, y, 1-x, 1-y]`` span a constant anyway, and digits trains well without biases).
 2. **Rate coding**: :func:`sim.encode.encode_rate` with a seed (input ``i`` fires at step ``t``
    with probability ``x_i * max_rate``, independently per step), so input rates are
    ``r_0 = x * max_rate`` spikes per step.
@@ -13,33 +13,39 @@ Pipeline
    ``lambda_0 = 1 / max_rate``. In *rate units* the normalised weights are
    ``w_hat_l = w_l * lambda_{l-1} / lambda_l`` with threshold 1, so a neuron's per-step drift is
    ``mu = w_hat . r_{l-1}`` and its rate approximates ``r_l = clip(h_l / lambda_l, 0, 1)``.
-4. **L4-norm adjustment** (the project's formalisation; the paper's exact rule is unknown).
+4. **L4-norm adjustment** (below).
 5. **Export** (:func:`export_convert`): integrate-and-fire, ``subtract`` reset, kernel 1, no leak,
    ``W_l = round(w_hat_l / a_l)`` with ``a_l = max|w_hat_l| / wmax`` and threshold
    ``Theta_l = max(1, round(1 / a_l))``; the output layer only integrates (``max_potential``).
 
-The L4 rule (derivation)
-------------------------
+The L4 rule (derivation; the project's formalisation, the paper's rule is unknown)
+----------------------------------------------------------------------------------
 With Bernoulli inputs ``s_jt ~ B(r_j)``, independent over ``j`` and ``t``, a neuron's per-step
 increment ``sum_j w_j s_jt`` has mean ``w . r`` and variance
 ``sum_j w_j^2 r_j (1 - r_j) <= sum_j w_j^2 r_j <= ||w||_4^2 ||r||_2`` (Cauchy-Schwarz on the
 vectors ``w^2`` and ``r``), so after ``T`` steps the pre-firing potential has mean ``T w . r`` and
-standard deviation at most ``sqrt(T ||r||_2) ||w||_4``, the bound of the paper's abstract. The
-SNN's rate estimate of neuron ``i`` is therefore ``r_hat_i = mu_i + e_i`` with noise variance
-``N_i <= ||w_hat_i||_4^2 ||r||_2 / T`` in rate units. A linear readout of ``r_hat_i`` loses least
-(mean squared error over the data) when it is scaled by the Wiener factor of that neuron::
+standard deviation at most ``sqrt(T ||r||_2) ||w||_4``, the bound of the paper's abstract. In rate
+units (``w_hat``, threshold 1) the neuron's rate over the window is then modelled as
+``r_hat = relu(mu + e)``, ``mu = w_hat . r`` and ``e ~ N(0, s^2)`` with
+``s^2 = beta ||w_hat||_4^2 mean_data ||r||_2 / T``: the neuron *rectifies* its noise, so a
+noisy neuron fires more than its ANN counterpart (``E relu(mu + e) > relu(mu)``, most for
+``mu`` near 0), and does so in proportion to its L4 norm. Per-neuron thresholds do not exist in
+the core (one ``Theta_l`` table per layer), so the correction is a per-neuron factor ``c_i`` on
+the neuron's incoming weights (scaling weights by ``c`` is the same as a threshold ``1/c``),
+chosen to make the SNN rate match the ANN activation in least squares over the training data::
 
-    c_i = P_i / (P_i + beta * N_i),   P_i = mean_data min(relu(mu_i), 1)^2,
-                                      N_i = ||w_hat_i||_4^2 * mean_data ||r||_2 / T
+    c_i = argmin_c sum_n E[(c r_hat_in - relu(mu_in))^2] = sum_n relu(mu_in) m_in / sum_n q_in
+    m = mu Phi(z) + s phi(z),  q = (mu^2 + s^2) Phi(z) + mu s phi(z),  z = mu / s
 
-(``min_c E[(c r_hat - r)^2]`` with ``E[e] = 0`` gives ``c = E[r^2] / (E[r^2] + Var e)``). Since
-per-neuron thresholds do not exist in the core (one ``Theta_l`` table per layer), the factor is
-applied to the neuron's incoming weights: ``w_hat_i <- c_i w_hat_i``. Noisy neurons (large
-``||w||_4`` relative to their signal) are damped; the rule vanishes as ``T -> infinity`` and
-kills neurons that are never active on the training data (``P_i = 0``). ``beta = 1`` is the
-bound itself; ``beta < 1`` accounts for hidden spike trains being more regular than Bernoulli.
-Layers are adjusted in order, with the rates ``r_{l-1}`` of the already-adjusted layer below;
-the output layer is left alone (it is read by ``argmax`` of its potentials, not rectified).
+(``m``, ``q``: mean and second moment of a rectified Gaussian). ``c_i -> 1`` as ``T -> inf``
+(conversion is exact in the limit), ``c_i < 1`` grows with ``||w_hat_i||_4``, and ``c_i = 0`` for
+a neuron never active on the training data (its every spike is noise). ``beta = 1`` uses the
+bound as the variance; hidden spike trains are more regular than Bernoulli, so the bound is
+loose above layer 1. Layers are adjusted in order, each with the rates of the adjusted layer
+below; the output layer is left alone (it is read by ``argmax`` of its potential, not
+rectified). A first variant, ``l4_rule="wiener"``, ignored the rectification and used the
+Wiener factor ``c = P / (P + beta N)`` of an unbiased noisy estimate (:func:`l4_factors_wiener`);
+the benchmark compares both.
 
 Readout: ``max_potential``. The output potential after ``T`` steps is ``sum_t W s_t``, an unbiased
 estimate of ``T`` times the ANN's logits; ``argmax`` of it needs no output threshold (no
@@ -67,6 +73,7 @@ __all__ = [
     "train_convert",
     "balance",
     "l4_factors",
+    "l4_factors_wiener",
     "normalised_weights",
     "export_convert",
     "encode_convert",
@@ -88,6 +95,7 @@ class ConvertConfig:
     max_rate: float = 1.0
     l4: bool = True
     l4_beta: float = 1.0
+    l4_rule: str = "rectified"
     weight_bits: int = 8
     seed: int = 0
     encode_seed: int = 0
@@ -120,22 +128,23 @@ class ConvertConfig:
             raise ConfigError(f"max_rate must be in (0, 1], not {self.max_rate}")
         if self.l4_beta < 0:
             raise ConfigError(f"l4_beta must be >= 0, not {self.l4_beta}")
+        if self.l4_rule not in ("rectified", "wiener"):
+            raise ConfigError(f"l4_rule must be 'rectified' or 'wiener', not {self.l4_rule!r}")
         if not isinstance(self.l4, bool):
             raise ConfigError(f"l4 must be true or false, not {self.l4!r}")
 
 
 def augment(X) -> np.ndarray:
-    """``[X, 1]``: the features plus the constant bias feature (float64)."""
-    X = np.asarray(X, dtype=np.float64)
-    return np.hstack([X, np.ones((X.shape[0], 1))])
+    """The network's input features as float64 (no extra features: the net is bias-free)."""
+    return np.asarray(X, dtype=np.float64)
 
 
 class ReluNet(nn.Module):
-    """Bias-free ReLU MLP on augmented inputs ``[x, 1]``; the last layer gives logits."""
+    """Bias-free ReLU MLP; the last layer gives logits."""
 
     def __init__(self, n_in: int, hidden: tuple, n_out: int):
         super().__init__()
-        sizes = (n_in + 1,) + tuple(hidden) + (n_out,)
+        sizes = (n_in,) + tuple(hidden) + (n_out,)
         self.linears = nn.ModuleList(
             nn.Linear(a, b, bias=False) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         )
@@ -227,8 +236,45 @@ def balance(weights: list[np.ndarray], Xa: np.ndarray, percentile: float) -> lis
     return lams
 
 
-def l4_factors(w_hat: np.ndarray, rates: np.ndarray, time_steps: int,
-               beta: float = 1.0) -> np.ndarray:
+def l4_factors(w_hat: np.ndarray, rates: np.ndarray, time_steps: int, beta: float = 1.0,
+               rule: str = "rectified") -> np.ndarray:
+    """The L4 factors ``c_i`` of one layer (module docstring); ``rule`` picks the model.
+
+    ``w_hat`` is the layer's ``(in, out)`` weights in rate units, ``rates`` the ``(samples, in)``
+    input rates, ``mu = rates @ w_hat`` the per-step drifts. With the L4 bound
+    ``s_i^2 = beta ||w_hat[:, i]||_4^2 mean ||rates||_2 / T`` and ``z = mu / s``,
+    ``rule="rectified"`` (default) models the SNN rate as ``relu(mu + e)``, ``e ~ N(0, s^2)``,
+    with mean ``m = mu Phi(z) + s phi(z)`` and second moment
+    ``q = (mu^2 + s^2) Phi(z) + mu s phi(z)``, and returns
+    ``c_i = sum_n relu(mu) m / sum_n q``, the minimiser of
+    ``sum_n E[(c relu(mu + e) - relu(mu))^2]``; ``rule="wiener"`` is
+    :func:`l4_factors_wiener`. ``c_i = 0`` for a neuron never active on the data.
+    """
+    from scipy.special import ndtr
+
+    if time_steps < 1:
+        raise ConfigError(f"time_steps must be >= 1, not {time_steps}")
+    if beta < 0:
+        raise ConfigError(f"beta must be >= 0, not {beta}")
+    if rule == "wiener":
+        return l4_factors_wiener(w_hat, rates, time_steps, beta)
+    if rule != "rectified":
+        raise ConfigError(f"l4 rule must be 'rectified' or 'wiener', not {rule!r}")
+    mu = rates @ w_hat
+    l4sq = np.sqrt((w_hat ** 4).sum(axis=0))
+    s = np.sqrt(beta * l4sq * np.linalg.norm(rates, axis=1).mean() / time_steps)
+    s = np.maximum(s, 1e-12)[None, :]
+    z = mu / s
+    Phi, phi = ndtr(z), np.exp(-0.5 * z ** 2) / math.sqrt(2 * math.pi)
+    m = mu * Phi + s * phi
+    q = (mu ** 2 + s ** 2) * Phi + mu * s * phi
+    num = (np.maximum(mu, 0.0) * m).sum(axis=0)
+    den = q.sum(axis=0)
+    return np.where(num > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def l4_factors_wiener(w_hat: np.ndarray, rates: np.ndarray, time_steps: int,
+                      beta: float = 1.0) -> np.ndarray:
     """The L4 Wiener factors ``c_i = P_i / (P_i + beta N_i)`` of one layer (module docstring).
 
     ``w_hat`` is the layer's ``(in, out)`` weights in rate units, ``rates`` the ``(samples, in)``
@@ -265,7 +311,8 @@ def normalised_weights(model: ReluNet, X_train, cfg: ConvertConfig,
             out.append(w * lams[li])  # output layer: keep the logit scale, threshold unused
             break
         wh = w * lams[li] / lams[li + 1]
-        c = l4_factors(wh, rates, T, cfg.l4_beta) if cfg.l4 else np.ones(wh.shape[1])
+        c = (l4_factors(wh, rates, T, cfg.l4_beta, cfg.l4_rule) if cfg.l4
+             else np.ones(wh.shape[1]))
         wh = wh * c[None, :]
         factors.append(c)
         out.append(wh)
@@ -303,10 +350,11 @@ def export_convert(model: ReluNet, X_train, config: ConvertConfig | None = None,
         layers.append(Layer(W, th, 1, 0, "subtract"))
     meta = {
         "method": "convert",
-        "encoding": {"kind": "rate", "seed": cfg.encode_seed, "max_rate": cfg.max_rate,
-                     "constant_feature": True},
+        "encoder": {"kind": "rate", "time_steps": T, "seed": cfg.encode_seed,
+                    "max_rate": cfg.max_rate, "bias_steps": []},
         "l4": cfg.l4,
         "l4_beta": cfg.l4_beta,
+        "l4_rule": cfg.l4_rule,
         "percentile": cfg.percentile,
         "l4_factors_mean": [float(np.mean(c)) for c in factors],
     }
@@ -315,10 +363,11 @@ def export_convert(model: ReluNet, X_train, config: ConvertConfig | None = None,
 
 
 def encode_convert(qnet: QNet, X, labels=None, first_index: int = 0) -> EventSet:
-    """Seeded rate-coded events of ``[X, 1]`` for an exported conversion network."""
-    enc = qnet.meta.get("encoding") if isinstance(qnet.meta, dict) else None
+    """Seeded rate-coded events of ``X`` for an exported conversion network
+    (``qnet.meta['encoder']``, the record :func:`train.api.encode_for` also reads)."""
+    enc = qnet.meta.get("encoder") if isinstance(qnet.meta, dict) else None
     if not enc or enc.get("kind") != "rate":
-        raise ConfigError("qnet meta has no 'encoding' of kind 'rate'; was it made by "
+        raise ConfigError("qnet meta has no 'encoder' of kind 'rate'; was it made by "
                           "export_convert?")
     return encode_rate(augment(X), qnet.time_steps, seed=int(enc["seed"]),
                        max_rate=float(enc["max_rate"]), labels=labels, first_index=first_index)

@@ -412,8 +412,8 @@ def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8) 
     S = (1 << kernel_bits) - 1
     wmax = smax(weight_bits)
     u = np.arange(Tw, dtype=np.float64)
-    taus = [float(model.tau(k)) for k in range(L - 1)]
-    tds = [float(model.tds[k]) for k in range(L - 1)]
+    taus = [float(model.tau(k).detach()) for k in range(L - 1)]
+    tds = [float(model.tds[k].detach()) for k in range(L - 1)]
 
     kernels, scales = [], []
     k1 = np.zeros(T, dtype=np.int64)
@@ -473,7 +473,8 @@ def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8) 
     meta = {
         "method": "kernel",
         "window": Tw,
-        "encoding": {"kind": "ttfs", "t_in": Tw, "cutoff": 0.5 / (Tw - 1), "bias_steps": [0]},
+        "encoder": {"kind": "ttfs", "time_steps": T, "t_in": Tw, "cutoff": 0.5 / (Tw - 1),
+                    "bias_steps": [0]},
         "tau": taus,
         "t_d": tds,
     }
@@ -482,10 +483,11 @@ def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8) 
 
 
 def encode_kernel(qnet: QNet, X, labels=None) -> EventSet:
-    """The input events of ``X`` for an exported kernel network (its ``meta['encoding']``)."""
-    enc = qnet.meta.get("encoding") if isinstance(qnet.meta, dict) else None
+    """The input events of ``X`` for an exported kernel network (``qnet.meta['encoder']``, the
+    record :func:`train.api.encode_for` also reads)."""
+    enc = qnet.meta.get("encoder") if isinstance(qnet.meta, dict) else None
     if not enc or enc.get("kind") != "ttfs":
-        raise ConfigError("qnet meta has no 'encoding' of kind 'ttfs'; was it made by "
+        raise ConfigError("qnet meta has no 'encoder' of kind 'ttfs'; was it made by "
                           "export_kernel?")
     return encode_ttfs(X, qnet.time_steps, t_in=enc["t_in"], cutoff=enc["cutoff"],
                        bias_steps=tuple(enc["bias_steps"]), labels=labels)
