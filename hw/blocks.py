@@ -510,7 +510,7 @@ class EventQueue(wiring.Component):
         m.d.sync += [e2_valid.eq(e1_valid & ~stall),
                      e2_row.eq(self.next_base + e1_neuron * self.next_chunks)]
 
-        m.submodules.queue = queue = Memory(shape=unsigned(w.row), depth=w.MN, init=[])
+        m.submodules.qmem = queue = Memory(shape=unsigned(w.row), depth=w.MN, init=[])
         qw = queue.write_port()
         qr = queue.read_port(transparent_for=(qw,))
         qab = _addr_bits(w.MN)

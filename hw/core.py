@@ -25,11 +25,23 @@ from .blocks import (
 from .loader import ImageLoader, load_signature
 from .params import RECORD_HEAD, STATUS, WAIT_CYCLES, Widths
 
-__all__ = ["NeuronCore", "STATES"]
+__all__ = ["NeuronCore", "STATES", "core_signature"]
 
 #: sequencer states, in the order of a sample
 STATES = ("IDLE", "LOAD", "CLEAR", "STEP", "NEXT", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT", "EMIT",
           "FINISH", "RD_ADDR", "RD_LANE", "ABORT", "RESULT")
+
+
+def core_signature(trace: bool = False) -> wiring.Signature:
+    """The core's port signature (docs/core-interface.md); the same for every configuration."""
+    members = {
+        "load": In(load_signature()),
+        "events": In(event_signature()),
+        "result": Out(stream.Signature(data.StructLayout({"word": 32, "last": 1}))),
+    }
+    if trace:
+        members["trace"] = Out(stream.Signature(40))
+    return wiring.Signature(members)
 
 
 class NeuronCore(wiring.Component):
@@ -66,14 +78,7 @@ class NeuronCore(wiring.Component):
         self._config = config
         self._trace = trace
         self._w = Widths(config)
-        members = {
-            "load": In(load_signature()),
-            "events": In(event_signature()),
-            "result": Out(stream.Signature(data.StructLayout({"word": 32, "last": 1}))),
-        }
-        if trace:
-            members["trace"] = Out(stream.Signature(40))
-        super().__init__(members)
+        super().__init__(core_signature(trace))
 
     @property
     def config(self) -> CoreConfig:

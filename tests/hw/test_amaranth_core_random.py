@@ -1,0 +1,65 @@
+"""The core in Amaranth's simulator equals the reference model (with the cycle-cost rule) on
+seeded random networks: predictions, every counter, cycles and the spike trace, exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hw.simulate import AmaranthBackend
+from sim.costmodel import cost_hook
+from sim.image import pack
+from sim.random import random_case
+from sim.reference import run
+
+pytestmark = pytest.mark.amaranth
+
+
+def _first_difference(exp, got) -> str | None:
+    for n, (e, g) in enumerate(zip(exp, got, strict=True)):
+        if not g.valid or g.status:
+            return f"sample {n}: valid={g.valid} status={g.status:#x}"
+        for what, a, b in (("prediction", e.prediction, g.prediction), ("steps", e.steps, g.steps),
+                           ("cycles", e.cycles, g.cycles),
+                           ("counters", e.counters.as_tuple(), g.counters.as_tuple())):
+            if a != b:
+                return f"sample {n}: {what} expected {a}, got {b}"
+        if not np.array_equal(e.trace, g.trace):
+            return f"sample {n}: trace expected {e.trace.tolist()}, got {g.trace.tolist()}"
+    return None
+
+
+def _check(seed: int, idle: float = 0.0, backpressure: float = 0.0, n_samples: int = 4):
+    case = random_case(seed, n_samples=n_samples)
+    image = pack(case.qnet, case.events, case.core)
+    got = AmaranthBackend(idle=idle, backpressure=backpressure, seed=seed).run(image, trace=True)
+    exp = run(case.qnet, case.events, trace=True, cost=cost_hook(case.core))
+    assert len(got) == len(exp)
+    diff = _first_difference(exp, got)
+    assert diff is None, (f"seed {seed} ({case.qnet.describe()}, P={case.core.lanes}, "
+                          f"idle={idle}, backpressure={backpressure}): {diff}")
+
+
+@pytest.mark.parametrize("seed", range(0, 12))
+def test_amaranth_core_random_equals_reference(seed):
+    _check(seed)
+
+
+@pytest.mark.parametrize("seed", range(100, 106))
+def test_amaranth_core_random_idle_and_backpressure(seed):
+    _check(seed, idle=0.4, backpressure=0.4)
+
+
+def test_amaranth_core_backend_name_and_type_check():
+    backend = AmaranthBackend()
+    assert backend.name == "amaranth"
+    with pytest.raises(TypeError, match="image must be a sim.image.Image, not list"):
+        backend.run([])
+
+
+def test_amaranth_core_results_without_trace_have_no_trace():
+    case = random_case(3, n_samples=2)
+    got = AmaranthBackend().run(pack(case.qnet, case.events, case.core))
+    exp = run(case.qnet, case.events, cost=cost_hook(case.core))
+    assert [g.trace for g in got] == [None, None]
+    assert [(g.prediction, g.cycles) for g in got] == [(e.prediction, e.cycles) for e in exp]
