@@ -55,7 +55,8 @@ balancing of the last layer, no ties between equal spike counts, no output spike
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -321,8 +322,14 @@ def normalised_weights(model: ReluNet, X_train, cfg: ConvertConfig,
 
 
 def export_convert(model: ReluNet, X_train, config: ConvertConfig | None = None,
-                   time_steps: int | None = None) -> QNet:
-    """The integer rate-coded IF network (module docstring), ``subtract`` reset."""
+                   time_steps: int | None = None, potential_bits: int = 16,
+                   meta: dict | None = None) -> QNet:
+    """The integer rate-coded IF network (module docstring), ``subtract`` reset.
+
+    ``X_train`` is the data the thresholds are balanced on (and the L4 factors estimated on).
+    ``potential_bits`` is a minimum: it is widened to the smallest width (up to 32) in which no
+    partial sum over ``time_steps`` steps can saturate.
+    """
     cfg = config or ConvertConfig()
     if not isinstance(model, ReluNet):
         raise TypeError(f"model must be a ReluNet, not {type(model).__name__}")
@@ -339,7 +346,7 @@ def export_convert(model: ReluNet, X_train, config: ConvertConfig | None = None,
         ths.append(max(1, int(round(1.0 / a))))
     bound = max(T * int(np.abs(W).sum(axis=0).max()) for W in ints)
     bound = max(bound, max(ths[:-1], default=1))
-    pb = max(16, bound.bit_length() + 2)
+    pb = max(int(potential_bits), bound.bit_length() + 2)
     if pb > 32:
         raise ConfigError(f"the exported network needs {pb}-bit potentials to be saturation-free "
                           f"over {T} steps; the IR allows 32")
@@ -349,6 +356,7 @@ def export_convert(model: ReluNet, X_train, config: ConvertConfig | None = None,
         th = ths[li] if li < L - 1 else smax(pb)
         layers.append(Layer(W, th, 1, 0, "subtract"))
     meta = {
+        **(meta or {}),
         "method": "convert",
         "encoder": {"kind": "rate", "time_steps": T, "seed": cfg.encode_seed,
                     "max_rate": cfg.max_rate, "bias_steps": []},
@@ -436,3 +444,139 @@ def convert_int_forward(qnet: QNet, events: EventSet, trace: bool = False) -> Co
     pred = V[-1].argmax(1)
     traces = [np.array(r, dtype=np.int64).reshape(-1, 3) for r in rows]
     return ConvertForward(pred, V[-1], spikes, sops, X.sum((0, 2)), traces)
+
+
+# -- the method registry ----------------------------------------------------------------------
+
+#: Options of ``ttfs train --method convert`` (every one can be overridden).
+METHOD_DEFAULTS = {
+    "hidden": (64,),
+    "batch_size": 64,
+    "lr": 1e-2,
+    "weight_decay": 1e-4,
+    "percentile": 99.9,
+    "time_steps": 32,
+    "max_rate": 1.0,
+    "l4": True,
+    "l4_beta": 1.0,
+    "l4_rule": "rectified",
+    "weight_bits": 8,
+    "encode_seed": 0,
+}
+METHOD_EPOCHS = {"yinyang": 40, "digits": 40, "idx": 10}
+#: Options that only matter at conversion time: ``quantize_model(..., **these)`` may override.
+CONVERSION_OPTIONS = ("time_steps", "percentile", "max_rate", "l4", "l4_beta", "l4_rule",
+                      "encode_seed")
+
+
+def config_from_options(options: dict, epochs: int, seed: int) -> ConvertConfig:
+    unknown = sorted(set(options) - set(METHOD_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"method 'convert' has no option {unknown[0]!r}; "
+                          f"options: {sorted(METHOD_DEFAULTS)}")
+    opts = dict(options)
+    if "hidden" in opts:
+        h = opts["hidden"]
+        opts["hidden"] = (h,) if isinstance(h, (int, np.integer)) else tuple(h)
+    return ConvertConfig(epochs=int(epochs), seed=int(seed), **opts)
+
+
+def _method_train(req) -> Path:
+    import time
+
+    from .data import dataset_info, load_split, parse_dataset
+    from .loop import CHECKPOINT_FORMAT, _save_atomic, load_checkpoint
+
+    kind, _ = parse_dataset(req.dataset)
+    epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
+    cfg = config_from_options(dict(req.options), epochs, req.seed)
+    out = Path(req.out)
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / "model.pt"
+    if req.resume and final.is_file():
+        ck = load_checkpoint(final)
+        if (ck.get("method"), ck.get("dataset"), ck.get("seed")) != ("convert", req.dataset,
+                                                                     req.seed):
+            raise ConfigError(f"cannot resume {str(final)!r}: it was trained with another "
+                              "method, dataset or seed")
+        if ck.get("complete"):
+            return final
+    info = dataset_info(req.dataset)
+    X, y = load_split(req.dataset, "train")
+    Xv, yv = load_split(req.dataset, "validation")
+    t0 = time.time()
+    res = train_convert(X, y, cfg, n_classes=info.n_classes)
+    if req.progress is not None:
+        for rec in res.history:
+            req.progress({"epoch": rec["epoch"] + 1, "epochs": epochs, "loss": rec["loss"],
+                          "train_acc": rec["train_acc"], "seconds": time.time() - t0})
+        req.progress({"epoch": epochs, "epochs": epochs,
+                      "val_acc": float(np.mean(ann_predict(res.model, Xv) == yv)),
+                      "seconds": time.time() - t0})
+    ck = {
+        "format": CHECKPOINT_FORMAT,
+        "version": 1,
+        "method": "convert",
+        "dataset": req.dataset,
+        "seed": int(req.seed),
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in req.options.items()},
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "n_features": int(X.shape[1]),
+        "n_classes": int(info.n_classes),
+        "encoder": {"kind": "rate", "time_steps": cfg.time_steps, "seed": cfg.encode_seed,
+                    "max_rate": cfg.max_rate, "bias_steps": []},
+        "model": res.model.state_dict(),
+        "history": res.history,
+        "epoch": int(epochs),
+        "epochs": int(epochs),
+        "complete": True,
+    }
+    _save_atomic(ck, final)
+    return final
+
+
+def model_from_checkpoint(ck: dict) -> ReluNet:
+    """Rebuild the trained ReLU network of a ``convert`` checkpoint."""
+    model = ReluNet(ck["n_features"], tuple(ck["config"]["hidden"]), ck["n_classes"])
+    model.load_state_dict(ck["model"])
+    model.eval()
+    return model
+
+
+def _method_quantize(ck: dict, weight_bits: int | None = None,
+                     potential_bits: int | None = None, **conversion) -> QNet:
+    """``train.api.quantize_model`` for ``convert`` checkpoints.
+
+    Balances thresholds (and estimates the L4 factors) on the dataset's training split; the
+    conversion options (``time_steps``, ``l4``, ``l4_beta``, ...) may be overridden here.
+    """
+    from .data import load_split
+
+    unknown = sorted(set(conversion) - set(CONVERSION_OPTIONS))
+    if unknown:
+        raise ConfigError(f"convert quantization has no option {unknown[0]!r}; "
+                          f"options: {sorted(CONVERSION_OPTIONS)}")
+    c = {**ck["config"], **conversion}
+    c["hidden"] = tuple(c["hidden"])
+    if weight_bits is not None:
+        c["weight_bits"] = int(weight_bits)
+    cfg = ConvertConfig(**c)
+    X, _ = load_split(ck["dataset"], "train")
+    return export_convert(model_from_checkpoint(ck), X, cfg,
+                          potential_bits=int(potential_bits or 16),
+                          meta={"dataset": ck["dataset"], "seed": ck["seed"]})
+
+
+def _register() -> None:
+    from .methods import Method, register
+
+    register(Method(
+        name="convert",
+        summary="ReLU ANN -> rate-coded IF SNN with the L4-norm adjustment (Allred & Roy 2021)",
+        train=_method_train,
+        quantize=_method_quantize,
+        defaults=dict(METHOD_DEFAULTS),
+    ))
+
+
+_register()

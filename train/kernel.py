@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -321,8 +322,12 @@ def _check_xy(X, y, what: str):
 
 
 def train_kernel(X, y, config: KernelConfig | None = None, n_classes: int | None = None,
-                 log=None) -> KernelResult:
-    """Train the surrogate DNN on ``X`` (values in [0, 1]) and labels ``y``."""
+                 log=None, on_epoch=None) -> KernelResult:
+    """Train the surrogate DNN on ``X`` (values in [0, 1]) and labels ``y``.
+
+    ``log(str)`` gets a line per epoch; ``on_epoch(record, model)`` the epoch's record (``epoch``,
+    ``loss``, ``train_acc``, ``p``) and the model, which it may evaluate.
+    """
     cfg = config or KernelConfig()
     if not isinstance(cfg, KernelConfig):
         raise TypeError(f"config must be a KernelConfig, not {type(cfg).__name__}")
@@ -364,6 +369,8 @@ def train_kernel(X, y, config: KernelConfig | None = None, n_classes: int | None
         sched.step()
         res.history.append({"epoch": epoch, "loss": tot / len(y), "train_acc": correct / len(y),
                             "p": p})
+        if on_epoch is not None:
+            on_epoch(res.history[-1], model)
         if log is not None:
             log(f"kernel epoch {epoch + 1}/{cfg.epochs} loss {tot / len(y):.4f} "
                 f"acc {correct / len(y):.4f} p {p:.2f}")
@@ -387,12 +394,12 @@ def float_predict(model: KernelNet, X) -> tuple[np.ndarray, np.ndarray]:
 # -- export -----------------------------------------------------------------------------------
 
 
-def _potential_bits(layers_int, kmax_per_layer, thresholds) -> int:
+def _potential_bits(layers_int, kmax_per_layer, thresholds, floor: int = 16) -> int:
     bound = 0
     for (W, _), kmax in zip(layers_int, kmax_per_layer, strict=True):
         bound = max(bound, int(np.abs(W).sum(axis=0).max()) * int(kmax))
     bound = max(bound, max(thresholds))
-    pb = max(16, bound.bit_length() + 2)
+    pb = max(floor, bound.bit_length() + 2)
     if pb > 32:
         raise ConfigError(
             f"the exported network needs {pb}-bit potentials to be saturation-free; "
@@ -401,10 +408,20 @@ def _potential_bits(layers_int, kmax_per_layer, thresholds) -> int:
     return pb
 
 
-def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8) -> QNet:
-    """The layer-phased integer TTFS network of a trained surrogate (module docstring)."""
+def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8,
+                  potential_bits: int = 16, meta: dict | None = None) -> QNet:
+    """The layer-phased integer TTFS network of a trained surrogate (module docstring).
+
+    ``potential_bits`` is a minimum: the export widens it to the smallest saturation-free width
+    (up to 32) so that the integer network is exactly the one :func:`kernel_int_forward` models.
+    """
     if not isinstance(model, KernelNet):
         raise TypeError(f"model must be a KernelNet, not {type(model).__name__}")
+    for name, v, lo, hi in (("kernel_bits", kernel_bits, 2, 16),
+                            ("weight_bits", weight_bits, 2, 16),
+                            ("potential_bits", potential_bits, 2, 32)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not lo <= v <= hi:
+            raise ConfigError(f"{name} must be an integer in {lo}..{hi}, not {v!r}")
     Tw = model.window
     layers = folded_layers(model)
     L = len(layers)
@@ -452,7 +469,7 @@ def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8) 
             col[-1, 0] = wmax
             Wfull = np.hstack([Wfull, col])
         full.append((Wfull, None))
-    pb = _potential_bits(full, kmax, thr_peak + [1])
+    pb = _potential_bits(full, kmax, thr_peak + [1], int(potential_bits))
     top = smax(pb)
     qlayers = []
     for l in range(L):
@@ -471,6 +488,7 @@ def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8) 
             th = top
         qlayers.append(Layer(Wfull, th, kernels[l], 0, "fire_once"))
     meta = {
+        **(meta or {}),
         "method": "kernel",
         "window": Tw,
         "encoder": {"kind": "ttfs", "time_steps": T, "t_in": Tw, "cutoff": 0.5 / (Tw - 1),
@@ -588,3 +606,141 @@ def kernel_int_forward(qnet: QNet, events: EventSet) -> IntForward:
         big = np.where(st >= 0, st, np.iinfo(np.int64).max)
         pred = np.where((st >= 0).any(1), big.argmin(1), V.argmax(1))
     return IntForward(pred, V, spike_times, n_events, sops, spikes)
+
+
+# -- the method registry ----------------------------------------------------------------------
+
+#: Options of ``ttfs train --method kernel`` (every one can be overridden).
+METHOD_DEFAULTS = {
+    "hidden": (120,),
+    "window": 16,
+    "tau0": 2.0,
+    "td0": 0.0,
+    "batch_size": 64,
+    "lr": 1e-2,
+    "relax": True,
+    "ramp_epochs": 10,
+    "init_reg": 1e-5,
+    "bn_loss_weight": 0.0,
+    "bn_loss_start": 10,
+    "quantize_time": True,
+    "weight_bits": 8,
+    "kernel_bits": 8,
+}
+METHOD_EPOCHS = {"yinyang": 40, "digits": 40, "idx": 10}
+
+
+def encoder_record(cfg: KernelConfig) -> dict:
+    """The ``sim.encode`` TTFS settings of a kernel network (``train.api.encode_for`` form)."""
+    T = (len(cfg.hidden) + 1) * cfg.window
+    return {"kind": "ttfs", "time_steps": T, "t_in": cfg.window,
+            "cutoff": 0.5 / (cfg.window - 1), "bias_steps": [0]}
+
+
+def config_from_options(options: dict, epochs: int, seed: int) -> KernelConfig:
+    opts = {k: v for k, v in options.items() if k in METHOD_DEFAULTS}
+    unknown = sorted(set(options) - set(METHOD_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"method 'kernel' has no option {unknown[0]!r}; "
+                          f"options: {sorted(METHOD_DEFAULTS)}")
+    if "hidden" in opts:
+        h = opts["hidden"]
+        opts["hidden"] = (h,) if isinstance(h, (int, np.integer)) else tuple(h)
+    return KernelConfig(epochs=int(epochs), seed=int(seed), **opts)
+
+
+def _method_train(req) -> Path:
+    import time
+    from dataclasses import asdict
+
+    from .data import dataset_info, load_split, parse_dataset
+    from .loop import CHECKPOINT_FORMAT, _save_atomic, load_checkpoint
+
+    kind, _ = parse_dataset(req.dataset)
+    epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
+    cfg = config_from_options(dict(req.options), epochs, req.seed)
+    out = Path(req.out)
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / "model.pt"
+    if req.resume and final.is_file():
+        ck = load_checkpoint(final)
+        if (ck.get("method"), ck.get("dataset"), ck.get("seed")) != ("kernel", req.dataset,
+                                                                     req.seed):
+            raise ConfigError(f"cannot resume {str(final)!r}: it was trained with another "
+                              "method, dataset or seed")
+        if ck.get("complete"):
+            return final
+    info = dataset_info(req.dataset)
+    X, y = load_split(req.dataset, "train")
+    Xv, yv = load_split(req.dataset, "validation")
+    t0 = time.time()
+
+    def on_epoch(rec, model):
+        if req.progress is None:
+            return
+        pred, spk = float_predict(model, Xv)
+        req.progress({"epoch": rec["epoch"] + 1, "epochs": epochs, "loss": rec["loss"],
+                      "train_acc": rec["train_acc"], "val_acc": float(np.mean(pred == yv)),
+                      "spikes_per_sample": float(np.mean(spk)), "p": rec["p"],
+                      "seconds": time.time() - t0})
+
+    res = train_kernel(X, y, cfg, n_classes=info.n_classes, on_epoch=on_epoch)
+    ck = {
+        "format": CHECKPOINT_FORMAT,
+        "version": 1,
+        "method": "kernel",
+        "dataset": req.dataset,
+        "seed": int(req.seed),
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in req.options.items()},
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "n_features": int(X.shape[1]),
+        "n_classes": int(info.n_classes),
+        "encoder": encoder_record(cfg),
+        "model": res.model.state_dict(),
+        "history": res.history,
+        "epoch": int(epochs),
+        "epochs": int(epochs),
+        "complete": True,
+    }
+    _save_atomic(ck, final)
+    return final
+
+
+def model_from_checkpoint(ck: dict) -> KernelNet:
+    """Rebuild the trained surrogate of a ``kernel`` checkpoint."""
+    c = dict(ck["config"])
+    c["hidden"] = tuple(c["hidden"])
+    cfg = KernelConfig(**c)
+    model = KernelNet(ck["n_features"], cfg.hidden, ck["n_classes"], cfg.window, cfg.tau0,
+                      cfg.td0, cfg.quantize_time)
+    model.load_state_dict(ck["model"])
+    model.eval()
+    return model
+
+
+def _method_quantize(ck: dict, weight_bits: int | None = None,
+                     potential_bits: int | None = None, kernel_bits: int | None = None) -> QNet:
+    """``train.api.quantize_model`` for ``kernel`` checkpoints (``potential_bits`` is a floor)."""
+    cfg = ck["config"]
+    return export_kernel(
+        model_from_checkpoint(ck),
+        kernel_bits=int(kernel_bits or cfg["kernel_bits"]),
+        weight_bits=int(weight_bits or cfg["weight_bits"]),
+        potential_bits=int(potential_bits or 16),
+        meta={"dataset": ck["dataset"], "seed": ck["seed"]},
+    )
+
+
+def _register() -> None:
+    from .methods import Method, register
+
+    register(Method(
+        name="kernel",
+        summary="temporal-kernel TTFS surrogate DNN, layer-phased export (Park & Yoon 2021)",
+        train=_method_train,
+        quantize=_method_quantize,
+        defaults=dict(METHOD_DEFAULTS),
+    ))
+
+
+_register()
