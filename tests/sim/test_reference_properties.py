@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim import reference
 from sim.errors import ConfigError
-from sim.ir import EventSet
+from sim.ir import EventSet, Layer, QNet
 from sim.random import random_case
 from sim.reference import run, run_sample
 
@@ -33,6 +34,28 @@ def test_batched_run_equals_the_specification(seed):
     batched = run(case.qnet, case.events, trace=True)
     for n, s in enumerate(case.events.samples):
         assert_same(run_sample(case.qnet, s, trace=True), batched[n], f"seed {seed} sample {n}")
+
+
+PATHS = {  # (SMALL_WORK, SPARSE_DENSITY) forcing each integrate path of the batched model
+    "int64 product": (1 << 62, 0.0),
+    "gather": (0, 1.0),
+    "float64 product": (0, 0.0),
+}
+
+
+@settings(max_examples=90, deadline=None)
+@given(seed=seeds, path=st.sampled_from(sorted(PATHS)))
+def test_every_integrate_path_equals_the_specification(seed, path):
+    case = random_case(seed, n_samples=6)
+    saved = reference.SMALL_WORK, reference.SPARSE_DENSITY
+    reference.SMALL_WORK, reference.SPARSE_DENSITY = PATHS[path]
+    try:
+        batched = run(case.qnet, case.events, trace=True)
+    finally:
+        reference.SMALL_WORK, reference.SPARSE_DENSITY = saved
+    for n, s in enumerate(case.events.samples):
+        where = f"seed {seed} sample {n} ({path})"
+        assert_same(run_sample(case.qnet, s, trace=True), batched[n], where)
 
 
 @settings(max_examples=30, deadline=None)
@@ -99,3 +122,30 @@ def test_run_refuses_exactly_the_samples_check_refuses(seed, which, how):
         assert str(got.value) == str(exc)
     else:
         assert len(run(q, ev)) == 6
+
+
+def test_wide_layers_with_saturation_equal_the_specification():
+    # sparse and dense steps through every integrate path; 10-bit potentials and 6-bit weights
+    # so that some samples saturate, leak, subtract reset and a kernel table with 0, 2 and 3
+
+    rng = np.random.default_rng(7)
+    w1 = rng.integers(-32, 32, size=(300, 64)) + 8
+    w2 = rng.integers(-32, 32, size=(64, 10))
+    q = QNet(300, 8, (Layer(np.clip(w1, -32, 31), 120, [1, 2, 1, 0, 1, 3, 1, 1], 1, "subtract"),
+                      Layer(w2, 60, 1, 0, "zero")), 6, 10)
+    samples = []
+    for n in range(24):
+        density = [0.005, 0.02, 0.3][n % 3]
+        samples.append(np.argwhere(rng.random((8, 300)) < density).astype(np.int64))
+    ev = EventSet(tuple(samples))
+    spec = [run_sample(q, s, trace=True) for s in ev.samples]
+    assert sum(r.counters.saturations for r in spec) > 0
+    saved = reference.SMALL_WORK, reference.SPARSE_DENSITY
+    for path, (small, density) in PATHS.items():
+        reference.SMALL_WORK, reference.SPARSE_DENSITY = small, density
+        try:
+            batched = run(q, ev, trace=True)
+        finally:
+            reference.SMALL_WORK, reference.SPARSE_DENSITY = saved
+        for n in range(len(spec)):
+            assert_same(spec[n], batched[n], f"sample {n} ({path})")
