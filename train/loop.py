@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "readout": "first_spike",
     "th_start": 1.0,
     "th_end": 1.0,
+    "out_kernel": 1,
     "tau": 2.0,
     "slope": 5.0,
     "lr": 3e-3,
@@ -102,6 +103,7 @@ def build_model(opts: dict, n_features: int, n_classes: int, seed: int) -> TTFSN
         readout=opts["readout"],
         th_start=(float(opts["th_start"]),) * L,
         th_end=(float(opts["th_end"]),) * L,
+        kernel_max=(1,) * len(hidden) + (int(opts["out_kernel"]),),
         weight_bits=int(opts["weight_bits"]),
         potential_bits=int(opts["potential_bits"]),
         tau=float(opts["tau"]),
@@ -224,7 +226,7 @@ def train_surrogate(req: TrainRequest, method: str) -> Path:
             tot_loss += float(loss.detach()) * k
             tot_pen += float(pen.detach()) * k
             correct += int((predict(fwd, model.config.readout) == ytr_t[idx]).sum())
-            spikes += float(sum(c.sum() for c in counts))
+            spikes += float(sum(c.detach().sum() for c in counts))
         train_s = time.perf_counter() - t0
         val = evaluate(model, xva, yva_t, mode)
         rec = {

@@ -83,7 +83,10 @@ class NetConfig:
     ``Theta_l[t] = start + (end - start) * t / (T - 1)``: constant when equal (the common case);
     a falling ramp turns a neuron's potential into a graded spike time even though every input
     event arrives at an integer step (the input-driven potential is a staircase, and a constant
-    threshold could only be crossed at an input step). ``tau`` is the temperature of the
+    threshold could only be crossed at an input step). ``kernel_max`` (one integer per layer)
+    defines the input-kernel table ``K_l[t] = max(1, round(kernel_max * (T - t) / T))`` when
+    ``> 1`` (a falling ramp: an early spike weighs more, which is how a ``max_potential`` output
+    layer reads spike *times*), or ``K_l[t] = 1`` when 1. ``tau`` is the temperature of the
     first-spike readout loss (in steps), ``slope`` the surrogate's steepness.
     """
 
@@ -94,6 +97,7 @@ class NetConfig:
     readout: str = "first_spike"
     th_start: tuple | None = None
     th_end: tuple | None = None
+    kernel_max: tuple | None = None
     weight_bits: int = 8
     potential_bits: int = 16
     tau: float = 2.0
@@ -111,12 +115,14 @@ class NetConfig:
         for name in ("th_start", "th_end"):
             v = getattr(self, name)
             object.__setattr__(self, name, (1.0,) * L if v is None else tuple(float(t) for t in v))
+        km = (1,) * L if self.kernel_max is None else tuple(int(k) for k in self.kernel_max)
+        object.__setattr__(self, "kernel_max", km)
         if L < 1 or min(sizes) < 1:
             raise ConfigError(f"sizes must be (n_inputs, n_1, ..., n_L) with every size >= 1, "
                               f"not {sizes}")
         if self.time_steps < 1:
             raise ConfigError(f"time_steps must be >= 1, not {self.time_steps}")
-        for name in ("resets", "leak_shifts", "th_start", "th_end"):
+        for name in ("resets", "leak_shifts", "th_start", "th_end", "kernel_max"):
             if len(getattr(self, name)) != L:
                 raise ConfigError(f"{name} needs one entry per layer ({L}), "
                                   f"got {len(getattr(self, name))}")
@@ -130,6 +136,8 @@ class NetConfig:
         if self.readout not in READOUTS:
             raise ConfigError(
                 f"readout must be one of 'first_spike', 'max_potential', not {self.readout!r}")
+        if min(self.kernel_max) < 1:
+            raise ConfigError(f"kernel_max must be >= 1, not {self.kernel_max}")
         if min(self.th_start + self.th_end) <= 0:
             raise ConfigError(f"thresholds must be > 0, not {self.th_start} .. {self.th_end}")
         if not 2 <= self.weight_bits <= 16 or not 2 <= self.potential_bits <= 32:
@@ -261,7 +269,7 @@ class TTFSNet(nn.Module):
 
     Parameters are the float weights ``weights[l]`` of shape ``(n_in, n_out)`` (source to
     destination, as in :class:`sim.ir.Layer`); thresholds ``Theta_l[t]`` and kernels ``K_l[t]`` are
-    buffers (kernels are integer-valued; they stay 1 for the methods in this package).
+    buffers (kernels are integer-valued: ones, or the falling ramp of ``kernel_max``).
     """
 
     def __init__(self, config: NetConfig, generator: torch.Generator | None = None):
@@ -279,7 +287,10 @@ class TTFSNet(nn.Module):
         for li, (a, b) in enumerate(zip(config.th_start, config.th_end, strict=True)):
             table = (a + (b - a) * ramp).to(torch.float32)
             self.register_buffer(f"threshold{li}", table)
-            self.register_buffer(f"kernel{li}", torch.ones(T))
+            km = config.kernel_max[li]
+            kern = (torch.clamp(torch.round(km * (T - torch.arange(T, dtype=torch.float64)) / T),
+                                min=1) if km > 1 else torch.ones(T, dtype=torch.float64))
+            self.register_buffer(f"kernel{li}", kern.to(torch.float32))
 
     @property
     def n_layers(self) -> int:

@@ -1,0 +1,131 @@
+"""train.api: train a small network, quantize it, and check the integer network against the
+reference model on every test sample (predictions, spikes per layer, SOPs, trace); resume after
+an interruption; encoder records; bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sim.encode import encode_ttfs
+from sim.errors import ConfigError
+from sim.ir import load_qnet
+from sim.reference import run
+from train.api import encode_for, load_checkpoint, load_split, quantize_model, train_model
+from train.loop import model_from_checkpoint
+from train.snn import events_to_dense, int_forward, predict
+
+pytestmark = pytest.mark.train
+
+# small and fast: a 4-16-3 network over 16 steps, 2 epochs, the second quantization-aware
+SMALL = dict(hidden=(16,), time_steps=16, t_in=12, qat=0.5, batch_size=100, th_start=2.0,
+             th_end=0.3)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    seen = []
+    path = train_model("yinyang", "baseline", 2, 0, out, progress=seen.append, **SMALL)
+    return path, seen
+
+
+def test_progress_and_checkpoint_contents(trained):
+    path, seen = trained
+    assert [r["epoch"] for r in seen] == [1, 2]
+    assert [r["mode"] for r in seen] == ["float", "qat"]
+    for r in seen:
+        assert 0.0 <= r["val_acc"] <= 1.0 and r["spikes_per_sample"] >= 0.0
+    ck = load_checkpoint(path)
+    assert ck["complete"] and ck["epoch"] == 2 and len(ck["history"]) == 2
+    assert ck["encoder"] == {"kind": "ttfs", "time_steps": 16, "t_in": 12, "cutoff": 0.0,
+                             "bias_steps": [0]}
+    assert set(ck) >= {"net", "model", "optimizer", "options", "history"}
+
+
+@pytest.mark.parametrize("readout", ["first_spike", "max_potential"])
+def test_trained_integer_network_equals_reference_on_every_test_sample(tmp_path, readout):
+    opts = dict(SMALL, readout=readout, out_kernel=4 if readout == "max_potential" else 1)
+    path = train_model("yinyang", "baseline", 2, 1, tmp_path, **opts)
+    qnet = quantize_model(path, tmp_path / "qnet.json")
+    assert load_qnet(tmp_path / "qnet.json").equals(qnet)
+    X, y = load_split("yinyang", "test")
+    events = encode_for(qnet, X, y)
+    x = events_to_dense(events, qnet.time_steps, qnet.n_inputs)
+    got = int_forward(qnet, x)
+    ref = run(qnet, events, trace=True)
+    assert len(ref) == 1000
+    for n, r in enumerate(ref):
+        assert int(got.predictions[n]) == r.prediction, f"sample {n}"
+        assert tuple(int(c) for c in got.spikes_per_layer[n]) == r.counters.spikes_per_layer
+        assert int(got.sops[n]) == r.counters.sops
+        assert int(got.saturations[n]) == r.counters.saturations
+        assert np.array_equal(got.trace(n), r.trace), f"sample {n} trace"
+    # the network learned something: better than the 1/3 of chance
+    acc = float(np.mean([r.prediction for r in ref] == y))
+    assert acc > 0.4
+    # and the model's quantization-aware forward is the same integer network (no saturation here)
+    assert got.saturations.sum() == 0
+    model = model_from_checkpoint(load_checkpoint(path))
+    with torch.no_grad():
+        fwd = model(x, "qat")
+    for a, b in zip(fwd.spikes, got.spikes, strict=True):
+        assert torch.equal(a.to(torch.int64), b)
+    assert np.array_equal(predict(fwd, readout).numpy(), got.predictions)
+
+
+def test_encode_for_uses_the_training_encoder(trained):
+    path, _ = trained
+    X, y = load_split("yinyang", "test")
+    a = encode_for(path, X[:50], y[:50])
+    b = encode_ttfs(X[:50], 16, t_in=12, bias_steps=(0,), labels=y[:50])
+    assert all(np.array_equal(p, q) for p, q in zip(a.samples, b.samples, strict=True))
+    assert np.array_equal(a.labels, y[:50])
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, trained):
+    path, _ = trained
+
+    def stop_after_first(rec):
+        if rec["epoch"] == 1:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        train_model("yinyang", "baseline", 2, 0, tmp_path, progress=stop_after_first, **SMALL)
+    ck1 = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ck1["epoch"] == 1 and not ck1["complete"]
+    assert not (tmp_path / "model.pt").exists()
+    seen = []
+    resumed = train_model("yinyang", "baseline", 2, 0, tmp_path, resume=True,
+                          progress=seen.append, **SMALL)
+    assert [r["epoch"] for r in seen] == [2]
+    a, b = load_checkpoint(path)["model"], load_checkpoint(resumed)["model"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    with pytest.raises(ConfigError, match="cannot resume: .* 'baseline' run on 'yinyang' with "
+                                          "seed 0, not 'baseline' on 'yinyang' with seed 5"):
+        train_model("yinyang", "baseline", 2, 5, tmp_path, resume=True, **SMALL)
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        train_model("yinyang", "nope", 1, 0, tmp_path)
+    assert str(exc.value).startswith("method must be one of ") and "'baseline'" in str(exc.value)
+    with pytest.raises(ConfigError) as exc:
+        train_model("yinyang", "baseline", 1, 0, tmp_path, hiddn=(3,))
+    assert str(exc.value).startswith("method 'baseline' has no option 'hiddn'")
+    with pytest.raises(ConfigError, match="epochs must be a positive integer or None, not 0"):
+        train_model("yinyang", "baseline", 0, 0, tmp_path)
+    with pytest.raises(ConfigError, match="needs hidden neurons that can spike more than once"):
+        train_model("yinyang", "excess", 1, 0, tmp_path, reset="fire_once")
+    with pytest.raises(ConfigError, match="does not exist"):
+        quantize_model(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        quantize_model(tmp_path / "junk.pt")
