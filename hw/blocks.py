@@ -113,8 +113,8 @@ class NeuronArray(wiring.Component):
     from the last write (the op two cycles ahead, which the synchronous read missed), so
     consecutive ops on the same chunk see each other's result. Sweep ops write back in ``f_``;
     the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, so no op ever
-    reads a word a sweep op still holds. Latency: issue to integrate write 4 cycles, to sweep
-    write and mask push 6 cycles.
+    reads a word a sweep op still holds. Latency (issue = the cycle ``i_valid`` is high): integrate
+    write-back 4 cycles, fire-mask push 4 cycles, sweep write-back 6 cycles.
 
     The saturating add (``c_``) and the compare (``c_``) sit in separate ops; reset, leak shift
     and leak subtract have a stage each, so no path chains multiplier, adder, saturate and
@@ -256,7 +256,12 @@ class NeuronArray(wiring.Component):
             ]
         m.d.sync += d_word.eq(Cat(*[nv[:PB] for nv in new_v], fired(vin)))
 
-        # d_: integrate write-back; sweep reset
+        # d_: integrate write-back; sweep reset; the fire mask is final here, so it leaves now
+        m.d.comb += [
+            self.fire_valid.eq(d_valid & ~d_integ & (d_ge != 0)),
+            self.fire_chunk.eq(d_chunk),
+            self.fire_mask.eq(d_ge),
+        ]
         pop = Const(0, self.sat_count.shape())
         for p in range(P):
             pop = pop + d_sat[p]
@@ -265,12 +270,11 @@ class NeuronArray(wiring.Component):
         e_maddr = Signal(self._mab)
         e_chunk = Signal(ci)
         e_leak = Signal(5)
-        e_mask = Signal(P)
         e_can = Signal(P)
         e_word = Signal(w.memb_width)
         m.d.sync += [
             e_valid.eq(d_valid & ~d_integ), e_maddr.eq(d_maddr), e_chunk.eq(d_chunk),
-            e_leak.eq(d_leak), e_mask.eq(d_ge), e_can.eq(d_can),
+            e_leak.eq(d_leak), e_can.eq(d_can),
         ]
         v1 = []
         for p in range(P):
@@ -284,25 +288,19 @@ class NeuronArray(wiring.Component):
         f_valid = Signal()
         f_maddr = Signal(self._mab)
         f_chunk = Signal(ci)
-        f_mask = Signal(P)
         f_word = Signal(w.memb_width)
         f_sh = [Signal(signed(PB), name=f"f_sh{p}") for p in range(P)]
         m.d.sync += [
-            f_valid.eq(e_valid), f_maddr.eq(e_maddr), f_chunk.eq(e_chunk), f_mask.eq(e_mask),
+            f_valid.eq(e_valid), f_maddr.eq(e_maddr), f_chunk.eq(e_chunk),
             f_word.eq(e_word),
         ]
         for p in range(P):
             v = lane(e_word, p)
             m.d.sync += f_sh[p].eq(Mux((e_leak == 0) | ~e_can[p], 0, v >> e_leak))
 
-        # f_: leak subtract, sweep write-back, fire mask out
+        # f_: leak subtract, sweep write-back
         v2 = [(lane(f_word, p) - f_sh[p])[:PB] for p in range(P)]
         f_out = Cat(*v2, fired(f_word))
-        m.d.comb += [
-            self.fire_valid.eq(f_valid & (f_mask != 0)),
-            self.fire_chunk.eq(f_chunk),
-            self.fire_mask.eq(f_mask),
-        ]
 
         # one write port: integrate ops (d_), sweep ops (f_), clears; never two at once
         with m.If(d_valid & d_integ):

@@ -29,10 +29,11 @@ RECORD_HEAD = 10
 MAGIC = 0x53465454
 VERSION = 1
 
-#: cycles the sequencer waits after the last op of a layer phase (the neuron array's depth:
-#: issue register, 5 stages, and the cycle that sees the mask FIFO complete). sim.costmodel
-#: uses the same number.
-WAIT_CYCLES = 7
+#: cycles the sequencer waits after the last op of a layer phase: the last fire mask leaves the
+#: neuron array 4 cycles after its issue and the FIFO level shows it one cycle later (the sweep
+#: write-back, 2 cycles later still, lands before any later op can read it). sim.costmodel uses
+#: the same number.
+WAIT_CYCLES = 5
 
 
 def _bits(n: int) -> int:

@@ -6,7 +6,7 @@ and the steps run) and on the static network and core configuration. This module
 core's sequencer exactly as the RTL does (``hw/core.py``, ``docs/microarchitecture.md``).
 
 Notation: ``C_l = ceil(n_l / P)`` chunks of layer ``l``; ``E[t,l]`` events into layer ``l`` at step
-``t``; ``S[t,l]`` spikes of layer ``l`` at ``t``; ``W = 7`` (the neuron array's drain wait).
+``t``; ``S[t,l]`` spikes of layer ``l`` at ``t``; ``W = 5`` (the neuron array's drain wait).
 
 A layer is *sweepable* unless it is the ``max_potential`` output layer; it is *always swept* when
 sweepable with a leak (``s_l > 0``) or a non-constant threshold table. Layer ``l`` is **swept** at
@@ -64,7 +64,7 @@ from .reference import Activity
 __all__ = ["WAIT_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown", "Breakdown"]
 
 #: cycles the sequencer waits after a layer phase's last op (hw.params.WAIT_CYCLES)
-WAIT_CYCLES = 7
+WAIT_CYCLES = 5
 #: cycles an emission phase takes beyond one per spike
 EMIT_DRAIN = 3
 
