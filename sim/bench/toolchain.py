@@ -28,6 +28,10 @@ __all__ = ["verilator_root", "verilator_env", "use_verilator", "VERILATOR_WAIVER
 VERILATOR_WAIVERS = {
     "WIDTHEXPAND": "Amaranth emits operands narrower than their context and relies on Verilog's "
                    "zero/sign extension, which is the intended semantics",
+    "WIDTHTRUNC": "Amaranth assigns wider expressions to narrower signals and relies on Verilog's "
+                  "truncation, which is the intended semantics (a value is cut to its signal)",
+    "CASEINCOMPLETE": "Amaranth emits a default assignment before each case statement, so a case "
+                      "without a default arm still assigns every signal",
 }
 
 
