@@ -21,7 +21,7 @@ __all__ = ["verilog", "block_verilog", "BLOCKS", "synth_wrapper", "core_ports", 
 #: :data:`sim.bench.toolchain.VERILATOR_WAIVERS` (which every build uses), each with the reason.
 LINT_WAIVERS = {
     "UNUSEDSIGNAL": "Amaranth emits intermediate wires of which only some bits are read (slices "
-                    "of wider arithmetic results, unused struct fields); synthesis removes the rest",
+                    "of wider arithmetic results, unused struct fields); synthesis drops the rest",
     "PROCASSINIT": "Amaranth declares each register with its reset value as an initializer (the "
                    "FPGA power-up value) and also assigns it in an always block",
     "DECLFILENAME": "one file holds the top and its submodules, named 'ttfs_core.<block>'",

@@ -1,0 +1,106 @@
+"""The cycle-cost rule (sim.costmodel): hand-checked cycle counts, zero-cost steps, the subtract
+re-sweep, counters, the breakdown, and the event-phase efficiency on a 5-120-3 network.
+(That the RTL meets the rule exactly is tests/hw/test_amaranth_core_random.py.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.core import CoreConfig
+from sim.costmodel import EMIT_DRAIN, WAIT_CYCLES, breakdown, cost, cost_hook
+from sim.ir import EventSet, Layer, QNet
+from sim.reference import Activity, run
+
+CORE = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64, weight_depth=64)
+
+
+def _one(net: QNet, events, core: CoreConfig = CORE):
+    return run(net, EventSet((np.array(events, dtype=np.int64).reshape(-1, 2),)), trace=True,
+               cost=cost_hook(core))[0]
+
+
+def test_costmodel_single_layer_by_hand():
+    # 2 inputs -> 3 neurons on 2 lanes: C = 2; input 0 makes neurons 0 and 2 fire
+    net = QNet(2, 8, (Layer([[5, 0, 5], [0, 1, 0]], 5),))
+    res = _one(net, [[3, 0]])
+    assert res.trace.tolist() == [[1, 3, 0], [1, 3, 2]]
+    C = 2
+    expect = (C                     # clear
+              + 1 + 1               # STEP (jump to t=3), NEXT (layer 1)
+              + 1 * C + C           # event phase, sweep
+              + WAIT_CYCLES + 2 + EMIT_DRAIN
+              + 1                   # NEXT: no more layers
+              + 1)                  # STEP: end word -> finish (prediction from the spike)
+    assert res.cycles == expect
+    assert (res.counters.weight_reads, res.counters.membrane_reads,
+            res.counters.membrane_writes, res.counters.sweeps) == (C, 2 * C, 3 * C, 1)
+
+
+def test_costmodel_silent_sample_reads_out_by_potential():
+    net = QNet(2, 8, (Layer([[1, 0, 1], [0, 1, 0]], 50),))
+    res = _one(net, [[0, 0]])
+    assert res.counters.spikes_per_layer == (0,)
+    C, n = 2, 3
+    assert res.cycles == C + 2 + 2 * C + WAIT_CYCLES + 1 + 1 + (C + n)
+    assert res.counters.membrane_reads == 2 * C + C
+
+
+def test_costmodel_idle_steps_cost_nothing():
+    net = QNet(2, 64, (Layer([[1, 2, 3], [3, 2, 1]], 40),))
+    near = _one(net, [[0, 0], [1, 1]])
+    far = _one(net, [[0, 0], [60, 1]])
+    assert near.cycles == far.cycles and near.counters == far.counters
+
+
+def test_costmodel_leak_visits_every_step():
+    def net(leak):
+        return QNet(2, 64, (Layer([[1, 2, 3], [3, 2, 1]], 40, leak_shift=leak),))
+
+    quiet, leaky = _one(net(0), [[0, 0]]), _one(net(1), [[0, 0]])
+    C = 2
+    # every step t = 1..63 adds STEP + NEXT + sweep + wait + the closing NEXT
+    assert leaky.cycles - quiet.cycles == 63 * (1 + 1 + C + WAIT_CYCLES + 1)
+    assert leaky.counters.sweeps == 64
+
+
+def test_costmodel_subtract_layer_is_swept_after_it_fires():
+    net = QNet(1, 8, (Layer([[20]], 5, reset="subtract"),))
+    res = _one(net, [[0, 0]])
+    # V = 20 fires at t = 0..3 (20, 15, 10, 5), then V = 0 stops the re-sweeps
+    assert res.trace[:, 1].tolist() == [0, 1, 2, 3]
+    assert res.counters.sweeps == 5
+    zero = _one(QNet(1, 8, (Layer([[20]], 5, reset="zero"),)), [[0, 0]])
+    assert zero.counters.sweeps == 1
+
+
+def test_costmodel_breakdown_sums_and_event_phase_is_exact():
+    rng = np.random.default_rng(0)
+    T = 32
+    net = QNet(5, T, (Layer(rng.integers(-20, 60, size=(5, 120)), 100),
+                      Layer(rng.integers(-30, 60, size=(120, 3)), 400)), 8, 16)
+    core = CoreConfig.for_network(net, lanes=8)
+    samples = []
+    for _ in range(50):
+        t = np.round((1 - rng.random(5)) * (T - 1)).astype(int)
+        samples.append(np.array(sorted((int(tt), i) for i, tt in enumerate(t))))
+    results = run(net, EventSet(tuple(samples)), cost=cost_hook(core))
+    ev = exc = 0
+    for r in results:
+        hw, b = breakdown(core, net, r.activity)
+        assert b.cycles == r.cycles and hw["weight_reads"] == r.counters.weight_reads
+        assert sum(v for k, v in b.to_json().items() if k not in ("cycles", "events_x_chunks")) \
+            == b.cycles
+        ev += b.event_phase
+        exc += b.events_x_chunks
+    # no fill or drain cycles inside event phases: the ratio is exactly 1
+    assert exc > 0 and ev == exc
+
+
+def test_costmodel_bad_arguments():
+    net = QNet(1, 2, (Layer([[1]], 1),))
+    act = Activity(np.zeros((2, 1), dtype=np.int64), np.zeros((2, 1), dtype=np.int64), 2)
+    with pytest.raises(TypeError, match="core must be a CoreConfig, not str"):
+        cost_hook("core")
+    with pytest.raises(TypeError, match="core must be a CoreConfig, not NoneType"):
+        cost(None, net, act)
