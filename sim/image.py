@@ -1109,4 +1109,16 @@ class ImageBackend:
     name = "image"
 
     def run(self, image: Image, *, trace: bool = False) -> list[SampleResult]:
-        return run_image(image, trace=trace)
+        """The image model's results, with the hardware counters and cycles that the cycle-cost
+        rule (:mod:`sim.costmodel`) gives for the activity the image model itself recorded."""
+        from .costmodel import cost_hook
+
+        results = run_image(image, trace=trace)
+        qnet, core = parse_network(image.net_words)
+        hook = cost_hook(core)
+        for r in results:
+            hw, cycles = hook(qnet, r.activity)
+            for k, v in hw.items():
+                setattr(r.counters, k, v)
+            r.cycles = cycles
+        return results
