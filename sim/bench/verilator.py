@@ -76,6 +76,9 @@ BASE_FLAGS = (
     "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
     "--top-module", "ttfs_harness",
     "-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "OPT_GLOBAL=-O2",
+    # the wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I: a design split into several C++
+    # files would pass the precompiled header as a plain input (see sim.bench.cocotb_backend)
+    "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
     "-CFLAGS", "-fPIC", "-LDFLAGS", "-shared",
 )
 
