@@ -1,0 +1,84 @@
+"""Every rule of DESIGN section 3 on hand-made networks, in the Amaranth-simulated core, against
+the reference model with the cycle-cost rule (integer equality, trace included)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hw.simulate import AmaranthBackend
+from sim.core import CoreConfig
+from sim.costmodel import cost_hook
+from sim.image import pack
+from sim.ir import EventSet, Layer, QNet
+from sim.reference import run
+
+pytestmark = pytest.mark.amaranth
+
+
+def _check(net: QNet, samples, core: CoreConfig, idle=0.0, backpressure=0.0):
+    events = EventSet(tuple(np.array(s, dtype=np.int64).reshape(-1, 2) for s in samples))
+    exp = run(net, events, trace=True, cost=cost_hook(core))
+    got = AmaranthBackend(idle=idle, backpressure=backpressure, seed=7).run(
+        pack(net, events, core), trace=True)
+    for n, (e, g) in enumerate(zip(exp, got, strict=True)):
+        assert (g.valid, g.status) == (True, 0), n
+        assert (g.prediction, g.steps, g.cycles) == (e.prediction, e.steps, e.cycles), n
+        assert g.counters == e.counters, (n, e.counters, g.counters)
+        assert g.trace.tolist() == e.trace.tolist(), n
+    return exp
+
+
+def test_amaranth_core_modes_back_to_back_events_on_one_chunk():
+    # 8 inputs all at t=0 into 8 hidden neurons (1 chunk of 8 lanes), then 3 outputs (1 chunk):
+    # every cycle of both event phases hits the same membrane word (forwarding)
+    rng = np.random.default_rng(1)
+    net = QNet(8, 4, (Layer(rng.integers(-3, 9, size=(8, 8)), 6),
+                      Layer(rng.integers(-3, 9, size=(8, 3)), 9)))
+    core = CoreConfig(lanes=8, max_neurons=8, max_layers=2, max_time_steps=4, weight_depth=16)
+    exp = _check(net, [[[0, i] for i in range(8)], [[1, i] for i in range(0, 8, 2)]], core)
+    assert exp[0].counters.spikes_per_layer[0] >= 4
+
+
+def test_amaranth_core_modes_subtract_leak_tables():
+    T = 10
+    net = QNet(3, T, (
+        Layer([[30, 2, 9, 1], [4, 25, 0, 3], [7, 7, 7, 7]], 6, reset="subtract"),
+        Layer([[5, -2, 3], [1, 6, 2], [3, 3, 3], [2, 0, 9]],
+              threshold=list(range(12, 12 + T)), kernel=[1, 2, 3, 0, 1, 2, 3, 0, 1, 2],
+              leak_shift=2, reset="zero"),
+    ), 6, 10)
+    core = CoreConfig(lanes=3, weight_bits=6, potential_bits=10, kernel_bits=2, max_neurons=4,
+                      max_layers=2, max_time_steps=16, weight_depth=32)
+    _check(net, [[[0, 0], [2, 1]], [[1, 2], [4, 0], [4, 2]], []], core)
+
+
+def test_amaranth_core_modes_max_potential_negative_outputs():
+    # all output potentials negative: the padding lane (V = 0) must never be the argmax
+    net = QNet(2, 4, (Layer([[-3, -1, -2], [-4, -5, -1]], 10),), 4, 8, readout="max_potential")
+    core = CoreConfig(lanes=4, weight_bits=4, potential_bits=8, kernel_bits=1, max_neurons=4,
+                      max_layers=1, max_time_steps=4, weight_depth=8)
+    exp = _check(net, [[[0, 0], [1, 1]], [[2, 1]], []], core)
+    assert [e.prediction for e in exp] == [2, 2, 0]
+
+
+def test_amaranth_core_modes_early_exit_and_saturation():
+    net = QNet(4, 12, (
+        Layer(np.full((4, 5), 7), 30, leak_shift=1),
+        Layer([[7, -8, 7], [7, -8, 7], [-8, 7, 7], [7, 7, 7], [-8, -8, 7]], 31),
+    ), 4, 6, early_exit=True)
+    core = CoreConfig(lanes=2, weight_bits=4, potential_bits=6, kernel_bits=1, max_neurons=5,
+                      max_layers=2, max_time_steps=12, weight_depth=32)
+    exp = _check(net, [[[t, i] for t in range(12) for i in range(4)], [[0, 3], [5, 1]]], core)
+    assert exp[0].counters.saturations > 0
+    assert exp[0].steps < 12
+
+
+def test_amaranth_core_modes_one_lane_with_stalls():
+    rng = np.random.default_rng(3)
+    net = QNet(3, 6, (Layer(rng.integers(0, 5, size=(3, 4)), 4, reset="zero"),
+                      Layer(rng.integers(0, 5, size=(4, 2)), 3)), 4, 8)
+    core = CoreConfig(lanes=1, weight_bits=4, potential_bits=8, kernel_bits=1, max_neurons=4,
+                      max_layers=2, max_time_steps=8, weight_depth=32)
+    _check(net, [[[0, 0], [0, 2], [3, 1]], [[t, i] for t in range(6) for i in range(3)]], core,
+           idle=0.6, backpressure=0.7)
