@@ -64,9 +64,16 @@ def main(argv=None):
     ap.add_argument("--Ts", nargs="+", type=int, default=[8, 16, 32, 64, 128])
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--json", help="write all results to this JSON file")
+    ap.add_argument("--from-json", help="skip training: summarise (and plot) results from a file")
+    ap.add_argument("--plot", action="store_true", help="write docs/figures/convert_*.png")
     args = ap.parse_args(argv)
     rows = []
-    for ds in args.datasets:
+    if args.from_json:
+        with open(args.from_json) as f:
+            rows = json.load(f)
+        args.datasets = [d for d in args.datasets if any(r["dataset"] == d for r in rows)]
+        args.Ts = sorted({r["T"] for r in rows})
+    for ds in args.datasets if not args.from_json else []:
         X, y = load_split(ds, "train")
         Xv, yv = load_split(ds, "validation")
         Xt, yt = load_split(ds, "test")
@@ -113,7 +120,38 @@ def main(argv=None):
                    np.mean([r["spikes"] for r in sel["rect_b1"]]))
             print(f"| {ds} | {T} | {100 * ann:.1f} | " + " | ".join(cells)
                   + f" | {spk[0]:.0f} / {spk[1]:.0f} |")
+    if args.plot:
+        plot(rows, args.datasets, args.Ts)
     return 0
+
+
+def plot(rows, datasets, Ts, path="docs/figures/convert_accuracy_vs_T.png"):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = {"none": "no L4", "rect_b1": "L4 rectified, beta=1",
+              "wiener_b1": "L4 Wiener, beta=1", "rect_val": "L4 rectified, beta on val"}
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
+    for ax, ds in zip(axes[0], datasets, strict=True):
+        for name, lab in labels.items():
+            m = [100 * np.mean([r["acc"] for r in rows if r["dataset"] == ds and r["T"] == T
+                                and r["variant"] == name]) for T in Ts]
+            s = [100 * np.std([r["acc"] for r in rows if r["dataset"] == ds and r["T"] == T
+                               and r["variant"] == name]) for T in Ts]
+            ax.errorbar(Ts, m, yerr=s, label=lab, capsize=2, marker="o", ms=3)
+        ann = 100 * np.mean([r["ann_acc"] for r in rows if r["dataset"] == ds])
+        ax.axhline(ann, color="k", ls="--", lw=0.8, label="ReLU ANN")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("time steps T")
+        ax.set_ylabel("SNN test accuracy (%)")
+        ax.set_title(f"conversion, {ds}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -85,9 +85,16 @@ def main(argv=None):
     ap.add_argument("--bn-start", type=int, default=10)
     ap.add_argument("--bn-weights", nargs="+", type=float, default=[0.0, 1e-3, 3e-3, 1e-2, 3e-2])
     ap.add_argument("--json", help="write all runs to this JSON file")
+    ap.add_argument("--from-json", help="skip training: summarise (and plot) runs from this file")
+    ap.add_argument("--plot", action="store_true", help="write docs/figures/kernel_*.png")
     args = ap.parse_args(argv)
     rows = []
-    for ds in args.datasets:
+    if args.from_json:
+        with open(args.from_json) as f:
+            rows = json.load(f)
+        args.datasets = [d for d in args.datasets if any(r["dataset"] == d for r in rows)]
+        args.bn_weights = sorted({r["bn_w"] for r in rows})
+    for ds in args.datasets if not args.from_json else []:
         for seed in args.seeds:
             for w in args.bn_weights:
                 r = one(ds, seed, w, args.epochs, args.window, args.bn_start)
@@ -127,7 +134,34 @@ def main(argv=None):
             fa = np.mean([r["float_acc"] for r in rs])
             print(f"| {ds} | {label} | {w:g} | {fa:.4f} | {m['acc']:.4f} | {m['spikes']:.2f} | "
                   f"{m['cycles']:.1f} |")
+    if args.plot:
+        plot(rows, args.datasets)
     return 0
+
+
+def plot(rows, datasets, path="docs/figures/kernel_spikes_vs_accuracy.png"):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
+    for ax, ds in zip(axes[0], datasets, strict=True):
+        ws = sorted({r["bn_w"] for r in rows if r["dataset"] == ds})
+        for w in ws:
+            rs = [r for r in rows if r["dataset"] == ds and r["bn_w"] == w]
+            sp = [r["test"]["spikes"] for r in rs]
+            ac = [100 * r["test"]["acc"] for r in rs]
+            ax.scatter(sp, ac, label=f"BN loss {w:g}" if w else "no BN loss",
+                       marker="o" if w else "s")
+        ax.set_xlabel("hardware spikes per sample (test)")
+        ax.set_ylabel("integer-network accuracy (%)")
+        ax.set_title(f"temporal kernel, {ds}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
