@@ -61,7 +61,8 @@ from .core import CoreConfig, chunks
 from .ir import QNet
 from .reference import Activity
 
-__all__ = ["WAIT_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown", "Breakdown"]
+__all__ = ["WAIT_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown", "Breakdown",
+           "summarize"]
 
 #: cycles the sequencer waits after a layer phase's last op (hw.params.WAIT_CYCLES)
 WAIT_CYCLES = 5
@@ -200,3 +201,25 @@ def cost_hook(core: CoreConfig) -> Callable[[QNet, Activity], tuple[dict, int]]:
         return cost(core, qnet, activity)
 
     return hook
+
+
+def summarize(core: CoreConfig, qnet: QNet, activities) -> dict:
+    """Mean cycles per sample by phase over ``activities`` (e.g. ``r.activity`` of
+    :func:`sim.reference.run` results), and the event-phase efficiency
+    ``event_phase / (events x chunks)`` (1.0 means no fill/drain cycles in event phases) and the
+    all-in ratio ``cycles / (events x chunks)``."""
+    totals: dict[str, int] = {}
+    n = 0
+    for act in activities:
+        _, b = breakdown(core, qnet, act)
+        for k, v in b.to_json().items():
+            totals[k] = totals.get(k, 0) + v
+        n += 1
+    if n == 0:
+        raise ValueError("summarize needs at least one sample's activity")
+    out: dict = {k: v / n for k, v in totals.items()}
+    exc = totals["events_x_chunks"]
+    out["event_efficiency"] = totals["event_phase"] / exc if exc else None
+    out["cycles_per_event_chunk"] = totals["cycles"] / exc if exc else None
+    out["samples"] = n
+    return out
