@@ -16,9 +16,11 @@ import pytest
 
 from sim.bench.cocotb_backend import run_job
 from sim.bench.differential import COSIM_CORES, BenchOptions, check_results, program_for
+from sim.costmodel import cost_hook
 from sim.image import pack
 from sim.ir import EventSet, Layer, QNet
 from sim.random import random_case, random_events
+from sim.reference import run
 
 pytestmark = pytest.mark.cosim
 
@@ -62,10 +64,6 @@ def programs_for(core, name: str):
 @pytest.mark.parametrize("traffic", list(TRAFFIC))
 @pytest.mark.parametrize("core_name", list(COSIM_CORES))
 def test_core_matches_reference(core_name, traffic, cocotb_build):
-    from sim.costmodel import cost_hook
-
-    from sim.reference import run
-
     core = COSIM_CORES[core_name]
     images = programs_for(core, core_name)
     bench_seed = core.lanes * 100 + list(TRAFFIC).index(traffic)
@@ -87,10 +85,6 @@ def test_core_matches_reference(core_name, traffic, cocotb_build):
 
 def test_empty_and_dense_samples_on_one_core(cocotb_build):
     """An empty sample (just the end word) and a sample with every input at every step."""
-    from sim.costmodel import cost_hook
-
-    from sim.reference import run
-
     core = COSIM_CORES["p3"]
     q = full_network(core, seed=5)
     dense = np.argwhere(np.ones((q.time_steps, q.n_inputs), dtype=bool)).astype(np.int64)

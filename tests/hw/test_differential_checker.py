@@ -164,7 +164,6 @@ def test_expect_model_refuses_payloads_without_one_end_word():
 
 
 def test_expect_model_valid_sample_is_the_reference():
-    pytest.importorskip("sim.costmodel", reason="the cycle-cost rule is not in this checkout")
     from sim.costmodel import cost_hook
 
     core = CoreConfig(lanes=2, weight_bits=4, potential_bits=8, max_neurons=8, max_layers=2,
