@@ -24,6 +24,7 @@ half-written entry (the loser of the race discards its copy and uses the winner'
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -200,6 +201,18 @@ def build_harness(
     if waveform == "fst":
         _check_fst_support()
     root.mkdir(parents=True, exist_ok=True)
+    # one compile per key at a time: a concurrent caller waits here, then finds the entry
+    with open(root / f".{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if lib.exists():
+            return Build(lib, True, key, 0.0, waveform, has_trace)
+        return _build_locked(verilog, wrapper, flags, version, key, root, dest, waveform,
+                             has_trace, jobs)
+
+
+def _build_locked(verilog, wrapper, flags, version, key, root, dest, waveform, has_trace,
+                  jobs) -> Build:
+    lib = dest / LIB_NAME
     start = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix=f".build-{key[:8]}-", dir=root))
     try:
@@ -229,9 +242,10 @@ def build_harness(
             {"key": key, "verilator": version, "flags": flags, "command": cmd,
              "seconds": round(time.perf_counter() - start, 3)}, indent=1) + "\n")
         try:
-            os.rename(out, dest)
+            os.rename(out, dest)  # atomic: the entry appears complete or not at all
         except OSError:
-            # another process finished the same key first; its entry is complete: use it
+            # another process finished the same key first (e.g. on a file system where the
+            # lock is not shared); its entry is complete: use it
             if not lib.exists():
                 raise ToolchainError(
                     f"cannot move the harness build into the cache at {dest}"

@@ -2,7 +2,8 @@
 
 The cache entry's key hashes the Verilog, the wrapper, the C++ shim, the Verilator version and
 the flags; a second build of the same core returns ``cached=True`` (asserted on the flag, not
-on timing). Two processes building the same key at once both end with a working library.
+on timing). Two processes building the same key at once: one compiles, the other waits for it
+and uses the same entry.
 """
 
 from __future__ import annotations
@@ -12,29 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from sim.bench.differential import COSIM_CORES
 from sim.bench.verilator import Harness, build_for_core, build_harness, cache_root, core_verilog
+from sim.core import CoreConfig
 from sim.errors import ToolchainError
 
 pytestmark = pytest.mark.cosim
 
-CORE = COSIM_CORES["p8"]
+#: a small core: these tests compile from an empty cache every time
+CORE = CoreConfig(lanes=2, weight_bits=4, potential_bits=8, kernel_bits=2, max_neurons=8,
+                  max_layers=2, max_time_steps=8, weight_depth=64)
 
 
-def test_verilator_second_build_is_a_cache_hit(tmp_path):
-    first = build_for_core(CORE, cache_dir=tmp_path)
-    second = build_for_core(CORE, cache_dir=tmp_path)
-    assert (first.cached, second.cached) == (False, True)
-    assert second.path == first.path and second.key == first.key
-    assert first.path.parent == tmp_path / first.key
-    # the entry is complete: the library, its sources and the build record; no temp folders
-    names = sorted(p.name for p in first.path.parent.iterdir())
-    assert names == ["build.json", "harness.cpp", "libttfs_harness.so", "ttfs_core.v",
-                     "ttfs_harness.v"]
-    assert [p.name for p in tmp_path.iterdir()] == [first.key]
-    # a different variant (trace stream) is a different key
-    traced = build_for_core(CORE, trace=True, cache_dir=tmp_path)
-    assert traced.key != first.key and not traced.cached
+def _entries(root) -> list[str]:
+    """What the cache root holds, less the per-key lock files."""
+    return sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock"))
 
 
 def _build_in_child(cache: str, queue) -> None:
@@ -47,7 +39,7 @@ def _build_in_child(cache: str, queue) -> None:
         queue.put((None, None, repr(exc)))
 
 
-def test_verilator_concurrent_builds_share_one_entry(tmp_path):
+def test_verilator_concurrent_builds_then_a_cache_hit(tmp_path):
     core_verilog(CORE, False)  # emit once here; the children inherit the memo (fork)
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
@@ -59,8 +51,17 @@ def test_verilator_concurrent_builds_share_one_entry(tmp_path):
         p.join(timeout=60)
     assert [o[2] for o in outcomes] == [None, None]
     assert outcomes[0][0] == outcomes[1][0]
-    entries = [p.name for p in tmp_path.iterdir()]
+    # one compiled, the other waited for it and found the entry
+    assert sorted(o[1] for o in outcomes) == [False, True]
+    entries = _entries(tmp_path)
     assert len(entries) == 1 and not entries[0].startswith(".build")
+    # and in this process: a cache hit on the same entry, which is complete
+    again = build_for_core(CORE, cache_dir=tmp_path)
+    assert again.cached and str(again.path) == outcomes[0][0]
+    assert again.path.parent == tmp_path / again.key == tmp_path / entries[0]
+    names = sorted(p.name for p in again.path.parent.iterdir())
+    assert names == ["build.json", "harness.cpp", "libttfs_harness.so", "ttfs_core.v",
+                     "ttfs_harness.v"]
 
 
 def test_verilator_build_error_carries_the_compiler_message(tmp_path):
@@ -70,7 +71,7 @@ def test_verilator_build_error_carries_the_compiler_message(tmp_path):
     msg = str(info.value)
     assert msg.startswith("the Verilator harness build failed (exit 1):")
     assert "ttfs_core.v:2" in msg and "syntax error" in msg
-    assert list(tmp_path.iterdir()) == []  # nothing half-built left in the cache
+    assert _entries(tmp_path) == []  # nothing half-built left in the cache
 
 
 def test_verilator_cache_root_follows_ttfs_cache(monkeypatch, tmp_path):
