@@ -39,19 +39,25 @@ CHECKPOINT_FORMAT = "ttfs.train.checkpoint"
 
 #: Options of the surrogate methods (every one can be overridden through ``**options``).
 DEFAULTS: dict[str, Any] = {
+    # the layer-phased TTFS network (train.snn.NetConfig): inputs arrive in steps 0..t_in-1 and
+    # are weighted by the falling kernel K_1[t] = t_in - t (a linear layer on x); the hidden
+    # layer holds its threshold until t_in, then fires as a ramp threshold falls from th_start
+    # to th_end; the non-spiking output weights each hidden spike by K_2[t] = T - t
     "hidden": (120,),
-    "time_steps": 40,
-    "t_in": 24,
+    "time_steps": 80,
+    "t_in": 48,
     "cutoff": 0.0,
     "bias_steps": (0,),
     "reset": "fire_once",
     "out_reset": "fire_once",
     "leak_shift": 0,
     "out_leak_shift": 0,
-    "readout": "first_spike",
-    "th_start": 1.0,
-    "th_end": 1.0,
-    "out_kernel": 1,
+    "readout": "max_potential",
+    "th_start": 2.0,
+    "th_end": 0.05,
+    "th_hold": 48,
+    "in_kernel": 48,
+    "out_kernel": 80,
     "tau": 2.0,
     "slope": 5.0,
     "lr": 3e-3,
@@ -60,7 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "weight_bits": 8,
     "potential_bits": 16,
     "early_exit": False,
-    "init_mean": 1.5,
+    "init_mean": 1.0,
     "init_std": 1.0,
     "threads": 1,
     "lam": 0.0,
@@ -70,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "r_min": 0.05,
 }
 
-DEFAULT_EPOCHS = {"yinyang": 60, "digits": 40, "idx": 8}
+DEFAULT_EPOCHS = {"yinyang": 30, "digits": 30, "idx": 8}
 
 
 def encoder_settings(opts: dict) -> dict:
@@ -103,7 +109,9 @@ def build_model(opts: dict, n_features: int, n_classes: int, seed: int) -> TTFSN
         readout=opts["readout"],
         th_start=(float(opts["th_start"]),) * L,
         th_end=(float(opts["th_end"]),) * L,
-        kernel_max=(1,) * len(hidden) + (int(opts["out_kernel"]),),
+        kernel_max=(int(opts["in_kernel"]),) + (1,) * (len(hidden) - 1)
+        + (int(opts["out_kernel"]),),
+        th_hold=(int(opts["th_hold"]),) * len(hidden) + (0,),
         weight_bits=int(opts["weight_bits"]),
         potential_bits=int(opts["potential_bits"]),
         tau=float(opts["tau"]),
@@ -204,6 +212,9 @@ def train_surrogate(req: TrainRequest, method: str) -> Path:
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         mode = "qat" if epoch >= qat_from else "float"
+        if epoch == qat_from:
+            # fix the potential-range part of the quantization scale before fine-tuning with it
+            model.calibrate(xtr)
         lr = float(opts["lr"]) * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
         for g in opt.param_groups:
             g["lr"] = lr
@@ -249,6 +260,8 @@ def train_surrogate(req: TrainRequest, method: str) -> Path:
                                  history, complete=False), ck_path)
         if req.progress is not None:
             req.progress(dict(rec))
+    if qat_from >= epochs:
+        model.calibrate(xtr)
     final = out / "model.pt"
     _save_atomic(_checkpoint(req, method, opts, enc, model, opt, epochs, epochs, history,
                              complete=True), final)
@@ -292,7 +305,7 @@ _SUMMARIES = {
 }
 _METHOD_DEFAULTS = {
     "baseline": {},
-    "excess": {"reset": "zero", "lam": 1.0},
+    "excess": {"reset": "subtract", "lam": 1.0},
     "count": {"lam": 1.0},
     "sop": {"lam": 1.0},
 }

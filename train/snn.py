@@ -68,6 +68,9 @@ __all__ = [
 ]
 
 MODES = ("float", "qat", "int")
+#: The blocking threshold (threshold units) of held steps; the integer table clamps it to the
+#: largest potential, which only a saturated membrane reaches.
+TH_BLOCK = 1.0e4
 
 
 # -- configuration ----------------------------------------------------------------------------
@@ -83,11 +86,18 @@ class NetConfig:
     ``Theta_l[t] = start + (end - start) * t / (T - 1)``: constant when equal (the common case);
     a falling ramp turns a neuron's potential into a graded spike time even though every input
     event arrives at an integer step (the input-driven potential is a staircase, and a constant
-    threshold could only be crossed at an input step). ``kernel_max`` (one integer per layer)
-    defines the input-kernel table ``K_l[t] = max(1, round(kernel_max * (T - t) / T))`` when
-    ``> 1`` (a falling ramp: an early spike weighs more, which is how a ``max_potential`` output
-    layer reads spike *times*), or ``K_l[t] = 1`` when 1. ``tau`` is the temperature of the
-    first-spike readout loss (in steps), ``slope`` the surrogate's steepness.
+    threshold could only be crossed at an input step). ``th_hold`` (one integer per layer,
+    default 0) holds the threshold at the blocking value ``TH_BLOCK`` for the first ``th_hold``
+    steps and starts the ramp at ``t = th_hold``: the layer-phased scheme of Rueckauer & Liu
+    (2018) and Park & Yoon (2021), where a layer integrates its whole input window first and then
+    fires at a time that falls linearly with its potential (a clipped-linear activation,
+    ``t = hold + (start - V) / (start - end) * (T - 1 - hold)``). ``kernel_max`` (one integer
+    per layer) defines the input-kernel table ``K_l[t] = max(1, kernel_max - t)`` when ``> 1``
+    (a falling ramp: an early event weighs more, so a layer reads its inputs' spike *times*; with
+    ``kernel_max = t_in`` an input ``x`` encoded at ``t = rint((1-x)(t_in-1))`` contributes
+    ``W * (1 + rint(x (t_in-1)))``, i.e. a linear layer on ``x``), or ``K_l[t] = 1`` when 1.
+    ``tau`` is the temperature of the first-spike readout loss (in steps), ``slope`` the
+    surrogate's steepness.
     """
 
     sizes: tuple
@@ -98,6 +108,7 @@ class NetConfig:
     th_start: tuple | None = None
     th_end: tuple | None = None
     kernel_max: tuple | None = None
+    th_hold: tuple | None = None
     weight_bits: int = 8
     potential_bits: int = 16
     tau: float = 2.0
@@ -117,12 +128,14 @@ class NetConfig:
             object.__setattr__(self, name, (1.0,) * L if v is None else tuple(float(t) for t in v))
         km = (1,) * L if self.kernel_max is None else tuple(int(k) for k in self.kernel_max)
         object.__setattr__(self, "kernel_max", km)
+        hold = (0,) * L if self.th_hold is None else tuple(int(k) for k in self.th_hold)
+        object.__setattr__(self, "th_hold", hold)
         if L < 1 or min(sizes) < 1:
             raise ConfigError(f"sizes must be (n_inputs, n_1, ..., n_L) with every size >= 1, "
                               f"not {sizes}")
         if self.time_steps < 1:
             raise ConfigError(f"time_steps must be >= 1, not {self.time_steps}")
-        for name in ("resets", "leak_shifts", "th_start", "th_end", "kernel_max"):
+        for name in ("resets", "leak_shifts", "th_start", "th_end", "kernel_max", "th_hold"):
             if len(getattr(self, name)) != L:
                 raise ConfigError(f"{name} needs one entry per layer ({L}), "
                                   f"got {len(getattr(self, name))}")
@@ -136,6 +149,8 @@ class NetConfig:
         if self.readout not in READOUTS:
             raise ConfigError(
                 f"readout must be one of 'first_spike', 'max_potential', not {self.readout!r}")
+        if min(self.th_hold) < 0 or max(self.th_hold) >= self.time_steps:
+            raise ConfigError(f"th_hold must be in 0..time_steps-1, not {self.th_hold}")
         if min(self.kernel_max) < 1:
             raise ConfigError(f"kernel_max must be >= 1, not {self.kernel_max}")
         if min(self.th_start + self.th_end) <= 0:
@@ -171,6 +186,7 @@ class NeuronParams(NamedTuple):
     mode: str
     slope: float
     spiking: bool = True
+    blocked: bool = False
 
 
 class SpikeFn(torch.autograd.Function):
@@ -214,7 +230,9 @@ def step(current: torch.Tensor, state: NeuronState, params: NeuronParams):
     # the gate is detached: a fired neuron's later steps carry no gradient back into the
     # spike that closed the gate (the usual treatment of resets in surrogate training)
     can = (1 - state.fired).detach() if fire_once else None
-    if params.mode == "int":
+    if params.mode == "int" or params.blocked:
+        # a held (blocking) threshold passes no surrogate gradient: the neuron is not meant to
+        # fire there, and the surrogate's tail would otherwise dominate the held steps
         s = (v >= th).to(v.dtype)
     else:
         s = SpikeFn.apply((v - th) / th, params.slope)
@@ -247,21 +265,31 @@ class Forward(NamedTuple):
     ``spikes[l]`` is ``(T, batch, n_l)`` (0/1), ``v_final`` the output layer's final membrane,
     ``t_first`` the output neurons' first-spike steps (``T`` when silent; differentiable through
     the surrogate as ``sum_t prod_{t' <= t} (1 - s_t')``), and ``logits`` what the task loss
-    takes: ``-t_first / tau`` (first_spike) or ``v_final / Theta`` (max_potential).
+    takes: ``-t_first / tau`` (first_spike) or ``v_final / (Theta * kernel_max)``
+    (max_potential). ``v_peak[l]`` is the largest ``|V|`` layer ``l`` reached (detached; the
+    calibration of :meth:`TTFSNet.calibrate`).
     """
 
     spikes: list
     v_final: torch.Tensor
     t_first: torch.Tensor
     logits: torch.Tensor
+    v_peak: list
 
 
-def quant_scale(w: torch.Tensor, weight_bits: int) -> float:
-    """``q = (2**(weight_bits-1) - 1) / max|W|``: the integer units per threshold unit."""
+def quant_scale(w: torch.Tensor, weight_bits: int, potential_bits: int = 32,
+                v_peak: float = 0.0, margin: float = 0.9) -> float:
+    """Integer units per threshold unit of a layer:
+    ``q = min((2**(weight_bits-1) - 1) / max|W|, margin * (2**(potential_bits-1) - 1) / v_peak)``.
+
+    The second bound (only when a calibrated ``v_peak > 0`` is known) keeps the largest membrane
+    seen on the training data inside the potential range, at the price of coarser weights.
+    """
     m = float(w.detach().abs().max())
-    if m == 0.0:
-        return 1.0
-    return smax(weight_bits) / m
+    q = smax(weight_bits) / m if m > 0.0 else 1.0
+    if v_peak > 0.0:
+        q = min(q, margin * smax(potential_bits) / v_peak)
+    return q
 
 
 class TTFSNet(nn.Module):
@@ -277,20 +305,32 @@ class TTFSNet(nn.Module):
         self.config = config
         T = config.time_steps
         self.weights = nn.ParameterList()
-        for a, b in zip(config.sizes[:-1], config.sizes[1:], strict=True):
+        kernels = [self._kernel_table(km, T) for km in config.kernel_max]
+        for (a, b), kern in zip(zip(config.sizes[:-1], config.sizes[1:], strict=True), kernels,
+                                strict=True):
             # mean init_mean / n_in: a neuron whose inputs all fire receives about init_mean
-            # thresholds, so training starts with neurons that spike
+            # thresholds, so training starts with neurons that spike; divided by the mean kernel
+            # entry so a ramp kernel does not multiply the initial potentials
+            kscale = float(kern.mean())
             w = torch.randn(a, b, generator=generator) * (config.init_std / np.sqrt(a))
-            w = w + config.init_mean / a
+            w = (w + config.init_mean / a) / kscale
             self.weights.append(nn.Parameter(w))
-        ramp = torch.arange(T, dtype=torch.float64) / max(T - 1, 1)
         for li, (a, b) in enumerate(zip(config.th_start, config.th_end, strict=True)):
-            table = (a + (b - a) * ramp).to(torch.float32)
+            hold = config.th_hold[li]
+            t = torch.arange(T, dtype=torch.float64)
+            ramp = torch.clamp(t - hold, min=0) / max(T - 1 - hold, 1)
+            table = a + (b - a) * ramp
+            table[:hold] = TH_BLOCK
+            table = table.to(torch.float32)
             self.register_buffer(f"threshold{li}", table)
-            km = config.kernel_max[li]
-            kern = (torch.clamp(torch.round(km * (T - torch.arange(T, dtype=torch.float64)) / T),
-                                min=1) if km > 1 else torch.ones(T, dtype=torch.float64))
-            self.register_buffer(f"kernel{li}", kern.to(torch.float32))
+            self.register_buffer(f"kernel{li}", kernels[li])
+            # largest |V| in threshold units seen by calibrate(); 0 = not calibrated
+            self.register_buffer(f"vpeak{li}", torch.zeros(()))
+
+    @staticmethod
+    def _kernel_table(km: int, T: int) -> torch.Tensor:
+        t = torch.arange(T, dtype=torch.float32)
+        return torch.clamp(km - t, min=1.0) if km > 1 else torch.ones(T)
 
     @property
     def n_layers(self) -> int:
@@ -302,16 +342,34 @@ class TTFSNet(nn.Module):
     def kernel_table(self, li: int) -> torch.Tensor:
         return getattr(self, f"kernel{li}")
 
+    def scale(self, li: int) -> float:
+        """The integer units per threshold unit of layer ``li`` (:func:`quant_scale`)."""
+        cfg = self.config
+        return quant_scale(self.weights[li], cfg.weight_bits, cfg.potential_bits,
+                           float(getattr(self, f"vpeak{li}")))
+
+    def calibrate(self, x: torch.Tensor, batch: int = 1000) -> list[float]:
+        """Record every layer's largest ``|V|`` (float mode) on inputs ``x``; returns them."""
+        peaks = [0.0] * self.n_layers
+        with torch.no_grad():
+            for li in range(self.n_layers):
+                getattr(self, f"vpeak{li}").zero_()
+            for a in range(0, x.shape[1], batch):
+                fwd = self(x[:, a:a + batch], "float")
+                peaks = [max(p, float(v)) for p, v in zip(peaks, fwd.v_peak, strict=True)]
+            for li, p in enumerate(peaks):
+                getattr(self, f"vpeak{li}").fill_(p)
+        return peaks
+
     def layer_params(self, li: int, mode: str):
         """``(W, Theta table, (lo, hi))`` of layer ``li`` in ``mode``'s units."""
         cfg = self.config
         w = self.weights[li]
         th = self.threshold_table(li)
         pb = cfg.potential_bits
+        q = self.scale(li)
         if mode == "float":
-            q = quant_scale(w, cfg.weight_bits)
             return w, th, (smin(pb) / q, smax(pb) / q)
-        q = quant_scale(w, cfg.weight_bits)
         wq = torch.clamp(_round_ste(w * q), smin(cfg.weight_bits), smax(cfg.weight_bits))
         thq = torch.clamp(torch.round(th * q), 1, smax(pb))
         return wq, thq, (float(smin(pb)), float(smax(pb)))
@@ -329,6 +387,7 @@ class TTFSNet(nn.Module):
         h = x
         B = x.shape[1]
         v = None
+        peaks = []
         for li in range(self.n_layers):
             w, th, (lo, hi) = self.layer_params(li, mode)
             K = self.kernel_table(li)
@@ -339,11 +398,15 @@ class TTFSNet(nn.Module):
             state = NeuronState(x.new_zeros(B, n), x.new_zeros(B, n))
             outs = []
             ths = th.tolist()
+            held = (self.threshold_table(li) >= TH_BLOCK).tolist()
+            peak = x.new_zeros(())
             for t in range(T):
                 p = NeuronParams(ths[t], cfg.resets[li], cfg.leak_shifts[li], lo, hi, mode,
-                                 cfg.slope, spiking)
+                                 cfg.slope, spiking, held[t])
                 s, state = step(cur[t], state, p)
                 outs.append(s)
+                peak = torch.maximum(peak, state.v.detach().abs().amax())
+            peaks.append(peak if mode == "float" else peak / self.scale(li))
             h = torch.stack(outs)
             spikes_all.append(h)
             v = state.v
@@ -354,8 +417,8 @@ class TTFSNet(nn.Module):
         if cfg.readout == "first_spike":
             logits = -t_first / cfg.tau
         else:
-            logits = v / last_th
-        return Forward(spikes_all, v, t_first, logits)
+            logits = v / (last_th * cfg.kernel_max[-1])
+        return Forward(spikes_all, v, t_first, logits, peaks)
 
 
 def predict(fwd: Forward, readout: str) -> torch.Tensor:
@@ -486,7 +549,7 @@ def int_forward(qnet: QNet, x: torch.Tensor) -> IntRun:
     spl = np.stack([(sp.sum(dim=2) * mask).sum(dim=0).numpy() for sp in spikes], axis=1)
     sops = sum((ev * mask).sum(dim=0).numpy() * layer.n_out
                for ev, layer in zip(events_in, qnet.layers, strict=True))
-    fwd = Forward(spikes, v, torch.zeros(0), torch.zeros(0))
+    fwd = Forward(spikes, v, torch.zeros(0), torch.zeros(0), [])
     pred = predict(fwd, qnet.readout).numpy().astype(np.int64)
     return IntRun(
         predictions=pred,
@@ -511,7 +574,8 @@ def export_layers(model: TTFSNet) -> list[Layer]:
         if not torch.equal(K, torch.round(K)):
             raise ConfigError(f"layer {li + 1} kernel table is not integer-valued; "
                               "this exporter needs integer kernels")
-        th_f = model.threshold_table(li) * quant_scale(model.weights[li], cfg.weight_bits)
+        table = model.threshold_table(li)
+        th_f = table[table < TH_BLOCK] * model.scale(li)  # held steps clamp on purpose
         if float(th_f.max()) > smax(cfg.potential_bits):
             raise ConfigError(
                 f"layer {li + 1} threshold {float(th_f.max()):.0f} in integer units does not fit "
