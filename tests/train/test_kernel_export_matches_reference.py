@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from sim.core import CoreConfig
 from sim.ir import QNet
@@ -19,6 +20,15 @@ from train.kernel import (
 )
 
 pytestmark = pytest.mark.train
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # tiny models: extra threads only contend (and spin) on a shared 2-core machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _data(n: int, seed: int):

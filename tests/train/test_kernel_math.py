@@ -24,6 +24,15 @@ from train.kernel import (
 pytestmark = pytest.mark.train
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # tiny models: extra threads only contend (and spin) on a shared 2-core machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def test_kernel_relaxation_ramp():
     assert [relax_probability(e, 4) for e in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert relax_probability(0, 50) == 1 / 50

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from sim.errors import ConfigError
 from sim.reference import run
@@ -13,6 +14,15 @@ from train.kernel import kernel_int_forward
 from train.methods import get_method
 
 pytestmark = pytest.mark.train
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # tiny models: extra threads only contend (and spin) on a shared 2-core machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def test_kernel_and_convert_are_registered():
