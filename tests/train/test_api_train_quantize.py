@@ -18,9 +18,10 @@ from train.snn import events_to_dense, int_forward, predict
 
 pytestmark = pytest.mark.train
 
-# small and fast: a 4-16-3 network over 16 steps, 2 epochs, the second quantization-aware
-SMALL = dict(hidden=(16,), time_steps=16, t_in=12, qat=0.5, batch_size=100, th_start=2.0,
-             th_end=0.3)
+# small and fast: a 4-16-3 layer-phased network over 16 steps (inputs in 0..9, hidden fires in
+# 10..15), 2 epochs, the second quantization-aware
+SMALL = dict(hidden=(16,), time_steps=16, t_in=10, th_hold=10, in_kernel=10, out_kernel=16,
+             qat=0.5, batch_size=100)
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +40,24 @@ def test_progress_and_checkpoint_contents(trained):
         assert 0.0 <= r["val_acc"] <= 1.0 and r["spikes_per_sample"] >= 0.0
     ck = load_checkpoint(path)
     assert ck["complete"] and ck["epoch"] == 2 and len(ck["history"]) == 2
-    assert ck["encoder"] == {"kind": "ttfs", "time_steps": 16, "t_in": 12, "cutoff": 0.0,
+    assert ck["encoder"] == {"kind": "ttfs", "time_steps": 16, "t_in": 10, "cutoff": 0.0,
                              "bias_steps": [0]}
     assert set(ck) >= {"net", "model", "optimizer", "options", "history"}
 
 
-@pytest.mark.parametrize("readout", ["first_spike", "max_potential"])
-def test_trained_integer_network_equals_reference_on_every_test_sample(tmp_path, readout):
-    opts = dict(SMALL, readout=readout, out_kernel=4 if readout == "max_potential" else 1)
-    path = train_model("yinyang", "baseline", 2, 1, tmp_path, **opts)
+@pytest.mark.parametrize("method,reset,readout,leak", [
+    ("baseline", "fire_once", "max_potential", 0),
+    ("baseline", "fire_once", "first_spike", 0),
+    ("excess", "subtract", "max_potential", 0),
+    ("sop", "zero", "first_spike", 1),
+])
+def test_trained_integer_network_equals_reference_on_every_test_sample(tmp_path, method, reset,
+                                                                       readout, leak):
+    opts = dict(SMALL, readout=readout, reset=reset, out_reset=reset, leak_shift=leak,
+                lam=0.1)
+    if readout == "first_spike":  # a spiking output layer: ramp its threshold too, no kernel
+        opts.update(out_kernel=1, th_hold=0, in_kernel=1, th_start=2.0, th_end=0.3)
+    path = train_model("yinyang", method, 2, 1, tmp_path, **opts)
     qnet = quantize_model(path, tmp_path / "qnet.json")
     assert load_qnet(tmp_path / "qnet.json").equals(qnet)
     X, y = load_split("yinyang", "test")
@@ -62,9 +72,10 @@ def test_trained_integer_network_equals_reference_on_every_test_sample(tmp_path,
         assert int(got.sops[n]) == r.counters.sops
         assert int(got.saturations[n]) == r.counters.saturations
         assert np.array_equal(got.trace(n), r.trace), f"sample {n} trace"
-    # the network learned something: better than the 1/3 of chance
+    # the default network learned something in 2 small epochs: better than the 1/3 of chance
     acc = float(np.mean([r.prediction for r in ref] == y))
-    assert acc > 0.4
+    if (method, readout) == ("baseline", "max_potential"):
+        assert acc > 0.5
     # and the model's quantization-aware forward is the same integer network (no saturation here)
     assert got.saturations.sum() == 0
     model = model_from_checkpoint(load_checkpoint(path))
@@ -73,13 +84,15 @@ def test_trained_integer_network_equals_reference_on_every_test_sample(tmp_path,
     for a, b in zip(fwd.spikes, got.spikes, strict=True):
         assert torch.equal(a.to(torch.int64), b)
     assert np.array_equal(predict(fwd, readout).numpy(), got.predictions)
+    # the penalty methods train through the same forward; their networks are as exact
+    assert load_checkpoint(path)["method"] == method
 
 
 def test_encode_for_uses_the_training_encoder(trained):
     path, _ = trained
     X, y = load_split("yinyang", "test")
     a = encode_for(path, X[:50], y[:50])
-    b = encode_ttfs(X[:50], 16, t_in=12, bias_steps=(0,), labels=y[:50])
+    b = encode_ttfs(X[:50], 16, t_in=10, bias_steps=(0,), labels=y[:50])
     assert all(np.array_equal(p, q) for p, q in zip(a.samples, b.samples, strict=True))
     assert np.array_equal(a.labels, y[:50])
 
