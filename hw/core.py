@@ -148,6 +148,7 @@ class NeuronCore(wiring.Component):
         best = Signal(signed(w.PB))
         started = Signal()  # a step has run in this sample
         status = Signal(8)
+        load_last = Signal()  # the load stream's last word has been accepted
 
         cnt = {name: Signal(32, name=f"cnt_{name}") for name in (
             "cycles", "input_events", "sops", "weight_reads", "membrane_reads",
@@ -239,8 +240,9 @@ class NeuronCore(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += ld.enable.eq(1)
                 with m.If(self.load.valid):
-                    with m.If(~self.load.payload.last):
-                        m.next = "LOAD"
+                    # the loader finishes a word a cycle after accepting it: wait in LOAD
+                    m.d.sync += load_last.eq(self.load.payload.last)
+                    m.next = "LOAD"
                 with m.Elif(self.events.valid):
                     m.d.comb += [fe.active.eq(1), fe.start.eq(1), eq.reset.eq(1),
                                  eq.q_clear.eq(1)]
@@ -255,7 +257,9 @@ class NeuronCore(wiring.Component):
                         m.d.sync += status.eq(ld.status)
                         m.next = "ABORT"
             with m.State("LOAD"):
-                m.d.comb += ld.enable.eq(1)
+                m.d.comb += ld.enable.eq(~load_last)
+                with m.If(self.load.valid & ~load_last):
+                    m.d.sync += load_last.eq(self.load.payload.last)
                 with m.If(ld.done):
                     m.next = "IDLE"
             with m.State("CLEAR"):

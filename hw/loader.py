@@ -44,6 +44,13 @@ class ImageLoader(wiring.Component):
     it (``LOAD_TOO_LONG``; the rest is consumed up to ``last``). Counterpart:
     :func:`sim.image.decode_network`.
 
+    Timing: the accepted word is registered before it is parsed (1 cycle of latency; ``done``
+    comes the cycle after ``last`` is accepted). Checks that need a multiplier are deferred so no
+    check path contains one: ``net_words`` is compared at word 7 with the length computed at word
+    6 from registers; a layer's ``n_in * chunks`` rows are added to the running base at the word
+    after its ``d3`` and the total is compared with ``weight_rows`` at the word after that (both
+    still ``LOAD_BAD_HEADER``, and still before any later word could raise another flag).
+
     It writes the weight rows and tables into their memories as it goes and keeps the header
     and descriptors in registers. ``status`` changes only when a load ends (``last``): 0 on
     success, else the flag; it starts as ``NO_IMAGE``.
@@ -79,11 +86,14 @@ class ImageLoader(wiring.Component):
         wpw, wpr = w.wpw, w.wpr
         ML = w.ML
 
-        valid = self.load.valid
-        word = self.load.payload.word
-        last = self.load.payload.last
+        # stage 0: the accepted word is registered; the parser works on it one cycle later, so
+        # no path runs from the input port through the checks
         m.d.comb += self.load.ready.eq(self.enable)
-        acc = self.enable & valid
+        acc = Signal()
+        word = Signal(32)
+        last = Signal()
+        m.d.sync += [acc.eq(self.enable & self.load.valid), word.eq(self.load.payload.word),
+                     last.eq(self.load.payload.last)]
 
         # parse state; every load ends by putting it back to the start
         pos = Signal(4)  # header word index while in the header
@@ -93,16 +103,17 @@ class ImageLoader(wiring.Component):
         di = Signal(2)
         tt = Signal(16)
         is_k = Signal()
-        total = Signal(32)  # words accepted so far in this load
         csum = Signal(32)
         err = Signal(8)
         rows = Signal(25)
         net_words = Signal(32)
+        lt = Signal(24)
+        exp_len = Signal(40)
         prev_out = Signal(17)
         n_in_cur = Signal(17)
         n_out_cur = Signal(17)
         wrun = Signal(32)
-        th0 = Signal(32)
+        th0 = Signal(PB)
         L = Signal(8)
         T = Signal(16)
         NI = Signal(16)
@@ -110,8 +121,8 @@ class ImageLoader(wiring.Component):
         rw = Signal(range(wpr + 1))
         row_l = Signal(w.layer_idx)
         row_c = Signal(w.chunk_cnt)
-        row_j = Signal(17)
-        lane_base = Signal(w.chunk_cnt + P.bit_length() + 1)
+        row_j = Signal(w.neuron_cnt)
+        left = Signal(w.neuron_cnt)  # neurons of the row's layer from the row's chunk on
         rowbuf = Signal(P * WB)
 
         desc = self.desc
@@ -125,10 +136,20 @@ class ImageLoader(wiring.Component):
         m.d.comb += n_in_row.eq(Array(n_ins)[row_l])
 
         bad = Signal()
+        bad_rows = Signal()
         to_drain = Signal()
+        prod = Signal(32)
+        pend1 = Signal()
+        pend_last = Signal()
+        chk_rows = Signal()
+
+        with m.If(acc & pend1):
+            m.d.sync += [wrun.eq(wrun + prod), pend1.eq(0), chk_rows.eq(pend_last)]
+        with m.If(acc & chk_rows):
+            m.d.comb += bad_rows.eq(wrun != rows)
+            m.d.sync += chk_rows.eq(0)
 
         with m.If(acc):
-            m.d.sync += total.eq(total + 1)
             with m.If(sec != CSUM):
                 m.d.sync += csum.eq(csum + word)
             with m.Switch(sec):
@@ -151,11 +172,14 @@ class ImageLoader(wiring.Component):
                             m.d.sync += [T.eq(t_), NI.eq(ni), prev_out.eq(ni)]
                         with m.Case(5):
                             m.d.comb += bad.eq(word > w.WD)
-                            m.d.sync += rows.eq(word)
+                            m.d.sync += [rows.eq(word), lt.eq(L * T)]
                         with m.Case(6):
-                            expect = (12 + 4 * L + 2 * (L * T) + rows * wpr)
-                            m.d.comb += bad.eq(word != expect)
-                            m.d.sync += net_words.eq(word)
+                            # checked at word 7 (informational) against the length the header
+                            # implies, computed here from registers: no multiplier in a check path
+                            m.d.sync += [net_words.eq(word),
+                                         exp_len.eq(12 + 4 * L + 2 * lt + rows * wpr)]
+                        with m.Case(7):
+                            m.d.comb += bad.eq(net_words != exp_len)
                     m.d.sync += pos.eq(pos + 1)
                     with m.If(pos == 10):
                         m.d.sync += [sec.eq(DESC), li.eq(0), di.eq(0), wrun.eq(0)]
@@ -174,13 +198,15 @@ class ImageLoader(wiring.Component):
                             m.d.comb += bad.eq(word != wrun)
                             m.d.sync += cur.wbase.eq(word)
                         with m.Case(3):
-                            ch = word
-                            nrun = wrun + n_in_cur * ch[:w.chunk_cnt]
-                            chk = (ch == 0) | (ch > w.MC) | (ch * P < n_out_cur) | (
+                            ch = word[:w.chunk_cnt]
+                            chk = (word == 0) | (word > w.MC) | (ch * P < n_out_cur) | (
                                 (ch - 1) * P >= n_out_cur)
-                            m.d.comb += bad.eq(chk | ((li == L - 1) & (nrun != rows)))
-                            m.d.sync += [cur.chunks.eq(ch), wrun.eq(nrun), prev_out.eq(n_out_cur),
-                                         cur.th_const.eq(1)]
+                            m.d.comb += bad.eq(chk)
+                            # the layer's rows are added to the running base at the next word
+                            # and checked against weight_rows at the one after (last layer)
+                            m.d.sync += [cur.chunks.eq(ch), prev_out.eq(n_out_cur),
+                                         cur.th_const.eq(1), prod.eq(n_in_cur * ch), pend1.eq(1),
+                                         pend_last.eq(li == L - 1)]
                             with m.If(li == L - 1):
                                 m.d.sync += [sec.eq(TAB), li.eq(0), tt.eq(0), is_k.eq(0)]
                             with m.Else():
@@ -207,9 +233,14 @@ class ImageLoader(wiring.Component):
                             m.d.sync += li.eq(li + 1)
                             with m.If(li == L - 1):
                                 m.d.sync += [sec.eq(WGT), row.eq(0), rw.eq(0), row_l.eq(0),
-                                             row_c.eq(0), row_j.eq(0), lane_base.eq(0)]
+                                             row_c.eq(0), row_j.eq(0),
+                                             left.eq(desc[0].n_out)]
                 with m.Case(WGT):
                     merged = Signal(P * WB)
+                    # lanes of this row that hold neurons: n_out - chunk*P, at most P (a
+                    # register, so each lane's padding test is a small constant compare)
+                    live = Signal(range(P + 1))
+                    m.d.comb += live.eq(Mux(left >= P, P, left))
                     m.d.comb += merged.eq(rowbuf)
                     with m.Switch(rw):
                         for k in range(wpr):
@@ -221,21 +252,21 @@ class ImageLoader(wiring.Component):
                                 for q, p in enumerate(lanes):
                                     field = word[q * WB:(q + 1) * WB]
                                     m.d.comb += merged[p * WB:(p + 1) * WB].eq(field)
-                                    pad_bad = pad_bad | ((lane_base + p >= rcur.n_out)
-                                                         & (field != 0))
+                                    pad_bad = pad_bad | ((live <= p) & (field != 0))
                                 m.d.comb += bad.eq(bits_bad | pad_bad)
                     m.d.sync += [rowbuf.eq(merged), rw.eq(rw + 1)]
                     with m.If(rw == wpr - 1):
                         m.d.comb += [self.w_en.eq(1), self.w_addr.eq(row), self.w_data.eq(merged)]
                         m.d.sync += [rw.eq(0), row.eq(row + 1)]
                         with m.If(row_c == rcur.chunks - 1):
-                            m.d.sync += [row_c.eq(0), lane_base.eq(0)]
+                            m.d.sync += [row_c.eq(0), left.eq(rcur.n_out)]
                             with m.If(row_j == n_in_row - 1):
-                                m.d.sync += [row_j.eq(0), row_l.eq(row_l + 1)]
+                                m.d.sync += [row_j.eq(0), row_l.eq(row_l + 1),
+                                             left.eq(desc[(row_l + 1).as_unsigned()].n_out)]
                             with m.Else():
                                 m.d.sync += row_j.eq(row_j + 1)
                         with m.Else():
-                            m.d.sync += [row_c.eq(row_c + 1), lane_base.eq(lane_base + P)]
+                            m.d.sync += [row_c.eq(row_c + 1), left.eq(left - P)]
                         with m.If(row == rows - 1):
                             m.d.sync += sec.eq(CSUM)
 
@@ -247,7 +278,7 @@ class ImageLoader(wiring.Component):
                         m.d.comb += now.eq(1 << STATUS["LOAD_CHECKSUM"])
                     with m.Elif(~last):
                         m.d.comb += now.eq(1 << STATUS["LOAD_TOO_LONG"])
-                with m.Elif(bad):
+                with m.Elif(bad | bad_rows):
                     m.d.comb += now.eq(1 << STATUS["LOAD_BAD_HEADER"])
                 with m.Elif(last):
                     m.d.comb += now.eq(1 << STATUS["LOAD_TRUNCATED"])
@@ -260,5 +291,6 @@ class ImageLoader(wiring.Component):
                 m.d.sync += [self.status.eq(final), self.n_layers.eq(Mux(final == 0, L, 1)),
                              self.time_steps.eq(T), self.n_inputs.eq(NI)]
                 # back to the start for the next load
-                m.d.sync += [pos.eq(0), sec.eq(HDR), total.eq(0), csum.eq(0), err.eq(0)]
+                m.d.sync += [pos.eq(0), sec.eq(HDR), csum.eq(0), err.eq(0), pend1.eq(0),
+                             chk_rows.eq(0)]
         return m
