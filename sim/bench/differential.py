@@ -387,6 +387,11 @@ class BenchOptions:
     stop_on_mismatch: bool = True
     #: cycles without any handshake after which the bench declares the core hung
     stall_limit: int = 20000
+    #: optional probe of internal signals (benchmarks): per record, a histogram of the values of
+    #: the signals named in ``probe_state`` (comma-separated) over the cycles in which
+    #: ``probe_gate`` is high; keys are tuples of the values
+    probe_state: str | None = None
+    probe_gate: str | None = None
 
     def __post_init__(self):
         for name in ("idle", "backpressure"):
@@ -423,6 +428,8 @@ class ProgramResult:
     results: list = field(default_factory=list)
     mismatch: str | None = None
     spikes_compared: int = 0
+    #: per record, ``{(probed values...): cycles}`` when the bench ran a probe
+    probes: list = field(default_factory=list)
 
 
 def read_results(path: str | os.PathLike) -> tuple[list[ProgramResult], dict]:
@@ -434,7 +441,10 @@ def read_results(path: str | os.PathLike) -> tuple[list[ProgramResult], dict]:
     out = []
     for prog in obj["programs"]:
         res = [decode_record(rec["words"], rec["trace"]) for rec in prog["records"]]
-        out.append(ProgramResult(prog["name"], res, prog["mismatch"], prog["spikes_compared"]))
+        probes = [{tuple(int(x) for x in k.split(",")): v for k, v in rec["probe"].items()}
+                  for rec in prog["records"] if rec.get("probe") is not None]
+        out.append(ProgramResult(prog["name"], res, prog["mismatch"], prog["spikes_compared"],
+                                 probes))
     return out, obj["stats"]
 
 

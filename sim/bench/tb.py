@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections import deque
 from pathlib import Path
 
@@ -148,6 +149,10 @@ class TB:
         self._parts = [self.load, self.events, self.result] + ([self.trace] if self.trace else [])
         self.cycles = 0
         self.log = dut._log
+        self._probe = None
+        if options.probe_state:
+            self._probe = ([getattr(dut, n) for n in options.probe_state.split(",")],
+                           getattr(dut, options.probe_gate) if options.probe_gate else None)
 
     async def start(self) -> None:
         """Start the clock and hold reset for four cycles."""
@@ -170,6 +175,7 @@ class TB:
         and when the core makes no handshake for ``stall_limit`` cycles while work is pending.
         """
         opts = self.options
+        t_start = time.monotonic()
         model = ExpectModel(core) if opts.check else None
         out = {"programs": [], "stats": {"cycles": 0, "error": None}}
         self._out = out
@@ -188,9 +194,12 @@ class TB:
         stall = 0
         n_started = 0
 
+        probe = self._probe
+        hist: dict = {}
+
         def settle(final: bool = False):
             while pending:
-                p, n, rec = pending[0]
+                p, n, rec, rec_hist = pending[0]
                 need = record_spikes(rec)
                 if need is not None and len(trace_buf) < need and not final:
                     return
@@ -198,7 +207,7 @@ class TB:
                 tr = [decode_trace(trace_buf.popleft()) for _ in range(take)]
                 pending.popleft()
                 self._finish(out, p, n, rec, tr if self.has_trace else None,
-                             expected.pop((p, n), None))
+                             expected.pop((p, n), None), rec_hist)
 
         for pi, prog in enumerate(programs):
             out["programs"].append({"name": prog.name, "records": [], "mismatch": None,
@@ -230,6 +239,9 @@ class TB:
                     if c.sample():
                         moved = True
                 self.cycles += 1
+                if probe is not None and (probe[1] is None or probe[1].value):
+                    v = ",".join(str(int(h.value)) for h in probe[0])
+                    hist[v] = hist.get(v, 0) + 1
                 if moved:
                     stall = 0
                     while n_tr < len(trace_items):
@@ -239,8 +251,9 @@ class TB:
                     for w in result_items:
                         words.append(w & _MASK32)
                         if w & _LAST:
-                            pending.append(owner.popleft() + (words,))
+                            pending.append(owner.popleft() + (words, hist if probe else None))
                             words = []
+                            hist = {}
                             n_res += 1
                             got_record = True
                     result_items.clear()
@@ -275,11 +288,13 @@ class TB:
             out["stats"]["error"] = msg
             raise MismatchError(msg)
         out["stats"]["cycles"] = self.cycles
+        # wall time of the cycle loop alone (simulator start-up excluded), for speed figures
+        out["stats"]["loop_s"] = time.monotonic() - t_start
         return out
 
-    def _finish(self, out: dict, p: int, n: int, rec: list[int], trace, exp) -> None:
+    def _finish(self, out: dict, p: int, n: int, rec: list[int], trace, exp, hist=None) -> None:
         prog = out["programs"][p]
-        prog["records"].append({"words": rec, "trace": trace})
+        prog["records"].append({"words": rec, "trace": trace, "probe": hist})
         if exp is None:
             return
         got = decode_record(rec, trace)
