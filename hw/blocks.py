@@ -220,9 +220,13 @@ class NeuronArray(wiring.Component):
         l_addr = Signal(self._mab)
         l_word = Signal(w.memb_width)
         vin = Signal(w.memb_width)
-        with m.If(d_valid & d_integ & (d_maddr == c_maddr)):
+        # forwarding selects, compared one stage early (in b_) and registered, so the c_ path
+        # starts at a register: "the op now in d_ wrote/writes my word", "the last write did"
+        fwd_d = Signal()
+        fwd_l = Signal()
+        with m.If(fwd_d):
             m.d.comb += vin.eq(d_word)
-        with m.Elif(l_valid & (l_addr == c_maddr)):
+        with m.Elif(fwd_l):
             m.d.comb += vin.eq(l_word)
         with m.Else():
             m.d.comb += vin.eq(rp.data)
@@ -310,6 +314,10 @@ class NeuronArray(wiring.Component):
         with m.Elif(self.clr_en):
             m.d.comb += [wp.en.eq(1), wp.addr.eq(self.clr_addr), wp.data.eq(0)]
         m.d.sync += [l_valid.eq(wp.en), l_addr.eq(wp.addr), l_word.eq(wp.data)]
+        m.d.sync += [
+            fwd_d.eq(c_valid & c_integ & (c_maddr == b_maddr)),
+            fwd_l.eq(wp.en & (wp.addr == b_maddr)),
+        ]
         m.d.comb += self.busy.eq(a_valid | b_valid | c_valid | d_valid | e_valid | f_valid)
         return m
 

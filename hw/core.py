@@ -155,8 +155,17 @@ class NeuronCore(wiring.Component):
             "membrane_writes", "sweeps", "saturations")}
         spikes = Array([Signal(32, name=f"cnt_spikes{k}") for k in range(ML)])
 
-        cd = desc[l]
-        C = cd.chunks
+        # the current layer's descriptor, registered when NEXT picks the layer (keeps the
+        # descriptor multiplexers out of the issue and emission paths)
+        cur_chunks = Signal(w.chunk_cnt)
+        cur_reset = Signal(2)
+        cur_leak = Signal(5)
+        cur_nout = Signal(w.neuron_cnt)
+        cur_last = Signal()
+        cur_sweepable = Signal()
+        nxt_base = Signal(w.row)
+        nxt_chunks = Signal(w.chunk_cnt)
+        C = cur_chunks
         sweepable = [Signal(name=f"sweepable{k}") for k in range(ML)]
         always = [Signal(name=f"always{k}") for k in range(ML)]
         for k in range(ML):
@@ -175,7 +184,7 @@ class NeuronCore(wiring.Component):
         # the issued op (default: none)
         op = {"valid": na.i_valid, "integ": na.i_integ, "layer": na.i_layer,
               "chunk": na.i_chunk, "row": na.i_row}
-        m.d.comb += [na.i_t.eq(t), na.i_reset.eq(cd.reset), na.i_leak.eq(cd.leak),
+        m.d.comb += [na.i_t.eq(t), na.i_reset.eq(cur_reset), na.i_leak.eq(cur_leak),
                      na.i_layer.eq(l)]
 
         stall = Signal()
@@ -215,18 +224,17 @@ class NeuronCore(wiring.Component):
             m.next = "NEXT"
 
         # emission context
-        nd = desc[(l + 1).as_unsigned()]
         m.d.comb += [
             eq.layer.eq(l + 1), eq.t.eq(t),
-            eq.next_base.eq(Mux(l + 1 < L, nd.wbase, 0)),
-            eq.next_chunks.eq(Mux(l + 1 < L, nd.chunks, 0)),
+            eq.next_base.eq(nxt_base),
+            eq.next_chunks.eq(nxt_chunks),
         ]
         q_raddr = Signal(w.neuron_cnt)
         m.d.comb += [eq.q_raddr.eq(q_raddr), q_raddr.eq(q_idx)]
 
         with m.If(eq.spike_valid):
             m.d.sync += spikes[l].eq(spikes[l] + 1)
-            with m.If((l == L - 1) & ~first_found):
+            with m.If(cur_last & ~first_found):
                 m.d.sync += [first_found.eq(1), first_idx.eq(eq.spike_neuron)]
         m.d.sync += cnt["saturations"].eq(cnt["saturations"] + na.sat_count)
 
@@ -314,6 +322,16 @@ class NeuronCore(wiring.Component):
                     with m.If(work_k):
                         m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
                 m.d.sync += [l.eq(sel), c.eq(0), q_idx.eq(0), swept.eq(0)]
+                sd = desc[sel]
+                nd = desc[(sel + 1).as_unsigned()]
+                has_next = sel + 1 < L
+                m.d.sync += [
+                    cur_chunks.eq(sd.chunks), cur_reset.eq(sd.reset), cur_leak.eq(sd.leak),
+                    cur_nout.eq(sd.n_out), cur_last.eq(sel == L - 1),
+                    cur_sweepable.eq(Array(sweepable)[sel]),
+                    nxt_base.eq(Mux(has_next, nd.wbase, 0)),
+                    nxt_chunks.eq(Mux(has_next, nd.chunks, 0)),
+                ]
                 m.d.comb += q_raddr.eq(0)
                 with m.If(ev_error):
                     m.next = "ABORT"
@@ -340,13 +358,13 @@ class NeuronCore(wiring.Component):
                     issue_integ(fe.ev_row + c, c)
                     with m.If(c == 0):
                         m.d.sync += [cnt["input_events"].eq(cnt["input_events"] + 1),
-                                     cnt["sops"].eq(cnt["sops"] + cd.n_out)]
+                                     cnt["sops"].eq(cnt["sops"] + cur_nout)]
                     with m.If(c == C - 1):
                         m.d.comb += fe.take.eq(1)
                         m.d.sync += c.eq(0)
                     with m.Else():
                         m.d.sync += c.eq(c + 1)
-                with m.Elif(sweepable[0]):
+                with m.Elif(cur_sweepable):
                     start_sweep()
                 with m.Else():
                     to_wait()
@@ -354,14 +372,14 @@ class NeuronCore(wiring.Component):
                 m.d.comb += fe.active.eq(1)
                 issue_integ(eq.q_rdata + c, c)
                 with m.If(c == 0):
-                    m.d.sync += cnt["sops"].eq(cnt["sops"] + cd.n_out)
+                    m.d.sync += cnt["sops"].eq(cnt["sops"] + cur_nout)
                 with m.If(ev_error):
                     m.next = "ABORT"
                 with m.Elif(c == C - 1):
                     m.d.sync += [c.eq(0), q_idx.eq(q_idx + 1)]
                     m.d.comb += q_raddr.eq(q_idx + 1)
                     with m.If(q_idx == eq.count - 1):
-                        with m.If(Array(sweepable)[l]):
+                        with m.If(cur_sweepable):
                             m.next = "SWEEP"
                         with m.Else():
                             to_wait()
@@ -383,9 +401,9 @@ class NeuronCore(wiring.Component):
                 with m.If(wait == WAIT_CYCLES - 1):
                     m.d.sync += wait.eq(0)
                     with m.If(swept & eq.pending):
-                        with m.If(cd.reset == SUBTRACT):
+                        with m.If(cur_reset == SUBTRACT):
                             m.d.sync += pend_nxt.eq(pend_nxt | (Const(1, ML) << l))
-                        with m.If(l == L - 1):
+                        with m.If(cur_last):
                             m.d.sync += out_spiked.eq(1)
                         m.next = "EMIT"
                     with m.Else():
