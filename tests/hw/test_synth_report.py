@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-from hw.synth import TARGETS, synth
+import pytest
+
+from hw.synth import synth
 from sim.core import CoreConfig
 
 TINY = CoreConfig(lanes=2, weight_bits=4, potential_bits=8, kernel_bits=2, max_neurons=8,
@@ -15,6 +17,7 @@ HUGE = CoreConfig(lanes=16, weight_bits=8, potential_bits=16, kernel_bits=8, max
                   max_layers=2, max_time_steps=16, weight_depth=1 << 16)
 
 
+@pytest.mark.slow  # yosys + nextpnr: about 30 s of CPU, over a minute on a shared machine
 def test_synth_tiny_core_fits_up5k(tmp_path):
     rep = synth(TINY, "ice40-up5k", seed=1, workdir=tmp_path)
     assert rep.fits and rep.message == "fits"
@@ -34,10 +37,24 @@ def test_synth_tiny_core_fits_up5k(tmp_path):
 def test_synth_huge_core_does_not_fit_and_names_the_ram(tmp_path):
     rep = synth(HUGE, "ice40-up5k", seed=1, workdir=tmp_path)
     assert not rep.fits and rep.fmax_mhz is None
-    m = re.match(r"^needs (\d+) (EBR|SPRAM) \((ICESTORM_RAM|ICESTORM_SPRAM)\); "
-                 r"iCE40UP5K-SG48 has (\d+)$", rep.message)
+    assert rep.message == (
+        "needs 8388608 bits of block RAM for the weight memory (65536 rows x 16 lanes x 8 bits); "
+        "iCE40UP5K-SG48 has 1171456 (30 EBR + 4 SPRAM)")
+    assert rep.summary() == f"ice40-up5k (iCE40UP5K-SG48), seed 1: does not fit: {rep.message}"
+    assert list(tmp_path.iterdir()) == []  # decided before any tool ran
+    rep = synth(HUGE, "ecp5-25k")
+    assert not rep.fits and rep.message.endswith(
+        "LFE5U-25F-6BG256C has 1032192 (56 DP16KD) and at most 388608 bits of LUT RAM")
+
+
+@pytest.mark.slow
+def test_synth_logic_overflow_is_found_from_the_cell_counts(tmp_path):
+    """16 lanes of the core: more logic than the UP5K's 5280 cells (its memories would fit)."""
+    wide = CoreConfig(lanes=16, weight_bits=8, potential_bits=16, kernel_bits=8, max_neurons=64,
+                      max_layers=2, max_time_steps=16, weight_depth=64)
+    rep = synth(wide, "ice40-up5k", seed=1, workdir=tmp_path)
+    assert not rep.fits
+    m = re.match(r"^needs (\d+) (logic cells \(ICESTORM_LC\)|EBR \(ICESTORM_RAM\)|DSP "
+                 r"\(ICESTORM_DSP\)); iCE40UP5K-SG48 has (\d+)$", rep.message)
     assert m, rep.message
-    used, cap = int(m.group(1)), int(m.group(4))
-    assert used > cap == TARGETS["ice40-up5k"].cells[m.group(3)][1]
-    assert "does not fit: needs" in rep.summary()
-    assert not (tmp_path / "report.json").exists()  # place-and-route was not attempted
+    assert int(m.group(1)) > int(m.group(3))
