@@ -12,13 +12,14 @@ import argparse
 import sys
 
 import numpy as np
+import torch
 
 from sim.core import CoreConfig
 from sim.costmodel import cost_hook
 from sim.reference import run
 from train.convert import ConvertConfig, encode_convert, export_convert, train_convert
 from train.data import dataset_info, load_split
-from train.kernel import KernelConfig, encode_kernel, export_kernel, train_kernel
+from train.kernel import KernelConfig, calibrate_export, encode_kernel, train_kernel
 
 
 def measure(qnet, events, y):
@@ -41,14 +42,16 @@ def main(argv=None):
     ap.add_argument("--window", type=int, default=16)
     ap.add_argument("--Ts", nargs="+", type=int, default=[16, 32, 64, 128])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)  # small nets: threads only contend on a shared machine
     X, y = load_split(args.dataset, "train")
     Xt, yt = load_split(args.dataset, "test")
     nc = dataset_info(args.dataset).n_classes
     rows = []
     kcfg = KernelConfig(hidden=(args.hidden,), window=args.window, epochs=args.epochs, lr=1e-2,
                         ramp_epochs=max(1, args.epochs // 4), seed=args.seed)
-    q = export_kernel(train_kernel(X, y, kcfg, n_classes=nc).model)
+    q = calibrate_export(train_kernel(X, y, kcfg, n_classes=nc).model, X[:1000])
     rows.append((f"TTFS, temporal kernel (T={q.time_steps})", q,
                  measure(q, encode_kernel(q, Xt, yt), yt)))
     ccfg = ConvertConfig(hidden=(args.hidden,), epochs=args.epochs, seed=args.seed)

@@ -22,6 +22,7 @@ import sys
 import time
 
 import numpy as np
+import torch
 
 from sim.core import CoreConfig
 from sim.costmodel import cost_hook
@@ -29,8 +30,8 @@ from sim.reference import run
 from train.data import dataset_info, load_split
 from train.kernel import (
     KernelConfig,
+    calibrate_export,
     encode_kernel,
-    export_kernel,
     float_predict,
     kernel_int_forward,
     train_kernel,
@@ -66,14 +67,14 @@ def one(ds, seed, bn_w, epochs, window, bn_start):
     t0 = time.time()
     model = train_kernel(X, y, cfg, n_classes=dataset_info(ds).n_classes).model
     secs = time.time() - t0
-    q = export_kernel(model)
+    q = calibrate_export(model, X[:1000])  # weight-clip percentile chosen on training data
     fpred, _ = float_predict(model, Xt)
     val = evaluate(q, Xv, yv, with_cost=False)
     test = evaluate(q, Xt, yt)
     return {"dataset": ds, "seed": seed, "bn_w": bn_w, "train_s": secs,
             "float_acc": float(np.mean(fpred == yt)), "val": val, "test": test,
             "net": q.describe(), "potential_bits": q.potential_bits, "T": q.time_steps,
-            "tau": q.meta["tau"], "t_d": q.meta["t_d"]}
+            "tau": q.meta["tau"], "t_d": q.meta["t_d"], "clip": q.meta["clip_percentile"]}
 
 
 def main(argv=None):
@@ -84,14 +85,18 @@ def main(argv=None):
     ap.add_argument("--window", type=int, default=16)
     ap.add_argument("--bn-start", type=int, default=10)
     ap.add_argument("--bn-weights", nargs="+", type=float, default=[0.0, 1e-3, 3e-3, 1e-2, 3e-2])
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--json", help="write all runs to this JSON file")
-    ap.add_argument("--from-json", help="skip training: summarise (and plot) runs from this file")
+    ap.add_argument("--from-json", nargs="+",
+                    help="skip training: summarise (and plot) the runs in these files")
     ap.add_argument("--plot", action="store_true", help="write docs/figures/kernel_*.png")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)  # small nets: threads only contend on a shared machine
     rows = []
     if args.from_json:
-        with open(args.from_json) as f:
-            rows = json.load(f)
+        for path in args.from_json:
+            with open(path) as f:
+                rows += json.load(f)
         args.datasets = [d for d in args.datasets if any(r["dataset"] == d for r in rows)]
         args.bn_weights = sorted({r["bn_w"] for r in rows})
     for ds in args.datasets if not args.from_json else []:

@@ -102,6 +102,7 @@ __all__ = [
     "bn_spike_loss",
     "fold_bn",
     "quantize_inputs",
+    "calibrate_export",
     "train_kernel",
     "export_kernel",
     "encode_kernel",
@@ -409,12 +410,19 @@ def _potential_bits(layers_int, kmax_per_layer, thresholds, floor: int = 16) -> 
 
 
 def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8,
-                  potential_bits: int = 16, meta: dict | None = None) -> QNet:
+                  potential_bits: int = 16, meta: dict | None = None,
+                  clip_percentile: float = 100.0) -> QNet:
     """The layer-phased integer TTFS network of a trained surrogate (module docstring).
 
     ``potential_bits`` is a minimum: the export widens it to the smallest saturation-free width
     (up to 32) so that the integer network is exactly the one :func:`kernel_int_forward` models.
+    ``clip_percentile`` < 100 sets each layer's scale from that percentile of ``|w|`` and
+    ``|b|/x_b`` instead of their maximum, clipping the few larger weights to ``+-wmax`` (BN
+    folding can leave a handful of very large weights that would otherwise take the resolution
+    of all the others); :func:`calibrate_export` picks it on training data.
     """
+    if not 50.0 <= clip_percentile <= 100.0:
+        raise ConfigError(f"clip_percentile must be in 50..100, not {clip_percentile}")
     if not isinstance(model, KernelNet):
         raise TypeError(f"model must be a KernelNet, not {type(model).__name__}")
     for name, v, lo, hi in (("kernel_bits", kernel_bits, 2, 16),
@@ -450,12 +458,13 @@ def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8,
         w, b = layers[l]  # (out, in)
         s = scales[l]
         x_b = kernels[l][l * Tw] / s  # decoded value of the bias source (first step of window l)
-        cands = [np.abs(w).max() / wmax, np.abs(b).max() / (x_b * wmax)]
+        wb = np.concatenate([np.abs(w).ravel(), np.abs(b) / x_b])
+        cands = [float(np.percentile(wb, clip_percentile)) / wmax]
         if l < L - 1:
             cands.append(s * math.exp(tds[l] / taus[l]) / (wmax * S))
         a = max(max(cands), 1e-12)
-        W = np.rint(w.T / a).astype(np.int64)  # (in, out)
-        Wb = np.rint(b / (a * x_b)).astype(np.int64)
+        W = np.clip(np.rint(w.T / a), -wmax, wmax).astype(np.int64)  # (in, out)
+        Wb = np.clip(np.rint(b / (a * x_b)), -wmax, wmax).astype(np.int64)
         ints.append((W, Wb))
         th_float.append(s / a)
     thr_peak = [int(round(th_float[l] * math.exp(tds[l] / taus[l]))) for l in range(L - 1)]
@@ -495,9 +504,34 @@ def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8,
                     "bias_steps": [0]},
         "tau": taus,
         "t_d": tds,
+        "clip_percentile": float(clip_percentile),
     }
     return QNet(int(layers[0][0].shape[1]) + 1, T, tuple(qlayers), weight_bits, pb,
                 "max_potential", False, meta)
+
+
+CLIP_PERCENTILES = (100.0, 99.99, 99.9, 99.5, 99.0, 98.0)
+
+
+def calibrate_export(model: KernelNet, X_calib, y_calib=None, kernel_bits: int = 8,
+                     weight_bits: int = 8, potential_bits: int = 16, meta: dict | None = None,
+                     percentiles=CLIP_PERCENTILES) -> QNet:
+    """:func:`export_kernel` at the clip percentile whose integer network agrees best with the
+    float surrogate on ``X_calib`` (training data; ``y_calib`` given: accuracy instead of
+    agreement). Ties go to the earlier (less clipping) percentile."""
+    X_calib = np.asarray(X_calib)
+    ref, _ = float_predict(model, X_calib)
+    target = ref if y_calib is None else np.asarray(y_calib)
+    best = None
+    for p in percentiles:
+        q = export_kernel(model, kernel_bits, weight_bits, potential_bits, meta, p)
+        score = float(np.mean(kernel_int_forward(q, encode_kernel(q, X_calib)).predictions
+                              == target))
+        if best is None or score > best[0]:
+            best = (score, q)
+    q = best[1]
+    q.meta["calibration"] = {"clip_percentile_score": best[0], "samples": int(len(X_calib))}
+    return q
 
 
 def encode_kernel(qnet: QNet, X, labels=None) -> EventSet:
@@ -720,10 +754,15 @@ def model_from_checkpoint(ck: dict) -> KernelNet:
 
 def _method_quantize(ck: dict, weight_bits: int | None = None,
                      potential_bits: int | None = None, kernel_bits: int | None = None) -> QNet:
-    """``train.api.quantize_model`` for ``kernel`` checkpoints (``potential_bits`` is a floor)."""
+    """``train.api.quantize_model`` for ``kernel`` checkpoints (``potential_bits`` is a floor);
+    the weight-clip percentile is calibrated on the first 1000 training samples."""
+    from .data import load_split
+
     cfg = ck["config"]
-    return export_kernel(
+    X, _ = load_split(ck["dataset"], "train")
+    return calibrate_export(
         model_from_checkpoint(ck),
+        X[:1000],
         kernel_bits=int(kernel_bits or cfg["kernel_bits"]),
         weight_bits=int(weight_bits or cfg["weight_bits"]),
         potential_bits=int(potential_bits or 16),

@@ -8,10 +8,13 @@ import pytest
 import torch
 
 from sim.core import CoreConfig
+from sim.errors import ConfigError
 from sim.ir import QNet
 from sim.reference import run, run_sample
 from train.kernel import (
+    CLIP_PERCENTILES,
     KernelConfig,
+    calibrate_export,
     encode_kernel,
     export_kernel,
     float_predict,
@@ -88,3 +91,26 @@ def test_kernel_export_tables_are_phased():
     # the bias neuron (last of layer 1) fires at the first step of its window in every sample
     f = kernel_int_forward(q, encode_kernel(q, X[:20]))
     assert np.all(f.spike_times[0][:, -1] == 8)
+
+
+def test_kernel_clipped_export_is_exact_and_calibration_picks_a_listed_percentile():
+    X, y = _data(200, 6)
+    model = train_kernel(X, y, KernelConfig(hidden=(9,), window=6, epochs=2, seed=1)).model
+    with torch.no_grad():  # one outlier weight, as BN folding can produce
+        model.linears[0].weight[0, 0] = 40.0
+    full = export_kernel(model)
+    clipped = export_kernel(model, clip_percentile=95.0)
+    w_full, w_clip = full.layers[0].weights[:4, :9], clipped.layers[0].weights[:4, :9]
+    assert w_full[0, 0] == 127 and w_clip[0, 0] == 127
+    # the other weights get more levels once the outlier no longer sets the scale
+    assert np.abs(w_clip).sum() - 127 > np.abs(w_full).sum() - 127
+    events = encode_kernel(clipped, X[:40])
+    mine = kernel_int_forward(clipped, events)
+    for n, r in enumerate(run(clipped, events, trace=True)):
+        assert r.prediction == mine.predictions[n]
+        assert np.array_equal(r.trace, mine.trace(n))
+    q = calibrate_export(model, X[:100])
+    assert q.meta["clip_percentile"] in CLIP_PERCENTILES
+    assert 0.0 <= q.meta["calibration"]["clip_percentile_score"] <= 1.0
+    with pytest.raises(ConfigError, match="^clip_percentile must be in 50..100, not 20.0$"):
+        export_kernel(model, clip_percentile=20.0)
