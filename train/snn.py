@@ -25,7 +25,9 @@ Three modes, one code path:
 
 ``float``
     Threshold units: ``Theta`` is the layer's float table (default 1), weights are the float
-    parameters, ``H`` has a surrogate gradient (fast sigmoid, :class:`SpikeFn`).
+    parameters, ``H`` has a surrogate gradient (fast sigmoid, :class:`SpikeFn`). The clamp is
+    the potential range in threshold units once :meth:`TTFSNet.calibrate` has fixed the scale,
+    and absent before.
 ``qat``
     Integer units: weights are fake-quantized, ``round(W * q_l)`` with a straight-through
     gradient, ``q_l = (2**(weight_bits-1) - 1) / max|W_l|``; thresholds are
@@ -369,10 +371,26 @@ class TTFSNet(nn.Module):
         pb = cfg.potential_bits
         q = self.scale(li)
         if mode == "float":
+            if float(getattr(self, f"vpeak{li}")) == 0.0:
+                # before calibration the float units of the potential range are unknown; a
+                # clamp at the weight-only scale can pin every output at the bound for good
+                return w, th, (-float("inf"), float("inf"))
             return w, th, (smin(pb) / q, smax(pb) / q)
         wq = torch.clamp(_round_ste(w * q), smin(cfg.weight_bits), smax(cfg.weight_bits))
         thq = torch.clamp(torch.round(th * q), 1, smax(pb))
         return wq, thq, (float(smin(pb)), float(smax(pb)))
+
+    @staticmethod
+    def _integrate_only_prefix(held: list, spiking: bool, leak_shift: int) -> int:
+        """How many leading steps of a layer can only integrate (no fire, no leak, no reset)."""
+        if leak_shift:
+            return 0
+        if not spiking:
+            return len(held)
+        n = 0
+        while n < len(held) and held[n]:
+            n += 1
+        return n
 
     def forward(self, x: torch.Tensor, mode: str = "float") -> Forward:
         """Run ``x`` (``(T, batch, n_inputs)`` 0/1 input events) in ``float`` or ``qat`` mode."""
@@ -400,14 +418,30 @@ class TTFSNet(nn.Module):
             ths = th.tolist()
             held = (self.threshold_table(li) >= TH_BLOCK).tolist()
             peak = x.new_zeros(())
-            for t in range(T):
+            t0 = self._integrate_only_prefix(held, spiking, cfg.leak_shifts[li])
+            if t0:
+                # steps where the layer cannot fire and does not leak only accumulate: one
+                # cumsum instead of t0 calls of step(), used only when it is provably the same
+                # (no partial sum outside the clamp range, none reaching a held threshold)
+                vs = torch.cumsum(cur[:t0], dim=0)
+                vd = vs.detach()
+                same = bool(vd.max() <= hi) and bool(vd.min() >= lo)
+                if spiking:
+                    same = same and bool((vd < torch.tensor(ths[:t0])[:, None, None]).all())
+                if same:
+                    outs.append(torch.zeros_like(vs))
+                    state = NeuronState(vs[-1], state.fired)
+                    peak = vd.abs().amax()
+                else:
+                    t0 = 0
+            for t in range(t0, T):
                 p = NeuronParams(ths[t], cfg.resets[li], cfg.leak_shifts[li], lo, hi, mode,
                                  cfg.slope, spiking, held[t])
                 s, state = step(cur[t], state, p)
-                outs.append(s)
+                outs.append(s[None])
                 peak = torch.maximum(peak, state.v.detach().abs().amax())
             peaks.append(peak if mode == "float" else peak / self.scale(li))
-            h = torch.stack(outs)
+            h = torch.cat(outs)
             spikes_all.append(h)
             v = state.v
             last_th = ths[-1]
