@@ -27,6 +27,18 @@ INTEG = 1
 FIRE_ONCE, ZERO, SUBTRACT = 0, 1, 2
 
 
+def small_mul(a, b):
+    """``a * b`` (unsigned) as a sum of shifted copies of ``a``, one per bit of ``b``.
+
+    For the index arithmetic (row = input * chunks and the like), where ``b`` is a few bits wide:
+    spelt out so synthesis builds it from LUTs and leaves the DSP blocks to the lanes' ``W * K``.
+    """
+    total = Const(0, 1)
+    for i in range(len(b)):
+        total = total + Mux(b[i], a << i, 0)
+    return total
+
+
 def _addr_bits(depth: int) -> int:
     return max(0, (depth - 1).bit_length())
 
@@ -245,10 +257,14 @@ class NeuronArray(wiring.Component):
         new_v = []
         for p in range(P):
             v = lane(vin, p)
-            s = Signal(signed(max(PB, pw) + 1), name=f"c_sum{p}")
+            n = max(PB, pw) + 1
+            s = Signal(signed(n), name=f"c_sum{p}")
             m.d.comb += s.eq(v + c_prod[p])
-            over = s > hi
-            under = s < lo
+            # out of range <=> the bits from PB-1 up are not all copies of the sign: a small
+            # reduction instead of two wide constant compares
+            sign, high = s[n - 1], s[PB - 1:n - 1]
+            over = ~sign & (high != 0)
+            under = sign & (high != (1 << (n - PB)) - 1)
             r = Signal(signed(PB), name=f"c_sat{p}")
             m.d.comb += r.eq(Mux(over, hi, Mux(under, lo, s)))
             new_v.append(Mux(c_integ, r, v))
@@ -300,7 +316,9 @@ class NeuronArray(wiring.Component):
         ]
         for p in range(P):
             v = lane(e_word, p)
-            m.d.sync += f_sh[p].eq(Mux((e_leak == 0) | ~e_can[p], 0, v >> e_leak))
+            # the loader keeps leak_shift < PB, so the shifter needs only that many stages
+            amount = e_leak[:max(1, (PB - 1).bit_length())]
+            m.d.sync += f_sh[p].eq(Mux((e_leak == 0) | ~e_can[p], 0, v >> amount))
 
         # f_: leak subtract, sweep write-back
         v2 = [(lane(f_word, p) - f_sh[p])[:PB] for p in range(P)]
@@ -386,7 +404,7 @@ class EventFetch(wiring.Component):
             inp = nx_word[:16]
             m.d.sync += [
                 ev_valid.eq(1), self.ev_end.eq(nx_end), self.ev_time.eq(nx_word[16:]),
-                self.ev_row.eq(inp[:w.neuron_idx] * self.chunks),
+                self.ev_row.eq(small_mul(inp[:w.neuron_idx], self.chunks)),
             ]
         with m.Elif(take):
             m.d.sync += ev_valid.eq(0)
@@ -514,7 +532,7 @@ class EventQueue(wiring.Component):
             m.d.sync += e1_valid.eq(0)
         m.d.comb += [self.spike_valid.eq(e1_valid & ~stall), self.spike_neuron.eq(e1_neuron)]
         m.d.sync += [e2_valid.eq(e1_valid & ~stall),
-                     e2_row.eq(self.next_base + e1_neuron * self.next_chunks)]
+                     e2_row.eq(self.next_base + small_mul(e1_neuron, self.next_chunks))]
 
         m.submodules.qmem = queue = Memory(shape=unsigned(w.row), depth=w.MN, init=[])
         qw = queue.write_port()

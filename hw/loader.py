@@ -6,6 +6,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .blocks import small_mul
 from .params import MAGIC, STATUS, VERSION, Widths
 
 __all__ = ["ImageLoader", "layer_desc_layout"]
@@ -172,7 +173,7 @@ class ImageLoader(wiring.Component):
                             m.d.sync += [T.eq(t_), NI.eq(ni), prev_out.eq(ni)]
                         with m.Case(5):
                             m.d.comb += bad.eq(word > w.WD)
-                            m.d.sync += [rows.eq(word), lt.eq(L * T)]
+                            m.d.sync += [rows.eq(word), lt.eq(small_mul(T, L[:w.layer_cnt]))]
                         with m.Case(6):
                             # checked at word 7 (informational) against the length the header
                             # implies, computed here from registers: no multiplier in a check path
@@ -205,8 +206,8 @@ class ImageLoader(wiring.Component):
                             # the layer's rows are added to the running base at the next word
                             # and checked against weight_rows at the one after (last layer)
                             m.d.sync += [cur.chunks.eq(ch), prev_out.eq(n_out_cur),
-                                         cur.th_const.eq(1), prod.eq(n_in_cur * ch), pend1.eq(1),
-                                         pend_last.eq(li == L - 1)]
+                                         cur.th_const.eq(1), prod.eq(small_mul(n_in_cur, ch)),
+                                         pend1.eq(1), pend_last.eq(li == L - 1)]
                             with m.If(li == L - 1):
                                 m.d.sync += [sec.eq(TAB), li.eq(0), tt.eq(0), is_k.eq(0)]
                             with m.Else():
