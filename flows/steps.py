@@ -104,7 +104,8 @@ def step_quantize(run):
     from sim.costmodel import cost_hook
     from sim.metrics import summarise
     from sim.reference import run as reference_run
-    from train.api import evaluate_model, quantize_model
+    from train.api import load_split, quantize_model
+    from train.evaluate import float_accuracy
 
     cfg = run.config
     artifacts, summary = [], {}
@@ -116,7 +117,9 @@ def step_quantize(run):
         core = CoreConfig.for_network(qnet, lanes=cfg.lanes)
         results = reference_run(qnet, events, cost=cost_hook(core))
         int_summary = summarise(qnet, results, events.labels, core)
-        float_acc = evaluate_model(_model(run, method), "test", limit=cfg.test_samples)
+        X, y = load_split(cfg.dataset, "test")
+        n = cfg.test_samples or len(y)
+        float_acc = float_accuracy(_model(run, method), X[:n], y[:n])
         summary[method] = {
             "network": qnet.describe(),
             "float_accuracy": float_acc,
