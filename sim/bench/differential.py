@@ -43,7 +43,7 @@ __all__ = [
     "LAST", "END",
     "load_payloads", "event_payloads", "decode_record", "encode_record", "record_spikes",
     "decode_trace", "status_names",
-    "Expected", "ExpectModel", "first_divergence", "check_results",
+    "Expected", "ExpectModel", "event_status", "first_divergence", "check_results",
     "BenchOptions", "Program", "ProgramResult", "program_for", "write_job", "read_job",
     "read_results", "random_programs",
     "RandomRunStats", "run_random",
@@ -197,7 +197,7 @@ class Expected:
         return self.result is not None
 
 
-def _event_status(words: Sequence[int], time_steps: int, n_inputs: int) -> tuple[int, str]:
+def event_status(words: Sequence[int], time_steps: int, n_inputs: int) -> tuple[int, str]:
     """Flags the core must raise for a sample's event words, with the first reason."""
     flags, why = 0, ""
     prev = None
@@ -249,7 +249,7 @@ class ExpectModel:
         if self.qnet is None:
             return Expected(required=NO_IMAGE, allowed=NO_IMAGE, why="no image is loaded")
         q = self.qnet
-        flags, why = _event_status(words, q.time_steps, q.n_inputs)
+        flags, why = event_status(words, q.time_steps, q.n_inputs)
         if flags:
             # with two kinds of fault in one sample the core may report either or both
             required = flags if flags in (EVENT_ORDER, EVENT_RANGE) else 0

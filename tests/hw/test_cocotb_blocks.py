@@ -50,3 +50,45 @@ def test_result_serializer_streams_reference_records(backpressure, tmp_path):
         assert [r["cycles"] for r in out] == [len(r) for r in records]
     else:
         assert sum(r["cycles"] for r in out) > sum(len(r) for r in records)
+
+
+@pytest.mark.parametrize("traffic", ["plain", "idle+stall"])
+def test_event_fetch_hands_over_every_event_and_flags_bad_ones(traffic, tmp_path):
+    from sim.bench.differential import END, event_payloads, event_status
+    from sim.core import chunks
+
+    core = COSIM_CORES["p3"]
+    samples = []
+    for seed in (21, 22, 23):
+        case = random_case(seed, n_samples=5, core=core)
+        q = case.qnet
+        spec = dict(T=q.time_steps, N=q.n_inputs, C=chunks(q.layers[0].n_out, core.lanes))
+        for s in case.events.samples:
+            samples.append(dict(spec, payloads=event_payloads(s)))
+        T, N = q.time_steps, q.n_inputs
+        bad = [[[0, N]], [[T, 0]], [[0, 0], [0, 0]], [[min(1, T - 1), 0], [0, 0]],
+               [[0, 0], [T - 1, N - 1], [T, N]]]
+        samples += [dict(spec, payloads=event_payloads(b)) for b in bad]
+    samples.append(dict(T=16, N=24, C=8, payloads=[END]))
+    busy = traffic != "plain"
+    job = {"seed": 17, "idle": 0.3 if busy else 0.0, "stall": 0.4 if busy else 0.0,
+           "samples": samples}
+    (tmp_path / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    build = _block_build("EventFetch", core)
+    passed, tail = run_module(build, BLOCK_MODULE, tmp_path / "sim",
+                              {"TTFS_BLOCK_JOB": str(tmp_path / "job.json"),
+                               "TTFS_RESULTS": str(tmp_path / "out.json")},
+                              testcase="event_fetch")
+    assert passed, tail
+    out = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["samples"]
+    assert len(out) == len(samples)
+    n_bad = 0
+    for spec, got in zip(samples, out, strict=True):
+        words = [p & 0xFFFF_FFFF for p in spec["payloads"][:-1]]
+        flags, _ = event_status(words, spec["T"], spec["N"])
+        assert got["flags"] == flags
+        n_bad += bool(flags)
+        if not flags:
+            assert [tuple(x) for x in got["taken"]] == (
+                [(w >> 16, (w & 0xFFFF) * spec["C"], 0) for w in words] + [(0, 0, 1)])
+    assert n_bad >= 15

@@ -76,3 +76,83 @@ async def result_serializer(dut):
         await FallingEdge(dut.clk)
     with open(os.environ["TTFS_RESULTS"], "w", encoding="utf-8") as f:
         json.dump({"records": out}, f)
+
+
+@cocotb.test()
+async def event_fetch(dut):
+    """``EventFetch`` hands every event word of a sample to the consumer in order, with its time,
+    its first weight row ``input * chunks`` and the end marker, whatever the idle cycles on the
+    stream and the stalls of the consumer; it raises ``order``/``range`` exactly as
+    ``sim.bench.differential.event_status`` says, and takes nothing after the end word until
+    ``start``."""
+    from sim.bench.differential import END, EVENT_ORDER, EVENT_RANGE, event_status
+    from sim.bench.tb import StreamDriver
+
+    job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
+    rng = random.Random(job["seed"])
+    dut._log.info("bench seed %d, idle %.2f, stall %.2f", job["seed"], job["idle"], job["stall"])
+    Clock(dut.clk, 10, unit="ns").start()
+    dut.rst.value = 1
+    for name in ("start", "take", "active", "check", "time_steps", "n_inputs", "chunks"):
+        getattr(dut, name).value = 0
+    drv = StreamDriver(dut, "events", random.Random(rng.getrandbits(32)), job["idle"])
+    take_rng = random.Random(rng.getrandbits(32))
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+    dut.active.value = 1
+    dut.check.value = 1
+    out = []
+    for s, sample in enumerate(job["samples"]):
+        T, N, C, payloads = sample["T"], sample["N"], sample["C"], sample["payloads"]
+        words = [p & 0xFFFF_FFFF for p in payloads[:-1]]
+        flags, _ = event_status(words, T, N)
+        dut.time_steps.value, dut.n_inputs.value, dut.chunks.value = T, N, C
+        dut.start.value = 1
+        drv.queue.extend(payloads)
+        got = []
+        cycles = 0
+        while not got or not got[-1][2]:
+            drv.drive()
+            take = 1 if take_rng.random() >= job["stall"] else 0
+            dut.take.value = take
+            await ReadOnly()
+            if take and int(dut.ev_valid.value):
+                got.append((int(dut.ev_time.value), int(dut.ev_row.value),
+                            int(dut.ev_end.value)))
+            drv.sample()
+            cycles += 1
+            if cycles > 100 * len(payloads) + 100:
+                raise MismatchError(f"sample {s}: the end word never reached the consumer "
+                                    f"({len(got)} words taken)")
+            await FallingEdge(dut.clk)
+            dut.start.value = 0
+        # nothing is taken after the end word until the next start
+        drv.queue.append(END)
+        for _ in range(4):
+            drv.drive()
+            dut.take.value = 1
+            await ReadOnly()
+            if drv.sample() or int(dut.ev_valid.value):
+                raise MismatchError(f"sample {s}: a word was taken after the end word")
+            await FallingEdge(dut.clk)
+        drv.queue.clear()
+        drv.presenting = False
+        dut.take.value = 0
+        order, rng_flag = int(dut.order.value), int(dut.range.value)
+        got_flags = (EVENT_ORDER if order else 0) | (EVENT_RANGE if rng_flag else 0)
+        if got_flags != flags:
+            raise MismatchError(f"sample {s}: flags expected {flags:#x}, got {got_flags:#x}")
+        if len(got) != len(payloads):
+            raise MismatchError(f"sample {s}: {len(got)} words reached the consumer for "
+                                f"{len(payloads)}")
+        if not flags:
+            want = [(w >> 16, (w & 0xFFFF) * C, 0) for w in words]
+            for k, (a, b) in enumerate(zip(want, got, strict=False)):
+                if a != b:
+                    raise MismatchError(f"sample {s}: event {k}: expected (t, row, end) {a}, "
+                                        f"got {b}")
+        out.append({"taken": got, "flags": got_flags})
+    with open(os.environ["TTFS_RESULTS"], "w", encoding="utf-8") as f:
+        json.dump({"samples": out}, f)
