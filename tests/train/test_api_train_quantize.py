@@ -142,3 +142,23 @@ def test_bad_inputs(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(ConfigError, match="cannot be read"):
         quantize_model(tmp_path / "junk.pt")
+
+
+def test_evaluate_checkpoint_figures_agree_with_the_reference(trained):
+    from train.report import evaluate_checkpoint
+
+    path, _ = trained
+    fig = evaluate_checkpoint(path)
+    qnet = quantize_model(path)
+    X, y = load_split("yinyang", "test")
+    ref = run(qnet, encode_for(qnet, X, y))
+    assert fig["int_acc"] == float(np.mean(np.array([r.prediction for r in ref]) == y))
+    assert fig["hidden_spikes"] == float(np.mean([r.counters.spikes_per_layer[0] for r in ref]))
+    assert fig["sops"] == float(np.mean([r.counters.sops for r in ref]))
+    assert fig["spikes_per_hidden_neuron"] == fig["hidden_spikes"] / 16
+    assert fig["quantization_loss"] == fig["float_acc"] - fig["int_acc"]
+    # a neuron counted as never firing has no spike in any sample's counters... and vice versa
+    fired = np.zeros(16, dtype=bool)
+    for r in run(qnet, encode_for(qnet, X, y), trace=True):
+        fired[r.trace[r.trace[:, 0] == 1, 2]] = True
+    assert fig["silent_fraction"] == float((~fired).sum()) / 16
