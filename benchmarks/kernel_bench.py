@@ -126,6 +126,8 @@ def main(argv=None):
             if w == 0.0:
                 continue
             rs = [r for r in rows if r["dataset"] == ds and r["bn_w"] == w]
+            if not rs:
+                continue
             vacc = np.mean([r["val"]["acc"] for r in rs])
             vspk = np.mean([r["val"]["spikes"] for r in rs])
             if vacc >= bval - 0.01 and (best is None or vspk < best[1]):
