@@ -380,6 +380,13 @@ def synth(
     error, the achieved Fmax is reported. A design that does not fit gives ``fits=False`` and a
     message naming the resource, not an exception.
     """
+    _check_args(config, target)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, not {seed!r}")
+    return _run(config, target, [seed], workdir, verilog, freq)[0]
+
+
+def _check_args(config, target) -> None:
     if not isinstance(config, CoreConfig):
         raise TypeError(f"config must be a CoreConfig, not {type(config).__name__}")
     if target not in TARGETS:
@@ -387,13 +394,15 @@ def synth(
             f"synthesis target must be one of {', '.join(repr(t) for t in TARGETS)}, "
             f"not {target!r}"
         )
-    if not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, not {seed!r}")
+
+
+def _run(config, target: str, seeds: list, workdir, verilog, freq) -> list[SynthReport]:
     tgt = TARGETS[target]
     too_big = memory_precheck(config, target)
     if too_big:
-        return SynthReport(target=target, seed=seed, config=asdict(config), fits=False,
-                           message=too_big, luts=0, ffs=0, brams={}, dsps=0, fmax_mhz=None)
+        return [SynthReport(target=target, seed=x, config=asdict(config), fits=False,
+                            message=too_big, luts=0, ffs=0, brams={}, dsps=0, fmax_mhz=None)
+                for x in seeds]
     text = verilog if verilog is not None else _core_verilog(config)
     ports = CORE_PORTS if verilog is not None else _ports(config)
     tmp = None
@@ -404,14 +413,22 @@ def synth(
         wd = Path(workdir)
         wd.mkdir(parents=True, exist_ok=True)
     try:
-        return _synth_in(config, tgt, seed, wd, text, ports, freq, keep=workdir is not None)
+        return _synth_in(config, tgt, seeds, wd, text, ports, freq, keep=workdir is not None)
     finally:
         if tmp is not None:
             tmp.cleanup()
 
 
-def _synth_in(config, tgt: Target, seed: int, wd: Path, text: str, ports, freq, keep: bool):
+def _synth_in(config, tgt: Target, seeds, wd: Path, text: str, ports, freq,
+              keep: bool) -> list[SynthReport]:
+    """yosys once, then nextpnr once per seed (files suffixed ``-seed<N>`` for several)."""
     cells, ys = _yosys(wd, tgt, text, ports)
+    return [_pnr(config, tgt, seed, wd, cells, ys, freq, keep,
+                 "" if len(seeds) == 1 else f"-seed{seed}") for seed in seeds]
+
+
+def _pnr(config, tgt: Target, seed: int, wd: Path, cells: dict, ys: float, freq, keep: bool,
+         suffix: str) -> SynthReport:
     est = _estimate(tgt, cells)
 
     def counts(used: dict) -> tuple[int, int, dict, int]:
@@ -437,15 +454,16 @@ def _synth_in(config, tgt: Target, seed: int, wd: Path, text: str, ports, freq, 
         return SynthReport(fits=False, message=over, luts=luts, ffs=ffs, brams=brams, dsps=dsps,
                            fmax_mhz=None, utilisation=util, **base)
     tool = _tool(f"yowasp-nextpnr-{tgt.family}")
-    args = [tool, "-q", "-l", "nextpnr.log", *tgt.nextpnr_args, "--json", "netlist.json",
-            "--report", "report.json", "--seed", str(seed), "--freq", str(freq or tgt.freq_goal),
+    log_name, report_name = f"nextpnr{suffix}.log", f"report{suffix}.json"
+    args = [tool, "-q", "-l", log_name, *tgt.nextpnr_args, "--json", "netlist.json",
+            "--report", report_name, "--seed", str(seed), "--freq", str(freq or tgt.freq_goal),
             "--timing-allow-fail"]
     start = time.perf_counter()
     r = subprocess.run(args, cwd=wd, capture_output=True, text=True)
     pnr = time.perf_counter() - start
     base["pnr_seconds"] = round(pnr, 2)
-    log = (wd / "nextpnr.log").read_text(errors="replace") if (wd / "nextpnr.log").exists() else ""
-    if r.returncode != 0 or not (wd / "report.json").exists():
+    log = (wd / log_name).read_text(errors="replace") if (wd / log_name).exists() else ""
+    if r.returncode != 0 or not (wd / report_name).exists():
         why = _parse_nextpnr_failure(tgt, log + r.stderr)
         if why:
             luts, ffs, brams, dsps = counts(est)
@@ -453,9 +471,9 @@ def _synth_in(config, tgt: Target, seed: int, wd: Path, text: str, ports, freq, 
                                dsps=dsps, fmax_mhz=None, **base)
         raise ToolchainError(
             f"nextpnr failed (exit {r.returncode}) for {tgt.name}:\n"
-            + ((r.stderr.strip()[-2000:]) or _log_tail(wd / "nextpnr.log"))
+            + ((r.stderr.strip()[-2000:]) or _log_tail(wd / log_name))
         )
-    report = json.loads((wd / "report.json").read_text())
+    report = json.loads((wd / report_name).read_text())
     util = {k: {"used": int(v["used"]), "available": int(v["available"])}
             for k, v in report.get("utilization", {}).items() if int(v["used"]) or k in tgt.cells}
     used = {k: v["used"] for k, v in util.items()}
@@ -468,9 +486,16 @@ def _synth_in(config, tgt: Target, seed: int, wd: Path, text: str, ports, freq, 
     )
 
 
-def synth_seeds(config: CoreConfig, target: str, seeds=(1, 2, 3), **kw) -> dict:
-    """Run :func:`synth` for several seeds: reports, best and median Fmax."""
-    reports = [synth(config, target, seed=s, **kw) for s in seeds]
+def synth_seeds(config: CoreConfig, target: str, seeds=(1, 2, 3), *,
+                workdir: str | Path | None = None, verilog: str | None = None,
+                freq: float | None = None) -> dict:
+    """Synthesise once, then place-and-route once per seed: ``{"reports": [...], "best_mhz",
+    "median_mhz"}`` (Fmax ``None`` when nothing fits). Arguments as for :func:`synth`."""
+    _check_args(config, target)
+    seeds = list(seeds)
+    if not seeds or any(not isinstance(x, int) or isinstance(x, bool) or x < 0 for x in seeds):
+        raise ConfigError(f"seeds must be non-negative integers (at least one), not {seeds!r}")
+    reports = _run(config, target, seeds, workdir, verilog, freq)
     fm = [r.fmax_mhz for r in reports if r.fmax_mhz is not None]
     return {
         "reports": reports,
