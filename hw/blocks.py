@@ -2,8 +2,8 @@
 
 Pipeline stage prefixes (used in :class:`NeuronArray`): ``a_`` the issue register (weight and
 table read addresses), ``b_`` weight row, kernel and threshold available (``W*K`` computed),
-``c_`` membrane word available (forwarded; saturating add or fire compare), ``d_`` integrate
-write-back / reset, ``e_`` leak shift, ``f_`` leak subtract and sweep write-back. In
+``c_`` membrane word available (forwarded; saturating add and integrate write-back, or fire
+compare), ``d_`` reset and fire mask, ``e_`` leak and sweep write-back. In
 :class:`EventQueue`: ``e1_`` a spike leaving the mask FIFO (trace), ``e2_`` its queue write.
 """
 
@@ -120,17 +120,16 @@ class NeuronArray(wiring.Component):
       fires: reset (``zero`` 0, ``subtract`` ``V - Theta``, ``fire_once`` marks fired), then leak
       ``V - (V >> s)``; the fire mask of a chunk with any spike is pushed to the spike FIFO.
 
-    Throughput one op per cycle, any mix, no bubbles: an integrate op writes back in stage ``d_``
-    and the membrane word read in ``c_`` is forwarded from ``d_`` (the op one cycle ahead) and
-    from the last write (the op two cycles ahead, which the synchronous read missed), so
-    consecutive ops on the same chunk see each other's result. Sweep ops write back in ``f_``;
-    the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, so no op ever
-    reads a word a sweep op still holds. Latency (issue = the cycle ``i_valid`` is high): integrate
-    write-back 4 cycles, fire-mask push 4 cycles, sweep write-back 6 cycles.
+    Throughput one op per cycle, any mix, no bubbles: an integrate op writes its saturated sum at
+    the end of ``c_``; the op right behind it reads the membrane word at that same edge, so it
+    takes the result from ``d_`` instead (one forwarding mux); consecutive ops on the same chunk
+    see each other's result. Sweep ops write back in ``e_``; the sequencer waits
+    :data:`hw.params.WAIT_CYCLES` after a layer's last op, so no op ever reads a word a sweep op
+    still holds. Latency (issue = the cycle ``i_valid`` is high): integrate write-back 3 cycles,
+    fire-mask push 4 cycles, sweep write-back 5 cycles.
 
-    The saturating add (``c_``) and the compare (``c_``) sit in separate ops; reset, leak shift
-    and leak subtract have a stage each, so no path chains multiplier, adder, saturate and
-    compare. The multiplier ``W*K`` has its own stage (``b_``).
+    The multiplier ``W*K`` has its own stage (``b_``); the saturating add (integrate) and the
+    compare (sweep) are in ``c_``; reset in ``d_``; leak shift and subtract in ``e_``.
 
     Members: ``i_valid/i_integ/i_layer/i_chunk/i_t/i_row/i_reset/i_leak`` (the issued op);
     ``w_addr``/``w_data`` and ``t_addr``/``th``/``k`` (memory ports); ``clr_en/clr_addr``
@@ -227,21 +226,13 @@ class NeuronArray(wiring.Component):
         d_integ = Signal()
         d_maddr = Signal(self._mab)
         d_word = Signal(w.memb_width)
-        # the last write: what the synchronous read of the op now in c_ could not see
-        l_valid = Signal()
-        l_addr = Signal(self._mab)
-        l_word = Signal(w.memb_width)
         vin = Signal(w.memb_width)
-        # forwarding selects, compared one stage early (in b_) and registered, so the c_ path
-        # starts at a register: "the op now in d_ wrote/writes my word", "the last write did"
+        # An integrate op writes its result at the end of c_, so the op right behind it (whose
+        # synchronous read sampled the memory at that same edge) takes the result from d_; any
+        # earlier write is already in the memory. The select is compared a stage early (in b_)
+        # and registered, so the c_ path starts at a register.
         fwd_d = Signal()
-        fwd_l = Signal()
-        with m.If(fwd_d):
-            m.d.comb += vin.eq(d_word)
-        with m.Elif(fwd_l):
-            m.d.comb += vin.eq(l_word)
-        with m.Else():
-            m.d.comb += vin.eq(rp.data)
+        m.d.comb += vin.eq(Mux(fwd_d, d_word, rp.data))
 
         d_chunk = Signal(ci)
         d_reset = Signal(2)
@@ -255,6 +246,7 @@ class NeuronArray(wiring.Component):
             d_reset.eq(c_reset), d_leak.eq(c_leak), d_th.eq(c_th),
         ]
         new_v = []
+        sat_v = []
         for p in range(P):
             v = lane(vin, p)
             n = max(PB, pw) + 1
@@ -267,6 +259,7 @@ class NeuronArray(wiring.Component):
             under = sign & (high != (1 << (n - PB)) - 1)
             r = Signal(signed(PB), name=f"c_sat{p}")
             m.d.comb += r.eq(Mux(over, hi, Mux(under, lo, s)))
+            sat_v.append(r)
             new_v.append(Mux(c_integ, r, v))
             can = ~((c_reset == FIRE_ONCE) & fired(vin)[p])
             m.d.sync += [
@@ -275,8 +268,9 @@ class NeuronArray(wiring.Component):
                 d_can[p].eq(can),
             ]
         m.d.sync += d_word.eq(Cat(*[nv[:PB] for nv in new_v], fired(vin)))
+        c_out = Cat(*sat_v, fired(vin))
 
-        # d_: integrate write-back; sweep reset; the fire mask is final here, so it leaves now
+        # d_: sweep reset; the fire mask is final here, so it leaves now
         m.d.comb += [
             self.fire_valid.eq(d_valid & ~d_integ & (d_ge != 0)),
             self.fire_chunk.eq(d_chunk),
@@ -288,13 +282,12 @@ class NeuronArray(wiring.Component):
         m.d.comb += self.sat_count.eq(Mux(d_valid & d_integ, pop, 0))
         e_valid = Signal()
         e_maddr = Signal(self._mab)
-        e_chunk = Signal(ci)
         e_leak = Signal(5)
         e_can = Signal(P)
         e_word = Signal(w.memb_width)
         m.d.sync += [
-            e_valid.eq(d_valid & ~d_integ), e_maddr.eq(d_maddr), e_chunk.eq(d_chunk),
-            e_leak.eq(d_leak), e_can.eq(d_can),
+            e_valid.eq(d_valid & ~d_integ), e_maddr.eq(d_maddr), e_leak.eq(d_leak),
+            e_can.eq(d_can),
         ]
         v1 = []
         for p in range(P):
@@ -304,39 +297,26 @@ class NeuronArray(wiring.Component):
         new_fired = fired(d_word) | Mux(d_reset == FIRE_ONCE, d_ge, 0)
         m.d.sync += e_word.eq(Cat(*v1, new_fired))
 
-        # e_: leak shift (only lanes that may fire leak; s = 0 is no leak)
-        f_valid = Signal()
-        f_maddr = Signal(self._mab)
-        f_chunk = Signal(ci)
-        f_word = Signal(w.memb_width)
-        f_sh = [Signal(signed(PB), name=f"f_sh{p}") for p in range(P)]
-        m.d.sync += [
-            f_valid.eq(e_valid), f_maddr.eq(e_maddr), f_chunk.eq(e_chunk),
-            f_word.eq(e_word),
-        ]
+        # e_: leak (only lanes that may fire leak; s = 0 is no leak), sweep write-back. The loader
+        # keeps leak_shift < PB, so the shifter needs only that many stages.
+        amount = e_leak[:max(1, (PB - 1).bit_length())]
+        v2 = []
         for p in range(P):
             v = lane(e_word, p)
-            # the loader keeps leak_shift < PB, so the shifter needs only that many stages
-            amount = e_leak[:max(1, (PB - 1).bit_length())]
-            m.d.sync += f_sh[p].eq(Mux((e_leak == 0) | ~e_can[p], 0, v >> amount))
+            v2.append((v - Mux((e_leak == 0) | ~e_can[p], 0, v >> amount))[:PB])
+        e_out = Cat(*v2, fired(e_word))
 
-        # f_: leak subtract, sweep write-back
-        v2 = [(lane(f_word, p) - f_sh[p])[:PB] for p in range(P)]
-        f_out = Cat(*v2, fired(f_word))
-
-        # one write port: integrate ops (d_), sweep ops (f_), clears; never two at once
-        with m.If(d_valid & d_integ):
-            m.d.comb += [wp.en.eq(1), wp.addr.eq(d_maddr), wp.data.eq(d_word)]
-        with m.Elif(f_valid):
-            m.d.comb += [wp.en.eq(1), wp.addr.eq(f_maddr), wp.data.eq(f_out)]
+        # one write port: integrate ops (c_), sweep ops (e_), clears; never two at once (a sweep
+        # phase is followed by the sequencer's wait, and an integrate op issued after a sweep op
+        # never reaches c_ while it is in e_)
+        with m.If(c_valid & c_integ):
+            m.d.comb += [wp.en.eq(1), wp.addr.eq(c_maddr), wp.data.eq(c_out)]
+        with m.Elif(e_valid):
+            m.d.comb += [wp.en.eq(1), wp.addr.eq(e_maddr), wp.data.eq(e_out)]
         with m.Elif(self.clr_en):
             m.d.comb += [wp.en.eq(1), wp.addr.eq(self.clr_addr), wp.data.eq(0)]
-        m.d.sync += [l_valid.eq(wp.en), l_addr.eq(wp.addr), l_word.eq(wp.data)]
-        m.d.sync += [
-            fwd_d.eq(c_valid & c_integ & (c_maddr == b_maddr)),
-            fwd_l.eq(wp.en & (wp.addr == b_maddr)),
-        ]
-        m.d.comb += self.busy.eq(a_valid | b_valid | c_valid | d_valid | e_valid | f_valid)
+        m.d.sync += fwd_d.eq(c_valid & c_integ & (c_maddr == b_maddr))
+        m.d.comb += self.busy.eq(a_valid | b_valid | c_valid | d_valid | e_valid)
         return m
 
 

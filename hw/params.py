@@ -30,9 +30,8 @@ MAGIC = 0x53465454
 VERSION = 1
 
 #: cycles the sequencer waits after the last op of a layer phase: the last fire mask leaves the
-#: neuron array 4 cycles after its issue and the FIFO level shows it one cycle later (the sweep
-#: write-back, 2 cycles later still, lands before any later op can read it). sim.costmodel uses
-#: the same number.
+#: neuron array 4 cycles after its issue and the FIFO level shows it one cycle later, when the
+#: sweep write-back (5 cycles after issue) is done too. sim.costmodel uses the same number.
 WAIT_CYCLES = 5
 
 
