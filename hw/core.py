@@ -29,7 +29,7 @@ __all__ = ["NeuronCore", "STATES", "core_signature"]
 
 #: sequencer states, in the order of a sample
 STATES = ("IDLE", "LOAD", "CLEAR", "STEP", "NEXT", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT", "EMIT",
-          "FINISH", "RD_ADDR", "RD_LANE", "ABORT", "RESULT")
+          "FINISH", "RD_ADDR", "RD_LOAD", "RD_LANE", "ABORT", "RESULT")
 
 
 def core_signature(trace: bool = False) -> wiring.Signature:
@@ -145,6 +145,7 @@ class NeuronCore(wiring.Component):
         steps = Signal(w.t_cnt)
         rd_p = Signal(range(P))
         rd_i = Signal(w.neuron_cnt)
+        rd_word = Signal(P * w.PB)
         best = Signal(signed(w.PB))
         started = Signal()  # a step has run in this sample
         status = Signal(8)
@@ -427,14 +428,17 @@ class NeuronCore(wiring.Component):
             with m.State("RD_ADDR"):
                 m.d.comb += [na.rd_en.eq(1), na.rd_addr.eq(Cat(c[:w.chunk_idx], L - 1))]
                 m.d.sync += cnt["membrane_reads"].eq(cnt["membrane_reads"] + 1)
+                m.next = "RD_LOAD"
+            with m.State("RD_LOAD"):
+                # the chunk's word into a register: the compares then start at a register, and
+                # shifting it brings each lane to the same place (no lane multiplexer)
+                m.d.sync += rd_word.eq(na.rd_data[:P * w.PB])
                 m.next = "RD_LANE"
             with m.State("RD_LANE"):
-                m.d.comb += [na.rd_en.eq(1), na.rd_addr.eq(Cat(c[:w.chunk_idx], L - 1))]
-                lanes = Array([na.rd_data[p * w.PB:(p + 1) * w.PB].as_signed() for p in range(P)])
-                v = lanes[rd_p]
+                v = rd_word[:w.PB].as_signed()
                 with m.If((rd_i == 0) | (v > best)):
                     m.d.sync += [best.eq(v), first_idx.eq(rd_i)]
-                m.d.sync += [rd_i.eq(rd_i + 1), rd_p.eq(rd_p + 1)]
+                m.d.sync += [rd_i.eq(rd_i + 1), rd_p.eq(rd_p + 1), rd_word.eq(rd_word >> w.PB)]
                 with m.If(rd_i == desc[(L - 1).as_unsigned()].n_out - 1):
                     m.next = "RESULT"
                     m.d.comb += ser.start.eq(1)
@@ -456,7 +460,7 @@ class NeuronCore(wiring.Component):
                     m.next = "IDLE"
 
         busy_states = ("CLEAR", "STEP", "NEXT", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT", "EMIT",
-                       "RD_ADDR", "RD_LANE")
+                       "RD_ADDR", "RD_LOAD", "RD_LANE")
         in_busy = Const(0)
         for s in busy_states:
             in_busy = in_busy | fsm.ongoing(s)

@@ -34,8 +34,9 @@ and the cycles that consume the end word and any events after an early exit)::
                + S[t,l] + 3     if swept and S[t,l] > 0   emit spikes one a cycle, drain
              + 1                                          NEXT that finds no more layers
            + 1                                            the STEP that ends the sample
-           + C_L + n_L          if the output is read by potential (max_potential, or no
-                                  output spike): one read a chunk, one compare a neuron
+           + 2 C_L + n_L        if the output is read by potential (max_potential, or no
+                                  output spike): a read and a load a chunk, one compare a
+                                  neuron
 
 For layer 1 the phase-end decision (the next event word is at a later step) is made in the cycle
 that issues the sweep's first chunk, so a swept layer's event phase has no fill or drain cycles:
@@ -175,7 +176,7 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                     out_spiked = True
             lc = sel + 1
     by_potential = mp or int(S[:, L - 1].sum()) == 0
-    readout = (C[L - 1] + layers[L - 1].n_out) if by_potential else 0
+    readout = (2 * C[L - 1] + layers[L - 1].n_out) if by_potential else 0
     hw = {
         "weight_reads": weight_reads,
         "membrane_reads": weight_reads + sweep_chunks + (C[L - 1] if by_potential else 0),

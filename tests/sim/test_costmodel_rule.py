@@ -42,7 +42,7 @@ def test_costmodel_silent_sample_reads_out_by_potential():
     res = _one(net, [[0, 0]])
     assert res.counters.spikes_per_layer == (0,)
     C, n = 2, 3
-    assert res.cycles == C + 2 + 2 * C + WAIT_CYCLES + 1 + 1 + (C + n)
+    assert res.cycles == C + 2 + 2 * C + WAIT_CYCLES + 1 + 1 + (2 * C + n)
     assert res.counters.membrane_reads == 2 * C + C
 
 
