@@ -462,6 +462,7 @@ METHOD_DEFAULTS = {
     "l4_rule": "rectified",
     "weight_bits": 8,
     "encode_seed": 0,
+    "threads": 1,
 }
 METHOD_EPOCHS = {"yinyang": 40, "digits": 40, "idx": 10}
 #: Options that only matter at conversion time: ``quantize_model(..., **these)`` may override.
@@ -474,7 +475,7 @@ def config_from_options(options: dict, epochs: int, seed: int) -> ConvertConfig:
     if unknown:
         raise ConfigError(f"method 'convert' has no option {unknown[0]!r}; "
                           f"options: {sorted(METHOD_DEFAULTS)}")
-    opts = dict(options)
+    opts = {k: v for k, v in options.items() if k != "threads"}
     if "hidden" in opts:
         h = opts["hidden"]
         opts["hidden"] = (h,) if isinstance(h, (int, np.integer)) else tuple(h)
@@ -490,6 +491,10 @@ def _method_train(req) -> Path:
     kind, _ = parse_dataset(req.dataset)
     epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
     cfg = config_from_options(dict(req.options), epochs, req.seed)
+    threads = req.options.get("threads", 1)
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ConfigError(f"threads must be a positive integer, not {threads!r}")
+    torch.set_num_threads(threads)  # small nets: more threads only contend
     out = Path(req.out)
     out.mkdir(parents=True, exist_ok=True)
     final = out / "model.pt"
@@ -499,6 +504,10 @@ def _method_train(req) -> Path:
                                                                      req.seed):
             raise ConfigError(f"cannot resume {str(final)!r}: it was trained with another "
                               "method, dataset or seed")
+        saved = {k: (list(v) if isinstance(v, tuple) else v) for k, v in req.options.items()}
+        if ck.get("options") != saved:
+            raise ConfigError(f"cannot resume {str(final)!r}: it was trained with other "
+                              "options (train again without resuming)")
         if ck.get("complete"):
             return final
     info = dataset_info(req.dataset)

@@ -660,6 +660,7 @@ METHOD_DEFAULTS = {
     "quantize_time": True,
     "weight_bits": 8,
     "kernel_bits": 8,
+    "threads": 1,
 }
 METHOD_EPOCHS = {"yinyang": 40, "digits": 40, "idx": 10}
 
@@ -672,7 +673,7 @@ def encoder_record(cfg: KernelConfig) -> dict:
 
 
 def config_from_options(options: dict, epochs: int, seed: int) -> KernelConfig:
-    opts = {k: v for k, v in options.items() if k in METHOD_DEFAULTS}
+    opts = {k: v for k, v in options.items() if k in METHOD_DEFAULTS and k != "threads"}
     unknown = sorted(set(options) - set(METHOD_DEFAULTS))
     if unknown:
         raise ConfigError(f"method 'kernel' has no option {unknown[0]!r}; "
@@ -693,6 +694,10 @@ def _method_train(req) -> Path:
     kind, _ = parse_dataset(req.dataset)
     epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
     cfg = config_from_options(dict(req.options), epochs, req.seed)
+    threads = req.options.get("threads", 1)
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ConfigError(f"threads must be a positive integer, not {threads!r}")
+    torch.set_num_threads(threads)  # small nets: more threads only contend
     out = Path(req.out)
     out.mkdir(parents=True, exist_ok=True)
     final = out / "model.pt"
@@ -702,6 +707,10 @@ def _method_train(req) -> Path:
                                                                      req.seed):
             raise ConfigError(f"cannot resume {str(final)!r}: it was trained with another "
                               "method, dataset or seed")
+        saved = {k: (list(v) if isinstance(v, tuple) else v) for k, v in req.options.items()}
+        if ck.get("options") != saved:
+            raise ConfigError(f"cannot resume {str(final)!r}: it was trained with other "
+                              "options (train again without resuming)")
         if ck.get("complete"):
             return final
     info = dataset_info(req.dataset)

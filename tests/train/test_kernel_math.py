@@ -24,7 +24,7 @@ from train.kernel import (
 pytestmark = pytest.mark.train
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread():
     # tiny models: extra threads only contend (and spin) on a shared 2-core machine
     n = torch.get_num_threads()

@@ -16,7 +16,7 @@ from train.methods import get_method
 pytestmark = pytest.mark.train
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread():
     # tiny models: extra threads only contend (and spin) on a shared 2-core machine
     n = torch.get_num_threads()
@@ -61,3 +61,13 @@ def test_convert_quantize_overrides_time_steps(tmp_path):
     with pytest.raises(ConfigError, match="^convert quantization has no option 'window'"):
         quantize_model(ck, window=3)
     assert np.all(q8.layers[0].kernel == 1)
+
+
+def test_convert_resume_refuses_other_options(tmp_path):
+    ck = train_model("yinyang", "convert", epochs=1, seed=0, out=tmp_path, hidden=(4,))
+    again = train_model("yinyang", "convert", epochs=1, seed=0, out=tmp_path, resume=True,
+                        hidden=(4,))
+    assert again == ck
+    with pytest.raises(ConfigError, match="it was trained with other options"):
+        train_model("yinyang", "convert", epochs=1, seed=0, out=tmp_path, resume=True,
+                    hidden=(5,))
