@@ -33,10 +33,11 @@ def small_mul(a, b):
     For the index arithmetic (row = input * chunks and the like), where ``b`` is a few bits wide:
     spelt out so synthesis builds it from LUTs and leaves the DSP blocks to the lanes' ``W * K``.
     """
-    total = Const(0, 1)
-    for i in range(len(b)):
-        total = total + Mux(b[i], a << i, 0)
-    return total
+    terms = [Mux(b[i], a << i, 0) for i in range(len(b))] or [Const(0, 1)]
+    while len(terms) > 1:  # a balanced adder tree: depth log2(len(b))
+        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
+                 for k in range(0, len(terms), 2)]
+    return terms[0]
 
 
 def _addr_bits(depth: int) -> int:
