@@ -41,11 +41,12 @@ chosen to make the SNN rate match the ANN activation in least squares over the t
 (conversion is exact in the limit), ``c_i < 1`` grows with ``||w_hat_i||_4``, and ``c_i = 0`` for
 a neuron never active on the training data (its every spike is noise). ``beta = 1`` uses the
 bound as the variance; hidden spike trains are more regular than Bernoulli, so the bound is
-loose above layer 1. Layers are adjusted in order, each with the rates of the adjusted layer
-below; the output layer is left alone (it is read by ``argmax`` of its potential, not
-rectified). A first variant, ``l4_rule="wiener"``, ignored the rectification and used the
-Wiener factor ``c = P / (P + beta N)`` of an unbiased noisy estimate (:func:`l4_factors_wiener`);
-the benchmark compares both.
+loose above layer 1. The default ``l4_beta = 0.25`` is the value the validation split picked most
+often in ``benchmarks/convert_bench.py`` (docs/kernel_and_conversion.md). Layers are adjusted in
+order, each with the rates of the adjusted layer below; the output layer is left alone (it is
+read by ``argmax`` of its potential, not rectified). A first variant, ``l4_rule="wiener"``,
+ignored the rectification and used the Wiener factor ``c = P / (P + beta N)`` of an unbiased
+noisy estimate (:func:`l4_factors_wiener`); the benchmark compares both.
 
 Readout: ``max_potential``. The output potential after ``T`` steps is ``sum_t W s_t``, an unbiased
 estimate of ``T`` times the ANN's logits; ``argmax`` of it needs no output threshold (no
@@ -95,7 +96,7 @@ class ConvertConfig:
     time_steps: int = 32
     max_rate: float = 1.0
     l4: bool = True
-    l4_beta: float = 1.0
+    l4_beta: float = 0.25
     l4_rule: str = "rectified"
     weight_bits: int = 8
     seed: int = 0
@@ -458,7 +459,7 @@ METHOD_DEFAULTS = {
     "time_steps": 32,
     "max_rate": 1.0,
     "l4": True,
-    "l4_beta": 1.0,
+    "l4_beta": 0.25,
     "l4_rule": "rectified",
     "weight_bits": 8,
     "encode_seed": 0,

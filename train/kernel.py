@@ -66,8 +66,10 @@ rule up to rounding. Biases ride on **bias neurons**: the input has one bias inp
 index) with weight ``wmax`` from the previous bias source and 0 from everything else; the scale
 ``a_l`` is chosen so that it fires at the first step of its window, where its decoded value is
 ``x_b = K_{l+1}[l T_w] / s_{l+1}``; the next layer's bias row is ``round(b / (a x_b))``. Each
-bias neuron costs one spike per sample (counted in every figure). ``a_l`` is the largest of
-``max|w|/wmax``, ``max|b|/(x_b wmax)`` and (hidden layers) ``s_l exp(t_d,l/tau_l)/(wmax S)``.
+bias neuron costs one spike per sample (counted in every figure). ``a_l`` is the larger of
+``pct(|w| and |b|/x_b) / wmax`` (``pct`` the ``clip_percentile``, default 100 = the maximum;
+larger values are clipped to ``+-wmax``) and, for hidden layers, ``s_l exp(t_d,l/tau_l)/(wmax S)``
+(which makes the bias neuron fire on the first step of its window).
 ``potential_bits`` is the smallest width (at least 16) in which no partial sum can saturate, so
 the integer evaluation below is exact by construction (it checks the bound).
 
@@ -655,14 +657,14 @@ METHOD_DEFAULTS = {
     "relax": True,
     "ramp_epochs": 10,
     "init_reg": 1e-5,
-    "bn_loss_weight": 0.0,
+    "bn_loss_weight": 0.02,
     "bn_loss_start": 10,
     "quantize_time": True,
     "weight_bits": 8,
     "kernel_bits": 8,
     "threads": 1,
 }
-METHOD_EPOCHS = {"yinyang": 40, "digits": 40, "idx": 10}
+METHOD_EPOCHS = {"yinyang": 60, "digits": 40, "idx": 10}
 
 
 def encoder_record(cfg: KernelConfig) -> dict:
