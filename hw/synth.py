@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from sim.core import CoreConfig, weight_rows
@@ -433,8 +433,15 @@ def _synth_in(config, tgt: Target, seeds, wd: Path, text: str, ports, freq,
               keep: bool) -> list[SynthReport]:
     """yosys once, then nextpnr once per seed (files suffixed ``-seed<N>`` for several)."""
     cells, ys = _yosys(wd, tgt, text, ports)
-    return [_pnr(config, tgt, seed, wd, cells, ys, freq, keep,
-                 "" if len(seeds) == 1 else f"-seed{seed}") for seed in seeds]
+    reports: list[SynthReport] = []
+    for seed in seeds:
+        if reports and not reports[0].fits:
+            # what does not fit for one seed does not fit for any: skip place-and-route
+            reports.append(replace(reports[0], seed=seed, pnr_seconds=0.0))
+            continue
+        reports.append(_pnr(config, tgt, seed, wd, cells, ys, freq, keep,
+                            "" if len(seeds) == 1 else f"-seed{seed}"))
+    return reports
 
 
 def _pnr(config, tgt: Target, seed: int, wd: Path, cells: dict, ys: float, freq, keep: bool,
