@@ -18,6 +18,7 @@ from train.kernel import (
     init_value_loss,
     quantize_inputs,
     relax_probability,
+    train_kernel,
     ttfs_activation,
 )
 
@@ -127,3 +128,23 @@ def test_kernel_config_rejects_bad_values():
         KernelConfig(tau0=-1.0)
     with pytest.raises(ConfigError, match="^bn_loss_weight must be >= 0, not -0.1$"):
         KernelConfig(bn_loss_weight=-0.1)
+
+
+def test_kernel_training_follows_the_ramp_and_moves_bn_shifts_down():
+    rng = np.random.default_rng(0)
+    X = rng.random((96, 3)).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(np.int64)
+
+    relaxed = train_kernel(X, y, KernelConfig(hidden=(6,), window=6, epochs=3, ramp_epochs=4,
+                                              batch_size=32, seed=0))
+    assert [h["p"] for h in relaxed.history] == [0.25, 0.5, 0.75]
+    plain = train_kernel(X, y, KernelConfig(hidden=(6,), window=6, epochs=3, relax=False,
+                                            batch_size=32, seed=0))
+    assert [h["p"] for h in plain.history] == [1.0, 1.0, 1.0]
+    # a strong BN spike loss drives the BN shifts negative (fewer neurons above threshold)
+    strong = train_kernel(X, y, KernelConfig(hidden=(6,), window=6, epochs=4, batch_size=32,
+                                             bn_loss_weight=1.0, bn_loss_start=0, seed=0))
+    b_strong = strong.model.bns[0].bias.detach()
+    b_plain = plain.model.bns[0].bias.detach()
+    assert float(b_strong.mean()) < float(b_plain.mean())
+    assert float(b_strong.max()) < 0
