@@ -16,6 +16,7 @@ Building and running are separate so benches and tests can run many jobs on one 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -182,6 +183,20 @@ def run_module(build: Build, module: str, workdir: Path, env: dict | None = None
     return n_failed == 0, _tail(log, 40)
 
 
+def _cycle_bound(core, qnet) -> int:
+    """A generous bound on the cycles one sample of ``qnet`` can run without a handshake: every
+    input firing at every step into every layer, every layer swept, every neuron spiking."""
+    from ..core import chunks
+
+    per_step = 8
+    n_prev = qnet.n_inputs
+    for layer in qnet.layers:
+        c = chunks(layer.n_out, core.lanes)
+        per_step += (n_prev + 2) * c + layer.n_out + 32
+        n_prev = layer.n_out
+    return 2 * qnet.time_steps * per_step + 4096
+
+
 def run_job(core, programs: Sequence[Program], options: BenchOptions, *, build: Build | None = None,
             cache_dir=None, raise_on: bool = True, workdir: Path | None = None,
             ) -> tuple[list[ProgramResult], dict]:
@@ -190,6 +205,9 @@ def run_job(core, programs: Sequence[Program], options: BenchOptions, *, build: 
     With ``raise_on`` a mismatch or hang reported by the bench raises :class:`MismatchError`.
     """
     build = build or build_core(core, cache_dir=cache_dir)
+    bound = max((_cycle_bound(core, p.qnet) for p in programs if p.qnet is not None), default=0)
+    if bound > options.stall_limit:
+        options = dataclasses.replace(options, stall_limit=bound)
     with contextlib.ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ttfs-cocotb-")))
