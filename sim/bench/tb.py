@@ -182,7 +182,8 @@ class TB:
         clk_fall = FallingEdge(self.dut.clk)
         ro = ReadOnly()
         parts = self._parts
-        # records still to be paired with their trace: (program index, sample index, words)
+        # records still to be paired with their trace:
+        # (program index, sample index, words, probe histogram or None)
         pending: deque = deque()
         expected: dict = {}
         words: list[int] = []
@@ -251,6 +252,11 @@ class TB:
                     for w in result_items:
                         words.append(w & _MASK32)
                         if w & _LAST:
+                            if not owner:
+                                msg = (f"cocotb: {prog.name}: a result record arrived for no "
+                                       f"sample ({len(words)} words, word 0 = {words[0]:#010x})")
+                                out["stats"]["error"] = msg
+                                raise MismatchError(msg)
                             pending.append(owner.popleft() + (words, hist if probe else None))
                             words = []
                             hist = {}
@@ -282,6 +288,11 @@ class TB:
             trace_buf.append(trace_items[n_tr])
             n_tr += 1
         settle(final=True)
+        if result_items or words:
+            msg = (f"cocotb: {len(result_items) + len(words)} result words arrived after the "
+                   "last record")
+            out["stats"]["error"] = msg
+            raise MismatchError(msg)
         if trace_buf:
             msg = (f"cocotb: {len(trace_buf)} trace events arrived after the last record, first "
                    f"(layer, t, neuron) = {decode_trace(trace_buf[0])}")
