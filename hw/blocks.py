@@ -1,10 +1,11 @@
 """The sub-blocks of :class:`hw.core.NeuronCore`, each a ``wiring.Component``.
 
 Pipeline stage prefixes (used in :class:`NeuronArray`): ``a_`` the issue register (weight and
-table read addresses), ``b_`` weight row, kernel and threshold available (``W*K`` computed),
-``c_`` membrane word available (forwarded; saturating add and integrate write-back, or fire
-compare), ``d_`` reset and fire mask, ``e_`` leak and sweep write-back. In
-:class:`EventQueue`: ``e1_`` a spike leaving the mask FIFO (trace), ``e2_`` its queue write.
+table read addresses), ``b_`` weight row, kernel and threshold registered, ``m_`` ``W*K`` and
+the membrane word registered, ``c_`` forwarding, saturating add and integrate write-back, or
+fire compare, ``d_`` reset and fire mask, ``e_`` leak and sweep write-back. In
+:class:`EventQueue`: ``e1_`` a spike leaving the mask FIFO (trace), ``e2_``/``e3_`` its queue
+row and write.
 """
 
 from __future__ import annotations
@@ -121,16 +122,20 @@ class NeuronArray(wiring.Component):
       fires: reset (``zero`` 0, ``subtract`` ``V - Theta``, ``fire_once`` marks fired), then leak
       ``V - (V >> s)``; the fire mask of a chunk with any spike is pushed to the spike FIFO.
 
-    Throughput one op per cycle, any mix, no bubbles: an integrate op writes its saturated sum at
-    the end of ``c_``; the op right behind it reads the membrane word at that same edge, so it
-    takes the result from ``d_`` instead (one forwarding mux); consecutive ops on the same chunk
-    see each other's result. Sweep ops write back in ``e_``; the sequencer waits
-    :data:`hw.params.WAIT_CYCLES` after a layer's last op, so no op ever reads a word a sweep op
-    still holds. Latency (issue = the cycle ``i_valid`` is high): integrate write-back 3 cycles,
-    fire-mask push 4 cycles, sweep write-back 5 cycles.
+    Throughput one op per cycle, any mix, no bubbles. Every block-RAM output is registered before
+    it is used (``b_`` -> ``m_`` for weights and tables, ``m_`` -> ``c_`` for the membrane word), so
+    no path starts at a RAM's clock-to-output. An integrate op writes its saturated sum at the
+    end of ``c_``; the op behind it sampled the membrane two cycles earlier, so the results of the
+    two ops ahead of it come from ``d_`` and ``d2_`` (registered selects, one 3:1 multiplexer):
+    consecutive ops on the same chunk see each other's result. Sweep ops write back in ``e_``;
+    the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, so no op ever reads
+    a word a sweep op still holds. Latency (issue = the cycle ``i_valid`` is high): integrate
+    write-back 4 cycles, fire-mask push 5 cycles, sweep write-back 6 cycles.
 
-    The multiplier ``W*K`` has its own stage (``b_``); the saturating add (integrate) and the
-    compare (sweep) are in ``c_``; reset in ``d_``; leak shift and subtract in ``e_``.
+    Stages: ``a_`` issue register (RAM addresses); ``b_`` weights, kernel, threshold registered
+    (a sweep op's kernel is forced to 0, so its sum is its potential), membrane addressed;
+    ``m_`` ``W*K``; ``c_`` forwarding, saturating add, fire compare, integrate write-back; ``d_``
+    reset and fire mask; ``e_`` leak and sweep write-back.
 
     Members: ``i_valid/i_integ/i_layer/i_chunk/i_t/i_row/i_reset/i_leak`` (the issued op);
     ``w_addr``/``w_data`` and ``t_addr``/``th``/``k`` (memory ports); ``clr_en/clr_addr``
@@ -192,48 +197,66 @@ class NeuronArray(wiring.Component):
         ]
         m.d.comb += [self.w_addr.eq(a_row), self.t_addr.eq(Cat(a_t, a_layer)[:self._tab])]
 
-        # b_: weights, kernel, threshold arrive; W*K
-        b_valid = Signal()
-        b_integ = Signal()
+        # b_: weights, kernel, threshold leave the block RAMs and are registered straight away
+        # (the registers can sit in the RAMs' outputs or the multipliers' inputs); the membrane
+        # word is addressed
+        def follow(prefix, src: dict):
+            regs = {}
+            for name, sig in src.items():
+                r = Signal.like(sig, name=f"{prefix}_{name}")
+                m.d.sync += r.eq(sig)
+                regs[name] = r
+            return regs
+
+        a = {"valid": a_valid, "integ": a_integ, "chunk": a_chunk, "reset": a_reset,
+             "leak": a_leak}
+        bst = follow("b", a)
         b_maddr = Signal(self._mab)
-        b_chunk = Signal(ci)
-        b_reset = Signal(2)
-        b_leak = Signal(5)
-        m.d.sync += [
-            b_valid.eq(a_valid), b_integ.eq(a_integ), b_maddr.eq(maddr(a_chunk, a_layer)),
-            b_chunk.eq(a_chunk), b_reset.eq(a_reset), b_leak.eq(a_leak),
-        ]
+        m.d.sync += b_maddr.eq(maddr(a_chunk, a_layer))
+        m_w = Signal(P * WB)
+        m_k = Signal(KB)
+        m_th = Signal(PB - 1 or 1)
+        # a sweep op multiplies by 0, so its "sum" is its potential and one path serves both
+        m.d.sync += [m_w.eq(self.w_data), m_k.eq(Mux(bst["integ"], self.k, 0)), m_th.eq(self.th)]
+        m.d.comb += rp.addr.eq(Mux(self.rd_en, self.rd_addr, b_maddr))
+        m.d.comb += self.rd_data.eq(rp.data)
+        mst = follow("m", bst)
+        m_maddr = Signal(self._mab)
+        m.d.sync += m_maddr.eq(b_maddr)
+
+        # m_: W*K; the membrane word leaves the block RAM and is registered (c_mem)
         pw = WB + KB + 1
         c_prod = [Signal(signed(pw), name=f"c_prod{p}") for p in range(P)]
         for p in range(P):
-            wv = self.w_data[p * WB:(p + 1) * WB].as_signed()
-            m.d.sync += c_prod[p].eq(wv * self.k)
-        m.d.comb += rp.addr.eq(Mux(self.rd_en, self.rd_addr, b_maddr))
-        m.d.comb += self.rd_data.eq(rp.data)
-
-        # c_: membrane word arrives; forward, then saturating add or fire compare
-        c_valid = Signal()
-        c_integ = Signal()
+            wv = m_w[p * WB:(p + 1) * WB].as_signed()
+            m.d.sync += c_prod[p].eq(wv * m_k)
+        c_mem = Signal(w.memb_width)
+        m.d.sync += c_mem.eq(rp.data)
+        cst = follow("c", mst)
+        c_valid, c_integ, c_chunk = cst["valid"], cst["integ"], cst["chunk"]
+        c_reset, c_leak = cst["reset"], cst["leak"]
         c_maddr = Signal(self._mab)
-        c_chunk = Signal(ci)
-        c_reset = Signal(2)
-        c_leak = Signal(5)
         c_th = Signal(PB - 1 or 1)
-        m.d.sync += [
-            c_valid.eq(b_valid), c_integ.eq(b_integ), c_maddr.eq(b_maddr), c_chunk.eq(b_chunk),
-            c_reset.eq(b_reset), c_leak.eq(b_leak), c_th.eq(self.th),
-        ]
+        m.d.sync += [c_maddr.eq(m_maddr), c_th.eq(m_th)]
+
+        # c_: forward, saturating add (a sweep op adds 0), fire compare; integrate write-back
         d_valid = Signal()
         d_integ = Signal()
         d_maddr = Signal(self._mab)
         d_word = Signal(w.memb_width)
+        d2_word = Signal(w.memb_width)  # the integrate result before d_word's
+        # The op in c_ sampled the memory two cycles ago, at the edge where the op two ahead of
+        # it wrote; the op one ahead wrote one cycle later. Their results come from d_ and d2_.
+        # The selects are compared a stage early and registered.
+        fwd1 = Signal()
+        fwd2 = Signal()
         vin = Signal(w.memb_width)
-        # An integrate op writes its result at the end of c_, so the op right behind it (whose
-        # synchronous read sampled the memory at that same edge) takes the result from d_; any
-        # earlier write is already in the memory. The select is compared a stage early (in b_)
-        # and registered, so the c_ path starts at a register.
-        fwd_d = Signal()
-        m.d.comb += vin.eq(Mux(fwd_d, d_word, rp.data))
+        m.d.comb += vin.eq(Mux(fwd1, d_word, Mux(fwd2, d2_word, c_mem)))
+        m.d.sync += [
+            fwd1.eq(c_valid & c_integ & (c_maddr == m_maddr)),
+            fwd2.eq(d_valid & d_integ & (d_maddr == m_maddr)),
+            d2_word.eq(d_word),
+        ]
 
         d_chunk = Signal(ci)
         d_reset = Signal(2)
@@ -246,7 +269,6 @@ class NeuronArray(wiring.Component):
             d_valid.eq(c_valid), d_integ.eq(c_integ), d_maddr.eq(c_maddr), d_chunk.eq(c_chunk),
             d_reset.eq(c_reset), d_leak.eq(c_leak), d_th.eq(c_th),
         ]
-        new_v = []
         sat_v = []
         for p in range(P):
             v = lane(vin, p)
@@ -261,15 +283,14 @@ class NeuronArray(wiring.Component):
             r = Signal(signed(PB), name=f"c_sat{p}")
             m.d.comb += r.eq(Mux(over, hi, Mux(under, lo, s)))
             sat_v.append(r)
-            new_v.append(Mux(c_integ, r, v))
             can = ~((c_reset == FIRE_ONCE) & fired(vin)[p])
             m.d.sync += [
-                d_sat[p].eq(c_integ & (over | under)),
+                d_sat[p].eq(over | under),
                 d_ge[p].eq(~c_integ & can & (v >= c_th)),
                 d_can[p].eq(can),
             ]
-        m.d.sync += d_word.eq(Cat(*[nv[:PB] for nv in new_v], fired(vin)))
         c_out = Cat(*sat_v, fired(vin))
+        m.d.sync += d_word.eq(c_out)
 
         # d_: sweep reset; the fire mask is final here, so it leaves now
         m.d.comb += [
@@ -316,8 +337,8 @@ class NeuronArray(wiring.Component):
             m.d.comb += [wp.en.eq(1), wp.addr.eq(e_maddr), wp.data.eq(e_out)]
         with m.Elif(self.clr_en):
             m.d.comb += [wp.en.eq(1), wp.addr.eq(self.clr_addr), wp.data.eq(0)]
-        m.d.sync += fwd_d.eq(c_valid & c_integ & (c_maddr == b_maddr))
-        m.d.comb += self.busy.eq(a_valid | b_valid | c_valid | d_valid | e_valid)
+        m.d.comb += self.busy.eq(a_valid | bst["valid"] | mst["valid"] | c_valid | d_valid
+                                 | e_valid)
         return m
 
 
@@ -417,19 +438,19 @@ class EventQueue(wiring.Component):
     While ``run`` is high, one spike leaves per cycle, lowest neuron first (the queue order of
     ``sim.reference``): neuron ``chunk*P + p``. Each spike goes to the trace stream (stage
     ``e1_``, stalling emission while the stream is full) and, as the next layer's first weight
-    row ``next_base + neuron * next_chunks``, into the queue (stage ``e2_``). The queue holds one
-    layer's spikes (at most ``max_neurons``): the next layer integrates them before it is swept,
-    and its own sweep restarts the queue (``q_clear``).
+    row ``next_base + neuron * next_chunks``, into the queue (``e2_`` multiplies, ``e3_`` adds and
+    writes). The queue holds one layer's spikes (at most ``max_neurons``): the next layer
+    integrates them before it is swept, and its own sweep restarts the queue (``q_clear``).
 
-    Latency: a spike is in the queue 2 cycles after it leaves the FIFO; emitting S spikes takes
-    S cycles plus 2 to drain (plus trace stalls). Counterpart: the per-layer event lists of
+    Latency: a spike is in the queue 3 cycles after it leaves the FIFO; emitting S spikes takes
+    S cycles plus 3 to drain (plus trace stalls). Counterpart: the per-layer event lists of
     ``sim.reference.run_sample``.
 
     Members: ``push_valid/push_chunk/push_mask`` (from the neuron array), ``reset`` (empty the
     FIFO), ``q_clear``, ``run``, ``layer`` (1-based, for the trace), ``t``, ``next_base``,
     ``next_chunks``, ``q_raddr``/``q_rdata`` (synchronous read of a queue entry), ``count``
     (entries written since ``q_clear``), ``pending`` (FIFO not empty), ``busy``, ``stall``,
-    ``spike_valid/spike_neuron`` (a spike leaving ``e1_``), ``emitting`` (``e1_``/``e2_`` hold
+    ``spike_valid/spike_neuron`` (a spike leaving ``e1_``), ``emitting`` (``e1_``..``e3_`` hold
     a spike), and ``trace`` when built with it.
     """
 
@@ -512,23 +533,27 @@ class EventQueue(wiring.Component):
         with m.Elif(~stall):
             m.d.sync += e1_valid.eq(0)
         m.d.comb += [self.spike_valid.eq(e1_valid & ~stall), self.spike_neuron.eq(e1_neuron)]
+        # e2_: neuron * next_chunks; e3_: + next_base, written to the queue
+        e2_prod = Signal(w.row)
+        e3_valid = Signal()
         m.d.sync += [e2_valid.eq(e1_valid & ~stall),
-                     e2_row.eq(self.next_base + small_mul(e1_neuron, self.next_chunks))]
+                     e2_prod.eq(small_mul(e1_neuron, self.next_chunks)),
+                     e3_valid.eq(e2_valid), e2_row.eq(self.next_base + e2_prod)]
 
         m.submodules.qmem = queue = Memory(shape=unsigned(w.row), depth=w.MN, init=[])
         qw = queue.write_port()
         qr = queue.read_port(transparent_for=(qw,))
         qab = _addr_bits(w.MN)
         count = Signal(w.neuron_cnt)
-        m.d.comb += [qw.en.eq(e2_valid), qw.addr.eq(count[:qab]), qw.data.eq(e2_row),
+        m.d.comb += [qw.en.eq(e3_valid), qw.addr.eq(count[:qab]), qw.data.eq(e2_row),
                      qr.addr.eq(self.q_raddr[:qab]), self.q_rdata.eq(qr.data)]
         with m.If(self.q_clear):
             m.d.sync += count.eq(0)
-        with m.Elif(e2_valid):
+        with m.Elif(e3_valid):
             m.d.sync += count.eq(count + 1)
         m.d.comb += [self.count.eq(count), self.pending.eq(level != 0),
-                     self.busy.eq((level != 0) | e1_valid | e2_valid),
-                     self.emitting.eq(e1_valid | e2_valid)]
+                     self.busy.eq((level != 0) | e1_valid | e2_valid | e3_valid),
+                     self.emitting.eq(e1_valid | e2_valid | e3_valid)]
         return m
 
 

@@ -30,9 +30,9 @@ MAGIC = 0x53465454
 VERSION = 1
 
 #: cycles the sequencer waits after the last op of a layer phase: the last fire mask leaves the
-#: neuron array 4 cycles after its issue and the FIFO level shows it one cycle later, when the
-#: sweep write-back (5 cycles after issue) is done too. sim.costmodel uses the same number.
-WAIT_CYCLES = 5
+#: neuron array 5 cycles after its issue and the FIFO level shows it one cycle later, when the
+#: sweep write-back (6 cycles after issue) is done too. sim.costmodel uses the same number.
+WAIT_CYCLES = 6
 
 
 def _bits(n: int) -> int:

@@ -6,7 +6,7 @@ and the steps run) and on the static network and core configuration. This module
 core's sequencer exactly as the RTL does (``hw/core.py``, ``docs/microarchitecture.md``).
 
 Notation: ``C_l = ceil(n_l / P)`` chunks of layer ``l``; ``E[t,l]`` events into layer ``l`` at step
-``t``; ``S[t,l]`` spikes of layer ``l`` at ``t``; ``W = 5`` (the neuron array's drain wait).
+``t``; ``S[t,l]`` spikes of layer ``l`` at ``t``; ``W = 6`` (the neuron array's drain wait).
 
 A layer is *sweepable* unless it is the ``max_potential`` output layer; it is *always swept* when
 sweepable with a leak (``s_l > 0``) or a non-constant threshold table. Layer ``l`` is **swept** at
@@ -31,7 +31,7 @@ and the cycles that consume the end word and any events after an early exit)::
                + C_l            if swept                  sweep: one chunk a cycle
                + 1              if l = 1, E > 0, not swept  (the stream's phase-end cycle)
                + W                                        drain the neuron array
-               + S[t,l] + 3     if swept and S[t,l] > 0   emit spikes one a cycle, drain
+               + S[t,l] + 4     if swept and S[t,l] > 0   emit spikes one a cycle, drain
              + 1                                          NEXT that finds no more layers
            + 1                                            the STEP that ends the sample
            + 2 C_L + n_L        if the output is read by potential (max_potential, or no
@@ -66,9 +66,9 @@ __all__ = ["WAIT_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown", "Break
            "summarize"]
 
 #: cycles the sequencer waits after a layer phase's last op (hw.params.WAIT_CYCLES)
-WAIT_CYCLES = 5
+WAIT_CYCLES = 6
 #: cycles an emission phase takes beyond one per spike
-EMIT_DRAIN = 3
+EMIT_DRAIN = 4
 
 
 @dataclass(frozen=True)
