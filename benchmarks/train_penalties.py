@@ -154,6 +154,31 @@ def report() -> None:
     fig.savefig("docs/figures/train_pareto.png", dpi=120)
     print("\nwrote docs/figures/train_pareto.png")
 
+    fig, axs = plt.subplots(1, 2, figsize=(9.6, 3.8))
+    for row in ROWS:
+        if row == "baseline":
+            continue
+        pts = [(lam, figures(run_name(row, lam, 0))) for lam in row_lambdas(row)]
+        pts = [(lam, f) for lam, f in pts if f is not None]
+        if not pts:
+            continue
+        lams = [lam for lam, _ in pts]
+        axs[0].plot(lams, [100 * f["silent_fraction"] for _, f in pts], "o-", label=row)
+        axs[1].plot(lams, [100 * f["int_acc"] for _, f in pts], "o-", label=row)
+    axs[0].axhline(100 * base0["silent_fraction"], color="k", ls="--", label="baseline")
+    axs[1].axhline(100 * base0["int_acc"], color="k", ls="--", label="baseline")
+    axs[0].set_ylabel("hidden neurons never firing on the test set (%)")
+    axs[1].set_ylabel("integer test accuracy (%)")
+    for ax in axs:
+        ax.set_xscale("log")
+        ax.set_xlabel("lambda")
+        ax.grid(alpha=0.3)
+    axs[0].legend(fontsize=8)
+    fig.suptitle("Yin-Yang, seed 0: silent neurons and accuracy vs penalty weight")
+    fig.tight_layout()
+    fig.savefig("docs/figures/train_silent.png", dpi=120)
+    print("wrote docs/figures/train_silent.png")
+
     print("\n### Comparison (seeds 0-2, lambda chosen on validation; mean ± std)\n")
     print("| row | lambda | int acc | hidden spikes/sample | vs baseline | SOPs/sample | "
           "never-firing hidden | seeds |")
