@@ -129,12 +129,9 @@ class ImageLoader(wiring.Component):
         desc = self.desc
         cur = desc[li]
         rcur = desc[row_l]
-        n_in_row = Signal(17)  # n_in of the layer of the weight row being loaded
-        # n_in of each layer, kept here only for the weight-row walk
-        n_ins = [Signal(17, name=f"n_in{k}") for k in range(ML)]
-        from amaranth.hdl import Array
-
-        m.d.comb += n_in_row.eq(Array(n_ins)[row_l])
+        # n_in of the layer of the weight row being loaded: n_inputs, or the previous layer's n_out
+        n_in_row = Signal(17)
+        m.d.comb += n_in_row.eq(Mux(row_l == 0, NI, desc[(row_l - 1).as_unsigned()].n_out))
 
         bad = Signal()
         bad_rows = Signal()
@@ -189,8 +186,7 @@ class ImageLoader(wiring.Component):
                         with m.Case(0):
                             ni, no = word[:16], word[16:]
                             m.d.comb += bad.eq((ni != prev_out) | (no == 0) | (no > w.MN))
-                            m.d.sync += [n_in_cur.eq(ni), n_out_cur.eq(no), cur.n_out.eq(no),
-                                         Array(n_ins)[li].eq(ni)]
+                            m.d.sync += [n_in_cur.eq(ni), n_out_cur.eq(no), cur.n_out.eq(no)]
                         with m.Case(1):
                             rst, lk = word[:2], word[8:13]
                             m.d.comb += bad.eq((rst == 3) | (lk >= PB) | ((word & ~0x1F03) != 0))
