@@ -50,8 +50,8 @@ from sim.errors import ConfigError, FitError, ToolchainError
 from sim.ir import QNet
 
 __all__ = ["TARGETS", "Target", "SynthReport", "synth", "synth_seeds", "synth_top_verilog",
-           "Capacity", "capacity", "network_fits", "check_network_fits", "bram_blocks",
-           "memory_precheck", "RAM_BITS"]
+           "Capacity", "capacity", "capacity_from_report", "network_fits", "check_network_fits",
+           "bram_blocks", "memory_precheck", "RAM_BITS"]
 
 
 @dataclass(frozen=True)
@@ -559,7 +559,17 @@ class Capacity:
 
 def capacity(config: CoreConfig, target: str, **kw) -> Capacity:
     """Synthesise ``config`` on ``target`` and work out the deepest weight memory that fits."""
-    rep = synth(config, target, **kw)
+    return capacity_from_report(config, synth(config, target, **kw))
+
+
+def capacity_from_report(config: CoreConfig, rep: SynthReport) -> Capacity:
+    """The :class:`Capacity` of ``config`` given its synthesis report ``rep``.
+
+    The block RAMs not taken by the weight memory (as :func:`bram_blocks` sizes it) stay with
+    the rest of the core; the weight memory may grow into the remainder. (Estimate: iCE40
+    SPRAM is not counted, and a small weight memory that yosys put in logic is not moved.)
+    """
+    target = rep.target
     if not rep.fits:
         return Capacity(target, config, rep, None)
     kind = "EBR" if TARGETS[target].family == "ice40" else "DP16KD"

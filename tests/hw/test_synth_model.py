@@ -105,3 +105,17 @@ def test_synth_nextpnr_overflow_names_the_cell():
         "needs 6213 logic cells (ICESTORM_LC); iCE40UP5K-SG48 has 5280")
     fine = log.replace("6213/", "5213/")
     assert _parse_nextpnr_failure(TARGETS["ice40-up5k"], fine) is None
+
+
+def test_synth_capacity_grows_the_weight_memory_into_free_ram():
+    from hw.synth import capacity_from_report
+
+    core = CoreConfig(lanes=8, weight_bits=8, weight_depth=256)  # 256 x 64 bits: 2 DP16KD
+    rep = SynthReport(target="ecp5-25k", seed=1, config={}, fits=True, message="fits", luts=1,
+                      ffs=1, brams={"DP16KD": 10}, dsps=0, fmax_mhz=50.0)
+    cap = capacity_from_report(core, rep)
+    # 8 blocks are the rest of the core, 48 are free: 24 x 512 rows of two 512 x 36 blocks
+    assert cap.max_weight_rows == 24 * 512
+    assert bram_blocks(cap.max_weight_rows, 64, "DP16KD") == 48
+    assert bram_blocks(cap.max_weight_rows + 1, 64, "DP16KD") > 48
+    assert cap.max_synapses == 24 * 512 * 8
