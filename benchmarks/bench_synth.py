@@ -17,13 +17,21 @@ import argparse
 import json
 import time
 
-from hw.synth import TARGETS, synth_seeds
-from sim.core import CoreConfig
+from hw.synth import TARGETS, capacity_from_report, synth_seeds
+from sim.core import CoreConfig, chunks
 
 
 def config(lanes: int) -> CoreConfig:
     return CoreConfig(lanes=lanes, weight_bits=8, potential_bits=16, kernel_bits=8,
                       max_neurons=128, max_layers=4, max_time_steps=64, weight_depth=256)
+
+
+def largest_hidden(rows: int, lanes: int, n_in: int = 5, n_out: int = 3) -> int:
+    """The widest hidden layer H of an n_in-H-n_out network whose weights fit ``rows`` rows."""
+    h = 0
+    while n_in * chunks(h + 1, lanes) + (h + 1) * chunks(n_out, lanes) <= rows:
+        h += 1
+    return h
 
 
 def main() -> None:
@@ -56,6 +64,12 @@ def main() -> None:
                 print(f"  critical path (seed {best.seed}):")
                 for line in best.critical_path:
                     print(f"    {line}")
+                cap = capacity_from_report(cfg, best)
+                if cap.max_weight_rows is not None:
+                    h = largest_hidden(cap.max_weight_rows, lanes)
+                    print(f"  capacity: weight memory up to {cap.max_weight_rows} rows "
+                          f"({cap.max_synapses} synapses) in the free block RAM: 5-H-3 networks "
+                          f"up to H = {h} by weight memory (H <= {cfg.max_neurons} on this core)")
             out.append({"lanes": lanes, "target": target, "best_mhz": res["best_mhz"],
                         "median_mhz": res["median_mhz"], "goal_mhz": goal,
                         "reports": [r.to_json() for r in res["reports"]]})
