@@ -383,7 +383,11 @@ class Harness:
         self.close()
 
     def __del__(self):
-        self.close()
+        # at interpreter exit the library may already be gone; nothing is left to free then
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
 
     def _handle(self):
         if self._h is None:
