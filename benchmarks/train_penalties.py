@@ -10,7 +10,9 @@ split (train.report.evaluate_checkpoint, via sim.reference.run).
     # 2. more seeds at the lambda chosen on the *validation* split (largest lambda whose
     #    validation accuracy is within 1 point of the baseline's)
     .venv/bin/python benchmarks/train_penalties.py seeds --part 0/2 & ...
-    # 3. tables (markdown) and plots (docs/figures/train_pareto.png)
+    # 3. optional: the strong end of the sweep over seeds 1 and 2 too
+    .venv/bin/python benchmarks/train_penalties.py extra --part 0/2 & ...
+    # 4. tables (markdown) and plots (docs/figures/train_pareto.png)
     .venv/bin/python benchmarks/train_penalties.py report
 
 Every run writes ``runs/penalties/<name>/figures.json`` and is skipped when that exists.
@@ -90,6 +92,19 @@ def seed_jobs() -> list[tuple[str, str, dict, int]]:
             if row == "baseline":
                 continue
             lam = chosen_lambda(row)
+            jobs.append((run_name(row, lam, seed), method, {**extra, "lam": lam}, seed))
+    return jobs
+
+
+#: rows repeated over seeds at a fixed, larger lambda (the strong end of the sweep)
+EXTRA = (("count", 0.3), ("count", 1.0), ("excess-1phase", 1.0), ("sop", 0.3))
+
+
+def extra_jobs() -> list[tuple[str, str, dict, int]]:
+    jobs = []
+    for seed in (1, 2):
+        for row, lam in EXTRA:
+            method, extra = ROWS[row]
             jobs.append((run_name(row, lam, seed), method, {**extra, "lam": lam}, seed))
     return jobs
 
@@ -192,6 +207,22 @@ def report() -> None:
             continue
         rows[row] = (lam, fs)
     base_spk = np.mean([f["hidden_spikes"] for f in rows["baseline"][1]])
+    seed_table(rows, base_spk)
+    extra = {}
+    for row, lam in EXTRA:
+        fs = [figures(run_name(row, lam, s)) for s in (0, 1, 2)]
+        fs = [f for f in fs if f is not None]
+        if fs:
+            extra[f"{row} (fixed)"] = (lam, fs)
+    if extra:
+        print("\n### Stronger penalties (fixed lambda, seeds 0-2; mean ± std)\n")
+        print("| row | lambda | int acc | hidden spikes/sample | vs baseline | SOPs/sample | "
+              "never-firing hidden | seeds |")
+        print("|---|---|---|---|---|---|---|---|")
+        seed_table({"baseline": rows["baseline"], **extra}, base_spk)
+
+
+def seed_table(rows: dict, base_spk: float) -> None:
     for row, (lam, fs) in rows.items():
         acc = np.array([100 * f["int_acc"] for f in fs])
         spk = np.array([f["hidden_spikes"] for f in fs])
@@ -205,7 +236,7 @@ def report() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=("sweep", "seeds", "report"))
+    ap.add_argument("stage", choices=("sweep", "seeds", "extra", "report"))
     ap.add_argument("--part", default="0/1")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -213,6 +244,8 @@ def main() -> None:
         run_jobs(sweep_jobs(), args.part)
     elif args.stage == "seeds":
         run_jobs(seed_jobs(), args.part)
+    elif args.stage == "extra":
+        run_jobs(extra_jobs(), args.part)
     else:
         report()
     sys.stdout.flush()
