@@ -162,3 +162,22 @@ def test_evaluate_checkpoint_figures_agree_with_the_reference(trained):
     for r in run(qnet, encode_for(qnet, X, y), trace=True):
         fired[r.trace[r.trace[:, 0] == 1, 2]] = True
     assert fig["silent_fraction"] == float((~fired).sum()) / 16
+
+
+def test_encode_for_rate_records_and_missing_records():
+    from sim.encode import encode_rate
+    from sim.ir import Layer, QNet
+
+    enc = {"kind": "rate", "time_steps": 8, "seed": 3, "max_rate": 0.5, "bias_steps": [2]}
+    qnet = QNet(5, 8, (Layer(np.ones((5, 2), dtype=np.int64), 3),), meta={"encoder": enc})
+    X = np.linspace(0, 1, 12).reshape(3, 4)
+    a = encode_for(qnet, X)
+    b = encode_rate(X, 8, seed=3, max_rate=0.5, bias_steps=(2,))
+    assert all(np.array_equal(p, q) for p, q in zip(a.samples, b.samples, strict=True))
+    bare = QNet(5, 8, (Layer(np.ones((5, 2), dtype=np.int64), 3),))
+    with pytest.raises(ConfigError, match="this qnet has no meta.encoder record"):
+        encode_for(bare, X)
+    odd = QNet(5, 8, (Layer(np.ones((5, 2), dtype=np.int64), 3),),
+               meta={"encoder": {"kind": "phase", "time_steps": 8}})
+    with pytest.raises(ConfigError, match="encoder kind must be 'ttfs' or 'rate', not 'phase'"):
+        encode_for(odd, X)
