@@ -120,7 +120,6 @@ def build_model(opts: dict, n_features: int, n_classes: int, seed: int) -> TTFSN
         init_mean=float(opts["init_mean"]),
         init_std=float(opts["init_std"]),
     )
-    del L
     gen = torch.Generator().manual_seed(int(seed))
     return TTFSNet(cfg, generator=gen)
 

@@ -460,13 +460,11 @@ def predict(fwd: Forward, readout: str) -> torch.Tensor:
     if readout == "max_potential":
         return torch.argmax(fwd.v_final, dim=1)
     out = fwd.spikes[-1] > 0  # (T, B, n)
-    T = out.shape[0]
     any_t = out.any(dim=2)  # (T, B)
     has = any_t.any(dim=0)
     t0 = torch.argmax(any_t.to(torch.int8), dim=0)  # first step with an output spike
     first = torch.argmax(out[t0, torch.arange(out.shape[1])].to(torch.int8), dim=1)
     fallback = torch.argmax(fwd.v_final, dim=1)
-    del T
     return torch.where(has, first, fallback)
 
 
