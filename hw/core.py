@@ -28,8 +28,8 @@ from .params import RECORD_HEAD, STATUS, WAIT_CYCLES, Widths
 __all__ = ["NeuronCore", "STATES", "core_signature"]
 
 #: sequencer states, in the order of a sample
-STATES = ("IDLE", "LOAD", "CLEAR", "STEP", "NEXT", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT", "EMIT",
-          "FINISH", "RD_ADDR", "RD_LOAD", "RD_LANE", "ABORT", "RESULT")
+STATES = ("IDLE", "LOAD", "CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP",
+          "WAIT", "EMIT", "FINISH", "RD_ADDR", "RD_LOAD", "RD_LANE", "ABORT", "RESULT")
 
 
 def core_signature(trace: bool = False) -> wiring.Signature:
@@ -149,6 +149,7 @@ class NeuronCore(wiring.Component):
         best = Signal(signed(w.PB))
         started = Signal()  # a step has run in this sample
         status = Signal(8)
+        sel_ev_r = Signal()  # the layer NEXT picked has events at this step
         load_last = Signal()  # the load stream's last word has been accepted
 
         cnt = {name: Signal(32, name=f"cnt_{name}") for name in (
@@ -322,33 +323,38 @@ class NeuronCore(wiring.Component):
                     work_k = (k >= lc) & ((k < L) & (has_ev & (lc == k)) | sweep_k)
                     with m.If(work_k):
                         m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
-                m.d.sync += [l.eq(sel), c.eq(0), q_idx.eq(0), swept.eq(0)]
-                sd = desc[sel]
-                nd = desc[(sel + 1).as_unsigned()]
-                has_next = sel + 1 < L
-                m.d.sync += [
-                    cur_chunks.eq(sd.chunks), cur_reset.eq(sd.reset), cur_leak.eq(sd.leak),
-                    cur_nout.eq(sd.n_out), cur_last.eq(sel == L - 1),
-                    cur_sweepable.eq(Array(sweepable)[sel]),
-                    nxt_base.eq(Mux(has_next, nd.wbase, 0)),
-                    nxt_chunks.eq(Mux(has_next, nd.chunks, 0)),
-                ]
-                m.d.comb += q_raddr.eq(0)
+                m.d.sync += [l.eq(sel), c.eq(0), q_idx.eq(0), swept.eq(0), sel_ev_r.eq(sel_ev)]
                 with m.If(ev_error):
                     m.next = "ABORT"
                 with m.Elif((lc == 0) & ~fe.ev_valid):
                     m.d.comb += stall.eq(1)
                 with m.Elif(~found):
                     m.next = "STEP"
-                with m.Elif(sel_ev & (sel == 0)):
+                with m.Else():
+                    m.next = "ENTER"
+            with m.State("ENTER"):
+                # load the picked layer's descriptor into registers (a cycle of its own, so the
+                # pick and the descriptor multiplexers are not one path); the queue's entry 0 is
+                # read for INTEG_Q
+                m.d.comb += fe.active.eq(1)
+                sd = desc[l]
+                nd = desc[(l + 1).as_unsigned()]
+                has_next = l + 1 < L
+                m.d.sync += [
+                    cur_chunks.eq(sd.chunks), cur_reset.eq(sd.reset), cur_leak.eq(sd.leak),
+                    cur_nout.eq(sd.n_out), cur_last.eq(l == L - 1),
+                    cur_sweepable.eq(Array(sweepable)[l]),
+                    nxt_base.eq(Mux(has_next, nd.wbase, 0)),
+                    nxt_chunks.eq(Mux(has_next, nd.chunks, 0)),
+                ]
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Elif(sel_ev_r & (l == 0)):
                     m.next = "INTEG_S"
-                with m.Elif(sel_ev):
+                with m.Elif(sel_ev_r):
                     m.next = "INTEG_Q"
                 with m.Else():
-                    m.d.sync += [l.eq(sel)]
                     m.next = "SWEEP"
-                    # SWEEP begins at chunk 0 next cycle via start_sweep semantics
-                    m.d.sync += c.eq(0)
             with m.State("INTEG_S"):
                 m.d.comb += fe.active.eq(1)
                 with m.If(ev_error):
@@ -459,8 +465,8 @@ class NeuronCore(wiring.Component):
                 with m.If(ser.done):
                     m.next = "IDLE"
 
-        busy_states = ("CLEAR", "STEP", "NEXT", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT", "EMIT",
-                       "RD_ADDR", "RD_LOAD", "RD_LANE")
+        busy_states = ("CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT",
+                       "EMIT", "RD_ADDR", "RD_LOAD", "RD_LANE")
         in_busy = Const(0)
         for s in busy_states:
             in_busy = in_busy | fsm.ongoing(s)

@@ -26,7 +26,8 @@ and the cycles that consume the end word and any events after an early exit)::
            + sum over visited steps of
                1                                          STEP: pick the step
              + sum over active layers l of                (active: E[t,l] > 0 or swept)
-                 1                                        NEXT: pick the layer
+                 2                                        NEXT: pick the layer; ENTER: load
+                                                            its descriptor
                + E[t,l] * C_l                             event phase: one row chunk a cycle
                + C_l            if swept                  sweep: one chunk a cycle
                + 1              if l = 1, E > 0, not swept  (the stream's phase-end cycle)
@@ -156,6 +157,7 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                     break
             if sel is None:
                 break
+            seq += 1  # ENTER
             e = int(E[t, sel]) if (sel == lc and has_ev) else 0
             swept = sweepable[sel] and (e > 0 or always[sel] or sel in pend_cur)
             ev_phase += e * C[sel]

@@ -27,7 +27,7 @@ def test_costmodel_single_layer_by_hand():
     assert res.trace.tolist() == [[1, 3, 0], [1, 3, 2]]
     C = 2
     expect = (C                     # clear
-              + 1 + 1               # STEP (jump to t=3), NEXT (layer 1)
+              + 1 + 2               # STEP (jump to t=3), NEXT + ENTER (layer 1)
               + 1 * C + C           # event phase, sweep
               + WAIT_CYCLES + 2 + EMIT_DRAIN
               + 1                   # NEXT: no more layers
@@ -42,7 +42,7 @@ def test_costmodel_silent_sample_reads_out_by_potential():
     res = _one(net, [[0, 0]])
     assert res.counters.spikes_per_layer == (0,)
     C, n = 2, 3
-    assert res.cycles == C + 2 + 2 * C + WAIT_CYCLES + 1 + 1 + (2 * C + n)
+    assert res.cycles == C + 3 + 2 * C + WAIT_CYCLES + 1 + 1 + (2 * C + n)
     assert res.counters.membrane_reads == 2 * C + C
 
 
@@ -59,8 +59,8 @@ def test_costmodel_leak_visits_every_step():
 
     quiet, leaky = _one(net(0), [[0, 0]]), _one(net(1), [[0, 0]])
     C = 2
-    # every step t = 1..63 adds STEP + NEXT + sweep + wait + the closing NEXT
-    assert leaky.cycles - quiet.cycles == 63 * (1 + 1 + C + WAIT_CYCLES + 1)
+    # every step t = 1..63 adds STEP + NEXT + ENTER + sweep + wait + the closing NEXT
+    assert leaky.cycles - quiet.cycles == 63 * (1 + 2 + C + WAIT_CYCLES + 1)
     assert leaky.counters.sweeps == 64
 
 
