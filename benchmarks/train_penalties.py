@@ -213,7 +213,7 @@ def report() -> None:
         fs = [figures(run_name(row, lam, s)) for s in (0, 1, 2)]
         fs = [f for f in fs if f is not None]
         if fs:
-            extra[f"{row} (fixed)"] = (lam, fs)
+            extra[f"{row} (lambda {lam:g})"] = (lam, fs)
     if extra:
         print("\n### Stronger penalties (fixed lambda, seeds 0-2; mean ± std)\n")
         print("| row | lambda | int acc | hidden spikes/sample | vs baseline | SOPs/sample | "
