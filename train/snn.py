@@ -305,6 +305,9 @@ class TTFSNet(nn.Module):
     def __init__(self, config: NetConfig, generator: torch.Generator | None = None):
         super().__init__()
         self.config = config
+        #: use the closed-form shortcuts (integrate-only prefix, fire_once tail); off = the
+        #: plain step loop, which the tests compare them with
+        self.vectorise = True
         T = config.time_steps
         self.weights = nn.ParameterList()
         kernels = [self._kernel_table(km, T) for km in config.kernel_max]
@@ -380,6 +383,25 @@ class TTFSNet(nn.Module):
         thq = torch.clamp(torch.round(th * q), 1, smax(pb))
         return wq, thq, (float(smin(pb)), float(smax(pb)))
 
+    def _fire_once_tail(self, state: NeuronState, ths: list, held: list, mode: str,
+                        lo: float, hi: float):
+        """:func:`step` over steps with zero input for a fire_once layer without leak, at once.
+
+        ``s_t = H((V - Theta_t) / Theta_t) * [no spike before t]`` with the gate detached, as in
+        :func:`step`; ``V`` stays ``clamp(V, lo, hi)``.
+        """
+        v = torch.clamp(state.v, lo, hi)
+        th = v.new_tensor(ths)[:, None, None]
+        u = (v[None] - th) / th
+        raw = SpikeFn.apply(u, self.config.slope)
+        if any(held):
+            hmask = v.new_tensor(held)[:, None, None].bool()
+            raw = torch.where(hmask, (u >= 0).to(v.dtype), raw)
+        sd = raw.detach()
+        before = torch.cumsum(sd, dim=0) - sd + state.fired.detach()[None]
+        s = raw * (before == 0).to(v.dtype)
+        return s, NeuronState(v, state.fired + s.sum(dim=0))
+
     @staticmethod
     def _integrate_only_prefix(held: list, spiking: bool, leak_shift: int) -> int:
         """How many leading steps of a layer can only integrate (no fire, no leak, no reset)."""
@@ -418,7 +440,8 @@ class TTFSNet(nn.Module):
             ths = th.tolist()
             held = (self.threshold_table(li) >= TH_BLOCK).tolist()
             peak = x.new_zeros(())
-            t0 = self._integrate_only_prefix(held, spiking, cfg.leak_shifts[li])
+            t0 = (self._integrate_only_prefix(held, spiking, cfg.leak_shifts[li])
+                  if self.vectorise else 0)
             if t0:
                 # steps where the layer cannot fire and does not leak only accumulate: one
                 # cumsum instead of t0 calls of step(), used only when it is provably the same
@@ -434,6 +457,15 @@ class TTFSNet(nn.Module):
                     peak = vd.abs().amax()
                 else:
                     t0 = 0
+            if (t0 < T and self.vectorise and spiking and cfg.resets[li] == "fire_once"
+                    and not cfg.leak_shifts[li] and not bool(cur[t0:].detach().any())):
+                # no input is left and a fire_once neuron without leak never changes V: the
+                # remaining steps only compare the constant V with the threshold table, all at
+                # once (the same spikes and surrogate gradients as the loop below)
+                s, state = self._fire_once_tail(state, ths[t0:], held[t0:], mode, lo, hi)
+                outs.append(s)
+                peak = torch.maximum(peak, state.v.detach().abs().amax())
+                t0 = T
             for t in range(t0, T):
                 p = NeuronParams(ths[t], cfg.resets[li], cfg.leak_shifts[li], lo, hi, mode,
                                  cfg.slope, spiking, held[t])

@@ -116,3 +116,32 @@ def test_config_errors_name_the_problem():
         NetConfig(sizes=(3, 2, 2), time_steps=4, resets=("zero",), leak_shifts=(0, 0))
     with pytest.raises(ConfigError, match="th_hold must be in 0..time_steps-1"):
         NetConfig(sizes=(3, 2), time_steps=4, resets=("zero",), leak_shifts=(0,), th_hold=(4,))
+
+
+@pytest.mark.parametrize("reset", ["fire_once", "subtract"])
+def test_closed_form_shortcuts_equal_the_step_loop(reset):
+    """The integrate-only prefix (cumsum) and the fire_once tail give the loop's spikes and
+    outputs exactly in qat mode, and its gradients (up to float summation order)."""
+    cfg = NetConfig(sizes=(3, 7, 2), time_steps=12, resets=(reset, "fire_once"),
+                    leak_shifts=(0, 0), readout="max_potential", th_start=(2.0, 1.0),
+                    th_end=(0.1, 1.0), th_hold=(6, 0), kernel_max=(6, 12))
+    net = TTFSNet(cfg, torch.Generator().manual_seed(2))
+    g = torch.Generator().manual_seed(3)
+    x = torch.zeros(12, 16, 3)
+    t = torch.randint(0, 6, (16, 3), generator=g)  # inputs only in the window 0..5
+    x[t, torch.arange(16)[:, None], torch.arange(3)[None, :]] = 1
+    y = torch.randint(0, 2, (16,), generator=g)
+    net.calibrate(x)
+    out = {}
+    for vec in (True, False):
+        net.vectorise = vec
+        net.zero_grad()
+        f = net(x, "qat")
+        torch.nn.functional.cross_entropy(f.logits, y).backward()
+        out[vec] = (f, [w.grad.clone() for w in net.weights])
+    (fa, ga), (fb, gb) = out[True], out[False]
+    assert all(torch.equal(a, b) for a, b in zip(fa.spikes, fb.spikes, strict=True))
+    assert torch.equal(fa.v_final, fb.v_final) and torch.equal(fa.logits, fb.logits)
+    assert fa.spikes[0].sum() > 0  # the hidden layer fired: the tail was exercised
+    for a, b in zip(ga, gb, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
