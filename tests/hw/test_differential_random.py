@@ -30,7 +30,8 @@ def test_random_networks_match_reference(core_name, cocotb_build):
                        backpressure=bp, per_job=PER_CORE, log=print, build=cocotb_build(core))
     print(stats.summary())
     assert not stats.mismatches, "\n".join(
-        f"seed {s}: {m} (replay: benchmarks/diff_random.py --seed {s} --lanes {core.lanes})"
+        f"seed {s}: {m} (replay: benchmarks/diff_random.py --seed {s} --lanes {core.lanes}"
+        f" --idle {idle} --backpressure {bp})"
         for s, m in stats.mismatches[:5])
     assert stats.networks == PER_CORE
     assert stats.samples == 8 * PER_CORE
