@@ -150,6 +150,7 @@ class NeuronCore(wiring.Component):
         started = Signal()  # a step has run in this sample
         status = Signal(8)
         sel_ev_r = Signal()  # the layer NEXT picked has events at this step
+        last_row = Signal(w.row)  # the weight row INTEG_Q issued last
         load_last = Signal()  # the load stream's last word has been accepted
 
         cnt = {name: Signal(32, name=f"cnt_{name}") for name in (
@@ -377,7 +378,12 @@ class NeuronCore(wiring.Component):
                     to_wait()
             with m.State("INTEG_Q"):
                 m.d.comb += fe.active.eq(1)
-                issue_integ(eq.q_rdata + c, c)
+                # chunk 0's row comes straight from the queue RAM, later chunks count up from it
+                # (no adder behind the RAM's output)
+                row_q = Signal(w.row)
+                m.d.comb += row_q.eq(Mux(c == 0, eq.q_rdata, last_row + 1))
+                m.d.sync += last_row.eq(row_q)
+                issue_integ(row_q, c)
                 with m.If(c == 0):
                     m.d.sync += cnt["sops"].eq(cnt["sops"] + cur_nout)
                 with m.If(ev_error):
