@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from sim.bench.cocotb_backend import build_verilog, run_module
@@ -92,3 +93,76 @@ def test_event_fetch_hands_over_every_event_and_flags_bad_ones(traffic, tmp_path
             assert [tuple(x) for x in got["taken"]] == (
                 [(w >> 16, (w & 0xFFFF) * spec["C"], 0) for w in words] + [(0, 0, 1)])
     assert n_bad >= 15
+
+
+def _rows(words, core):
+    """(row, packed lanes) of every weight row the loader must write for a good image."""
+    from sim.image import decode_network
+
+    mem = decode_network(np.asarray(words, dtype=np.int64))
+    mask = (1 << core.weight_bits) - 1
+    return [[r, sum((int(v) & mask) << (p * core.weight_bits) for p, v in enumerate(row))]
+            for r, row in enumerate(mem.wmem.tolist())]
+
+
+@pytest.mark.parametrize("idle", [0.0, 0.4])
+def test_image_loader_writes_rows_and_flags_bad_streams(idle, tmp_path):
+    import dataclasses
+
+    from sim.bench.differential import (
+        LAST,
+        LOAD_BAD_HEADER,
+        LOAD_CHECKSUM,
+        LOAD_TOO_LONG,
+        LOAD_TRUNCATED,
+        load_payloads,
+    )
+    from sim.image import pack
+    from sim.ir import EventSet, Layer, QNet
+
+    core = COSIM_CORES["p3"]
+    images = []
+    for seed in (31, 32, 33, 34):
+        case = random_case(seed, n_samples=1, core=core)
+        q = case.qnet
+        words = np.asarray(pack(q, case.events, core).net_words).tolist()
+        images.append({"name": f"seed {seed}", "payloads": load_payloads(words), "flag": 0,
+                       "rows": _rows(words, core),
+                       "head": [q.time_steps, q.n_inputs, len(q.layers)]})
+        if seed == 31:
+            good = words
+    too_long = good + [0, 1]
+    too_long[-1] |= LAST
+    corrupt = list(good)
+    corrupt[-2] ^= 1 << 2
+    magic = list(good)
+    magic[0] ^= 1
+    magic[-1] = sum(magic[:-1]) & 0xFFFF_FFFF
+    big = dataclasses.replace(core, max_neurons=2 * core.max_neurons,
+                              weight_depth=4 * core.weight_depth)
+    wide = QNet(2, 4, (Layer(np.ones((2, core.max_neurons + 1), dtype=np.int64), 1),),
+                core.weight_bits, core.potential_bits)
+    wide_words = np.asarray(pack(wide, EventSet((np.array([[0, 0]]),)), big).net_words)
+    for name, payloads, flag in (
+        ("truncated", load_payloads(good[:-4]), LOAD_TRUNCATED),
+        ("too long", too_long, LOAD_TOO_LONG),
+        ("bad checksum", load_payloads(corrupt), LOAD_CHECKSUM),
+        ("bad magic", load_payloads(magic), LOAD_BAD_HEADER),
+        ("layer wider than the core", load_payloads(wide_words.tolist()), LOAD_BAD_HEADER),
+    ):
+        images.append({"name": name, "payloads": payloads, "flag": flag, "rows": None,
+                       "head": None})
+        images.append(dict(images[0], name="seed 31 again"))
+    job = {"seed": 19, "idle": idle, "images": images}
+    (tmp_path / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    build = _block_build("ImageLoader", core)
+    passed, tail = run_module(build, BLOCK_MODULE, tmp_path / "sim",
+                              {"TTFS_BLOCK_JOB": str(tmp_path / "job.json"),
+                               "TTFS_RESULTS": str(tmp_path / "out.json")},
+                              testcase="image_loader")
+    assert passed, tail
+    out = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["images"]
+    assert [o["status"] for o in out] == [img["flag"] for img in images]
+    for img, o in zip(images, out, strict=True):
+        if img["rows"] is not None:
+            assert o["writes"] == img["rows"] and o["head"] == img["head"], img["name"]
