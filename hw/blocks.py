@@ -442,9 +442,10 @@ class EventQueue(wiring.Component):
     writes). The queue holds one layer's spikes (at most ``max_neurons``): the next layer
     integrates them before it is swept, and its own sweep restarts the queue (``q_clear``).
 
-    Latency: a spike is in the queue 3 cycles after it leaves the FIFO; emitting S spikes takes
-    S cycles plus 3 to drain (plus trace stalls). Counterpart: the per-layer event lists of
-    ``sim.reference.run_sample``.
+    Latency: the first spike leaves a cycle after ``run`` rises (the head register loads from
+    the FIFO's block RAM), then one a cycle; a spike is in the queue 3 cycles after it leaves;
+    emitting S spikes takes S cycles plus 4 (plus trace stalls). Counterpart: the per-layer event
+    lists of ``sim.reference.run_sample``.
 
     Members: ``push_valid/push_chunk/push_mask`` (from the neuron array), ``reset`` (empty the
     FIFO), ``q_clear``, ``run``, ``layer`` (1-based, for the trace), ``t``, ``next_base``,
@@ -476,28 +477,28 @@ class EventQueue(wiring.Component):
         ci = w.chunk_idx
         m.submodules.fifo = fifo = Memory(shape=unsigned(P + ci), depth=MC, init=[])
         fw = fifo.write_port()
-        fr = fifo.read_port(domain="comb")
+        fr = fifo.read_port()  # synchronous: a block RAM, not flip-flops
         fab = _addr_bits(MC)
         wr = Signal(max(1, fab))
-        rd = Signal(max(1, fab))
-        level = Signal(range(MC + 1))
-        used = Signal(P)
+        rd = Signal(max(1, fab))  # the next entry to move into the head register
+        level = Signal(range(MC + 1))  # entries in the RAM, not counting the head
+        # the head entry: its chunk and the bits not yet emitted
+        hd_valid = Signal()
+        hd_mask = Signal(P)
+        hd_chunk = Signal(ci)
 
         def inc(ptr):
             return Mux(ptr == MC - 1, 0, ptr + 1)
 
-        m.d.comb += [fr.addr.eq(rd[:fab]), fw.addr.eq(wr[:fab]),
-                     fw.data.eq(Cat(self.push_mask, self.push_chunk)),
+        m.d.comb += [fw.addr.eq(wr[:fab]), fw.data.eq(Cat(self.push_mask, self.push_chunk)),
                      fw.en.eq(self.push_valid)]
-        head_mask = fr.data[:P]
-        head_chunk = fr.data[P:]
-        rem = Signal(P)
-        m.d.comb += rem.eq(head_mask & ~used)
+        rem = hd_mask
         pbit = Signal(range(P) if P > 1 else 1)
         for p in reversed(range(P)):
             with m.If(rem[p]):
                 m.d.comb += pbit.eq(p)
         single = (rem & (rem - 1)) == 0
+        head_chunk = hd_chunk
 
         e1_valid = Signal()
         e1_neuron = Signal(w.neuron_idx)
@@ -512,21 +513,30 @@ class EventQueue(wiring.Component):
                 stall.eq(e1_valid & ~self.trace.ready),
             ]
         m.d.comb += self.stall.eq(stall)
-        pop_bit = self.run & (level != 0) & ~stall
-        pop = pop_bit & single
+        # While `run` (EMIT) is high: one bit of the head leaves per cycle; when the head is empty
+        # or its last bit leaves, the next entry moves in from the RAM, whose read port is always
+        # addressed with the entry after the one moving (so it is there the next cycle). EMIT
+        # starts after the last push has landed, so the RAM's output is never stale.
+        pop_bit = self.run & hd_valid & ~stall
+        last_bit = pop_bit & single
+        load = self.run & (level != 0) & (~hd_valid | last_bit)
+        m.d.comb += fr.addr.eq(Mux(load, inc(rd), rd)[:fab])
         push = self.push_valid
         with m.If(push):
             m.d.sync += wr.eq(inc(wr))
-        with m.If(pop):
-            m.d.sync += [rd.eq(inc(rd)), used.eq(0)]
+        with m.If(load):
+            m.d.sync += [rd.eq(inc(rd)), hd_valid.eq(1), hd_mask.eq(fr.data[:P]),
+                         hd_chunk.eq(fr.data[P:])]
+        with m.Elif(last_bit):
+            m.d.sync += hd_valid.eq(0)
         with m.Elif(pop_bit):
-            m.d.sync += used.eq(used | (Const(1, P) << pbit))
-        with m.If(push & ~pop):
+            m.d.sync += hd_mask.eq(hd_mask & ~(Const(1, P) << pbit)[:P])
+        with m.If(push & ~load):
             m.d.sync += level.eq(level + 1)
-        with m.Elif(pop & ~push):
+        with m.Elif(load & ~push):
             m.d.sync += level.eq(level - 1)
         with m.If(self.reset):
-            m.d.sync += [wr.eq(0), rd.eq(0), level.eq(0), used.eq(0)]
+            m.d.sync += [wr.eq(0), rd.eq(0), level.eq(0), hd_valid.eq(0)]
 
         with m.If(pop_bit):
             m.d.sync += [e1_valid.eq(1), e1_neuron.eq(head_chunk * P + pbit)]
@@ -551,8 +561,8 @@ class EventQueue(wiring.Component):
             m.d.sync += count.eq(0)
         with m.Elif(e3_valid):
             m.d.sync += count.eq(count + 1)
-        m.d.comb += [self.count.eq(count), self.pending.eq(level != 0),
-                     self.busy.eq((level != 0) | e1_valid | e2_valid | e3_valid),
+        m.d.comb += [self.count.eq(count), self.pending.eq((level != 0) | hd_valid),
+                     self.busy.eq((level != 0) | hd_valid | e1_valid | e2_valid | e3_valid),
                      self.emitting.eq(e1_valid | e2_valid | e3_valid)]
         return m
 

@@ -32,7 +32,7 @@ and the cycles that consume the end word and any events after an early exit)::
                + C_l            if swept                  sweep: one chunk a cycle
                + 1              if l = 1, E > 0, not swept  (the stream's phase-end cycle)
                + W                                        drain the neuron array
-               + S[t,l] + 4     if swept and S[t,l] > 0   emit spikes one a cycle, drain
+               + S[t,l] + 5     if swept and S[t,l] > 0   emit spikes one a cycle, fill, drain
              + 1                                          NEXT that finds no more layers
            + 1                                            the STEP that ends the sample
            + 2 C_L + n_L        if the output is read by potential (max_potential, or no
@@ -69,7 +69,7 @@ __all__ = ["WAIT_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown", "Break
 #: cycles the sequencer waits after a layer phase's last op (hw.params.WAIT_CYCLES)
 WAIT_CYCLES = 6
 #: cycles an emission phase takes beyond one per spike
-EMIT_DRAIN = 4
+EMIT_DRAIN = 5
 
 
 @dataclass(frozen=True)
