@@ -168,19 +168,24 @@ class NeuronCore(wiring.Component):
         cur_sweepable = Signal()
         nxt_base = Signal(w.row)
         nxt_chunks = Signal(w.chunk_cnt)
-        C = cur_chunks
+        cur_cm1 = Signal(w.chunk_cnt)  # chunks - 1
+        # Static facts about the loaded network, registered: they change only while loading, and
+        # as registers they keep the loader's fields out of the sequencer's decision paths.
         sweepable = [Signal(name=f"sweepable{k}") for k in range(ML)]
         always = [Signal(name=f"always{k}") for k in range(ML)]
+        cm1 = [Signal(w.chunk_cnt, name=f"chunks_m1_{k}") for k in range(ML)]
+        any_static = Signal()
+        last_l = Signal(w.layer_cnt)  # L - 1
+        out_m1 = Signal(w.neuron_cnt)  # n_L - 1
+        static_any = Const(0)
         for k in range(ML):
             dk = desc[k]
-            is_out_mp = (L == k + 1) & ld.max_potential
-            m.d.comb += [
-                sweepable[k].eq((k < L) & ~is_out_mp),
-                always[k].eq((dk.leak != 0) | ~dk.th_const),
-            ]
-        any_static = Const(0)
-        for k in range(ML):
-            any_static = any_static | (sweepable[k] & always[k])
+            sw = (k < L) & ~((L == k + 1) & ld.max_potential)
+            al = (dk.leak != 0) | ~dk.th_const
+            m.d.sync += [sweepable[k].eq(sw), always[k].eq(al), cm1[k].eq(dk.chunks - 1)]
+            static_any = static_any | (sw & al)
+        m.d.sync += [any_static.eq(static_any), last_l.eq(L - 1),
+                     out_m1.eq(desc[(L - 1).as_unsigned()].n_out - 1)]
 
         ev_at_t = fe.ev_valid & ~fe.ev_end & (fe.ev_time == t)
 
@@ -211,7 +216,7 @@ class NeuronCore(wiring.Component):
             issue_sweep(0)
             m.d.comb += eq.q_clear.eq(1)
             m.d.sync += cnt["sweeps"].eq(cnt["sweeps"] + 1)
-            with m.If(C == 1):
+            with m.If(cur_cm1 == 0):
                 m.d.sync += wait.eq(0)
                 m.next = "WAIT"
             with m.Else():
@@ -279,9 +284,9 @@ class NeuronCore(wiring.Component):
                 m.d.sync += cnt["membrane_writes"].eq(cnt["membrane_writes"] + 1)
                 with m.If(ev_error):
                     m.next = "ABORT"
-                with m.Elif(c == desc[cl].chunks - 1):
+                with m.Elif(c == Array(cm1)[cl]):
                     m.d.sync += [c.eq(0), cl.eq(cl + 1)]
-                    with m.If(cl == L - 1):
+                    with m.If(cl == last_l):
                         m.next = "STEP"
                         m.d.sync += [t.eq(0), lc.eq(0), started.eq(0)]
                 with m.Else():
@@ -340,10 +345,10 @@ class NeuronCore(wiring.Component):
                 m.d.comb += fe.active.eq(1)
                 sd = desc[l]
                 nd = desc[(l + 1).as_unsigned()]
-                has_next = l + 1 < L
+                has_next = l != last_l
                 m.d.sync += [
                     cur_chunks.eq(sd.chunks), cur_reset.eq(sd.reset), cur_leak.eq(sd.leak),
-                    cur_nout.eq(sd.n_out), cur_last.eq(l == L - 1),
+                    cur_nout.eq(sd.n_out), cur_last.eq(l == last_l), cur_cm1.eq(Array(cm1)[l]),
                     cur_sweepable.eq(Array(sweepable)[l]),
                     nxt_base.eq(Mux(has_next, nd.wbase, 0)),
                     nxt_chunks.eq(Mux(has_next, nd.chunks, 0)),
@@ -367,7 +372,7 @@ class NeuronCore(wiring.Component):
                     with m.If(c == 0):
                         m.d.sync += [cnt["input_events"].eq(cnt["input_events"] + 1),
                                      cnt["sops"].eq(cnt["sops"] + cur_nout)]
-                    with m.If(c == C - 1):
+                    with m.If(c == cur_cm1):
                         m.d.comb += fe.take.eq(1)
                         m.d.sync += c.eq(0)
                     with m.Else():
@@ -388,7 +393,7 @@ class NeuronCore(wiring.Component):
                     m.d.sync += cnt["sops"].eq(cnt["sops"] + cur_nout)
                 with m.If(ev_error):
                     m.next = "ABORT"
-                with m.Elif(c == C - 1):
+                with m.Elif(c == cur_cm1):
                     m.d.sync += [c.eq(0), q_idx.eq(q_idx + 1)]
                     m.d.comb += q_raddr.eq(q_idx + 1)
                     with m.If(q_idx == eq.count - 1):
@@ -404,7 +409,7 @@ class NeuronCore(wiring.Component):
                     start_sweep()
                 with m.Else():
                     issue_sweep(c)
-                    with m.If(c == C - 1):
+                    with m.If(c == cur_cm1):
                         to_wait()
                     with m.Else():
                         m.d.sync += c.eq(c + 1)
@@ -438,7 +443,7 @@ class NeuronCore(wiring.Component):
                         m.next = "RESULT"
                         m.d.comb += ser.start.eq(1)
             with m.State("RD_ADDR"):
-                m.d.comb += [na.rd_en.eq(1), na.rd_addr.eq(Cat(c[:w.chunk_idx], L - 1))]
+                m.d.comb += [na.rd_en.eq(1), na.rd_addr.eq(Cat(c[:w.chunk_idx], last_l))]
                 m.d.sync += cnt["membrane_reads"].eq(cnt["membrane_reads"] + 1)
                 m.next = "RD_LOAD"
             with m.State("RD_LOAD"):
@@ -451,7 +456,7 @@ class NeuronCore(wiring.Component):
                 with m.If((rd_i == 0) | (v > best)):
                     m.d.sync += [best.eq(v), first_idx.eq(rd_i)]
                 m.d.sync += [rd_i.eq(rd_i + 1), rd_p.eq(rd_p + 1), rd_word.eq(rd_word >> w.PB)]
-                with m.If(rd_i == desc[(L - 1).as_unsigned()].n_out - 1):
+                with m.If(rd_i == out_m1):
                     m.next = "RESULT"
                     m.d.comb += ser.start.eq(1)
                 with m.Elif(rd_p == P - 1):
