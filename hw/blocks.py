@@ -569,7 +569,8 @@ class EventQueue(wiring.Component):
 
 class ResultSerializer(wiring.Component):
     """Streams one result record: ``n_words`` 32-bit words from ``words`` (index 0 first), the last
-    with ``last`` set. ``start`` begins a record (the words must hold still until ``done``).
+    with ``last`` set. ``start`` begins a record (the words must hold still until ``done``, and
+    ``n_words`` from the cycle before ``start``).
 
     Throughput one word per cycle while ``result.ready``; ``busy`` from ``start`` to the last
     word's acceptance. Counterpart: ``sim.bench.differential.encode_record``.
@@ -594,7 +595,9 @@ class ResultSerializer(wiring.Component):
         idx = Signal(range(self._n + 1))
         active = Signal()
         words = Array([self.words[k] for k in range(self._n)])
-        last = idx == self.n_words - 1
+        last_idx = Signal.like(self.n_words)
+        m.d.sync += last_idx.eq(self.n_words - 1)  # n_words holds still while a record streams
+        last = idx == last_idx
         m.d.comb += [
             self.result.valid.eq(active),
             self.result.payload.word.eq(words[idx]),

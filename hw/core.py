@@ -503,5 +503,7 @@ class NeuronCore(wiring.Component):
             m.d.comb += rec_words[RECORD_HEAD + k].eq(spikes[k])
         for k in range(n_rec):
             m.d.comb += ser.words[k].eq(rec_words[k])
-        m.d.comb += ser.n_words.eq(RECORD_HEAD + L)
+        rec_len = Signal.like(ser.n_words)
+        m.d.sync += rec_len.eq(RECORD_HEAD + L)  # static while samples run
+        m.d.comb += ser.n_words.eq(rec_len)
         return m
