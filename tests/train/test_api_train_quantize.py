@@ -181,3 +181,29 @@ def test_encode_for_rate_records_and_missing_records():
                meta={"encoder": {"kind": "phase", "time_steps": 8}})
     with pytest.raises(ConfigError, match="encoder kind must be 'ttfs' or 'rate', not 'phase'"):
         encode_for(odd, X)
+
+
+def test_idx_dataset_trains_and_exports_end_to_end(tmp_path):
+    import struct
+
+    rng = np.random.default_rng(0)
+
+    def idx(arr):
+        head = bytes([0, 0, 8, arr.ndim]) + b"".join(struct.pack(">I", n) for n in arr.shape)
+        return head + arr.astype(np.uint8).tobytes()
+
+    for prefix, n in (("train", 120), ("t10k", 30)):
+        labels = rng.integers(0, 3, n)
+        images = rng.integers(0, 60, (n, 3, 3))
+        images[np.arange(n), labels, 0] = 250  # a learnable pixel per class
+        (tmp_path / f"{prefix}-images-idx3-ubyte").write_bytes(idx(images))
+        (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(idx(labels))
+    path = train_model(f"idx:{tmp_path}", "baseline", 1, 0, tmp_path / "run", **SMALL)
+    qnet = quantize_model(path)
+    assert qnet.n_inputs == 9 + 1 and qnet.n_outputs == 3
+    X, y = load_split(f"idx:{tmp_path}", "test")
+    events = encode_for(qnet, X, y)
+    got = int_forward(qnet, events_to_dense(events, qnet.time_steps, qnet.n_inputs))
+    ref = run(qnet, events, trace=True)
+    assert [int(p) for p in got.predictions] == [r.prediction for r in ref]
+    assert all(np.array_equal(got.trace(n), r.trace) for n, r in enumerate(ref))
