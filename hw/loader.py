@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -129,9 +129,18 @@ class ImageLoader(wiring.Component):
         desc = self.desc
         cur = desc[li]
         rcur = desc[row_l]
-        # n_in of the layer of the weight row being loaded: n_inputs, or the previous layer's n_out
-        n_in_row = Signal(17)
-        m.d.comb += n_in_row.eq(Mux(row_l == 0, NI, desc[(row_l - 1).as_unsigned()].n_out))
+        # Values the walk compares against, registered (they settle long before they are used:
+        # T and L in the header, a layer's chunks at its d3, weight_rows at word 5), so the
+        # compares start at registers instead of behind subtracters and descriptor muxes.
+        tm1 = Signal(16)
+        lm1 = Signal(8)
+        rows_m1 = Signal(25)
+        cm1 = [Signal(w.chunk_cnt, name=f"ld_cm1_{k}") for k in range(ML)]
+        jm1 = [Signal(17, name=f"ld_jm1_{k}") for k in range(ML)]
+        m.d.sync += [tm1.eq(T - 1), lm1.eq(L - 1), rows_m1.eq(rows - 1)]
+        for k in range(ML):
+            n_in_k = NI if k == 0 else desc[k - 1].n_out
+            m.d.sync += [cm1[k].eq(desc[k].chunks - 1), jm1[k].eq(n_in_k - 1)]
 
         bad = Signal()
         bad_rows = Signal()
@@ -203,8 +212,8 @@ class ImageLoader(wiring.Component):
                             # and checked against weight_rows at the one after (last layer)
                             m.d.sync += [cur.chunks.eq(ch), prev_out.eq(n_out_cur),
                                          cur.th_const.eq(1), prod.eq(small_mul(n_in_cur, ch)),
-                                         pend1.eq(1), pend_last.eq(li == L - 1)]
-                            with m.If(li == L - 1):
+                                         pend1.eq(1), pend_last.eq(li == lm1)]
+                            with m.If(li == lm1):
                                 m.d.sync += [sec.eq(TAB), li.eq(0), tt.eq(0), is_k.eq(0)]
                             with m.Else():
                                 m.d.sync += li.eq(li + 1)
@@ -224,11 +233,11 @@ class ImageLoader(wiring.Component):
                                      self.k_en.eq(1), self.k_addr.eq(taddr),
                                      self.k_data.eq(word)]
                     m.d.sync += tt.eq(tt + 1)
-                    with m.If(tt == T - 1):
+                    with m.If(tt == tm1):
                         m.d.sync += [tt.eq(0), is_k.eq(~is_k)]
                         with m.If(is_k):
                             m.d.sync += li.eq(li + 1)
-                            with m.If(li == L - 1):
+                            with m.If(li == lm1):
                                 m.d.sync += [sec.eq(WGT), row.eq(0), rw.eq(0), row_l.eq(0),
                                              row_c.eq(0), row_j.eq(0),
                                              left.eq(desc[0].n_out)]
@@ -255,16 +264,16 @@ class ImageLoader(wiring.Component):
                     with m.If(rw == wpr - 1):
                         m.d.comb += [self.w_en.eq(1), self.w_addr.eq(row), self.w_data.eq(merged)]
                         m.d.sync += [rw.eq(0), row.eq(row + 1)]
-                        with m.If(row_c == rcur.chunks - 1):
+                        with m.If(row_c == Array(cm1)[row_l]):
                             m.d.sync += [row_c.eq(0), left.eq(rcur.n_out)]
-                            with m.If(row_j == n_in_row - 1):
+                            with m.If(row_j == Array(jm1)[row_l]):
                                 m.d.sync += [row_j.eq(0), row_l.eq(row_l + 1),
                                              left.eq(desc[(row_l + 1).as_unsigned()].n_out)]
                             with m.Else():
                                 m.d.sync += row_j.eq(row_j + 1)
                         with m.Else():
                             m.d.sync += [row_c.eq(row_c + 1), left.eq(left - P)]
-                        with m.If(row == rows - 1):
+                        with m.If(row == rows_m1):
                             m.d.sync += sec.eq(CSUM)
 
             # the first problem of this word, if no earlier word had one
