@@ -513,13 +513,14 @@ def decode_trace(words: np.ndarray) -> np.ndarray:
                      (w >> np.uint64(24)) & np.uint64(0xFFFF)], axis=1).astype(np.int64)
 
 
-def pair_records(raw: RawBatch, trace: bool) -> list[SampleResult]:
+def pair_records(raw: RawBatch, trace: bool, first: int = 0) -> list[SampleResult]:
     """Decode a batch's records and hand each its trace events.
 
     The trace stream is in order, so records are paired with it by their spike counters: a
     valid record announces exactly how many trace events are its own. An invalid record
     (counters undefined) takes the events that arrived before it completed. Trace events left
-    over, or too few for a record, are a :class:`MismatchError` naming the sample.
+    over, or too few for a record, are a :class:`MismatchError` naming the sample (numbered
+    from ``first``).
     """
     results = []
     k = 0
@@ -534,7 +535,7 @@ def pair_records(raw: RawBatch, trace: bool) -> list[SampleResult]:
                 need = max(need, 0)
             if k + need > n_tr:
                 raise MismatchError(
-                    f"verilator: sample {s}: the record announces {need} spikes but only "
+                    f"verilator: sample {first + s}: the record announces {need} spikes but only "
                     f"{n_tr - k} trace events are left"
                 )
             res.trace = decode_trace(raw.trace_words[k:k + need])
@@ -556,30 +557,39 @@ class VerilatorBackend:
     core's load stream and streams every sample of its event section in one batch. With
     ``waveform`` (a path ending in ``.vcd`` or ``.fst``) the waveform-writing build is used
     and the whole run (load and samples) is written there.
+
+    ``jobs`` > 1 splits the samples into that many contiguous parts, each run by its own model
+    (the same library; each model loads the image through its own load stream) on its own
+    thread: ctypes releases the GIL during a call, so the parts run in parallel. Samples are
+    independent, so the results are those of one model; a waveform run always uses one.
     """
 
     name = "verilator"
 
     def __init__(self, *, cache_dir: str | os.PathLike | None = None, idle_percent: int = 0,
-                 seed: int = 1, stall_limit: int = 1 << 22):
+                 seed: int = 1, stall_limit: int = 1 << 22, jobs: int = 1):
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+            raise ConfigError(f"jobs must be a positive integer, not {jobs!r}")
         self.cache_dir = cache_dir
         self.idle_percent = idle_percent
         self.seed = seed
         self.stall_limit = stall_limit
+        self.jobs = jobs
         self.last_build: Build | None = None
+        #: clock cycles the last run simulated (summed over the models with ``jobs`` > 1)
         self.last_cycles: int | None = None
         self._harnesses: dict[tuple, Harness] = {}
 
     def harness(self, config: CoreConfig, *, trace: bool = False,
-                waveform: str | None = None) -> Harness:
-        """The (kept) harness for ``config``; one build and one model per variant."""
-        variant = (config, trace, waveform)
+                waveform: str | None = None, index: int = 0) -> Harness:
+        """The (kept) model number ``index`` for ``config``; one build per variant."""
+        variant = (config, trace, waveform, index)
         h = self._harnesses.get(variant)
         if h is None:
             build = build_for_core(config, trace=trace, waveform=waveform,
                                    cache_dir=self.cache_dir)
             self.last_build = build
-            h = Harness(build, idle_percent=self.idle_percent, seed=self.seed,
+            h = Harness(build, idle_percent=self.idle_percent, seed=self.seed + index,
                         stall_limit=self.stall_limit)
             self._harnesses[variant] = h
         return h
@@ -595,19 +605,43 @@ class VerilatorBackend:
                 )
             fmt = suffix[1:]
         config = image.core
-        h = self.harness(config, trace=trace, waveform=fmt)
-        if waveform is not None:
-            h.open_waveform(waveform)
-        try:
-            h.reset()
-            h.load(np.asarray(image.net_words, dtype=np.uint32))
-            payloads, n = event_section_payloads(image.event_words)
-            raw = h.run(payloads, n, RECORD_FIXED_WORDS + config.max_layers + 1, trace=trace)
-        finally:
+        payloads, n = event_section_payloads(image.event_words)
+        net = np.asarray(image.net_words, dtype=np.uint32)
+        record_words = RECORD_FIXED_WORDS + config.max_layers + 1
+        parts = 1 if waveform is not None else max(1, min(self.jobs, n))
+        if parts == 1:
+            h = self.harness(config, trace=trace, waveform=fmt)
             if waveform is not None:
-                h.close_waveform()
-        self.last_cycles = raw.cycles
-        return pair_records(raw, trace)
+                h.open_waveform(waveform)
+            try:
+                raw = self._run_part(h, net, payloads, n, record_words, trace)
+            finally:
+                if waveform is not None:
+                    h.close_waveform()
+            self.last_cycles = raw.cycles
+            return pair_records(raw, trace)
+        # contiguous parts of whole samples: cut after the end word of every k-th sample
+        ends = np.flatnonzero(payloads & np.uint64(LAST)) + 1
+        cuts = [0] + [int(ends[(n * k) // parts - 1]) for k in range(1, parts)] + [len(payloads)]
+        counts = [(n * (k + 1)) // parts - (n * k) // parts for k in range(parts)]
+        models = [self.harness(config, trace=trace, index=k) for k in range(parts)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(parts) as pool:
+            raws = list(pool.map(
+                lambda k: self._run_part(models[k], net, payloads[cuts[k]:cuts[k + 1]],
+                                         counts[k], record_words, trace),
+                range(parts)))
+        self.last_cycles = sum(r.cycles for r in raws)
+        starts = np.cumsum([0] + counts[:-1]).tolist()
+        return [res for raw, s0 in zip(raws, starts, strict=True)
+                for res in pair_records(raw, trace, first=s0)]
+
+    @staticmethod
+    def _run_part(h: Harness, net, payloads, n: int, record_words: int, trace: bool):
+        h.reset()
+        h.load(net)
+        return h.run(payloads, n, record_words, trace=trace)
 
     def close(self) -> None:
         for h in self._harnesses.values():

@@ -114,3 +114,20 @@ def test_verilator_empty_and_dense_samples(backends):
                   label="empty and dense samples")
     assert got[0].counters.input_events == 0
     assert got[1].counters.input_events == len(dense)
+
+
+def test_verilator_parallel_models_equal_reference():
+    """``jobs=3``: the samples split over three models on three threads; same results, in order,
+    traces included, and a sample count that does not divide evenly."""
+    core = COSIM_CORES["p8"]
+    backend = VerilatorBackend(jobs=3)
+    try:
+        for k in range(4):
+            seed = 90_000 + k
+            case = random_case(seed, n_samples=10 + k, core=core)
+            got = backend.run(pack(case.qnet, case.events, core), trace=True)
+            check_results(_expected(case.qnet, case.events, core), got, backend="verilator",
+                          label=f"jobs=3, seed {seed}")
+        assert len(backend._harnesses) == 3
+    finally:
+        backend.close()
