@@ -352,7 +352,7 @@ def event_signature():
 
 
 class EventFetch(wiring.Component):
-    """Input-event fetch: a two-word prefetch (``nx`` then ``ev``) on the event stream that checks
+    """Input-event fetch: a prefetch (two input slots, then ``ev``) on the event stream that checks
     every word as it is accepted and computes the first weight row of each input event.
 
     Checks (``sim.bench.differential``'s expectation, ``sim.ir.check_events``): an event word
@@ -361,8 +361,9 @@ class EventFetch(wiring.Component):
     the cycle after the word is accepted, before the word can reach ``ev``). After the end word is
     accepted nothing more is taken until ``start``.
 
-    Throughput one word per cycle; ``ev`` is refilled in the cycle it is taken when ``nx`` holds
-    a word, so a continuously valid stream never starves the consumer.
+    Throughput one word per cycle; ``ev`` is refilled in the cycle it is taken when a slot holds
+    a word, so a continuously valid stream never starves the consumer; ``events.ready`` depends
+    on registers (and ``active``/``start``) only.
 
     Members: the ``events`` stream; ``start`` (a sample starts: forget the previous word and the
     flags; the word accepted in that cycle is the first); ``active``; ``check`` (the loaded image
@@ -384,39 +385,53 @@ class EventFetch(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self._w
-        nx_valid = Signal()
-        nx_word = Signal(32)
-        nx_end = Signal()
+        # two input slots (s0 the older) in front of ev: `ready` depends on registers only, and a
+        # consumer taking ev every cycle is never starved by a continuously valid stream
+        count = Signal(range(3))
+        s0_word, s1_word = Signal(32), Signal(32)
+        s0_end, s1_end = Signal(), Signal()
         ev_valid = Signal()
         prev_valid = Signal()
         prev = Signal(32)
         end_acc = Signal()
         take = self.take & ev_valid
         ev_free = ~ev_valid | take
-        move = ev_free & nx_valid
-        nx_free = ~nx_valid | move
+        pop = ev_free & (count != 0)
         blocked = end_acc & ~self.start
-        ready = self.active & nx_free & ~blocked
+        ready = self.active & (count != 2) & ~blocked
         m.d.comb += self.events.ready.eq(ready)
         accept = ready & self.events.valid
         word = self.events.payload.word
         end = self.events.payload.end
 
-        with m.If(move):
-            inp = nx_word[:16]
+        with m.If(pop):
+            inp = s0_word[:16]
             m.d.sync += [
-                ev_valid.eq(1), self.ev_end.eq(nx_end), self.ev_time.eq(nx_word[16:]),
+                ev_valid.eq(1), self.ev_end.eq(s0_end), self.ev_time.eq(s0_word[16:]),
                 self.ev_row.eq(small_mul(inp[:w.neuron_idx], self.chunks)),
             ]
         with m.Elif(take):
             m.d.sync += ev_valid.eq(0)
         m.d.comb += self.ev_valid.eq(ev_valid)
+        with m.If(accept & ~pop):
+            m.d.sync += count.eq(count + 1)
+            with m.If(count == 0):
+                m.d.sync += [s0_word.eq(word), s0_end.eq(end)]
+            with m.Else():
+                m.d.sync += [s1_word.eq(word), s1_end.eq(end)]
+        with m.Elif(pop & ~accept):
+            m.d.sync += [count.eq(count - 1), s0_word.eq(s1_word), s0_end.eq(s1_end)]
+        with m.Elif(pop & accept):
+            with m.If(count == 1):
+                m.d.sync += [s0_word.eq(word), s0_end.eq(end)]
+            with m.Else():
+                m.d.sync += [s0_word.eq(s1_word), s0_end.eq(s1_end), s1_word.eq(word),
+                             s1_end.eq(end)]
 
         pv = prev_valid & ~self.start
         with m.If(self.start):
             m.d.sync += [prev_valid.eq(0), end_acc.eq(0), self.order.eq(0), self.range.eq(0)]
         with m.If(accept):
-            m.d.sync += [nx_valid.eq(1), nx_word.eq(word), nx_end.eq(end)]
             with m.If(end):
                 m.d.sync += end_acc.eq(1)
             with m.Else():
@@ -426,8 +441,6 @@ class EventFetch(wiring.Component):
                         m.d.sync += self.range.eq(1)
                     with m.If(pv & (word <= prev)):
                         m.d.sync += self.order.eq(1)
-        with m.Elif(move):
-            m.d.sync += nx_valid.eq(0)
         return m
 
 
