@@ -111,6 +111,15 @@ def main() -> None:
           f"({n / t_h:,.0f} samples/s); {cycles:,} clock cycles run ({sample_cycles:,} counted "
           f"by the core) = {cycles / t_h / 1e6:.2f} M cycles/s wall, {cycles / cpu / 1e6:.2f} M "
           f"cycles/s CPU; {spikes} spikes; equal to the reference model")
+    jobs = os.cpu_count() or 1
+    if jobs > 1:
+        par = VerilatorBackend(jobs=jobs)
+        par.run(pack(qnet, events.subset(range(jobs)), CORE))  # models made outside the timing
+        t_p = min(timed(par.run, image)[1] for _ in range(3))
+        check_results(ref, par.run(image), backend=f"verilator jobs={jobs}", compare_trace=False)
+        print(f"harness, {jobs} models on {jobs} threads: {n} samples in {t_p:.3f} s wall "
+              f"({par.last_cycles / t_p / 1e6:.2f} M cycles/s wall, all models together)")
+        par.close()
     traced, t_tr = timed(backend.run, image, trace=True)
     check_results(run(qnet, events, trace=True, cost=cost_hook(CORE)), traced,
                   backend="verilator (trace)")
