@@ -151,6 +151,9 @@ class NeuronCore(wiring.Component):
         status = Signal(8)
         sel_ev_r = Signal()  # the layer NEXT picked has events at this step
         last_row = Signal(w.row)  # the weight row INTEG_Q issued last
+        # the queue holds events, registered (the queue's count is final a cycle before NEXT)
+        q_nonempty = Signal()
+        m.d.sync += q_nonempty.eq(eq.count != 0)
         load_last = Signal()  # the load stream's last word has been accepted
 
         cnt = {name: Signal(32, name=f"cnt_{name}") for name in (
@@ -320,7 +323,7 @@ class NeuronCore(wiring.Component):
                 with m.If(lc == 0):
                     m.d.comb += has_ev.eq(ev_at_t)
                 with m.Else():
-                    m.d.comb += has_ev.eq(eq.count != 0)
+                    m.d.comb += has_ev.eq(q_nonempty)
                 found = Signal()
                 sel = Signal(w.layer_idx)
                 sel_ev = Signal()
