@@ -45,8 +45,9 @@ class ImageLoader(wiring.Component):
     it (``LOAD_TOO_LONG``; the rest is consumed up to ``last``). Counterpart:
     :func:`sim.image.decode_network`.
 
-    Timing: the accepted word is registered before it is parsed (1 cycle of latency; ``done``
-    comes the cycle after ``last`` is accepted). Checks that need a multiplier are deferred so no
+    Timing: the accepted word is registered before it is parsed, and the parse's checks are
+    registered before the flag is chosen (2 cycles of latency: ``done`` comes two cycles after
+    ``last`` is accepted). Checks that need a multiplier are deferred so no
     check path contains one: ``net_words`` is compared at word 7 with the length computed at word
     6 from registers; a layer's ``n_in * chunks`` rows are added to the running base at the word
     after its ``d3`` and the total is compared with ``weight_rows`` at the word after that (both
@@ -144,7 +145,6 @@ class ImageLoader(wiring.Component):
 
         bad = Signal()
         bad_rows = Signal()
-        to_drain = Signal()
         prod = Signal(32)
         pend1 = Signal()
         pend_last = Signal()
@@ -276,22 +276,31 @@ class ImageLoader(wiring.Component):
                         with m.If(row == rows_m1):
                             m.d.sync += sec.eq(CSUM)
 
-            # the first problem of this word, if no earlier word had one
+        # stage 2, one cycle behind the parse: the first problem of the word, if no earlier word
+        # had one (the parse's checks are registered first, so the OR of every check and the
+        # flag priority are not one path)
+        v2 = Signal()
+        bad2 = Signal()
+        csum2 = Signal()
+        is_csum2 = Signal()
+        last2 = Signal()
+        m.d.sync += [v2.eq(acc), bad2.eq(bad | bad_rows), csum2.eq(word != csum),
+                     is_csum2.eq(sec == CSUM), last2.eq(last)]
+        with m.If(v2):
             now = Signal(8)
             with m.If(err == 0):
-                with m.If(sec == CSUM):
-                    with m.If(word != csum):
+                with m.If(is_csum2):
+                    with m.If(csum2):
                         m.d.comb += now.eq(1 << STATUS["LOAD_CHECKSUM"])
-                    with m.Elif(~last):
+                    with m.Elif(~last2):
                         m.d.comb += now.eq(1 << STATUS["LOAD_TOO_LONG"])
-                with m.Elif(bad | bad_rows):
+                with m.Elif(bad2):
                     m.d.comb += now.eq(1 << STATUS["LOAD_BAD_HEADER"])
-                with m.Elif(last):
+                with m.Elif(last2):
                     m.d.comb += now.eq(1 << STATUS["LOAD_TRUNCATED"])
-            m.d.comb += to_drain.eq(now != 0)
             with m.If(now != 0):
                 m.d.sync += [err.eq(now), sec.eq(DRAIN)]
-            with m.If(last):
+            with m.If(last2):
                 m.d.comb += self.done.eq(1)
                 final = Mux(err != 0, err, now)
                 m.d.sync += [self.status.eq(final), self.n_layers.eq(Mux(final == 0, L, 1)),
