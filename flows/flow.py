@@ -72,7 +72,7 @@ class FlowConfig:
     lanes: int = 8
     core: dict | None = None
     cosim_backend: str = "verilator"
-    synth_targets: tuple = ("ice40-up5k",)
+    synth_targets: tuple = ("ecp5-25k", "ice40-up5k")
     synth_seed: int = 1
     test_samples: int | None = None
 
