@@ -56,7 +56,7 @@ balancing of the last layer, no ties between equal spike counts, no output spike
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -486,31 +486,15 @@ def config_from_options(options: dict, epochs: int, seed: int) -> ConvertConfig:
 def _method_train(req) -> Path:
     import time
 
+    from . import oneshot
     from .data import dataset_info, load_split, parse_dataset
-    from .loop import CHECKPOINT_FORMAT, _save_atomic, load_checkpoint
 
     kind, _ = parse_dataset(req.dataset)
     epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
     cfg = config_from_options(dict(req.options), epochs, req.seed)
-    threads = req.options.get("threads", 1)
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ConfigError(f"threads must be a positive integer, not {threads!r}")
-    torch.set_num_threads(threads)  # small nets: more threads only contend
-    out = Path(req.out)
-    out.mkdir(parents=True, exist_ok=True)
-    final = out / "model.pt"
-    if req.resume and final.is_file():
-        ck = load_checkpoint(final)
-        if (ck.get("method"), ck.get("dataset"), ck.get("seed")) != ("convert", req.dataset,
-                                                                     req.seed):
-            raise ConfigError(f"cannot resume {str(final)!r}: it was trained with another "
-                              "method, dataset or seed")
-        saved = {k: (list(v) if isinstance(v, tuple) else v) for k, v in req.options.items()}
-        if ck.get("options") != saved:
-            raise ConfigError(f"cannot resume {str(final)!r}: it was trained with other "
-                              "options (train again without resuming)")
-        if ck.get("complete"):
-            return final
+    final, done = oneshot.start(req, "convert")
+    if done:
+        return final
     info = dataset_info(req.dataset)
     X, y = load_split(req.dataset, "train")
     Xv, yv = load_split(req.dataset, "validation")
@@ -523,26 +507,10 @@ def _method_train(req) -> Path:
         req.progress({"epoch": epochs, "epochs": epochs,
                       "val_acc": float(np.mean(ann_predict(res.model, Xv) == yv)),
                       "seconds": time.time() - t0})
-    ck = {
-        "format": CHECKPOINT_FORMAT,
-        "version": 1,
-        "method": "convert",
-        "dataset": req.dataset,
-        "seed": int(req.seed),
-        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in req.options.items()},
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "n_features": int(X.shape[1]),
-        "n_classes": int(info.n_classes),
-        "encoder": {"kind": "rate", "time_steps": cfg.time_steps, "seed": cfg.encode_seed,
-                    "max_rate": cfg.max_rate, "bias_steps": []},
-        "model": res.model.state_dict(),
-        "history": res.history,
-        "epoch": int(epochs),
-        "epochs": int(epochs),
-        "complete": True,
-    }
-    _save_atomic(ck, final)
-    return final
+    encoder = {"kind": "rate", "time_steps": cfg.time_steps, "seed": cfg.encode_seed,
+               "max_rate": cfg.max_rate, "bias_steps": []}
+    return oneshot.save(req, "convert", final, cfg, X.shape[1], info.n_classes, encoder,
+                        res.model, res.history, epochs)
 
 
 def model_from_checkpoint(ck: dict) -> ReluNet:

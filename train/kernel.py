@@ -688,33 +688,16 @@ def config_from_options(options: dict, epochs: int, seed: int) -> KernelConfig:
 
 def _method_train(req) -> Path:
     import time
-    from dataclasses import asdict
 
+    from . import oneshot
     from .data import dataset_info, load_split, parse_dataset
-    from .loop import CHECKPOINT_FORMAT, _save_atomic, load_checkpoint
 
     kind, _ = parse_dataset(req.dataset)
     epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
     cfg = config_from_options(dict(req.options), epochs, req.seed)
-    threads = req.options.get("threads", 1)
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ConfigError(f"threads must be a positive integer, not {threads!r}")
-    torch.set_num_threads(threads)  # small nets: more threads only contend
-    out = Path(req.out)
-    out.mkdir(parents=True, exist_ok=True)
-    final = out / "model.pt"
-    if req.resume and final.is_file():
-        ck = load_checkpoint(final)
-        if (ck.get("method"), ck.get("dataset"), ck.get("seed")) != ("kernel", req.dataset,
-                                                                     req.seed):
-            raise ConfigError(f"cannot resume {str(final)!r}: it was trained with another "
-                              "method, dataset or seed")
-        saved = {k: (list(v) if isinstance(v, tuple) else v) for k, v in req.options.items()}
-        if ck.get("options") != saved:
-            raise ConfigError(f"cannot resume {str(final)!r}: it was trained with other "
-                              "options (train again without resuming)")
-        if ck.get("complete"):
-            return final
+    final, done = oneshot.start(req, "kernel")
+    if done:
+        return final
     info = dataset_info(req.dataset)
     X, y = load_split(req.dataset, "train")
     Xv, yv = load_split(req.dataset, "validation")
@@ -730,25 +713,8 @@ def _method_train(req) -> Path:
                       "seconds": time.time() - t0})
 
     res = train_kernel(X, y, cfg, n_classes=info.n_classes, on_epoch=on_epoch)
-    ck = {
-        "format": CHECKPOINT_FORMAT,
-        "version": 1,
-        "method": "kernel",
-        "dataset": req.dataset,
-        "seed": int(req.seed),
-        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in req.options.items()},
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "n_features": int(X.shape[1]),
-        "n_classes": int(info.n_classes),
-        "encoder": encoder_record(cfg),
-        "model": res.model.state_dict(),
-        "history": res.history,
-        "epoch": int(epochs),
-        "epochs": int(epochs),
-        "complete": True,
-    }
-    _save_atomic(ck, final)
-    return final
+    return oneshot.save(req, "kernel", final, cfg, X.shape[1], info.n_classes,
+                        encoder_record(cfg), res.model, res.history, epochs)
 
 
 def model_from_checkpoint(ck: dict) -> KernelNet:
