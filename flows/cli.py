@@ -257,6 +257,24 @@ def cmd_quantize(args) -> int:
     return 0
 
 
+def cmd_encode(args) -> int:
+    from sim.ir import save_events
+    from train.api import encode_for, load_split
+
+    X, y = load_split(args.dataset, args.split)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise ConfigError(f"--limit must be a positive integer, not {args.limit}")
+        X, y = X[: args.limit], y[: args.limit]
+    events = encode_for(args.model, X, y)
+    save_events(events, args.output)
+    if not args.quiet:
+        n = sum(len(s) for s in events.samples)
+        _eprint(f"{args.output}: {len(events)} samples of {args.dataset} ({args.split}), "
+                f"{n} input events")
+    return 0
+
+
 # -- flow ------------------------------------------------------------------------------------
 
 
@@ -331,6 +349,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--weight-bits", type=int, default=8)
     s.add_argument("--potential-bits", type=int, default=16)
     s.set_defaults(func=cmd_quantize)
+
+    s = common(sub.add_parser("encode", help="encode a dataset split as the input events a "
+                                             "trained model expects"))
+    s.add_argument("model", metavar="MODEL_OR_QNET",
+                   help="a checkpoint or a qnet.json made by ttfs quantize")
+    s.add_argument("--dataset", default="yinyang", help="yinyang | digits | idx:PATH")
+    s.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    s.add_argument("--limit", type=int, help="only the first N samples")
+    s.add_argument("-o", "--output", required=True, metavar="EVENTS.json")
+    s.set_defaults(func=cmd_encode)
 
     s = common(sub.add_parser("compile", help="compile a qnet and its input events to an image"))
     s.add_argument("qnet", metavar="QNET.json")

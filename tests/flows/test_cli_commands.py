@@ -102,3 +102,30 @@ def test_cli_console_script_runs_without_traceback(tmp_path):
     assert proc.stderr.strip() == (
         f"ttfs image: error: image file {str(tmp_path / 'nope.img')!r} does not exist"
     )
+
+
+def test_cli_encode_uses_the_models_encoder(tmp_path):
+    from sim.encode import encode_ttfs
+    from sim.ir import Layer, QNet, load_events
+    from train.api import load_split
+
+    enc = {"kind": "ttfs", "time_steps": 8, "t_in": 6, "cutoff": 0.0, "bias_steps": [0]}
+    qnet = QNet(5, 8, (Layer(np.ones((5, 3), dtype=np.int64), 2),), meta={"encoder": enc})
+    save_qnet(qnet, tmp_path / "q.json")
+    assert main(["encode", str(tmp_path / "q.json"), "--dataset", "yinyang", "--split", "test",
+                 "--limit", "25", "-o", str(tmp_path / "ev.json"), "-q"]) == 0
+    got = load_events(tmp_path / "ev.json", qnet)
+    X, y = load_split("yinyang", "test")
+    want = encode_ttfs(X[:25], 8, t_in=6, bias_steps=(0,), labels=y[:25])
+    assert len(got) == 25
+    assert all(np.array_equal(a, b) for a, b in zip(got.samples, want.samples, strict=True))
+    assert np.array_equal(got.labels, y[:25])
+
+
+def test_cli_encode_refuses_a_qnet_without_encoder(files, capsys):
+    d, _ = files
+    assert main(["encode", str(d / "qnet.json"), "-o", str(d / "ev.json")]) == 2
+    assert capsys.readouterr().err == (
+        "ttfs encode: error: this qnet has no meta.encoder record; it was not made by "
+        "train.api.quantize_model, so its input encoding is unknown\n"
+    )
