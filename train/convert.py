@@ -472,15 +472,9 @@ CONVERSION_OPTIONS = ("time_steps", "percentile", "max_rate", "l4", "l4_beta", "
 
 
 def config_from_options(options: dict, epochs: int, seed: int) -> ConvertConfig:
-    unknown = sorted(set(options) - set(METHOD_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"method 'convert' has no option {unknown[0]!r}; "
-                          f"options: {sorted(METHOD_DEFAULTS)}")
-    opts = {k: v for k, v in options.items() if k != "threads"}
-    if "hidden" in opts:
-        h = opts["hidden"]
-        opts["hidden"] = (h,) if isinstance(h, (int, np.integer)) else tuple(h)
-    return ConvertConfig(epochs=int(epochs), seed=int(seed), **opts)
+    from .oneshot import config
+
+    return config(ConvertConfig, "convert", METHOD_DEFAULTS, options, epochs, seed)
 
 
 def _method_train(req) -> Path:

@@ -675,15 +675,9 @@ def encoder_record(cfg: KernelConfig) -> dict:
 
 
 def config_from_options(options: dict, epochs: int, seed: int) -> KernelConfig:
-    opts = {k: v for k, v in options.items() if k in METHOD_DEFAULTS and k != "threads"}
-    unknown = sorted(set(options) - set(METHOD_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"method 'kernel' has no option {unknown[0]!r}; "
-                          f"options: {sorted(METHOD_DEFAULTS)}")
-    if "hidden" in opts:
-        h = opts["hidden"]
-        opts["hidden"] = (h,) if isinstance(h, (int, np.integer)) else tuple(h)
-    return KernelConfig(epochs=int(epochs), seed=int(seed), **opts)
+    from .oneshot import config
+
+    return config(KernelConfig, "kernel", METHOD_DEFAULTS, options, epochs, seed)
 
 
 def _method_train(req) -> Path:

@@ -11,17 +11,32 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from sim.errors import ConfigError
 
 from .loop import CHECKPOINT_FORMAT, _save_atomic, load_checkpoint
 
-__all__ = ["start", "save"]
+__all__ = ["config", "start", "save"]
 
 
 def _listed(d: dict) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+def config(cls, method: str, defaults: dict, options: dict, epochs: int, seed: int):
+    """``cls(epochs, seed, **options)`` after refusing options ``defaults`` does not name;
+    ``threads`` is a run setting, not part of the config, and ``hidden`` may be one integer."""
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ConfigError(f"method {method!r} has no option {unknown[0]!r}; "
+                          f"options: {sorted(defaults)}")
+    opts = {k: v for k, v in options.items() if k != "threads"}
+    if "hidden" in opts:
+        h = opts["hidden"]
+        opts["hidden"] = (h,) if isinstance(h, (int, np.integer)) else tuple(h)
+    return cls(epochs=int(epochs), seed=int(seed), **opts)
 
 
 def start(req, method: str) -> tuple[Path, bool]:
