@@ -49,8 +49,14 @@ def test_verilator_wrapper_connects_every_port():
     without = wrapper_verilog(False)
     for s in ("load", "events", "result", "trace"):
         for m in ("valid", "ready", "payload"):
-            assert f".{s}__{m}({s}_{m})" in with_trace
+            # the core's inputs come from the wrapper's registers (``_q``), its outputs are wired
+            registered = (m == "ready") == (s in ("result", "trace"))
+            port = f"{s}_{m}_q" if registered else f"{s}_{m}"
+            assert f".{s}__{m}({port})" in with_trace
             assert (f".{s}__{m}(" in without) == (s != "trace")
+            if registered:
+                assert f"always @(posedge clk) {port} <= {s}_{m};" in with_trace
+    assert ".rst(rst_q)" in with_trace and "reg rst_q = 1'd1;" in with_trace
     assert "assign trace_valid = 1'b0;" in without
     assert "input wire [32:0] events_payload" in with_trace
     assert "output wire [39:0] trace_payload" in with_trace

@@ -33,8 +33,9 @@ def test_verilator_hung_core_is_reported(tmp_path):
         start = h.cycles
         with pytest.raises(ToolchainError) as info:
             h.run(event_payloads(samples), len(samples), 16)
-        # all 4 event words were taken, then 1000 quiet cycles
-        assert h.cycles - start == 4 + 1001
+        # the call's first cycle (the wrapper's registers still quiet), the 4 event words, then
+        # 1000 quiet cycles and the one that ends the call
+        assert h.cycles - start == 1 + 4 + 1001
     assert str(info.value) == (
         "the harness stopped: no stream moved for 1000 cycles: 0 of 2 results received, "
         "4 of 4 event words taken")

@@ -4,9 +4,15 @@
 // clean port names around `ttfs_core` (whose stream ports Verilator would mangle, `load__valid`
 // becomes `load__05Fvalid`), with the trace stream tied off when the core has none.
 //
-// One clock cycle is: set the inputs with clk low, eval (combinational outputs settle), read
-// the handshakes, raise clk, eval. Everything that moves data (loading an image, streaming a
-// whole batch of samples) is one C call, so Python never runs per cycle.
+// One clock cycle is one `tick`: clk low and eval, clk high and eval. The wrapper registers
+// every input of the core (reset, valids, payloads, readies), so what the shim sets before a
+// tick is what the core sees in the following cycle, and the whole core settles in the rising
+// edge's eval: no logic of the core hangs off a top-level input, so Verilator has nothing to
+// evaluate at clk low (two evaluations of the combinational logic per cycle would otherwise
+// be spent, one per eval). The shim reads a cycle's handshakes from what the wrapper holds
+// (set one iteration earlier) and the core's settled outputs, then sets the next cycle's
+// inputs. Everything that moves data (loading an image, streaming a whole batch of samples)
+// is one C call, so Python never runs per cycle.
 //
 // Streams follow Amaranth's rules: once valid is raised, it stays up and the payload is held
 // until the word is taken. With `idle_percent` > 0 the harness idles the input streams and
@@ -70,16 +76,15 @@ inline void dump(Harness* h) {
     (void)h;
 }
 
-// First half of a cycle: inputs are set by the caller with clk low; settle them.
-inline void settle(Harness* h) {
+// One clock cycle: clk low and eval, then the rising edge and eval. The wrapper registers every
+// input of the core, so the values set before `tick` are what the core sees in the *next*
+// cycle, and all of the core's logic settles in the rising edge's eval (nothing of it depends
+// on a top-level input directly, so the clk-low eval has no logic to run).
+inline void tick(Harness* h) {
     h->top->clk = 0;
     h->top->eval();
     dump(h);
     h->ctx->timeInc(1);
-}
-
-// Second half: the rising edge.
-inline void rise(Harness* h) {
     h->top->clk = 1;
     h->top->eval();
     dump(h);
@@ -108,6 +113,7 @@ void* ttfs_create(uint32_t seed) {
     h->rng = seed ? seed : 1;
     quiet_inputs(h->top);
     h->top->rst = 1;
+    tick(h);
     return h;
 }
 
@@ -183,59 +189,59 @@ void ttfs_set_idle(void* p, uint32_t percent, uint32_t seed) {
     h->rng = seed ? seed : 1;
 }
 
-// Hold reset for `n` cycles with every stream quiet.
+// Hold reset for `n` cycles with every stream quiet (the wrapper registers rst too: the core
+// is in reset from the cycle after the first tick to the cycle after the last).
 void ttfs_reset(void* p, uint32_t n) {
     Harness* h = static_cast<Harness*>(p);
     quiet_inputs(h->top);
     h->top->rst = 1;
-    for (uint32_t k = 0; k < n; ++k) {
-        settle(h);
-        rise(h);
-    }
+    for (uint32_t k = 0; k < n; ++k) tick(h);
     h->top->rst = 0;
-    settle(h);
+    tick(h);
 }
 
 // Run `n` idle cycles (no input offered, outputs not taken).
 void ttfs_idle(void* p, uint32_t n) {
     Harness* h = static_cast<Harness*>(p);
     quiet_inputs(h->top);
-    for (uint32_t k = 0; k < n; ++k) {
-        settle(h);
-        rise(h);
-    }
+    for (uint32_t k = 0; k < n; ++k) tick(h);
 }
+
+// Every stream call starts and ends with the wrapper's registers quiet: the core sees nothing
+// offered and nothing taken in the cycle the call starts in. Each loop iteration first reads the
+// handshakes of the cycle the core is in (`*_now`: what the wrapper holds, set one iteration
+// earlier; the core's outputs, settled by the last tick), then sets the inputs of the next
+// cycle and ticks. A raised valid stays up, with its payload, until the word is taken.
 
 // Stream `n` load payloads (bits 31:0 the word, bit 32 last) into the load stream.
 // Returns the cycles taken, or -1 when the core did not take a word for `stall_limit` cycles.
 int64_t ttfs_load(void* p, const uint64_t* words, uint64_t n, uint64_t stall_limit) {
     Harness* h = static_cast<Harness*>(p);
     Vttfs_harness* top = h->top;
-    quiet_inputs(top);
     uint64_t start = h->cycles, k = 0, waited = 0;
-    bool offering = false;
-    while (k < n) {
-        if (!offering) offering = !stall(h);
-        top->load_valid = offering;
-        top->load_payload = words[k];
-        settle(h);
-        bool fire = offering && top->load_ready;
-        rise(h);
-        if (fire) {
+    bool offering = false;  // load_valid the core sees this cycle
+    while (true) {
+        if (offering && top->load_ready) {
             ++k;
             offering = false;
             waited = 0;
-        } else if (++waited > stall_limit) {
+        } else if (k < n && ++waited > stall_limit) {
             std::snprintf(h->error, sizeof h->error,
                           "the core took no load word for %llu cycles (at word %llu of %llu)",
                           (unsigned long long)stall_limit, (unsigned long long)k,
                           (unsigned long long)n);
             quiet_inputs(top);
+            tick(h);
             return -1;
         }
+        if (k == n) break;
+        if (!offering) offering = !stall(h);
+        top->load_valid = offering;
+        top->load_payload = words[k];
+        tick(h);
     }
     quiet_inputs(top);
-    settle(h);
+    tick(h);
     return int64_t(h->cycles - start);
 }
 
@@ -252,39 +258,32 @@ int64_t ttfs_run(void* p, const uint64_t* words, uint64_t n_words, uint64_t n_sa
     Vttfs_harness* top = h->top;
     h->trace_words.clear();
     h->trace_tags.clear();
-    quiet_inputs(top);
     uint64_t start = h->cycles, k = 0, done = 0, waited = 0;
     uint32_t pos = 0;  // words of the current record so far
-    bool offering = false;
-    while (done < n_samples) {
-        if (k < n_words && !offering) offering = !stall(h);
-        bool take_result = !stall(h);
-        bool take_trace = !stall(h);
-        top->events_valid = offering;
-        if (k < n_words) top->events_payload = words[k];
-        top->result_ready = take_result;
-        top->trace_ready = take_trace;
-        settle(h);
+    // what the wrapper holds for the core this cycle (quiet when a call starts)
+    bool offering = false, take_result = false, take_trace = false;
+    // trace words may trail the last record by a few cycles: 16 more cycles, trace taken
+    int drain = 16;
+    while (true) {
         bool ev_fire = offering && top->events_ready;
         bool res_fire = take_result && top->result_valid;
         bool tr_fire = take_trace && top->trace_valid;
-        uint64_t res_word = top->result_payload;
-        uint64_t tr_word = top->trace_payload;
-        rise(h);
         if (ev_fire) {
             ++k;
             offering = false;
         }
         if (tr_fire && want_trace) {
-            h->trace_words.push_back(tr_word);
+            h->trace_words.push_back(top->trace_payload);
             h->trace_tags.push_back(uint32_t(done));
         }
         if (res_fire) {
+            uint64_t res_word = top->result_payload;
             if (pos >= stride) {
                 std::snprintf(h->error, sizeof h->error,
                               "result record of sample %llu is longer than %u words",
                               (unsigned long long)done, stride);
                 quiet_inputs(top);
+                tick(h);
                 return -2;
             }
             results[done * stride + pos] = uint32_t(res_word);
@@ -295,35 +294,37 @@ int64_t ttfs_run(void* p, const uint64_t* words, uint64_t n_words, uint64_t n_sa
                 pos = 0;
             }
         }
-        if (ev_fire || res_fire || tr_fire) {
-            waited = 0;
-        } else if (++waited > stall_limit) {
-            std::snprintf(h->error, sizeof h->error,
-                          "no stream moved for %llu cycles: %llu of %llu results received, "
-                          "%llu of %llu event words taken",
-                          (unsigned long long)stall_limit, (unsigned long long)done,
-                          (unsigned long long)n_samples, (unsigned long long)k,
-                          (unsigned long long)n_words);
-            quiet_inputs(top);
-            return -1;
+        if (done < n_samples) {
+            if (ev_fire || res_fire || tr_fire) {
+                waited = 0;
+            } else if (++waited > stall_limit) {
+                std::snprintf(h->error, sizeof h->error,
+                              "no stream moved for %llu cycles: %llu of %llu results received, "
+                              "%llu of %llu event words taken",
+                              (unsigned long long)stall_limit, (unsigned long long)done,
+                              (unsigned long long)n_samples, (unsigned long long)k,
+                              (unsigned long long)n_words);
+                quiet_inputs(top);
+                tick(h);
+                return -1;
+            }
+            if (k < n_words && !offering) offering = !stall(h);
+            take_result = !stall(h);
+            take_trace = !stall(h);
+        } else {
+            if (drain-- == 0) break;
+            offering = false;
+            take_result = false;
+            take_trace = true;
         }
-    }
-    // drain: trace words may trail the last record by a few cycles
-    for (int d = 0; d < 16; ++d) {
-        top->events_valid = 0;
-        top->result_ready = 0;
-        top->trace_ready = 1;
-        settle(h);
-        bool tr_fire = top->trace_valid;
-        uint64_t tr_word = top->trace_payload;
-        rise(h);
-        if (tr_fire && want_trace) {
-            h->trace_words.push_back(tr_word);
-            h->trace_tags.push_back(uint32_t(done));
-        }
+        top->events_valid = offering;
+        if (k < n_words) top->events_payload = words[k];
+        top->result_ready = take_result;
+        top->trace_ready = take_trace;
+        tick(h);
     }
     quiet_inputs(top);
-    settle(h);
+    tick(h);
     return int64_t(h->cycles - start);
 }
 
