@@ -22,6 +22,8 @@ Protocol (nothing is chosen on the test split):
     .venv/bin/python benchmarks/train_penalties.py sweep --rows count,sop   # one process
     .venv/bin/python benchmarks/train_penalties.py seeds --rows count,sop
     .venv/bin/python benchmarks/train_penalties.py all            # sweep + seeds, every row
+    .venv/bin/python benchmarks/train_penalties.py extra          # seeds 1-2, next-lower lambda
+    .venv/bin/python benchmarks/train_penalties.py high --rows excess-2phase,excess-1phase
     .venv/bin/python benchmarks/train_penalties.py report [--markdown FILE]
 
 ``all`` works through the rows in priority order (count, sop, excess-2phase, excess-1phase),
@@ -60,8 +62,8 @@ ROWS: dict[str, tuple[str, dict, str | None]] = {
 }
 #: the lambdas swept per penalty row (seed 0)
 LAMBDAS: dict[str, tuple[float, ...]] = {
-    "count": (0.1, 0.3, 0.5, 1.0, 2.0, 3.0),
-    "sop": (0.03, 0.1, 0.3, 1.0),
+    "count": (0.1, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0),
+    "sop": (0.03, 0.1, 0.3, 1.0, 3.0),
     "excess-2phase": (0.3, 1.0, 3.0, 10.0),
     "excess-1phase": (0.3, 1.0, 3.0, 10.0),
 }
@@ -128,6 +130,30 @@ def seed_jobs(rows) -> list:
     return jobs
 
 
+def lower_lambda(row: str) -> float | None:
+    """The swept lambda just below the chosen one (None if there is none or no choice yet)."""
+    lam = chosen_lambda(row)
+    below = [x for x in LAMBDAS[row] if lam is not None and x < lam]
+    return max(below) if below else None
+
+
+def extra_jobs(rows) -> list:
+    """Seeds 1 and 2 at the next-lower swept lambda: the spread of the trade-off next to the
+    chosen point. Reported in its own table, never used to choose anything."""
+    jobs = []
+    for row in rows:
+        lam = lower_lambda(row)
+        if lam is not None:
+            jobs += [job(row, lam, seed) for seed in SEEDS[1:]]
+    return jobs
+
+
+def high_jobs(rows) -> list:
+    """Seeds 1 and 2 at the highest swept lambda: does a row fail (go silent) at a strong
+    penalty on every seed? Reported in its own table, never used to choose anything."""
+    return [job(row, max(LAMBDAS[row]), seed) for row in rows for seed in SEEDS[1:]]
+
+
 def run_jobs(jobs) -> None:
     from train.api import train_model
     from train.report import evaluate_checkpoint
@@ -162,7 +188,29 @@ def seed_figures(row: str, lam: float | None) -> list[dict]:
 
 
 def _pm(a: np.ndarray, fmt: str) -> str:
-    return f"{a.mean():{fmt}} ± {a.std():{fmt}}"
+    return f"{a.mean():{fmt}} ± {a.std():{fmt.lstrip('+')}}"
+
+
+def seed_row(row: str, lam: float | None) -> str:
+    """One table row: test figures over seeds, and per-seed differences to the baseline."""
+    fs = seed_figures(row, lam)
+    base = ROWS[row][2] or row
+    bs = {f["seed"]: f for f in seed_figures(base, None)}
+    acc = np.array([100 * f["int_acc"] for f in fs])
+    spk = np.array([f["hidden_spikes"] for f in fs])
+    sop = np.array([f["sops"] for f in fs])
+    sil = np.array([100 * f["silent_fraction"] for f in fs])
+    # per-seed differences against the baseline of the same seed
+    paired = [f for f in fs if f["seed"] in bs]
+    dacc = np.array([100 * (f["int_acc"] - bs[f["seed"]]["int_acc"]) for f in paired])
+    dspk = np.array([100 * (f["hidden_spikes"] / bs[f["seed"]]["hidden_spikes"] - 1)
+                     for f in paired])
+    dacc_s = "-" if is_baseline(row) else f"{_pm(dacc, '+.1f')} pt"
+    dspk_s = "-" if is_baseline(row) else f"{_pm(dspk, '+.0f')}%"
+    return (f"| {row} | {'-' if is_baseline(row) else base} | "
+            f"{'-' if lam is None else f'{lam:g}'} | {_pm(acc, '.1f')}% | {dacc_s} | "
+            f"{_pm(spk, '.1f')} | {dspk_s} | {_pm(sop, '.0f')} | {_pm(sil, '.0f')}% | "
+            f"{len(fs)} |")
 
 
 def report(out_md: Path | None) -> None:
@@ -207,29 +255,32 @@ def report(out_md: Path | None) -> None:
         lam = None if is_baseline(row) else chosen_lambda(row)
         if not is_baseline(row) and lam is None:
             continue
-        fs = seed_figures(row, lam)
-        if not fs:
-            continue
-        base = ROWS[row][2] or row
-        bs = {f["seed"]: f for f in seed_figures(base, None)}
-        acc = np.array([100 * f["int_acc"] for f in fs])
-        spk = np.array([f["hidden_spikes"] for f in fs])
-        sop = np.array([f["sops"] for f in fs])
-        sil = np.array([100 * f["silent_fraction"] for f in fs])
-        # per-seed differences against the baseline of the same seed
-        paired = [f for f in fs if f["seed"] in bs]
-        dacc = np.array([100 * (f["int_acc"] - bs[f["seed"]]["int_acc"]) for f in paired])
-        dspk = np.array([100 * (f["hidden_spikes"] / bs[f["seed"]]["hidden_spikes"] - 1)
-                         for f in paired])
-        dacc_s = "-" if is_baseline(row) else f"{_pm(dacc, '+.1f')} pt"
-        dspk_s = "-" if is_baseline(row) else f"{_pm(dspk, '+.0f')}%"
-        say(f"| {row} | {'-' if is_baseline(row) else base} | "
-            f"{'-' if lam is None else f'{lam:g}'} | {_pm(acc, '.1f')}% | {dacc_s} | "
-            f"{_pm(spk, '.1f')} | {dspk_s} | {_pm(sop, '.0f')} | {_pm(sil, '.0f')}% | "
-            f"{len(fs)} |")
-    walls = [f["wall_seconds"] for p in ROOT.glob("*/figures.json")
-             for f in [json.loads(p.read_text())] if "wall_seconds" in f]
-    say(f"\n{len(walls)} runs, {sum(walls) / 60:.0f} min of training in all.")
+        if seed_figures(row, lam):
+            say(seed_row(row, lam))
+    extra = [(row, lower_lambda(row)) for row in ROWS if not is_baseline(row)]
+    extra = [(row, lam) for row, lam in extra if lam is not None
+             and len(seed_figures(row, lam)) == len(SEEDS)]
+    if extra:
+        say("\n#### Next-lower lambda (seeds 0-2; not chosen, shown for the trade-off's "
+            "spread)\n")
+        say("| row | baseline | lambda | int acc | acc vs baseline | hidden spikes/sample | "
+            "vs baseline | SOPs/sample | never-firing hidden | seeds |")
+        say("|---|---|---|---|---|---|---|---|---|---|")
+        for row, lam in extra:
+            say(seed_row(row, lam))
+    high = [(row, max(LAMBDAS[row])) for row in ROWS if not is_baseline(row)]
+    high = [(row, lam) for row, lam in high if len(seed_figures(row, lam)) == len(SEEDS)]
+    if high:
+        say("\n#### Highest swept lambda (seeds 0-2; not chosen, shown for the failure mode)\n")
+        say("| row | baseline | lambda | int acc | acc vs baseline | hidden spikes/sample | "
+            "vs baseline | SOPs/sample | never-firing hidden | seeds |")
+        say("|---|---|---|---|---|---|---|---|---|---|")
+        for row, lam in high:
+            say(seed_row(row, lam))
+    # epoch times as recorded in the checkpoints' history (an interrupted run counts once)
+    walls = [f["seconds_per_epoch"] * f["epochs"] for p in sorted(ROOT.glob("*/figures.json"))
+             for f in [json.loads(p.read_text())]]
+    say(f"\n{len(walls)} runs, {sum(walls) / 60:.0f} min of training (epoch time) in all.")
     text = "\n".join(lines) + "\n"
     print(text)
     if out_md is not None:
@@ -241,6 +292,10 @@ def report(out_md: Path | None) -> None:
     panels = {"baseline": axs[0], "baseline-subtract": axs[1]}
     titles = {"baseline": "fire_once hidden layer (default network)",
               "baseline-subtract": "subtract reset (neurons may fire again)"}
+    floor = {}  # lowest accuracy drawn per panel: baseline - 6 points; below it, at the edge
+    for base in panels:
+        bf = figures(run_name(base, None, 0))
+        floor[base] = None if bf is None else 100 * bf["int_acc"] - 6
     for row in ROWS:
         base = ROWS[row][2] or row
         ax = panels[base]
@@ -253,21 +308,44 @@ def report(out_md: Path | None) -> None:
                        color="k", label=f"{row} (seed 0)", zorder=3)
             ax.axhline(100 * f["int_acc"] - 1, color="k", ls=":", lw=0.8)
             ax.axvline(0.3 * f["hidden_spikes"], color="k", ls=":", lw=0.8)
+            fs = seed_figures(row, None)
+            if len(fs) > 1:
+                ax.errorbar([np.mean([g["hidden_spikes"] for g in fs])],
+                            [np.mean([100 * g["int_acc"] for g in fs])],
+                            xerr=[np.std([g["hidden_spikes"] for g in fs])],
+                            yerr=[np.std([100 * g["int_acc"] for g in fs])], fmt="none",
+                            ecolor="k", capsize=3, lw=1)
             continue
+        lo = floor[base] if floor[base] is not None else -np.inf
         xs = [f["hidden_spikes"] for _, f, _ in pts]
-        ys = [100 * f["int_acc"] for _, f, _ in pts]
-        ax.plot(xs, ys, "o-", label=row)
+        ys = [max(100 * f["int_acc"], lo) for _, f, _ in pts]
+        ln, = ax.plot(xs, ys, "o-", label=f"{row} (seed 0)")
         for lam, f, _ in pts:
-            ax.annotate(f"{lam:g}", (f["hidden_spikes"], 100 * f["int_acc"]), fontsize=7,
+            acc = 100 * f["int_acc"]
+            text = f"{lam:g}" if acc >= lo else f"{lam:g}: {acc:.0f}% (off scale)"
+            ax.annotate(text, (f["hidden_spikes"], max(acc, lo)), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
+        # the validation-chosen lambda and the next-lower one over seeds 0-2: mean ± std
+        for lam, mk in ((chosen_lambda(row), "s"), (lower_lambda(row), "D")):
+            fs = [] if lam is None else seed_figures(row, lam)
+            if len(fs) < len(SEEDS):
+                continue
+            spk = [g["hidden_spikes"] for g in fs]
+            acc = [100 * g["int_acc"] for g in fs]
+            ax.errorbar([np.mean(spk)], [max(np.mean(acc), lo)], xerr=[np.std(spk)],
+                        yerr=[np.std(acc)], fmt=mk, ms=6, mfc="none", color=ln.get_color(),
+                        capsize=3, lw=1)
     for base, ax in panels.items():
         ax.set_title(titles[base], fontsize=10)
         ax.set_xlabel("hidden spikes per sample (integer network, test split)")
         ax.set_ylabel("integer test accuracy (%)")
+        if floor[base] is not None:
+            ax.set_ylim(bottom=floor[base] - 0.3)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle("Yin-Yang, 30 epochs, seed 0: accuracy vs spikes over lambda (labels: lambda;"
-                 " dotted: baseline -1 pt and -70 % spikes)", fontsize=10)
+        ax.legend(fontsize=8, loc="best")
+    fig.suptitle("Yin-Yang, 30 epochs: accuracy vs spikes over lambda (dots: seed 0, labels:"
+                 " lambda; open square / diamond: chosen / next-lower lambda, seeds 0-2 mean"
+                 " ± std;\ndotted: baseline -1 pt and -70 % spikes)", fontsize=9)
     fig.tight_layout()
     fig.savefig("docs/figures/train_pareto.png", dpi=120)
     plt.close(fig)
@@ -307,7 +385,7 @@ def report(out_md: Path | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=("sweep", "seeds", "all", "report"))
+    ap.add_argument("stage", choices=("sweep", "seeds", "extra", "high", "all", "report"))
     ap.add_argument("--rows", default=",".join(PRIORITY),
                     help=f"comma-separated penalty rows, in order (default {','.join(PRIORITY)})")
     ap.add_argument("--markdown", type=Path, default=None, help="report: also write the tables")
@@ -321,6 +399,10 @@ def main() -> None:
         run_jobs(sweep_jobs(rows))
     elif args.stage == "seeds":
         run_jobs(seed_jobs(rows))
+    elif args.stage == "extra":
+        run_jobs(extra_jobs(rows))
+    elif args.stage == "high":
+        run_jobs(high_jobs(rows))
     elif args.stage == "all":
         for row in rows:
             run_jobs(sweep_jobs([row]))
