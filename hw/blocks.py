@@ -3,7 +3,8 @@
 Pipeline stage prefixes (used in :class:`NeuronArray`): ``a_`` the issue register (weight and
 table read addresses), ``b_`` weight row, kernel and threshold registered, ``m_`` ``W*K`` and
 the membrane word registered, ``c_`` forwarding, saturating add and integrate write-back, or
-fire compare, ``d_`` reset and fire mask, ``e_`` leak and sweep write-back. In
+fire compare, ``d_`` reset and fire mask, ``e_`` the leak's shift, ``f_`` the leak's subtract
+and sweep write-back. In
 :class:`EventQueue`: ``e1_`` a spike leaving the mask FIFO (trace), ``e2_``/``e3_`` its queue
 row and write.
 """
@@ -127,21 +128,23 @@ class NeuronArray(wiring.Component):
     no path starts at a RAM's clock-to-output. An integrate op writes its saturated sum at the
     end of ``c_``; the op behind it sampled the membrane two cycles earlier, so the results of the
     two ops ahead of it come from ``d_`` and ``d2_`` (registered selects, one 3:1 multiplexer):
-    consecutive ops on the same chunk see each other's result. Sweep ops write back in ``e_``;
-    the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, so no op ever reads
-    a word a sweep op still holds. Latency (issue = the cycle ``i_valid`` is high): integrate
-    write-back 4 cycles, fire-mask push 5 cycles, sweep write-back 6 cycles.
+    consecutive ops on the same chunk see each other's result. Sweep ops write back in ``f_``;
+    the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, then spends at
+    least two cycles in ``NEXT``/``ENTER``, so no op ever reads a word a sweep op still holds.
+    Latency (issue = the cycle ``i_valid`` is high): integrate write-back 4 cycles, fire-mask
+    push 5 cycles, sweep write-back 7 cycles.
 
     Stages: ``a_`` issue register (RAM addresses); ``b_`` weights, kernel, threshold registered
     (a sweep op's kernel is forced to 0, so its sum is its potential), membrane addressed;
     ``m_`` ``W*K``; ``c_`` forwarding, saturating add, fire compare, integrate write-back; ``d_``
-    reset and fire mask; ``e_`` leak and sweep write-back.
+    reset and fire mask; ``e_`` the leak's shift ``V >> s``; ``f_`` ``V - (V >> s)`` and sweep
+    write-back.
 
     Members: ``i_valid/i_integ/i_layer/i_chunk/i_t/i_row/i_reset/i_leak`` (the issued op);
     ``w_addr``/``w_data`` and ``t_addr``/``th``/``k`` (memory ports); ``clr_en/clr_addr``
     (write a zero word); ``rd_en/rd_addr/rd_data`` (readout reads while idle);
-    ``sat_count`` (saturated lanes of the integrate op in ``d_``), ``fire_valid/fire_chunk/
-    fire_mask`` (a sweep chunk's nonzero fire mask), ``busy``.
+    ``sat_count`` (saturated lanes of the integrate op that was in ``d_`` the cycle before),
+    ``fire_valid/fire_chunk/fire_mask`` (a sweep chunk's nonzero fire mask), ``busy``.
     """
 
     def __init__(self, widths: Widths):
@@ -298,10 +301,14 @@ class NeuronArray(wiring.Component):
             self.fire_chunk.eq(d_chunk),
             self.fire_mask.eq(d_ge),
         ]
+        # the saturated lanes of the integrate op in d_, counted and registered (s_): the
+        # popcount and the core's 32-bit counter add are not one path
         pop = Const(0, self.sat_count.shape())
         for p in range(P):
             pop = pop + d_sat[p]
-        m.d.comb += self.sat_count.eq(Mux(d_valid & d_integ, pop, 0))
+        s_valid = Signal()
+        m.d.sync += [s_valid.eq(d_valid & d_integ),
+                     self.sat_count.eq(Mux(d_valid & d_integ, pop, 0))]
         e_valid = Signal()
         e_maddr = Signal(self._mab)
         e_leak = Signal(5)
@@ -319,26 +326,36 @@ class NeuronArray(wiring.Component):
         new_fired = fired(d_word) | Mux(d_reset == FIRE_ONCE, d_ge, 0)
         m.d.sync += e_word.eq(Cat(*v1, new_fired))
 
-        # e_: leak (only lanes that may fire leak; s = 0 is no leak), sweep write-back. The loader
-        # keeps leak_shift < PB, so the shifter needs only that many stages.
+        # e_: the leak's shift (only lanes that may fire leak; s = 0 is no leak), registered.
+        # The loader keeps leak_shift < PB, so the shifter needs only that many stages.
         amount = e_leak[:max(1, (PB - 1).bit_length())]
-        v2 = []
+        f_valid = Signal()
+        f_maddr = Signal(self._mab)
+        f_word = Signal(w.memb_width)
+        f_sh = [Signal(signed(PB), name=f"f_sh{p}") for p in range(P)]
+        m.d.sync += [f_valid.eq(e_valid), f_maddr.eq(e_maddr), f_word.eq(e_word)]
         for p in range(P):
             v = lane(e_word, p)
-            v2.append((v - Mux((e_leak == 0) | ~e_can[p], 0, v >> amount))[:PB])
-        e_out = Cat(*v2, fired(e_word))
+            m.d.sync += f_sh[p].eq(Mux((e_leak == 0) | ~e_can[p], 0, v >> amount))
 
-        # one write port: integrate ops (c_), sweep ops (e_), clears; never two at once (a sweep
+        # f_: V - (V >> s), sweep write-back (the shift and the subtract are not one path)
+        v2 = []
+        for p in range(P):
+            v2.append((lane(f_word, p) - f_sh[p])[:PB])
+        f_out = Cat(*v2, fired(f_word))
+
+        # one write port: integrate ops (c_), sweep ops (f_), clears; never two at once (a sweep
         # phase is followed by the sequencer's wait, and an integrate op issued after a sweep op
-        # never reaches c_ while it is in e_)
+        # never reaches c_ while it is in f_: the last sweep op is in f_ six cycles after its
+        # issue, the next phase's first op is issued after the 6-cycle wait and ENTER)
         with m.If(c_valid & c_integ):
             m.d.comb += [wp.en.eq(1), wp.addr.eq(c_maddr), wp.data.eq(c_out)]
-        with m.Elif(e_valid):
-            m.d.comb += [wp.en.eq(1), wp.addr.eq(e_maddr), wp.data.eq(e_out)]
+        with m.Elif(f_valid):
+            m.d.comb += [wp.en.eq(1), wp.addr.eq(f_maddr), wp.data.eq(f_out)]
         with m.Elif(self.clr_en):
             m.d.comb += [wp.en.eq(1), wp.addr.eq(self.clr_addr), wp.data.eq(0)]
         m.d.comb += self.busy.eq(a_valid | bst["valid"] | mst["valid"] | c_valid | d_valid
-                                 | e_valid)
+                                 | e_valid | f_valid | s_valid)
         return m
 
 

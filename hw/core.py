@@ -485,7 +485,13 @@ class NeuronCore(wiring.Component):
         for s in busy_states:
             in_busy = in_busy | fsm.ongoing(s)
         m.d.comb += counting.eq(in_busy & ~stall)
-        with m.If(counting):
+        # the cycle is added one cycle later (the state decode and the stall are not one path
+        # with the counter's enable); the last counted cycle precedes RESULT, whose record
+        # presents the cycles word no earlier than two cycles after it starts, and the count is
+        # cleared in IDLE, which a counted cycle never immediately precedes
+        count_q = Signal()
+        m.d.sync += count_q.eq(counting)
+        with m.If(count_q):
             m.d.sync += cnt["cycles"].eq(cnt["cycles"] + 1)
 
         # the record (valid while RESULT streams it)

@@ -114,6 +114,7 @@ class ImageLoader(wiring.Component):
         prev_out = Signal(17)
         n_in_cur = Signal(17)
         n_out_cur = Signal(17)
+        n_out_p = Signal(18)  # n_out_cur + P
         wrun = Signal(32)
         th0 = Signal(PB)
         L = Signal(8)
@@ -195,7 +196,8 @@ class ImageLoader(wiring.Component):
                         with m.Case(0):
                             ni, no = word[:16], word[16:]
                             m.d.comb += bad.eq((ni != prev_out) | (no == 0) | (no > w.MN))
-                            m.d.sync += [n_in_cur.eq(ni), n_out_cur.eq(no), cur.n_out.eq(no)]
+                            m.d.sync += [n_in_cur.eq(ni), n_out_cur.eq(no), cur.n_out.eq(no),
+                                         n_out_p.eq(no + P)]
                         with m.Case(1):
                             rst, lk = word[:2], word[8:13]
                             m.d.comb += bad.eq((rst == 3) | (lk >= PB) | ((word & ~0x1F03) != 0))
@@ -204,9 +206,12 @@ class ImageLoader(wiring.Component):
                             m.d.comb += bad.eq(word != wrun)
                             m.d.sync += cur.wbase.eq(word)
                         with m.Case(3):
+                            # chunks == ceil(n_out / P): ch * P >= n_out > (ch - 1) * P, the
+                            # second as ch * P >= n_out + P (registered at d0: one compare, no
+                            # subtracter in front of it; ch = 0 is refused by the first two)
                             ch = word[:w.chunk_cnt]
                             chk = (word == 0) | (word > w.MC) | (ch * P < n_out_cur) | (
-                                (ch - 1) * P >= n_out_cur)
+                                ch * P >= n_out_p)
                             m.d.comb += bad.eq(chk)
                             # the layer's rows are added to the running base at the next word
                             # and checked against weight_rows at the one after (last layer)
