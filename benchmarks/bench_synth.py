@@ -3,9 +3,9 @@
 Core: ``P`` lanes (8 and 16), 8-bit weights, 16-bit potentials, 8-bit kernel, 128 neurons,
 4 layers, 64 steps, 256 weight rows (a 5-120-3 network needs 195 rows at P = 8 and 135 at
 P = 16). For each part and lane count it prints, per seed, LUTs/LCs, FFs, block RAMs, DSPs and
-Fmax; then the best and median Fmax against the goal (40 MHz UP5K, 100 MHz ECP5) and the
-critical path nextpnr reports for the best seed (the nets it crosses, with their Verilog
-source lines, so the core can be pipelined where it matters).
+Fmax; then the best and median Fmax against the goal (40 MHz UP5K, 100 MHz ECP5; met when the
+median seed reaches it) and the critical path nextpnr reports for the best seed (the nets it
+crosses, with their Verilog source lines, so the core can be pipelined where it matters).
 
 Usage: ``.venv/bin/python benchmarks/bench_synth.py [--lanes 8 16] [--targets ice40-up5k
 ecp5-25k] [--seeds 1 2 3] [--json OUT.json]``
@@ -59,8 +59,11 @@ def main() -> None:
                 print(f"  does not fit: {res['reports'][0].message}")
             else:
                 best = max(fits, key=lambda r: r.fmax_mhz or 0.0)
+                # the goal is judged on the median seed: one lucky placement is not the design's
+                verdict = ("met" if res["median_mhz"] >= goal else
+                           "best seed only" if res["best_mhz"] >= goal else "MISSED")
                 print(f"  Fmax best {res['best_mhz']:.1f} MHz, median {res['median_mhz']:.1f} MHz"
-                      f" (goal {goal:.0f} MHz: {'met' if res['best_mhz'] >= goal else 'MISSED'})")
+                      f" (goal {goal:.0f} MHz: {verdict})")
                 print(f"  critical path (seed {best.seed}):")
                 for line in best.critical_path:
                     print(f"    {line}")
