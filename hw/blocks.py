@@ -346,8 +346,8 @@ class NeuronArray(wiring.Component):
 
         # one write port: integrate ops (c_), sweep ops (f_), clears; never two at once (a sweep
         # phase is followed by the sequencer's wait, and an integrate op issued after a sweep op
-        # never reaches c_ while it is in f_: the last sweep op is in f_ six cycles after its
-        # issue, the next phase's first op is issued after the 6-cycle wait and ENTER)
+        # never reaches c_ while it is in f_: the last sweep op is in f_ seven cycles after
+        # its issue, the next phase's first op is issued after the 6-cycle wait and ENTER)
         with m.If(c_valid & c_integ):
             m.d.comb += [wp.en.eq(1), wp.addr.eq(c_maddr), wp.data.eq(c_out)]
         with m.Elif(f_valid):

@@ -76,10 +76,7 @@ inline void dump(Harness* h) {
     (void)h;
 }
 
-// One clock cycle: clk low and eval, then the rising edge and eval. The wrapper registers every
-// input of the core, so the values set before `tick` are what the core sees in the *next*
-// cycle, and all of the core's logic settles in the rising edge's eval (nothing of it depends
-// on a top-level input directly, so the clk-low eval has no logic to run).
+// One clock cycle (see the top of the file: inputs set before it reach the core a cycle later).
 inline void tick(Harness* h) {
     h->top->clk = 0;
     h->top->eval();
@@ -97,6 +94,13 @@ inline void quiet_inputs(Vttfs_harness* top) {
     top->events_valid = 0;
     top->result_ready = 0;
     top->trace_ready = 0;
+}
+
+// End a stream call: quiet inputs for the next cycle, and the tick that carries the current
+// cycle's handshakes (already counted by the caller) into the core.
+inline void end_call(Harness* h) {
+    quiet_inputs(h->top);
+    tick(h);
 }
 
 }  // namespace
@@ -209,8 +213,8 @@ void ttfs_idle(void* p, uint32_t n) {
 
 // Every stream call starts and ends with the wrapper's registers quiet: the core sees nothing
 // offered and nothing taken in the cycle the call starts in. Each loop iteration first reads the
-// handshakes of the cycle the core is in (`*_now`: what the wrapper holds, set one iteration
-// earlier; the core's outputs, settled by the last tick), then sets the inputs of the next
+// handshakes of the cycle the core is in (what the wrapper holds, set one iteration earlier,
+// and the core's outputs, settled by the last tick), then sets the inputs of the next
 // cycle and ticks. A raised valid stays up, with its payload, until the word is taken.
 
 // Stream `n` load payloads (bits 31:0 the word, bit 32 last) into the load stream.
@@ -230,8 +234,7 @@ int64_t ttfs_load(void* p, const uint64_t* words, uint64_t n, uint64_t stall_lim
                           "the core took no load word for %llu cycles (at word %llu of %llu)",
                           (unsigned long long)stall_limit, (unsigned long long)k,
                           (unsigned long long)n);
-            quiet_inputs(top);
-            tick(h);
+            end_call(h);
             return -1;
         }
         if (k == n) break;
@@ -240,8 +243,7 @@ int64_t ttfs_load(void* p, const uint64_t* words, uint64_t n, uint64_t stall_lim
         top->load_payload = words[k];
         tick(h);
     }
-    quiet_inputs(top);
-    tick(h);
+    end_call(h);
     return int64_t(h->cycles - start);
 }
 
@@ -282,8 +284,7 @@ int64_t ttfs_run(void* p, const uint64_t* words, uint64_t n_words, uint64_t n_sa
                 std::snprintf(h->error, sizeof h->error,
                               "result record of sample %llu is longer than %u words",
                               (unsigned long long)done, stride);
-                quiet_inputs(top);
-                tick(h);
+                end_call(h);
                 return -2;
             }
             results[done * stride + pos] = uint32_t(res_word);
@@ -304,8 +305,7 @@ int64_t ttfs_run(void* p, const uint64_t* words, uint64_t n_words, uint64_t n_sa
                               (unsigned long long)stall_limit, (unsigned long long)done,
                               (unsigned long long)n_samples, (unsigned long long)k,
                               (unsigned long long)n_words);
-                quiet_inputs(top);
-                tick(h);
+                end_call(h);
                 return -1;
             }
             if (k < n_words && !offering) offering = !stall(h);
@@ -323,8 +323,7 @@ int64_t ttfs_run(void* p, const uint64_t* words, uint64_t n_words, uint64_t n_sa
         top->trace_ready = take_trace;
         tick(h);
     }
-    quiet_inputs(top);
-    tick(h);
+    end_call(h);
     return int64_t(h->cycles - start);
 }
 
