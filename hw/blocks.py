@@ -321,37 +321,51 @@ class NeuronArray(wiring.Component):
         v1 = []
         for p in range(P):
             v = lane(d_word, p)
-            reset_v = Mux(d_reset == ZERO, 0, Mux(d_reset == SUBTRACT, v - d_th, v))
+            if w.subtract:
+                reset_v = Mux(d_reset == ZERO, 0, Mux(d_reset == SUBTRACT, v - d_th, v))
+            else:
+                reset_v = Mux(d_reset == ZERO, 0, v)
             v1.append(Mux(d_ge[p], reset_v, v)[:PB])
         new_fired = fired(d_word) | Mux(d_reset == FIRE_ONCE, d_ge, 0)
-        m.d.sync += e_word.eq(Cat(*v1, new_fired))
+        d_out = Cat(*v1, new_fired)
+        if w.leak:
+            m.d.sync += e_word.eq(d_out)
 
-        # e_: the leak's shift (only lanes that may fire leak; s = 0 is no leak), registered.
-        # The loader keeps leak_shift < PB, so the shifter needs only that many stages.
-        amount = e_leak[:max(1, (PB - 1).bit_length())]
         f_valid = Signal()
         f_maddr = Signal(self._mab)
-        f_word = Signal(w.memb_width)
-        f_sh = [Signal(signed(PB), name=f"f_sh{p}") for p in range(P)]
-        m.d.sync += [f_valid.eq(e_valid), f_maddr.eq(e_maddr), f_word.eq(e_word)]
-        for p in range(P):
-            v = lane(e_word, p)
-            m.d.sync += f_sh[p].eq(Mux((e_leak == 0) | ~e_can[p], 0, v >> amount))
+        m.d.sync += [f_valid.eq(e_valid), f_maddr.eq(e_maddr)]
+        if w.leak:
+            # e_: the leak's shift (only lanes that may fire leak; s = 0 is no leak),
+            # registered. The loader keeps leak_shift < PB, so the shifter needs only that many
+            # stages.
+            amount = e_leak[:max(1, (PB - 1).bit_length())]
+            f_word = Signal(w.memb_width)
+            f_sh = [Signal(signed(PB), name=f"f_sh{p}") for p in range(P)]
+            m.d.sync += f_word.eq(e_word)
+            for p in range(P):
+                v = lane(e_word, p)
+                m.d.sync += f_sh[p].eq(Mux((e_leak == 0) | ~e_can[p], 0, v >> amount))
 
-        # f_: V - (V >> s), sweep write-back (the shift and the subtract are not one path)
-        v2 = []
-        for p in range(P):
-            v2.append((lane(f_word, p) - f_sh[p])[:PB])
-        f_out = Cat(*v2, fired(f_word))
+            # f_: V - (V >> s), sweep write-back (the shift and the subtract are not one path)
+            v2 = []
+            for p in range(P):
+                v2.append((lane(f_word, p) - f_sh[p])[:PB])
+            sw_valid, sw_addr, sw_data = f_valid, f_maddr, Cat(*v2, fired(f_word))
+        else:
+            # no leak datapath (the loader refuses leak_shift != 0): the reset result is final
+            # in d_ and is written back from there (latency 5, still after any integrate op's
+            # 4); e_valid and f_valid stay only so ``busy`` keeps the same timing
+            sw_valid, sw_addr, sw_data = d_valid & ~d_integ, d_maddr, d_out
 
-        # one write port: integrate ops (c_), sweep ops (f_), clears; never two at once (a sweep
-        # phase is followed by the sequencer's wait, and an integrate op issued after a sweep op
-        # never reaches c_ while it is in f_: the last sweep op is in f_ seven cycles after
-        # its issue, the next phase's first op is issued after the 6-cycle wait and ENTER)
+        # one write port: integrate ops (c_), sweep ops (f_, or d_ without the leak), clears;
+        # never two at once (a sweep phase is followed by the sequencer's wait, and an integrate
+        # op issued after a sweep op never reaches c_ while it is in e_ or f_: the last sweep op
+        # is in f_ seven cycles after its issue, the next phase's first op is issued after the
+        # 6-cycle wait and ENTER)
         with m.If(c_valid & c_integ):
             m.d.comb += [wp.en.eq(1), wp.addr.eq(c_maddr), wp.data.eq(c_out)]
-        with m.Elif(f_valid):
-            m.d.comb += [wp.en.eq(1), wp.addr.eq(f_maddr), wp.data.eq(f_out)]
+        with m.Elif(sw_valid):
+            m.d.comb += [wp.en.eq(1), wp.addr.eq(sw_addr), wp.data.eq(sw_data)]
         with m.Elif(self.clr_en):
             m.d.comb += [wp.en.eq(1), wp.addr.eq(self.clr_addr), wp.data.eq(0)]
         m.d.comb += self.busy.eq(a_valid | bst["valid"] | mst["valid"] | c_valid | d_valid

@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .blocks import small_mul
-from .params import MAGIC, STATUS, VERSION, Widths
+from .params import MAGIC, STATUS, VERSION, Widths, _bits
 
 __all__ = ["ImageLoader", "layer_desc_layout"]
 
@@ -37,7 +37,8 @@ class ImageLoader(wiring.Component):
     zero, ``time_steps`` in ``1..max_time_steps``, ``n_inputs`` in ``1..max_neurons``,
     ``weight_rows <= weight_depth``, ``net_words`` equal to the length the header implies; each
     descriptor (``n_in`` equal to the previous size, ``n_out`` in ``1..max_neurons``, reset mode
-    0..2, ``leak_shift < potential_bits``, reserved bits zero, ``weight_base`` where the previous
+    0..2 (0..1 on a core built without ``subtract``), ``leak_shift < potential_bits`` (0 on a
+    core built without ``leak``), reserved bits zero, ``weight_base`` where the previous
     layer ends, ``chunks == ceil(n_out / lanes)``, the last layer ending at ``weight_rows``);
     every threshold in ``1..2**(PB-1)-1`` and kernel entry below ``2**kernel_bits``; unused bits
     of weight words and padding lanes zero (all ``LOAD_BAD_HEADER``); the checksum
@@ -103,23 +104,30 @@ class ImageLoader(wiring.Component):
         HDR, DESC, TAB, WGT, CSUM, DRAIN = range(6)
         li = Signal(w.layer_idx)
         di = Signal(2)
-        tt = Signal(16)
+        # Registers are as wide as the checks in front of them allow: a value is kept only after
+        # the word that carried it passed its range check, and once a word fails, the first
+        # problem is the flag and nothing parsed after it matters (the walk drains). So T, n_in
+        # and the sizes need their maxima's bits, not the words' 16, and the running row count
+        # at most max_layers * max_neurons * max_chunks.
+        tt = Signal(w.t_cnt)
         is_k = Signal()
         csum = Signal(32)
         err = Signal(8)
-        rows = Signal(25)
-        net_words = Signal(32)
-        lt = Signal(24)
-        exp_len = Signal(40)
-        prev_out = Signal(17)
-        n_in_cur = Signal(17)
-        n_out_cur = Signal(17)
-        n_out_p = Signal(18)  # n_out_cur + P
-        wrun = Signal(32)
+        rows = Signal(w.row)
+        lt = Signal(_bits(w.MT * ML))
+        exp_max = 12 + 4 * ML + 2 * w.MT * ML + w.WD * wpr
+        exp_len = Signal(_bits(exp_max))
+        net_words = Signal(len(exp_len))
+        net_hi = Signal()  # net_words has bits above exp_len's
+        prev_out = Signal(w.neuron_cnt)
+        n_in_cur = Signal(w.neuron_cnt)
+        n_out_cur = Signal(w.neuron_cnt)
+        n_out_p = Signal(_bits(w.MN + P))  # n_out_cur + P
+        wrun = Signal(_bits(ML * w.MN * w.MC))
         th0 = Signal(PB)
-        L = Signal(8)
-        T = Signal(16)
-        NI = Signal(16)
+        L = Signal(w.layer_cnt)
+        T = Signal(w.t_cnt)
+        NI = Signal(w.neuron_cnt)
         row = Signal(w.row + 1)
         rw = Signal(range(wpr + 1))
         row_l = Signal(w.layer_idx)
@@ -134,11 +142,11 @@ class ImageLoader(wiring.Component):
         # Values the walk compares against, registered (they settle long before they are used:
         # T and L in the header, a layer's chunks at its d3, weight_rows at word 5), so the
         # compares start at registers instead of behind subtracters and descriptor muxes.
-        tm1 = Signal(16)
-        lm1 = Signal(8)
-        rows_m1 = Signal(25)
+        tm1 = Signal(w.t_cnt)
+        lm1 = Signal(w.layer_cnt)
+        rows_m1 = Signal(w.row)
         cm1 = [Signal(w.chunk_cnt, name=f"ld_cm1_{k}") for k in range(ML)]
-        jm1 = [Signal(17, name=f"ld_jm1_{k}") for k in range(ML)]
+        jm1 = [Signal(w.neuron_cnt, name=f"ld_jm1_{k}") for k in range(ML)]
         m.d.sync += [tm1.eq(T - 1), lm1.eq(L - 1), rows_m1.eq(rows - 1)]
         for k in range(ML):
             n_in_k = NI if k == 0 else desc[k - 1].n_out
@@ -146,7 +154,7 @@ class ImageLoader(wiring.Component):
 
         bad = Signal()
         bad_rows = Signal()
-        prod = Signal(32)
+        prod = Signal(len(wrun))
         pend1 = Signal()
         pend_last = Signal()
         chk_rows = Signal()
@@ -180,14 +188,14 @@ class ImageLoader(wiring.Component):
                             m.d.sync += [T.eq(t_), NI.eq(ni), prev_out.eq(ni)]
                         with m.Case(5):
                             m.d.comb += bad.eq(word > w.WD)
-                            m.d.sync += [rows.eq(word), lt.eq(small_mul(T, L[:w.layer_cnt]))]
+                            m.d.sync += [rows.eq(word), lt.eq(small_mul(T, L))]
                         with m.Case(6):
                             # checked at word 7 (informational) against the length the header
                             # implies, computed here from registers: no multiplier in a check path
-                            m.d.sync += [net_words.eq(word),
+                            m.d.sync += [net_words.eq(word), net_hi.eq(word[len(net_words):] != 0),
                                          exp_len.eq(12 + 4 * L + 2 * lt + rows * wpr)]
                         with m.Case(7):
-                            m.d.comb += bad.eq(net_words != exp_len)
+                            m.d.comb += bad.eq(net_hi | (net_words != exp_len))
                     m.d.sync += pos.eq(pos + 1)
                     with m.If(pos == 10):
                         m.d.sync += [sec.eq(DESC), li.eq(0), di.eq(0), wrun.eq(0)]
@@ -200,7 +208,10 @@ class ImageLoader(wiring.Component):
                                          n_out_p.eq(no + P)]
                         with m.Case(1):
                             rst, lk = word[:2], word[8:13]
-                            m.d.comb += bad.eq((rst == 3) | (lk >= PB) | ((word & ~0x1F03) != 0))
+                            # a mode the build lacks is refused like a size it lacks
+                            bad_rst = (rst >= 2) if not w.subtract else (rst == 3)
+                            bad_lk = (lk != 0) if not w.leak else (lk >= PB)
+                            m.d.comb += bad.eq(bad_rst | bad_lk | ((word & ~0x1F03) != 0))
                             m.d.sync += [cur.reset.eq(rst), cur.leak.eq(lk)]
                         with m.Case(2):
                             m.d.comb += bad.eq(word != wrun)

@@ -88,6 +88,16 @@ class Widths:
         return self.config.weight_depth
 
     @property
+    def leak(self) -> bool:
+        """The build has the leak datapath (``V - (V >> s)``)."""
+        return self.config.leak
+
+    @property
+    def subtract(self) -> bool:
+        """The build has the ``subtract`` reset (``V - Theta``)."""
+        return self.config.subtract
+
+    @property
     def neuron_idx(self) -> int:
         return _bits(self.MN - 1)
 

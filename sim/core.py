@@ -8,7 +8,11 @@ JSON form (``core.json``, format ``ttfs.core``, version 1)::
 
     {"format": "ttfs.core", "version": 1, "lanes": 8, "weight_bits": 8, "potential_bits": 16,
      "kernel_bits": 8, "max_neurons": 128, "max_layers": 4, "max_time_steps": 64,
-     "weight_depth": 4096}
+     "weight_depth": 4096, "leak": true, "subtract": true}
+
+``leak`` and ``subtract`` (optional, default ``true``) say whether the build has the leak
+datapath (``V - (V >> s)``) and the ``subtract`` reset; a core without them is smaller (the
+leak's shifters are most of a lane's logic) and refuses images whose layers need them.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class CoreConfig:
     ``lanes`` (P) neurons are updated per cycle; a weight-memory row holds P weights.
     ``max_neurons`` bounds every layer's size *and* ``n_inputs``; ``kernel_bits`` is the width
     of the unsigned kernel-table entries ``K_l[t]`` (the multiplier's second operand).
+    ``leak`` / ``subtract``: the build has the leak datapath / the ``subtract`` reset. Without
+    them a layer with ``leak_shift != 0`` / ``reset == "subtract"`` does not fit.
     """
 
     lanes: int = 8
@@ -54,6 +60,8 @@ class CoreConfig:
     max_layers: int = 4
     max_time_steps: int = 64
     weight_depth: int = 4096
+    leak: bool = True
+    subtract: bool = True
 
     def __post_init__(self):
         for name, lo, hi in (
@@ -71,6 +79,10 @@ class CoreConfig:
                 raise ConfigError(f"core {name} must be an integer, not {v!r}")
             if not lo <= v <= hi:
                 raise ConfigError(f"core {name} must be in {lo}..{hi}, not {v}")
+        for name in ("leak", "subtract"):
+            v = getattr(self, name)
+            if not isinstance(v, bool):
+                raise ConfigError(f"core {name} must be true or false, not {v!r}")
 
     @property
     def max_chunks(self) -> int:
@@ -113,6 +125,15 @@ class CoreConfig:
                     f"layer {k} kernel entry {kmax} does not fit this core's "
                     f"{self.kernel_bits}-bit kernel table"
                 )
+            if layer.leak_shift and not self.leak:
+                problems.append(
+                    f"layer {k} leaks (leak_shift {layer.leak_shift}); this core was built "
+                    "without the leak datapath"
+                )
+            if layer.reset == "subtract" and not self.subtract:
+                problems.append(
+                    f"layer {k} uses the subtract reset; this core was built without it"
+                )
         rows = weight_rows(qnet, self.lanes)
         if rows > self.weight_depth:
             problems.append(
@@ -131,7 +152,10 @@ class CoreConfig:
 
     @classmethod
     def for_network(cls, qnet: QNet, lanes: int = 8, **overrides) -> CoreConfig:
-        """The smallest sensible core (powers of two) that runs ``qnet``."""
+        """The smallest sensible core (powers of two) that runs ``qnet``.
+
+        The leak datapath and the subtract reset are built only when a layer uses them.
+        """
 
         def pow2(n: int) -> int:
             return 1 << max(0, math.ceil(math.log2(max(n, 1))))
@@ -146,6 +170,8 @@ class CoreConfig:
             max_layers=len(qnet.layers),
             max_time_steps=pow2(qnet.time_steps),
             weight_depth=pow2(weight_rows(qnet, lanes)),
+            leak=any(layer.leak_shift for layer in qnet.layers),
+            subtract=any(layer.reset == "subtract" for layer in qnet.layers),
         )
         params.update(overrides)
         return cls(**params)

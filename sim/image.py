@@ -96,7 +96,9 @@ WORD_MASK = 0xFFFFFFFF
 
 # bit fields of the header and descriptor words that carry data; everything else is reserved
 _W3_USED = 0x3FF  # n_layers[7:0], readout[8], early_exit[9]
-_W8_USED = 0xFFFF  # max_layers[7:0], net weight_bits[15:8]
+_W8_USED = 0x3FFFF  # max_layers[7:0], net weight_bits[15:8], no leak[16], no subtract[17]
+_W8_NO_LEAK = 1 << 16
+_W8_NO_SUBTRACT = 1 << 17
 _D1_USED = 0x1F03  # reset[1:0], leak_shift[12:8]
 
 # the ranges CoreConfig accepts (sim/core.py), checked here with the word index in the message
@@ -241,7 +243,8 @@ def _pack_network(qnet: QNet, core: CoreConfig) -> np.ndarray:
         rows,
         total,
         core.max_neurons,
-        core.max_layers | net_wb << 8,
+        core.max_layers | net_wb << 8 | (0 if core.leak else _W8_NO_LEAK)
+        | (0 if core.subtract else _W8_NO_SUBTRACT),
         core.max_time_steps,
         core.weight_depth,
     ]
@@ -457,7 +460,9 @@ def decode_network(words, offset: int = 0) -> NetworkMemories:
     for name, i in (("max_neurons", 7), ("max_layers", 8), ("max_time_steps", 9),
                     ("weight_depth", 10)):
         _field_range(params[name], *_CORE_RANGES[name], name, offset + i)
-    _reserved(w8, _W8_USED, offset + 8, "bits 31:16 of the max_layers word")
+    _reserved(w8, _W8_USED, offset + 8, "bits 31:18 of the max_layers word")
+    params["leak"] = not w8 & _W8_NO_LEAK
+    params["subtract"] = not w8 & _W8_NO_SUBTRACT
     if net_wb:
         if not 2 <= net_wb < wb:
             raise ImageError(
@@ -518,6 +523,16 @@ def decode_network(words, offset: int = 0) -> NetworkMemories:
         if leak >= pb:
             raise ImageError(
                 f"layer {k} leak_shift {leak} at word {offset + at + 1} is outside 0..{pb - 1}"
+            )
+        if leak and not core.leak:
+            raise FitError(
+                f"layer {k} leaks (leak_shift {leak} at word {offset + at + 1}); this core "
+                "was built without the leak datapath"
+            )
+        if RESET_MODES[reset_code] == "subtract" and not core.subtract:
+            raise FitError(
+                f"layer {k} uses the subtract reset (word {offset + at + 1}); this core was "
+                "built without it"
             )
         if d2 != base:
             raise ImageError(

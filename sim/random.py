@@ -37,8 +37,14 @@ def random_qnet(
     potential_bits: int | None = None,
     max_weight_bits: int = 8,
     max_kernel: int = 5,
+    leak: bool = True,
+    subtract: bool = True,
 ) -> QNet:
-    """A random network; ``potential_bits`` fixed or drawn, weights at most ``max_weight_bits``."""
+    """A random network; ``potential_bits`` fixed or drawn, weights at most ``max_weight_bits``.
+
+    ``leak`` / ``subtract`` false: no layer leaks / uses the subtract reset (a core built
+    without them runs the network).
+    """
     T = int(rng.integers(1, max_time_steps + 1))
     n_in = int(rng.integers(1, max_inputs + 1))
     n_layers = int(rng.integers(1, max_layers + 1))
@@ -66,8 +72,8 @@ def random_qnet(
             kernel = int(rng.integers(0, min(3, max_kernel) + 1))
         else:
             kernel = rng.integers(0, max_kernel + 1, size=T)
-        leak_shift = int(rng.integers(1, min(pb, 6))) if rng.random() < 0.3 else 0
-        reset = str(rng.choice(RESET_MODES))
+        leak_shift = int(rng.integers(1, min(pb, 6))) if rng.random() < 0.3 and leak else 0
+        reset = str(rng.choice(RESET_MODES if subtract else RESET_MODES[:2]))
         layers.append(Layer(w, threshold, kernel, leak_shift, reset))
     return QNet(n_in, T, tuple(layers), wb, pb, readout, early_exit)
 
@@ -108,6 +114,8 @@ def random_case(
             potential_bits=core.potential_bits,
             max_weight_bits=core.weight_bits,
             max_kernel=min(5, (1 << core.kernel_bits) - 1),
+            leak=core.leak,
+            subtract=core.subtract,
         )
         while True:
             qnet = random_qnet(rng, **limits)

@@ -3,6 +3,8 @@ make results invalid, are consumed to their end, and a load error sticks until a
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -124,3 +126,34 @@ def test_amaranth_core_events_after_early_exit_are_checked_not_integrated():
     for r in (recs[0], recs[2]):
         assert (r.prediction, r.steps, r.cycles) == (exp.prediction, exp.steps, exp.cycles)
         assert r.counters == exp.counters
+
+
+LEAN = dataclasses.replace(CORE, leak=False, subtract=False)
+
+
+@pytest.mark.parametrize("leak_shift, reset, ok", [
+    (0, "fire_once", True), (0, "zero", True), (2, "fire_once", False), (0, "subtract", False),
+])
+def test_amaranth_lean_core_refuses_only_the_modes_it_lacks(leak_shift, reset, ok):
+    """A build without the leak datapath and the subtract reset runs fire_once and zero layers,
+    and refuses (``LOAD_BAD_HEADER``) an image whose layer leaks or subtracts, packed for the same
+    core with both; a good load afterwards runs."""
+    base = _net()
+    l1, l2 = base.layers
+    net = dataclasses.replace(base, layers=(l1, dataclasses.replace(l2, leak_shift=leak_shift,
+                                                                        reset=reset)))
+    image = [int(x) for x in pack(net, EventSet((SAMPLE,)), CORE).net_words]
+    good = [int(x) for x in pack(_net(), EventSet((SAMPLE,)), LEAN).net_words]
+    out = simulate_streams(LEAN, [load_payloads(image), load_payloads(good)],
+                           [event_payloads(SAMPLE)] * 2,
+                           program=[("load", 0), ("sample", 0), ("load", 1), ("sample", 1)])
+    recs = [decode_record(r) for r in out.records]
+    if ok:
+        exp = run(net, EventSet((SAMPLE,)), trace=False, cost=cost_hook(LEAN))[0]
+        assert (recs[0].valid, recs[0].status) == (True, 0)
+        assert (recs[0].prediction, recs[0].cycles, recs[0].counters) == (
+            exp.prediction, exp.cycles, exp.counters)
+    else:
+        assert (recs[0].valid, recs[0].status) == (False, HEADER)
+    assert (recs[1].valid, recs[1].status) == (True, 0)
+    assert (recs[1].prediction, recs[1].cycles) == _good()

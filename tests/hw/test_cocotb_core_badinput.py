@@ -111,12 +111,25 @@ def script(core):
                                 load=load_payloads(np.asarray(bad.net_words).tolist()),
                                 qnet=bad.qnet, load_flag=LOAD_BAD_HEADER,
                                 samples=[event_payloads([[0, 0]])]))
+    # a build without the leak datapath / the subtract reset refuses an image that needs it
+    # (packed for the same core with both, so only the layer's mode is wrong)
+    full = dataclasses.replace(core, leak=True, subtract=True)
+    lacks = [(what, kw) for what, kw, has in (("leak", dict(leak_shift=1), core.leak),
+                                              ("subtract reset", dict(reset="subtract"),
+                                               core.subtract)) if not has]
+    for k, (what, kw) in enumerate(lacks):
+        q = QNet(2, 4, (Layer(np.ones((2, 3), dtype=np.int64), threshold=1, **kw),),
+                 core.weight_bits, core.potential_bits)
+        img = pack(q, EventSet((np.array([[0, 0]]),)), full)
+        programs.append(Program(f"13{'bc'[k]} image that needs the {what} this build lacks",
+                                load=load_payloads(np.asarray(img.net_words).tolist()), qnet=q,
+                                load_flag=LOAD_BAD_HEADER, samples=[event_payloads([[0, 0]])]))
     programs.append(Program("14 bad magic", load=load_payloads(bad_magic), qnet=qa,
                             load_flag=LOAD_BAD_HEADER, samples=probe))
     programs.append(program_for(img_a, name="15 image A after a bad header"))
     flags = [NO_IMAGE, 0, EVENT_ORDER, EVENT_RANGE, EVENT_RANGE, LOAD_TRUNCATED, 0,
-             LOAD_TOO_LONG, 0, LOAD_CHECKSUM, 0, LOAD_BAD_HEADER, LOAD_BAD_HEADER,
-             LOAD_BAD_HEADER, 0]
+             LOAD_TOO_LONG, 0, LOAD_CHECKSUM, 0, LOAD_BAD_HEADER, LOAD_BAD_HEADER]
+    flags += [LOAD_BAD_HEADER] * len(lacks) + [LOAD_BAD_HEADER, 0]
     return programs, flags
 
 

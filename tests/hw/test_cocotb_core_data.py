@@ -44,7 +44,9 @@ def full_network(core, seed: int) -> QNet:
     w2 = rng.integers(-lim // 2, lim + 1, size=(n1, n2))
     th = max(1, lim * 2)
     T = core.max_time_steps
-    layers = (Layer(w1, threshold=th, leak_shift=1, reset="subtract"),
+    # the first layer leaks and subtracts where the build has those datapaths
+    layers = (Layer(w1, threshold=th, leak_shift=int(core.leak),
+                    reset="subtract" if core.subtract else "zero"),
               Layer(w2, threshold=th, reset="fire_once"))
     return QNet(n_in, T, layers, core.weight_bits, core.potential_bits, "first_spike", False)
 

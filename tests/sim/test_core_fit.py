@@ -78,8 +78,38 @@ def test_exact_fit_at_every_limit():
 def test_for_network_picks_powers_of_two():
     core = CoreConfig.for_network(qnet(), lanes=4)
     assert core == CoreConfig(lanes=4, weight_bits=8, potential_bits=16, kernel_bits=1,
-                              max_neurons=16, max_layers=2, max_time_steps=32, weight_depth=32)
+                              max_neurons=16, max_layers=2, max_time_steps=32, weight_depth=32,
+                              leak=False, subtract=False)
     assert CoreConfig.for_network(qnet(), lanes=4, max_layers=3).max_layers == 3
+
+
+def mode_qnet(leak_shift=0, reset="fire_once"):
+    layers = (Layer(np.ones((5, 12), dtype=np.int64), 3, 1),
+              Layer(np.ones((12, 3), dtype=np.int64), 3, 1, leak_shift, reset))
+    return QNet(5, 32, layers, 8, 16)
+
+
+def test_leak_and_subtract_are_built_only_when_used():
+    for q, leak, subtract in ((mode_qnet(), False, False), (mode_qnet(leak_shift=2), True, False),
+                              (mode_qnet(reset="subtract"), False, True),
+                              (mode_qnet(reset="zero"), False, False)):
+        core = CoreConfig.for_network(q)
+        assert (core.leak, core.subtract) == (leak, subtract)
+        assert core.fit_problems(q) == []
+
+
+def test_a_core_without_leak_or_subtract_refuses_networks_that_need_them():
+    lean = CoreConfig(max_neurons=16, max_time_steps=32, leak=False, subtract=False)
+    assert lean.fit_problems(mode_qnet(leak_shift=3, reset="subtract")) == [
+        "layer 2 leaks (leak_shift 3); this core was built without the leak datapath",
+        "layer 2 uses the subtract reset; this core was built without it",
+    ]
+    with pytest.raises(FitError, match="layer 2 leaks"):
+        lean.check_fits(mode_qnet(leak_shift=1))
+    assert lean.fits(mode_qnet(reset="zero"))
+    with pytest.raises(ConfigError) as exc:
+        CoreConfig(leak=1)
+    assert str(exc.value) == "core leak must be true or false, not 1"
 
 
 @settings(max_examples=50, deadline=None)
@@ -114,12 +144,18 @@ def test_core_json_round_trip_and_refusals(tmp_path):
     path = tmp_path / "core.json"
     save_core(core, path)
     assert load_core(path) == core
+    lean = CoreConfig(lanes=3, leak=False)
+    save_core(lean, path)
+    assert load_core(path) == lean and '"leak": false' in path.read_text()
+    # a core file from before the options means a core with both
+    old = {k: v for k, v in core.to_json().items() if k not in ("leak", "subtract")}
+    assert CoreConfig.from_json(old) == core
     with pytest.raises(ConfigError) as exc:
         CoreConfig.from_json({**core.to_json(), "clock": 100})
     assert str(exc.value) == (
         "core config has unknown field 'clock'; allowed: ['format', 'kernel_bits', 'lanes', "
-        "'max_layers', 'max_neurons', 'max_time_steps', 'potential_bits', 'version', "
-        "'weight_bits', 'weight_depth']"
+        "'leak', 'max_layers', 'max_neurons', 'max_time_steps', 'potential_bits', 'subtract', "
+        "'version', 'weight_bits', 'weight_depth']"
     )
     with pytest.raises(ConfigError) as exc:
         CoreConfig.from_json({**core.to_json(), "version": 2})

@@ -254,6 +254,11 @@ def test_image_for_another_core_is_refused(tmp_path):
     (7, 2, "the network has 3 inputs; this core has 2"),
     (10, 8, "the network needs 9 weight rows; this core has 8"),
     (11, 3 | 5 << 16, "layer 1 needs 5 neurons; this core has 4"),
+    # word 8 bit 16 / 17: the target core has no leak datapath / no subtract reset
+    (8, 2 | 4 << 8 | 1 << 16,
+     "layer 1 leaks (leak_shift 2 at word 12); this core was built without the leak datapath"),
+    (8, 2 | 4 << 8 | 1 << 17,
+     "layer 2 uses the subtract reset (word 16); this core was built without it"),
 ])
 def test_fit_problems_in_the_header(index, value, message):
     w = words()
@@ -275,8 +280,8 @@ def test_fit_problems_in_the_header(index, value, message):
     (5, 10, "net_words 37 at word 6 does not match the layout: 2 layers, 2 steps and 10 weight "
             "rows of 1 words make 38 words"),
     (8, 2 | 9 << 8, "network weight_bits 9 at word 8 is outside 2..7 (0 there means the core's 8)"),
-    (8, 2 | 4 << 8 | 1 << 16,
-     "reserved bits 0x00010000 set in word 8 (bits 31:16 of the max_layers word)"),
+    (8, 2 | 4 << 8 | 1 << 18,
+     "reserved bits 0x00040000 set in word 8 (bits 31:18 of the max_layers word)"),
     (11, 3 | 0 << 16, "layer 1 n_out 0 at word 11; a layer needs at least one neuron"),
     (11, 2 | 3 << 16, "layer 1 n_in 2 at word 11 does not match n_inputs 3"),
     (15, 4 | 2 << 16, "layer 2 n_in 4 at word 15 does not match layer 1's n_out 3"),
