@@ -3,7 +3,9 @@
 Workload: a 5-120-3 network (4 Yin-Yang features + 1 bias input, T = 32, ``fire_once``,
 first-spike readout) with seeded random weights biased positive so that it spikes in every
 layer, on the 1,000-sample Yin-Yang test split (seed 40) encoded with TTFS latency coding.
-Core: 8 lanes, 8-bit weights, 16-bit potentials, 128 neurons, 4 layers, 64 steps, 256 rows.
+Core (``--core``): ``fitted`` (default), the core the flow builds for this network
+(``CoreConfig.for_network``: 8 lanes, 2 layers, 32 steps, no leak datapath, no subtract reset);
+``general``, a core for any network up to 128 neurons, 4 layers, 64 steps, 256 rows, with both.
 
 Printed figures (all measured on this machine, after the build unless said otherwise):
 
@@ -15,7 +17,8 @@ Printed figures (all measured on this machine, after the build unless said other
   as samples per second, and the harness's speed-up over each;
 * that the harness's results equal the reference model's (integer equality).
 
-Usage: ``.venv/bin/python benchmarks/bench_harness.py [--samples N] [--cocotb N] [--amaranth N]``
+Usage: ``.venv/bin/python benchmarks/bench_harness.py [--samples N] [--cocotb N] [--amaranth N]
+[--core fitted|general]``
 (``--cocotb 0`` / ``--amaranth 0`` skip those backends).
 """
 
@@ -36,7 +39,7 @@ from sim.image import pack
 from sim.ir import Layer, QNet
 from sim.reference import run
 
-CORE = CoreConfig(lanes=8, weight_bits=8, potential_bits=16, kernel_bits=8, max_neurons=128,
+GENERAL = CoreConfig(lanes=8, weight_bits=8, potential_bits=16, kernel_bits=8, max_neurons=128,
                   max_layers=4, max_time_steps=64, weight_depth=256)
 T = 32
 
@@ -67,34 +70,37 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--cocotb", type=int, default=50, help="samples for cocotb (0: skip)")
     ap.add_argument("--amaranth", type=int, default=20, help="samples for Amaranth (0: skip)")
+    ap.add_argument("--core", choices=("fitted", "general"), default="fitted",
+                    help="the flow's core for this network, or a general one (see above)")
     args = ap.parse_args()
 
     from sim.costmodel import cost_hook
 
     qnet = yinyang_network()
     events = yinyang_events(args.samples)
-    image = pack(qnet, events, CORE)
+    core = CoreConfig.for_network(qnet) if args.core == "fitted" else GENERAL
+    image = pack(qnet, events, core)
     n = len(events)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"workload: 5-120-3, T={T}, {n} Yin-Yang test samples, "
-          f"{sum(len(s) for s in events.samples)} input events; core {CORE}")
+          f"{sum(len(s) for s in events.samples)} input events; core {core}")
 
     from hw.emit import verilog
 
-    _, t_emit = timed(verilog, CORE, trace=False)
+    _, t_emit = timed(verilog, core, trace=False)
     with tempfile.TemporaryDirectory() as cache:
-        first, t_first = timed(build_for_core, CORE, cache_dir=cache)
-        again, t_again = timed(build_for_core, CORE, cache_dir=cache)
+        first, t_first = timed(build_for_core, core, cache_dir=cache)
+        again, t_again = timed(build_for_core, core, cache_dir=cache)
     print(f"harness build: {t_first:.1f} s into an empty cache (cached={first.cached}); "
           f"second build {t_again * 1000:.1f} ms (cached={again.cached}); a new process also "
           f"emits the Verilog first: {t_emit:.2f} s")
 
     # reference (with the cycle-cost rule) on every sample
-    ref, t_ref = timed(run, qnet, events, trace=False, cost=cost_hook(CORE))
+    ref, t_ref = timed(run, qnet, events, trace=False, cost=cost_hook(core))
 
     backend = VerilatorBackend()
-    backend.harness(CORE)  # build (or find) outside the timing
-    backend.harness(CORE, trace=True)
+    backend.harness(core)  # build (or find) outside the timing
+    backend.harness(core, trace=True)
     best = None
     for _ in range(3):  # best of three: the machine is shared
         c0 = time.process_time()
@@ -114,14 +120,14 @@ def main() -> None:
     jobs = os.cpu_count() or 1
     if jobs > 1:
         par = VerilatorBackend(jobs=jobs)
-        par.run(pack(qnet, events.subset(range(jobs)), CORE))  # models made outside the timing
+        par.run(pack(qnet, events.subset(range(jobs)), core))  # models made outside the timing
         t_p = min(timed(par.run, image)[1] for _ in range(3))
         check_results(ref, par.run(image), backend=f"verilator jobs={jobs}", compare_trace=False)
         print(f"harness, {jobs} models on {jobs} threads: {n} samples in {t_p:.3f} s wall "
               f"({par.last_cycles / t_p / 1e6:.2f} M cycles/s wall, all models together)")
         par.close()
     traced, t_tr = timed(backend.run, image, trace=True)
-    check_results(run(qnet, events, trace=True, cost=cost_hook(CORE)), traced,
+    check_results(run(qnet, events, trace=True, cost=cost_hook(core)), traced,
                   backend="verilator (trace)")
     print(f"harness with the trace stream: {t_tr:.3f} s ({n / t_tr:,.0f} samples/s), "
           "trace equal to the reference model")
@@ -136,7 +142,7 @@ def main() -> None:
             print(f"amaranth backend: not available ({exc})")
         else:
             k = min(args.amaranth, n)
-            sub = pack(qnet, events.subset(range(k)), CORE)
+            sub = pack(qnet, events.subset(range(k)), core)
             res, t_a = timed(AmaranthBackend().run, sub)
             check_results(ref[:k], res, backend="amaranth", compare_trace=False)
             print(f"amaranth simulator: {k} samples in {t_a:.2f} s ({k / t_a:.2f} samples/s); "
@@ -148,9 +154,9 @@ def main() -> None:
             print(f"cocotb backend: not available ({exc})")
         else:
             k = min(args.cocotb, n)
-            sub = pack(qnet, events.subset(range(k)), CORE)
+            sub = pack(qnet, events.subset(range(k)), core)
             cb = CocotbBackend()
-            cb.run(pack(qnet, events.subset(range(1)), CORE))  # build outside the timing
+            cb.run(pack(qnet, events.subset(range(1)), core))  # build outside the timing
             res, t_c = timed(cb.run, sub)
             check_results(ref[:k], res, backend="cocotb", compare_trace=False)
             ratio = h_rate / (k / t_c)

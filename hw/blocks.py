@@ -42,6 +42,37 @@ def small_mul(a, b):
     return terms[0]
 
 
+def _at_most_one(bits):
+    """Whether at most one of ``bits`` is set, as a balanced tree of (any, several) pairs: plain
+    logic, where ``(x & (x - 1)) == 0`` would put a carry chain in the path."""
+    nodes = [(bits[k], Const(0)) for k in range(len(bits))]
+    while len(nodes) > 1:
+        pairs = []
+        for k in range(0, len(nodes), 2):
+            if k + 1 < len(nodes):
+                (a1, s1), (a2, s2) = nodes[k], nodes[k + 1]
+                pairs.append((a1 | a2, s1 | s2 | (a1 & a2)))
+            else:
+                pairs.append(nodes[k])
+        nodes = pairs
+    return ~nodes[0][1]
+
+
+def _at_most_two(bits):
+    """Whether at most two of ``bits`` are set (a tree of (any, two or more, three or more))."""
+    nodes = [(bits[k], Const(0), Const(0)) for k in range(len(bits))]
+    while len(nodes) > 1:
+        pairs = []
+        for k in range(0, len(nodes), 2):
+            if k + 1 < len(nodes):
+                (a1, b1, c1), (a2, b2, c2) = nodes[k], nodes[k + 1]
+                pairs.append((a1 | a2, b1 | b2 | (a1 & a2), c1 | c2 | (b1 & a2) | (a1 & b2)))
+            else:
+                pairs.append(nodes[k])
+        nodes = pairs
+    return ~nodes[0][2]
+
+
 def _addr_bits(depth: int) -> int:
     return max(0, (depth - 1).bit_length())
 
@@ -123,21 +154,22 @@ class NeuronArray(wiring.Component):
       fires: reset (``zero`` 0, ``subtract`` ``V - Theta``, ``fire_once`` marks fired), then leak
       ``V - (V >> s)``; the fire mask of a chunk with any spike is pushed to the spike FIFO.
 
-    Throughput one op per cycle, any mix, no bubbles. Every block-RAM output is registered before
-    it is used (``b_`` -> ``m_`` for weights and tables, ``m_`` -> ``c_`` for the membrane word), so
-    no path starts at a RAM's clock-to-output. An integrate op writes its saturated sum at the
-    end of ``c_``; the op behind it sampled the membrane two cycles earlier, so the results of the
-    two ops ahead of it come from ``d_`` and ``d2_`` (registered selects, one 3:1 multiplexer):
-    consecutive ops on the same chunk see each other's result. Sweep ops write back in ``f_``;
+    Throughput one op per cycle, any mix, no bubbles. The weight and table RAMs' outputs are
+    registered before they are used (``b_`` -> ``m_``); the membrane word is read at the end of
+    ``m_`` and used in ``c_`` straight from the RAM's read register. An integrate op writes its
+    saturated sum at the end of ``c_``; the op behind it read the membrane at that same edge (and
+    sees the old word), so the result of the op one ahead comes from ``d_`` (a registered select,
+    one 2:1 multiplexer): consecutive ops on the same chunk see each other's result. Sweep ops
+    write back in ``f_`` (in ``d_`` on a build without the leak);
     the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, then spends at
     least two cycles in ``NEXT``/``ENTER``, so no op ever reads a word a sweep op still holds.
     Latency (issue = the cycle ``i_valid`` is high): integrate write-back 4 cycles, fire-mask
     push 5 cycles, sweep write-back 7 cycles.
 
     Stages: ``a_`` issue register (RAM addresses); ``b_`` weights, kernel, threshold registered
-    (a sweep op's kernel is forced to 0, so its sum is its potential), membrane addressed;
-    ``m_`` ``W*K``; ``c_`` forwarding, saturating add, fire compare, integrate write-back; ``d_``
-    reset and fire mask; ``e_`` the leak's shift ``V >> s``; ``f_`` ``V - (V >> s)`` and sweep
+    (a sweep op's kernel is forced to 0, so its sum is its potential); ``m_`` ``W*K``, membrane
+    read; ``c_`` forwarding, saturating add, fire compare, integrate write-back; ``d_`` reset and
+    fire mask; ``e_`` the leak's shift ``V >> s``; ``f_`` ``V - (V >> s)`` and sweep
     write-back.
 
     Members: ``i_valid/i_integ/i_layer/i_chunk/i_t/i_row/i_reset/i_leak`` (the issued op);
@@ -221,20 +253,20 @@ class NeuronArray(wiring.Component):
         m_th = Signal(PB - 1 or 1)
         # a sweep op multiplies by 0, so its "sum" is its potential and one path serves both
         m.d.sync += [m_w.eq(self.w_data), m_k.eq(Mux(bst["integ"], self.k, 0)), m_th.eq(self.th)]
-        m.d.comb += rp.addr.eq(Mux(self.rd_en, self.rd_addr, b_maddr))
-        m.d.comb += self.rd_data.eq(rp.data)
         mst = follow("m", bst)
         m_maddr = Signal(self._mab)
         m.d.sync += m_maddr.eq(b_maddr)
+        # the membrane word is read at the end of m_, so it leaves the block RAM in c_, where it
+        # is used (the RAM's own read register is the stage register)
+        m.d.comb += rp.addr.eq(Mux(self.rd_en, self.rd_addr, m_maddr))
+        m.d.comb += self.rd_data.eq(rp.data)
 
-        # m_: W*K; the membrane word leaves the block RAM and is registered (c_mem)
+        # m_: W*K; the membrane word is read
         pw = WB + KB + 1
         c_prod = [Signal(signed(pw), name=f"c_prod{p}") for p in range(P)]
         for p in range(P):
             wv = m_w[p * WB:(p + 1) * WB].as_signed()
             m.d.sync += c_prod[p].eq(wv * m_k)
-        c_mem = Signal(w.memb_width)
-        m.d.sync += c_mem.eq(rp.data)
         cst = follow("c", mst)
         c_valid, c_integ, c_chunk = cst["valid"], cst["integ"], cst["chunk"]
         c_reset, c_leak = cst["reset"], cst["leak"]
@@ -247,19 +279,14 @@ class NeuronArray(wiring.Component):
         d_integ = Signal()
         d_maddr = Signal(self._mab)
         d_word = Signal(w.memb_width)
-        d2_word = Signal(w.memb_width)  # the integrate result before d_word's
-        # The op in c_ sampled the memory two cycles ago, at the edge where the op two ahead of
-        # it wrote; the op one ahead wrote one cycle later. Their results come from d_ and d2_.
-        # The selects are compared a stage early and registered.
+        # The op in c_ read the memory at the edge where the op one ahead of it wrote (a read
+        # sees the word as it was before that edge's write); the op two ahead wrote an edge
+        # earlier, so the RAM has it. Only the op one ahead's result is forwarded, from d_; the
+        # select is compared a stage early and registered.
         fwd1 = Signal()
-        fwd2 = Signal()
         vin = Signal(w.memb_width)
-        m.d.comb += vin.eq(Mux(fwd1, d_word, Mux(fwd2, d2_word, c_mem)))
-        m.d.sync += [
-            fwd1.eq(c_valid & c_integ & (c_maddr == m_maddr)),
-            fwd2.eq(d_valid & d_integ & (d_maddr == m_maddr)),
-            d2_word.eq(d_word),
-        ]
+        m.d.comb += vin.eq(Mux(fwd1, d_word, rp.data))
+        m.d.sync += fwd1.eq(c_valid & c_integ & (c_maddr == m_maddr))
 
         d_chunk = Signal(ci)
         d_reset = Signal(2)
@@ -541,7 +568,11 @@ class EventQueue(wiring.Component):
         for p in reversed(range(P)):
             with m.If(rem[p]):
                 m.d.comb += pbit.eq(p)
-        single = (rem & (rem - 1)) == 0
+        # whether the head holds its last bit, and whether the RAM holds entries, are kept in
+        # registers (updated with the mask and the level), so the emission decision starts at
+        # flip-flops instead of behind a bit count and a level compare
+        single = Signal()
+        level_nz = Signal()
         head_chunk = hd_chunk
 
         e1_valid = Signal()
@@ -563,24 +594,26 @@ class EventQueue(wiring.Component):
         # starts after the last push has landed, so the RAM's output is never stale.
         pop_bit = self.run & hd_valid & ~stall
         last_bit = pop_bit & single
-        load = self.run & (level != 0) & (~hd_valid | last_bit)
+        load = self.run & level_nz & (~hd_valid | last_bit)
         m.d.comb += fr.addr.eq(Mux(load, inc(rd), rd)[:fab])
         push = self.push_valid
         with m.If(push):
             m.d.sync += wr.eq(inc(wr))
         with m.If(load):
             m.d.sync += [rd.eq(inc(rd)), hd_valid.eq(1), hd_mask.eq(fr.data[:P]),
-                         hd_chunk.eq(fr.data[P:])]
+                         hd_chunk.eq(fr.data[P:]), single.eq(_at_most_one(fr.data[:P]))]
         with m.Elif(last_bit):
             m.d.sync += hd_valid.eq(0)
         with m.Elif(pop_bit):
-            m.d.sync += hd_mask.eq(hd_mask & ~(Const(1, P) << pbit)[:P])
+            # the lowest bit leaves; what remains is a single bit iff there were at most two
+            m.d.sync += [hd_mask.eq(hd_mask & ~(Const(1, P) << pbit)[:P]),
+                         single.eq(_at_most_two(hd_mask))]
         with m.If(push & ~load):
-            m.d.sync += level.eq(level + 1)
+            m.d.sync += [level.eq(level + 1), level_nz.eq(1)]
         with m.Elif(load & ~push):
-            m.d.sync += level.eq(level - 1)
+            m.d.sync += [level.eq(level - 1), level_nz.eq(level != 1)]
         with m.If(self.reset):
-            m.d.sync += [wr.eq(0), rd.eq(0), level.eq(0), hd_valid.eq(0)]
+            m.d.sync += [wr.eq(0), rd.eq(0), level.eq(0), level_nz.eq(0), hd_valid.eq(0)]
 
         with m.If(pop_bit):
             m.d.sync += [e1_valid.eq(1), e1_neuron.eq(head_chunk * P + pbit)]
@@ -605,8 +638,8 @@ class EventQueue(wiring.Component):
             m.d.sync += count.eq(0)
         with m.Elif(e3_valid):
             m.d.sync += count.eq(count + 1)
-        m.d.comb += [self.count.eq(count), self.pending.eq((level != 0) | hd_valid),
-                     self.busy.eq((level != 0) | hd_valid | e1_valid | e2_valid | e3_valid),
+        m.d.comb += [self.count.eq(count), self.pending.eq(level_nz | hd_valid),
+                     self.busy.eq(level_nz | hd_valid | e1_valid | e2_valid | e3_valid),
                      self.emitting.eq(e1_valid | e2_valid | e3_valid)]
         return m
 

@@ -23,7 +23,7 @@ from .blocks import (
     event_signature,
 )
 from .loader import ImageLoader, load_signature
-from .params import RECORD_HEAD, STATUS, WAIT_CYCLES, Widths
+from .params import RECORD_HEAD, STATUS, WAIT_CYCLES, Widths, counter_bounds, counter_width
 
 __all__ = ["NeuronCore", "STATES", "core_signature"]
 
@@ -154,12 +154,20 @@ class NeuronCore(wiring.Component):
         # the queue holds events, registered (the queue's count is final a cycle before NEXT)
         q_nonempty = Signal()
         m.d.sync += q_nonempty.eq(eq.count != 0)
+        # the queue's last entry, registered: the count is final before NEXT (the emission that
+        # filled the queue has drained), so INTEG_Q compares two registers, no subtracter
+        q_last = Signal(w.neuron_cnt)
+        m.d.sync += q_last.eq(eq.count - 1)
         load_last = Signal()  # the load stream's last word has been accepted
 
-        cnt = {name: Signal(32, name=f"cnt_{name}") for name in (
+        # each counter as wide as the largest value a valid sample can give it (a 32-bit
+        # counter would spend LUTs and flip-flops on bits that stay zero)
+        bound = counter_bounds(w)
+        cnt = {name: Signal(counter_width(bound[name]), name=f"cnt_{name}") for name in (
             "cycles", "input_events", "sops", "weight_reads", "membrane_reads",
             "membrane_writes", "sweeps", "saturations")}
-        spikes = Array([Signal(32, name=f"cnt_spikes{k}") for k in range(ML)])
+        spikes = Array([Signal(counter_width(bound["spikes"]), name=f"cnt_spikes{k}")
+                        for k in range(ML)])
 
         # the current layer's descriptor, registered when NEXT picks the layer (keeps the
         # descriptor multiplexers out of the issue and emission paths)
@@ -399,7 +407,7 @@ class NeuronCore(wiring.Component):
                 with m.Elif(c == cur_cm1):
                     m.d.sync += [c.eq(0), q_idx.eq(q_idx + 1)]
                     m.d.comb += q_raddr.eq(q_idx + 1)
-                    with m.If(q_idx == eq.count - 1):
+                    with m.If(q_idx == q_last):
                         with m.If(cur_sweepable):
                             m.next = "SWEEP"
                         with m.Else():

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from sim.core import CoreConfig
 
-__all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES"]
+__all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES",
+           "counter_bounds", "counter_width"]
 
 #: status flag -> bit, as docs/core-interface.md numbers them
 STATUS = {
@@ -161,3 +162,34 @@ class Widths:
     def params_word(self) -> int:
         """Image word 2 for this core."""
         return self.P | self.WB << 8 | self.PB << 16 | self.KB << 24
+
+
+def counter_bounds(w: Widths) -> dict[str, int]:
+    """The largest value each result counter reaches in a *valid* sample on this build.
+
+    From the cycle-cost rule (``sim.costmodel``) at the build's maxima: at most ``max_neurons``
+    events enter a layer per step (the stream's words strictly increase, a neuron fires at most
+    once per step) and as many spikes leave it, every layer is swept and spikes at every one of
+    ``max_time_steps`` steps, and the output is read by potential. :func:`counter_width` adds a
+    spare bit, so a valid sample's counter cannot wrap; the record's words are zero-extended.
+    """
+    MT, ML, MN, MC, P = w.MT, w.ML, w.MN, w.MC, w.P
+    integ = MT * ML * MN * MC  # row chunks integrated
+    swept = MT * ML * MC  # chunks swept
+    per_layer = 2 + MN * MC + MC + 1 + WAIT_CYCLES + MN + 5
+    return {
+        "cycles": ML * MC + MT * (1 + ML * per_layer + 1) + 1 + 2 * MC + MN,
+        "input_events": MT * MN,
+        "sops": MT * ML * MN * MN,
+        "weight_reads": integ,
+        "membrane_reads": integ + swept + MC,
+        "membrane_writes": integ + swept + ML * MC,
+        "sweeps": MT * ML,
+        "saturations": integ * P,
+        "spikes": MT * MN,
+    }
+
+
+def counter_width(bound: int) -> int:
+    """Bits of a counter that counts to ``bound``: one spare bit, at most the record's 32."""
+    return min(32, _bits(bound) + 1)
