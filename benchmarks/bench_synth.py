@@ -1,14 +1,18 @@
 """Resources and Fmax of a Yin-Yang-size core on iCE40 UP5K and ECP5-25k (3 seeds each).
 
-Core: ``P`` lanes (8 and 16), 8-bit weights, 16-bit potentials, 8-bit kernel, 128 neurons,
-4 layers, 64 steps, 256 weight rows (a 5-120-3 network needs 195 rows at P = 8 and 135 at
-P = 16). For each part and lane count it prints, per seed, LUTs/LCs, FFs, block RAMs, DSPs and
-Fmax; then the best and median Fmax against the goal (40 MHz UP5K, 100 MHz ECP5; met when the
-median seed reaches it) and the critical path nextpnr reports for the best seed (the nets it
-crosses, with their Verilog source lines, so the core can be pipelined where it matters).
+Core (``--core``): ``general`` (default), ``P`` lanes (8 and 16), 8-bit weights, 16-bit
+potentials, 8-bit kernel, 128 neurons, 4 layers, 64 steps, 256 weight rows (a 5-120-3 network
+needs 195 rows at P = 8 and 135 at P = 16), with the leak datapath and the subtract reset;
+``fitted``, the core ``ttfs run`` builds for its default Yin-Yang network (5-120-3, T = 80,
+``fire_once``, no leak): 7-bit kernel, 2 layers, 128 steps, 256 rows, neither option.
+
+For each part and lane count it prints, per seed, LUTs/LCs, FFs, block RAMs, DSPs and Fmax;
+then the best and median Fmax against the goal (40 MHz UP5K, 100 MHz ECP5; met when the median
+seed reaches it) and the critical path nextpnr reports for the best seed (the nets it crosses,
+with their Verilog source lines, so the core can be pipelined where it matters).
 
 Usage: ``.venv/bin/python benchmarks/bench_synth.py [--lanes 8 16] [--targets ice40-up5k
-ecp5-25k] [--seeds 1 2 3] [--json OUT.json]``
+ecp5-25k] [--seeds 1 2 3] [--core general|fitted] [--json OUT.json]``
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ from hw.synth import TARGETS, capacity_from_report, synth_seeds
 from sim.core import CoreConfig, chunks
 
 
-def config(lanes: int) -> CoreConfig:
+def config(lanes: int, kind: str = "general") -> CoreConfig:
+    if kind == "fitted":
+        return CoreConfig(lanes=lanes, weight_bits=8, potential_bits=16, kernel_bits=7,
+                          max_neurons=128, max_layers=2, max_time_steps=128, weight_depth=256,
+                          leak=False, subtract=False)
     return CoreConfig(lanes=lanes, weight_bits=8, potential_bits=16, kernel_bits=8,
                       max_neurons=128, max_layers=4, max_time_steps=64, weight_depth=256)
 
@@ -40,11 +48,12 @@ def main() -> None:
     ap.add_argument("--targets", nargs="+", default=["ice40-up5k", "ecp5-25k"],
                     choices=sorted(TARGETS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--core", choices=("general", "fitted"), default="general")
     ap.add_argument("--json", metavar="OUT.json")
     args = ap.parse_args()
     out = []
     for lanes in args.lanes:
-        cfg = config(lanes)
+        cfg = config(lanes, args.core)
         for target in args.targets:
             t0 = time.perf_counter()
             res = synth_seeds(cfg, target, seeds=args.seeds)

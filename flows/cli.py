@@ -98,7 +98,8 @@ def cmd_compile(args) -> int:
         print(f"{args.output}: {qnet.describe()} network, {len(events)} samples, "
               f"{len(image.net_words)} + {len(image.event_words)} words, "
               f"core P={core.lanes} max_neurons={core.max_neurons} "
-              f"weight_depth={core.weight_depth}")
+              f"weight_depth={core.weight_depth}"
+              + ("" if core.leak else " no-leak") + ("" if core.subtract else " no-subtract"))
     return 0
 
 

@@ -426,7 +426,10 @@ class EventFetch(wiring.Component):
     Members: the ``events`` stream; ``start`` (a sample starts: forget the previous word and the
     flags; the word accepted in that cycle is the first); ``active``; ``check`` (the loaded image
     is valid); ``time_steps``, ``n_inputs``, ``chunks`` (layer 1's); ``take`` (the consumer takes
-    ``ev``); ``ev_valid/ev_end/ev_time/ev_row``; ``order``, ``range``.
+    ``ev``); ``ev_valid/ev_end/ev_time/ev_row``; ``order``, ``range``. ``ev_time`` holds the
+    time's low ``t_idx`` bits only: a time at or past ``time_steps`` has set ``range`` by the
+    cycle its word reaches ``ev`` (the flag is registered when the word is accepted, and a word
+    reaches ``ev`` a cycle later at the earliest), and the sequencer acts on the flag first.
     """
 
     def __init__(self, widths: Widths):
@@ -436,7 +439,7 @@ class EventFetch(wiring.Component):
             "start": In(1), "active": In(1), "check": In(1),
             "time_steps": In(w.t_cnt), "n_inputs": In(w.neuron_cnt), "chunks": In(w.chunk_cnt),
             "take": In(1),
-            "ev_valid": Out(1), "ev_end": Out(1), "ev_time": Out(16), "ev_row": Out(w.row),
+            "ev_valid": Out(1), "ev_end": Out(1), "ev_time": Out(w.t_idx), "ev_row": Out(w.row),
             "order": Out(1), "range": Out(1),
         })
 

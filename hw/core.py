@@ -263,6 +263,15 @@ class NeuronCore(wiring.Component):
 
         rec_words = [Signal(32, name=f"rec{k}") for k in range(n_rec)]
 
+        # compare operands kept in registers, so the state decisions compare registers: the last
+        # step (T is static while samples run) and the chunk count of the layer CLEAR is in
+        # (loaded with the layer it moves to)
+        last_t = Signal(w.t_cnt)
+        m.d.sync += last_t.eq(T - 1)
+        cl_cm1 = Signal(w.chunk_cnt)
+        quiet_r = Signal()  # the array and the emission held nothing in flight last cycle
+        m.d.sync += quiet_r.eq(~na.busy & ~na.i_valid & ~eq.emitting)
+
         with m.FSM(name="seq") as fsm:
             with m.State("IDLE"):
                 m.d.comb += ld.enable.eq(1)
@@ -276,7 +285,8 @@ class NeuronCore(wiring.Component):
                     m.d.sync += [cnt[k].eq(0) for k in cnt]
                     m.d.sync += [spikes[k].eq(0) for k in range(ML)]
                     m.d.sync += [first_found.eq(0), pend_cur.eq(0), pend_nxt.eq(0),
-                                 out_spiked.eq(0), cl.eq(0), c.eq(0), lc.eq(0), t.eq(0),
+                                 out_spiked.eq(0), cl.eq(0), cl_cm1.eq(cm1[0]), c.eq(0),
+                                 lc.eq(0), t.eq(0),
                                  steps.eq(T), status.eq(0)]
                     with m.If(image_ok):
                         m.next = "CLEAR"
@@ -295,8 +305,8 @@ class NeuronCore(wiring.Component):
                 m.d.sync += cnt["membrane_writes"].eq(cnt["membrane_writes"] + 1)
                 with m.If(ev_error):
                     m.next = "ABORT"
-                with m.Elif(c == Array(cm1)[cl]):
-                    m.d.sync += [c.eq(0), cl.eq(cl + 1)]
+                with m.Elif(c == cl_cm1):
+                    m.d.sync += [c.eq(0), cl.eq(cl + 1), cl_cm1.eq(Array(cm1)[cl + 1])]
                     with m.If(cl == last_l):
                         m.next = "STEP"
                         m.d.sync += [t.eq(0), lc.eq(0), started.eq(0)]
@@ -308,7 +318,7 @@ class NeuronCore(wiring.Component):
                 t_next = Mux(started, t + 1, 0)
                 with m.If(ev_error):
                     m.next = "ABORT"
-                with m.Elif(started & ((ld.early_exit & out_spiked) | (t == T - 1))):
+                with m.Elif(started & ((ld.early_exit & out_spiked) | (t == last_t))):
                     m.d.sync += steps.eq(Mux(ld.early_exit & out_spiked, t + 1, T))
                     m.next = "FINISH"
                 with m.Elif(any_static | (pend_nxt != 0)):
@@ -474,8 +484,10 @@ class NeuronCore(wiring.Component):
                     m.d.sync += [rd_p.eq(0), c.eq(c + 1)]
                     m.next = "RD_ADDR"
             with m.State("ABORT"):
-                # drain the sample's words up to its end word; let in-flight work finish
-                quiet = ~na.busy & ~eq.emitting
+                # drain the sample's words up to its end word; let in-flight work finish (no op
+                # is issued and no emission starts in ABORT, so once quiet it stays quiet, and
+                # the registered flag, which counts the op issued in its cycle too, is safe)
+                quiet = quiet_r
                 m.d.comb += [fe.active.eq(1), fe.take.eq(~fe.ev_end | quiet)]
                 with m.If(fe.ev_valid & fe.ev_end & quiet):
                     m.d.sync += status.eq(Mux(image_ok, (fe.order << STATUS["EVENT_ORDER"])

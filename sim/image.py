@@ -932,6 +932,13 @@ def _labels_line(info: dict) -> str:
     return "count per label " + ", ".join(f"{k}: {v}" for k, v in counts.items())
 
 
+def _without(core: dict) -> str:
+    """``"; without the leak datapath"``-style words for a core's missing build options."""
+    missing = [what for key, what in (("leak", "the leak datapath"),
+                                      ("subtract", "the subtract reset")) if not core[key]]
+    return "; without " + " and ".join(missing) if missing else ""
+
+
 def format_info(image: Image) -> str:
     """A human summary of ``image``: what ``ttfs image info`` prints."""
     info = image_info(image)
@@ -943,7 +950,8 @@ def format_info(image: Image) -> str:
         f"  core: {c['lanes']} lanes, {c['weight_bits']}-bit weights, "
         f"{c['potential_bits']}-bit potentials, {c['kernel_bits']}-bit kernels; maxima "
         f"{_plural(c['max_neurons'], 'neuron')}, {_plural(c['max_layers'], 'layer')}, "
-        f"{_plural(c['max_time_steps'], 'step')}, {_plural(c['weight_depth'], 'weight row')}",
+        f"{_plural(c['max_time_steps'], 'step')}, {_plural(c['weight_depth'], 'weight row')}"
+        + _without(c),
         f"  network weights: {q['weight_bits']}-bit",
     ]
     def table(lay: dict, name: str) -> str:
