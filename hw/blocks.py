@@ -164,7 +164,7 @@ class NeuronArray(wiring.Component):
     the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, then spends at
     least two cycles in ``NEXT``/``ENTER``, so no op ever reads a word a sweep op still holds.
     Latency (issue = the cycle ``i_valid`` is high): integrate write-back 4 cycles, fire-mask
-    push 5 cycles, sweep write-back 7 cycles.
+    push 5 cycles, sweep write-back 7 cycles (5 on a build without the leak).
 
     Stages: ``a_`` issue register (RAM addresses); ``b_`` weights, kernel, threshold registered
     (a sweep op's kernel is forced to 0, so its sum is its potential); ``m_`` ``W*K``, membrane
