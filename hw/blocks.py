@@ -42,6 +42,10 @@ def small_mul(a, b):
     return terms[0]
 
 
+#: membrane memories up to this depth are read without an output register (see NeuronArray)
+MEMB_LUTRAM_DEPTH = 32
+
+
 def _at_most_one(bits):
     """Whether at most one of ``bits`` is set, as a balanced tree of (any, several) pairs: plain
     logic, where ``(x & (x - 1)) == 0`` would put a carry chain in the path."""
@@ -156,7 +160,9 @@ class NeuronArray(wiring.Component):
 
     Throughput one op per cycle, any mix, no bubbles. The weight and table RAMs' outputs are
     registered before they are used (``b_`` -> ``m_``); the membrane word is read at the end of
-    ``m_`` and used in ``c_`` straight from the RAM's read register. An integrate op writes its
+    ``m_`` and used in ``c_`` straight from the RAM's read register (a memory deeper than
+    :data:`MEMB_LUTRAM_DEPTH` is read at the end of ``b_`` and registered, and forwards from
+    ``d_`` and ``d2_``; described here for the shallow one). An integrate op writes its
     saturated sum at the end of ``c_``; the op behind it read the membrane at that same edge (and
     sees the old word), so the result of the op one ahead comes from ``d_`` (a registered select,
     one 2:1 multiplexer): consecutive ops on the same chunk see each other's result. Sweep ops
@@ -256,9 +262,13 @@ class NeuronArray(wiring.Component):
         mst = follow("m", bst)
         m_maddr = Signal(self._mab)
         m.d.sync += m_maddr.eq(b_maddr)
-        # the membrane word is read at the end of m_, so it leaves the block RAM in c_, where it
-        # is used (the RAM's own read register is the stage register)
-        m.d.comb += rp.addr.eq(Mux(self.rd_en, self.rd_addr, m_maddr))
+        # A shallow membrane memory (at most MEMB_LUTRAM_DEPTH words: LUT RAM on ECP5) is read at
+        # the end of m_ and used in c_ straight from its read register. A deeper one becomes a
+        # block RAM there, whose clock-to-output would start the c_ path: it is read a stage
+        # earlier (end of b_) and its output registered (c_mem), which costs a second
+        # forwarding source. Either way the op in c_ sees the same word.
+        reg_memb = w.memb_depth > MEMB_LUTRAM_DEPTH
+        m.d.comb += rp.addr.eq(Mux(self.rd_en, self.rd_addr, b_maddr if reg_memb else m_maddr))
         m.d.comb += self.rd_data.eq(rp.data)
 
         # m_: W*K; the membrane word is read
@@ -285,8 +295,18 @@ class NeuronArray(wiring.Component):
         # select is compared a stage early and registered.
         fwd1 = Signal()
         vin = Signal(w.memb_width)
-        m.d.comb += vin.eq(Mux(fwd1, d_word, rp.data))
         m.d.sync += fwd1.eq(c_valid & c_integ & (c_maddr == m_maddr))
+        if reg_memb:
+            # read two edges before c_: the op two ahead wrote at that edge, its result (d2_)
+            # is forwarded too
+            c_mem = Signal(w.memb_width)
+            d2_word = Signal(w.memb_width)
+            fwd2 = Signal()
+            m.d.sync += [c_mem.eq(rp.data), d2_word.eq(d_word),
+                         fwd2.eq(d_valid & d_integ & (d_maddr == m_maddr))]
+            m.d.comb += vin.eq(Mux(fwd1, d_word, Mux(fwd2, d2_word, c_mem)))
+        else:
+            m.d.comb += vin.eq(Mux(fwd1, d_word, rp.data))
 
         d_chunk = Signal(ci)
         d_reset = Signal(2)

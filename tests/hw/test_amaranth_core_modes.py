@@ -82,3 +82,18 @@ def test_amaranth_core_modes_one_lane_with_stalls():
                       max_layers=2, max_time_steps=8, weight_depth=32)
     _check(net, [[[0, 0], [0, 2], [3, 1]], [[t, i] for t in range(6) for i in range(3)]], core,
            idle=0.6, backpressure=0.7)
+
+
+def test_amaranth_core_modes_deep_membrane_memory_forwarding():
+    # a membrane memory deeper than MEMB_LUTRAM_DEPTH is read a stage earlier with its output
+    # registered and two forwarding sources: back-to-back events into one chunk exercise both
+    from hw.blocks import MEMB_LUTRAM_DEPTH
+    from hw.params import Widths
+
+    rng = np.random.default_rng(11)
+    net = QNet(8, 4, (Layer(rng.integers(-3, 9, size=(8, 3)), 6, reset="subtract", leak_shift=1),
+                      Layer(rng.integers(-3, 9, size=(3, 2)), 9)))
+    core = CoreConfig(lanes=2, max_neurons=40, max_layers=2, max_time_steps=4, weight_depth=64)
+    assert Widths(core).memb_depth > MEMB_LUTRAM_DEPTH
+    exp = _check(net, [[[0, i] for i in range(8)], [[1, i] for i in range(0, 8, 2)], []], core)
+    assert exp[0].counters.spikes_per_layer[0] >= 2
