@@ -2,7 +2,7 @@
 
 Pipeline stage prefixes (used in :class:`NeuronArray`): ``a_`` the issue register (weight and
 table read addresses), ``b_`` weight row, kernel and threshold registered, ``m_`` ``W*K`` and
-the membrane word registered, ``c_`` forwarding, saturating add and integrate write-back, or
+the membrane read, ``c_`` forwarding, saturating add and integrate write-back, or
 fire compare, ``d_`` reset and fire mask, ``e_`` the leak's shift, ``f_`` the leak's subtract
 and sweep write-back. In
 :class:`EventQueue`: ``e1_`` a spike leaving the mask FIFO (trace), ``e2_``/``e3_`` its queue
@@ -46,35 +46,30 @@ def small_mul(a, b):
 MEMB_LUTRAM_DEPTH = 32
 
 
-def _at_most_one(bits):
-    """Whether at most one of ``bits`` is set, as a balanced tree of (any, several) pairs: plain
-    logic, where ``(x & (x - 1)) == 0`` would put a carry chain in the path."""
-    nodes = [(bits[k], Const(0)) for k in range(len(bits))]
+def _at_most(bits, k: int):
+    """Whether at most ``k`` of ``bits`` are set, as a balanced tree of saturating counts (per
+    node the flags "at least 1 .. k+1 set"): plain logic, where ``(x & (x - 1)) == 0`` and the
+    like would put a carry chain in the path."""
+    nodes = [[bits[i]] + [Const(0)] * k for i in range(len(bits))]
     while len(nodes) > 1:
         pairs = []
-        for k in range(0, len(nodes), 2):
-            if k + 1 < len(nodes):
-                (a1, s1), (a2, s2) = nodes[k], nodes[k + 1]
-                pairs.append((a1 | a2, s1 | s2 | (a1 & a2)))
+        for i in range(0, len(nodes), 2):
+            if i + 1 < len(nodes):
+                a, b = [Const(1)] + nodes[i], [Const(1)] + nodes[i + 1]
+                # at least n set: at least j on the left and n - j on the right, for some j
+                pairs.append([_any(a[j] & b[n - j] for j in range(n + 1))
+                              for n in range(1, k + 2)])
             else:
-                pairs.append(nodes[k])
+                pairs.append(nodes[i])
         nodes = pairs
-    return ~nodes[0][1]
+    return ~nodes[0][k]
 
 
-def _at_most_two(bits):
-    """Whether at most two of ``bits`` are set (a tree of (any, two or more, three or more))."""
-    nodes = [(bits[k], Const(0), Const(0)) for k in range(len(bits))]
-    while len(nodes) > 1:
-        pairs = []
-        for k in range(0, len(nodes), 2):
-            if k + 1 < len(nodes):
-                (a1, b1, c1), (a2, b2, c2) = nodes[k], nodes[k + 1]
-                pairs.append((a1 | a2, b1 | b2 | (a1 & a2), c1 | c2 | (b1 & a2) | (a1 & b2)))
-            else:
-                pairs.append(nodes[k])
-        nodes = pairs
-    return ~nodes[0][2]
+def _any(terms):
+    out = Const(0)
+    for t in terms:
+        out = out | t
+    return out
 
 
 def _addr_bits(depth: int) -> int:
@@ -375,8 +370,6 @@ class NeuronArray(wiring.Component):
             v1.append(Mux(d_ge[p], reset_v, v)[:PB])
         new_fired = fired(d_word) | Mux(d_reset == FIRE_ONCE, d_ge, 0)
         d_out = Cat(*v1, new_fired)
-        if w.leak:
-            m.d.sync += e_word.eq(d_out)
 
         f_valid = Signal()
         f_maddr = Signal(self._mab)
@@ -388,7 +381,7 @@ class NeuronArray(wiring.Component):
             amount = e_leak[:max(1, (PB - 1).bit_length())]
             f_word = Signal(w.memb_width)
             f_sh = [Signal(signed(PB), name=f"f_sh{p}") for p in range(P)]
-            m.d.sync += f_word.eq(e_word)
+            m.d.sync += [e_word.eq(d_out), f_word.eq(e_word)]
             for p in range(P):
                 v = lane(e_word, p)
                 m.d.sync += f_sh[p].eq(Mux((e_leak == 0) | ~e_can[p], 0, v >> amount))
@@ -624,13 +617,13 @@ class EventQueue(wiring.Component):
             m.d.sync += wr.eq(inc(wr))
         with m.If(load):
             m.d.sync += [rd.eq(inc(rd)), hd_valid.eq(1), hd_mask.eq(fr.data[:P]),
-                         hd_chunk.eq(fr.data[P:]), single.eq(_at_most_one(fr.data[:P]))]
+                         hd_chunk.eq(fr.data[P:]), single.eq(_at_most(fr.data[:P], 1))]
         with m.Elif(last_bit):
             m.d.sync += hd_valid.eq(0)
         with m.Elif(pop_bit):
             # the lowest bit leaves; what remains is a single bit iff there were at most two
             m.d.sync += [hd_mask.eq(hd_mask & ~(Const(1, P) << pbit)[:P]),
-                         single.eq(_at_most_two(hd_mask))]
+                         single.eq(_at_most(hd_mask, 2))]
         with m.If(push & ~load):
             m.d.sync += [level.eq(level + 1), level_nz.eq(1)]
         with m.Elif(load & ~push):
