@@ -434,12 +434,15 @@ class EventFetch(wiring.Component):
 
     Throughput one word per cycle; ``ev`` is refilled in the cycle it is taken when a slot holds
     a word, so a continuously valid stream never starves the consumer; ``events.ready`` depends
-    on registers (and ``active``/``start``) only.
+    on registers and ``may_start`` only. Out of reset the fetch is closed, as after an end word.
 
-    Members: the ``events`` stream; ``start`` (a sample starts: forget the previous word and the
-    flags; the word accepted in that cycle is the first); ``active``; ``check`` (the loaded image
+    Members: the ``events`` stream; ``may_start`` (the consumer is idle and takes the next sample:
+    words are accepted again once an end word has closed the fetch, and the consumer raises
+    ``start`` with the first); ``start`` (a sample starts: forget the previous word and the
+    flags; the word accepted in that cycle is the first); ``check`` (the loaded image
     is valid); ``time_steps``, ``n_inputs``, ``chunks`` (layer 1's); ``take`` (the consumer takes
-    ``ev``); ``ev_valid/ev_end/ev_time/ev_row``; ``order``, ``range``. ``ev_time`` holds the
+    ``ev``); ``ev_valid/ev_end/ev_time/ev_row``; ``order``, ``range``; ``pop`` and ``s0_time``
+    (``ev`` loads at this edge, and the time it loads). ``ev_time`` holds the
     time's low ``t_idx`` bits only: a time at or past ``time_steps`` has set ``range`` by the
     cycle its word reaches ``ev`` (the flag is registered when the word is accepted, and a word
     reaches ``ev`` a cycle later at the earliest), and the sequencer acts on the flag first.
@@ -449,11 +452,11 @@ class EventFetch(wiring.Component):
         w = self._w = widths
         super().__init__({
             "events": In(event_signature()),
-            "start": In(1), "active": In(1), "check": In(1),
+            "start": In(1), "may_start": In(1), "check": In(1),
             "time_steps": In(w.t_cnt), "n_inputs": In(w.neuron_cnt), "chunks": In(w.chunk_cnt),
             "take": In(1),
             "ev_valid": Out(1), "ev_end": Out(1), "ev_time": Out(w.t_idx), "ev_row": Out(w.row),
-            "order": Out(1), "range": Out(1),
+            "order": Out(1), "range": Out(1), "pop": Out(1), "s0_time": Out(w.t_idx),
         })
 
     def elaborate(self, platform):
@@ -467,12 +470,15 @@ class EventFetch(wiring.Component):
         ev_valid = Signal()
         prev_valid = Signal()
         prev = Signal(32)
-        end_acc = Signal()
+        end_acc = Signal(init=1)
         take = self.take & ev_valid
         ev_free = ~ev_valid | take
         pop = ev_free & (count != 0)
-        blocked = end_acc & ~self.start
-        ready = self.active & (count != 2) & ~blocked
+        # what ev loads at the next edge (for a consumer keeping a compare against ev_time in a
+        # register): pop loads ev_time from s0's time
+        m.d.comb += [self.pop.eq(pop), self.s0_time.eq(s0_word[16:])]
+        # closed (end_acc) from an end word (or reset) until the consumer may start a sample
+        ready = (count != 2) & (~end_acc | self.may_start)
         m.d.comb += self.events.ready.eq(ready)
         accept = ready & self.events.valid
         word = self.events.payload.word

@@ -198,7 +198,18 @@ class NeuronCore(wiring.Component):
         m.d.sync += [any_static.eq(static_any), last_l.eq(L - 1),
                      out_m1.eq(desc[(L - 1).as_unsigned()].n_out - 1)]
 
-        ev_at_t = fe.ev_valid & ~fe.ev_end & (fe.ev_time == t)
+        # ev_time == t, kept in a register: each edge moves t to one of four values (t_sel: kept,
+        # 0, t + 1 or ev_time) and ev_time to itself or s0's time (pop), so the next compare is
+        # picked from compares of registers, and the state decisions start at a register
+        T_KEEP, T_ZERO, T_INC, T_EV = range(4)
+        t_sel = Signal(2)  # default T_KEEP
+        t_eq = Signal(init=1)  # t and ev_time both reset to 0
+        t1 = (t + 1)[:len(t)]
+        s0t = fe.s0_time
+        kept = Array([t_eq, fe.ev_time == 0, fe.ev_time == t1, Const(1)])
+        popped = Array([s0t == t, s0t == 0, s0t == t1, s0t == fe.ev_time])
+        m.d.sync += t_eq.eq(Mux(fe.pop, popped[t_sel], kept[t_sel]))
+        ev_at_t = fe.ev_valid & ~fe.ev_end & t_eq
 
         # the issued op (default: none)
         op = {"valid": na.i_valid, "integ": na.i_integ, "layer": na.i_layer,
@@ -272,18 +283,29 @@ class NeuronCore(wiring.Component):
         quiet_r = Signal()  # the array and the emission held nothing in flight last cycle
         m.d.sync += quiet_r.eq(~na.busy & ~na.i_valid & ~eq.emitting)
 
+        # the sequencer is in IDLE (a register kept with the state: the event fetch's ready then
+        # depends on registers and the load stream's valid only). The fetch is open from a
+        # sample's start to its end word, and closed out of reset: every state in which it used
+        # to be enabled lies in that span, and every other one (IDLE, LOAD, RD_*, RESULT) comes
+        # after an end word or reset, so it accepts exactly the words it accepted before.
+        idle_r = Signal(init=1)
+        m.d.comb += fe.may_start.eq(idle_r & ~self.load.valid)
+
         with m.FSM(name="seq") as fsm:
             with m.State("IDLE"):
                 m.d.comb += ld.enable.eq(1)
+                with m.If(self.load.valid | self.events.valid):
+                    m.d.sync += idle_r.eq(0)
                 with m.If(self.load.valid):
                     # the loader finishes a word a cycle after accepting it: wait in LOAD
                     m.d.sync += load_last.eq(self.load.payload.last)
                     m.next = "LOAD"
                 with m.Elif(self.events.valid):
-                    m.d.comb += [fe.active.eq(1), fe.start.eq(1), eq.reset.eq(1),
+                    m.d.comb += [fe.start.eq(1), eq.reset.eq(1),
                                  eq.q_clear.eq(1)]
                     m.d.sync += [cnt[k].eq(0) for k in cnt]
                     m.d.sync += [spikes[k].eq(0) for k in range(ML)]
+                    m.d.comb += t_sel.eq(T_ZERO)
                     m.d.sync += [first_found.eq(0), pend_cur.eq(0), pend_nxt.eq(0),
                                  out_spiked.eq(0), cl.eq(0), cl_cm1.eq(cm1[0]), c.eq(0),
                                  lc.eq(0), t.eq(0),
@@ -298,10 +320,10 @@ class NeuronCore(wiring.Component):
                 with m.If(self.load.valid & ~load_last):
                     m.d.sync += load_last.eq(self.load.payload.last)
                 with m.If(ld.done):
+                    m.d.sync += idle_r.eq(1)
                     m.next = "IDLE"
             with m.State("CLEAR"):
-                m.d.comb += [fe.active.eq(1), na.clr_en.eq(1), na.clr_addr.eq(Cat(c[:w.chunk_idx],
-                                                                                   cl))]
+                m.d.comb += [na.clr_en.eq(1), na.clr_addr.eq(Cat(c[:w.chunk_idx], cl))]
                 m.d.sync += cnt["membrane_writes"].eq(cnt["membrane_writes"] + 1)
                 with m.If(ev_error):
                     m.next = "ABORT"
@@ -310,11 +332,12 @@ class NeuronCore(wiring.Component):
                     with m.If(cl == last_l):
                         m.next = "STEP"
                         m.d.sync += [t.eq(0), lc.eq(0), started.eq(0)]
+                        m.d.comb += t_sel.eq(T_ZERO)
                 with m.Else():
                     m.d.sync += c.eq(c + 1)
             with m.State("STEP"):
                 # choose the next step to visit
-                m.d.comb += [fe.active.eq(1), eq.q_clear.eq(1)]
+                m.d.comb += eq.q_clear.eq(1)
                 t_next = Mux(started, t + 1, 0)
                 with m.If(ev_error):
                     m.next = "ABORT"
@@ -322,6 +345,7 @@ class NeuronCore(wiring.Component):
                     m.d.sync += steps.eq(Mux(ld.early_exit & out_spiked, t + 1, T))
                     m.next = "FINISH"
                 with m.Elif(any_static | (pend_nxt != 0)):
+                    m.d.comb += t_sel.eq(Mux(started, T_INC, T_ZERO))
                     m.d.sync += [t.eq(t_next), lc.eq(0), pend_cur.eq(pend_nxt), pend_nxt.eq(0),
                                  out_spiked.eq(0), started.eq(1)]
                     m.next = "NEXT"
@@ -331,11 +355,11 @@ class NeuronCore(wiring.Component):
                     m.d.sync += steps.eq(T)
                     m.next = "FINISH"
                 with m.Else():
+                    m.d.comb += t_sel.eq(T_EV)
                     m.d.sync += [t.eq(fe.ev_time), lc.eq(0), pend_cur.eq(pend_nxt),
                                  pend_nxt.eq(0), out_spiked.eq(0), started.eq(1)]
                     m.next = "NEXT"
             with m.State("NEXT"):
-                m.d.comb += fe.active.eq(1)
                 # work of each layer at this step; events only for layer lc
                 has_ev = Signal()
                 with m.If(lc == 0):
@@ -363,7 +387,6 @@ class NeuronCore(wiring.Component):
                 # load the picked layer's descriptor into registers (a cycle of its own, so the
                 # pick and the descriptor multiplexers are not one path); the queue's entry 0 is
                 # read for INTEG_Q
-                m.d.comb += fe.active.eq(1)
                 sd = desc[l]
                 nd = desc[(l + 1).as_unsigned()]
                 has_next = l != last_l
@@ -383,7 +406,6 @@ class NeuronCore(wiring.Component):
                 with m.Else():
                     m.next = "SWEEP"
             with m.State("INTEG_S"):
-                m.d.comb += fe.active.eq(1)
                 with m.If(ev_error):
                     m.next = "ABORT"
                 with m.Elif(~fe.ev_valid):
@@ -403,7 +425,6 @@ class NeuronCore(wiring.Component):
                 with m.Else():
                     to_wait()
             with m.State("INTEG_Q"):
-                m.d.comb += fe.active.eq(1)
                 # chunk 0's row comes straight from the queue RAM, later chunks count up from it
                 # (no adder behind the RAM's output)
                 row_q = Signal(w.row)
@@ -425,7 +446,6 @@ class NeuronCore(wiring.Component):
                 with m.Else():
                     m.d.sync += c.eq(c + 1)
             with m.State("SWEEP"):
-                m.d.comb += fe.active.eq(1)
                 with m.If(c == 0):
                     start_sweep()
                 with m.Else():
@@ -435,7 +455,6 @@ class NeuronCore(wiring.Component):
                     with m.Else():
                         m.d.sync += c.eq(c + 1)
             with m.State("WAIT"):
-                m.d.comb += fe.active.eq(1)
                 m.d.sync += wait.eq(wait + 1)
                 with m.If(wait == WAIT_CYCLES - 1):
                     m.d.sync += wait.eq(0)
@@ -448,12 +467,12 @@ class NeuronCore(wiring.Component):
                     with m.Else():
                         layer_done()
             with m.State("EMIT"):
-                m.d.comb += [fe.active.eq(1), eq.run.eq(1), stall.eq(eq.stall)]
+                m.d.comb += [eq.run.eq(1), stall.eq(eq.stall)]
                 with m.If(~eq.busy):
                     layer_done()
             with m.State("FINISH"):
                 # consume the end word and any events after an early exit (not counted)
-                m.d.comb += [fe.active.eq(1), fe.take.eq(1)]
+                m.d.comb += fe.take.eq(1)
                 with m.If(ev_error):
                     m.next = "ABORT"
                 with m.Elif(fe.ev_valid & fe.ev_end):
@@ -488,7 +507,7 @@ class NeuronCore(wiring.Component):
                 # is issued and no emission starts in ABORT, so once quiet it stays quiet, and
                 # the registered flag, which counts the op issued in its cycle too, is safe)
                 quiet = quiet_r
-                m.d.comb += [fe.active.eq(1), fe.take.eq(~fe.ev_end | quiet)]
+                m.d.comb += fe.take.eq(~fe.ev_end | quiet)
                 with m.If(fe.ev_valid & fe.ev_end & quiet):
                     m.d.sync += status.eq(Mux(image_ok, (fe.order << STATUS["EVENT_ORDER"])
                                               | (fe.range << STATUS["EVENT_RANGE"]),
@@ -497,6 +516,7 @@ class NeuronCore(wiring.Component):
                     m.d.comb += ser.start.eq(1)
             with m.State("RESULT"):
                 with m.If(ser.done):
+                    m.d.sync += idle_r.eq(1)
                     m.next = "IDLE"
 
         busy_states = ("CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT",

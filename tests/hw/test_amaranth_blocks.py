@@ -139,7 +139,12 @@ def test_amaranth_blocks_event_fetch_checks_and_prefetch():
         ctx.set(dut.n_inputs, 8)
         ctx.set(dut.chunks, 2)
         ctx.set(dut.check, 1)
-        ctx.set(dut.active, 1)
+        # closed out of reset: nothing is taken until the consumer may start a sample
+        ctx.set(dut.events.valid, 1)
+        ctx.set(dut.events.payload.as_value(), words[0])
+        await ctx.tick()
+        assert not ctx.get(dut.events.ready)
+        ctx.set(dut.may_start, 1)
         first = True
         for wd in words + [1 << 32]:
             ctx.set(dut.events.valid, 1)
@@ -148,6 +153,7 @@ def test_amaranth_blocks_event_fetch_checks_and_prefetch():
             first = False
             await ctx.tick().until(dut.events.ready)
             ctx.set(dut.start, 0)
+            ctx.set(dut.may_start, 0)
             flags.append((ctx.get(dut.order), ctx.get(dut.range)))
         ctx.set(dut.events.valid, 0)
         ctx.set(dut.events.payload.as_value(), words[0])

@@ -93,7 +93,7 @@ async def event_fetch(dut):
     dut._log.info("bench seed %d, idle %.2f, stall %.2f", job["seed"], job["idle"], job["stall"])
     Clock(dut.clk, 10, unit="ns").start()
     dut.rst.value = 1
-    for name in ("start", "take", "active", "check", "time_steps", "n_inputs", "chunks"):
+    for name in ("start", "take", "may_start", "check", "time_steps", "n_inputs", "chunks"):
         getattr(dut, name).value = 0
     drv = StreamDriver(dut, "events", random.Random(rng.getrandbits(32)), job["idle"])
     take_rng = random.Random(rng.getrandbits(32))
@@ -101,7 +101,6 @@ async def event_fetch(dut):
         await RisingEdge(dut.clk)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-    dut.active.value = 1
     dut.check.value = 1
     out = []
     for s, sample in enumerate(job["samples"]):
@@ -109,7 +108,9 @@ async def event_fetch(dut):
         words = [p & 0xFFFF_FFFF for p in payloads[:-1]]
         flags, _ = event_status(words, T, N)
         dut.time_steps.value, dut.n_inputs.value, dut.chunks.value = T, N, C
+        # the fetch is closed (reset, or the last sample's end word): it opens for the start
         dut.start.value = 1
+        dut.may_start.value = 1
         drv.queue.extend(payloads)
         got = []
         cycles = 0
@@ -128,6 +129,7 @@ async def event_fetch(dut):
                                     f"({len(got)} words taken)")
             await FallingEdge(dut.clk)
             dut.start.value = 0
+            dut.may_start.value = 0
         # nothing is taken after the end word until the next start
         drv.queue.append(END)
         for _ in range(4):
