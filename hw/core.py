@@ -211,6 +211,11 @@ class NeuronCore(wiring.Component):
         m.d.sync += t_eq.eq(Mux(fe.pop, popped[t_sel], kept[t_sel]))
         ev_at_t = fe.ev_valid & ~fe.ev_end & t_eq
 
+        def move_t(value, kind):
+            """Set t (and tell the registered match which way it moves)."""
+            m.d.comb += t_sel.eq(kind)
+            m.d.sync += t.eq(value)
+
         # the issued op (default: none)
         op = {"valid": na.i_valid, "integ": na.i_integ, "layer": na.i_layer,
               "chunk": na.i_chunk, "row": na.i_row}
@@ -305,11 +310,11 @@ class NeuronCore(wiring.Component):
                                  eq.q_clear.eq(1)]
                     m.d.sync += [cnt[k].eq(0) for k in cnt]
                     m.d.sync += [spikes[k].eq(0) for k in range(ML)]
-                    m.d.comb += t_sel.eq(T_ZERO)
                     m.d.sync += [first_found.eq(0), pend_cur.eq(0), pend_nxt.eq(0),
                                  out_spiked.eq(0), cl.eq(0), cl_cm1.eq(cm1[0]), c.eq(0),
-                                 lc.eq(0), t.eq(0),
-                                 steps.eq(T), status.eq(0)]
+                                 lc.eq(0)]
+                    move_t(0, T_ZERO)
+                    m.d.sync += [steps.eq(T), status.eq(0)]
                     with m.If(image_ok):
                         m.next = "CLEAR"
                     with m.Else():
@@ -331,8 +336,8 @@ class NeuronCore(wiring.Component):
                     m.d.sync += [c.eq(0), cl.eq(cl + 1), cl_cm1.eq(Array(cm1)[cl + 1])]
                     with m.If(cl == last_l):
                         m.next = "STEP"
-                        m.d.sync += [t.eq(0), lc.eq(0), started.eq(0)]
-                        m.d.comb += t_sel.eq(T_ZERO)
+                        move_t(0, T_ZERO)
+                        m.d.sync += [lc.eq(0), started.eq(0)]
                 with m.Else():
                     m.d.sync += c.eq(c + 1)
             with m.State("STEP"):
@@ -345,8 +350,8 @@ class NeuronCore(wiring.Component):
                     m.d.sync += steps.eq(Mux(ld.early_exit & out_spiked, t + 1, T))
                     m.next = "FINISH"
                 with m.Elif(any_static | (pend_nxt != 0)):
-                    m.d.comb += t_sel.eq(Mux(started, T_INC, T_ZERO))
-                    m.d.sync += [t.eq(t_next), lc.eq(0), pend_cur.eq(pend_nxt), pend_nxt.eq(0),
+                    move_t(t_next, Mux(started, T_INC, T_ZERO))
+                    m.d.sync += [lc.eq(0), pend_cur.eq(pend_nxt), pend_nxt.eq(0),
                                  out_spiked.eq(0), started.eq(1)]
                     m.next = "NEXT"
                 with m.Elif(~fe.ev_valid):
@@ -355,8 +360,8 @@ class NeuronCore(wiring.Component):
                     m.d.sync += steps.eq(T)
                     m.next = "FINISH"
                 with m.Else():
-                    m.d.comb += t_sel.eq(T_EV)
-                    m.d.sync += [t.eq(fe.ev_time), lc.eq(0), pend_cur.eq(pend_nxt),
+                    move_t(fe.ev_time, T_EV)
+                    m.d.sync += [lc.eq(0), pend_cur.eq(pend_nxt),
                                  pend_nxt.eq(0), out_spiked.eq(0), started.eq(1)]
                     m.next = "NEXT"
             with m.State("NEXT"):

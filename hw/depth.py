@@ -78,6 +78,13 @@ def _top(netlist: dict, top: str | None) -> dict:
     return mods[top]
 
 
+def _bits(cell: dict, direction: str) -> list[int]:
+    """The net bits on ``cell``'s pins of ``direction`` (constants left out)."""
+    dirs = cell.get("port_directions", {})
+    return [b for pin, bits in cell.get("connections", {}).items()
+            if dirs.get(pin) == direction for b in bits if isinstance(b, int)]
+
+
 def endpoint_levels(netlist: dict, top: str | None = None) -> list[Endpoint]:
     """Every path end of the flattened module ``top`` (default: the one marked top), deepest
     first."""
@@ -88,23 +95,11 @@ def endpoint_levels(netlist: dict, top: str | None = None) -> list[Endpoint]:
         for i, bit in enumerate(net.get("bits", [])):
             if isinstance(bit, int) and (bit not in names or len(name) < len(names[bit][0])):
                 names[bit] = (name, i)
-    driver: dict[int, str] = {}
-    for cname, cell in cells.items():
-        dirs = cell.get("port_directions", {})
-        for pin, bits in cell.get("connections", {}).items():
-            if dirs.get(pin) == "output":
-                for bit in bits:
-                    if isinstance(bit, int):
-                        driver[bit] = cname
+    driver = {bit: cname for cname, cell in cells.items() for bit in _bits(cell, "output")}
 
     # arrival level of each net bit and the input bit it came through (iterative DFS: the
     # cones are thousands of cells deep in total, too deep for recursion)
     level: dict[int, tuple[float, int | None]] = {}
-
-    def inputs(cell):
-        dirs = cell.get("port_directions", {})
-        return [b for pin, bits in cell.get("connections", {}).items()
-                if dirs.get(pin) == "input" for b in bits if isinstance(b, int)]
 
     def arrival(bit: int) -> tuple[float, int | None]:
         stack, expanded = [bit], set()  # expanded: on the current path, inputs pushed
@@ -121,7 +116,7 @@ def endpoint_levels(netlist: dict, top: str | None = None) -> list[Endpoint]:
                 stack.pop()
             elif b in expanded:  # its inputs are done
                 best, via = 0.0, None
-                for i in inputs(cell):
+                for i in _bits(cell, "input"):
                     if via is None or level[i][0] > best:
                         best, via = level[i][0], i
                 level[b] = (best + weight, via)
@@ -129,7 +124,7 @@ def endpoint_levels(netlist: dict, top: str | None = None) -> list[Endpoint]:
                 stack.pop()
             else:
                 expanded.add(b)
-                for i in inputs(cell):
+                for i in _bits(cell, "input"):
                     if i in expanded:
                         raise ConfigError(f"combinational loop through cell {cname}")
                     if i not in level:
@@ -146,8 +141,7 @@ def endpoint_levels(netlist: dict, top: str | None = None) -> list[Endpoint]:
             continue
         dirs = cell.get("port_directions", {})
         conns = cell.get("connections", {})
-        outs = [b for pin, bits in conns.items() if dirs.get(pin) == "output" for b in bits
-                if isinstance(b, int)]
+        outs = _bits(cell, "output")
         register = re.sub(r"\[\d+\]$", "", net_name(outs[0])) if outs else cname
         for pin, bits in conns.items():
             if dirs.get(pin) != "input" or pin in _CLOCK_PINS:
