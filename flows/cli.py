@@ -137,10 +137,22 @@ def results_document(image, results, backend: str, trace: bool, seconds: float) 
     return doc
 
 
-def run_backend(image, backend: str, trace: bool):
+def backend_options(backend: str, jobs: int, what: str = "--jobs") -> dict:
+    """The options of ``backend`` for ``jobs`` parallel models (the native harness only)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"{what} must be a positive integer, not {jobs!r}")
+    if jobs == 1:
+        return {}
+    if backend != "verilator":
+        raise ConfigError(f"{what} > 1 needs the verilator backend (it splits the samples over "
+                          f"several native models); the {backend} backend runs one")
+    return {"jobs": jobs}
+
+
+def run_backend(image, backend: str, trace: bool, jobs: int = 1):
     from sim.backend import get_backend
 
-    return get_backend(backend).run(image, trace=trace)
+    return get_backend(backend, **backend_options(backend, jobs)).run(image, trace=trace)
 
 
 def cmd_sim(args) -> int:
@@ -149,7 +161,7 @@ def cmd_sim(args) -> int:
 
     image = load_image(args.image)
     t0 = time.perf_counter()
-    results = run_backend(image, args.backend, args.trace)
+    results = run_backend(image, args.backend, args.trace, args.jobs)
     dt = time.perf_counter() - t0
     doc = results_document(image, results, args.backend, args.trace, dt)
     if args.check and args.backend != "reference":
@@ -379,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("image", metavar="IMAGE.img")
     s.add_argument("--backend", default="reference", choices=BACKEND_NAMES)
     s.add_argument("--trace", action="store_true", help="record every spike (layer, t, neuron)")
+    s.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="verilator backend: split the samples over N models on N threads "
+                        "(results identical; default 1)")
     s.add_argument("--check", action="store_true",
                    help="also run the reference model and require equal results (exit 4 if not)")
     s.add_argument("-o", "--output", metavar="RESULTS.json", help="results file (default: stdout)")

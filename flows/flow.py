@@ -59,6 +59,8 @@ class FlowConfig:
     ``methods`` lists the training methods to run; the first is the one compiled to hardware
     (quantize/compile/rtl/cosim/synth), the others are trained, quantized and run on the
     reference model for the accuracy-vs-hardware-spikes comparison in the report.
+    ``cosim_jobs`` > 1 splits the cosim step's samples over that many native models on as many
+    threads (the ``verilator`` backend only; the results are the same).
     """
 
     name: str = "yinyang"
@@ -72,6 +74,7 @@ class FlowConfig:
     lanes: int = 8
     core: dict | None = None
     cosim_backend: str = "verilator"
+    cosim_jobs: int = 1
     synth_targets: tuple = ("ecp5-25k", "ice40-up5k")
     synth_seed: int = 1
     test_samples: int | None = None
@@ -91,6 +94,9 @@ class FlowConfig:
                 "cosim_backend must be one of 'verilator', 'cocotb', 'amaranth', 'image', "
                 f"not {self.cosim_backend!r}"
             )
+        from flows.cli import backend_options
+
+        backend_options(self.cosim_backend, self.cosim_jobs, "cosim_jobs")  # or ConfigError
         for t in self.synth_targets:
             if t not in SYNTH_TARGETS:
                 raise ConfigError(
@@ -122,6 +128,15 @@ class FlowConfig:
 
 
 DEFAULT_CONFIG = FlowConfig()
+
+
+def _normalised(stored: Any) -> Any:
+    """A manifest's config with the fields a later version added at their defaults (so a run
+    directory made before ``cosim_jobs`` existed still resumes); as stored if it does not parse."""
+    try:
+        return FlowConfig.from_json(stored).to_json()
+    except (ConfigError, TypeError):
+        return stored
 
 
 def load_config(path: str | os.PathLike | None) -> FlowConfig:
@@ -188,7 +203,7 @@ class Run:
                     f"the manifest {self.manifest_path} is corrupt ({exc}); "
                     "remove it to start the run afresh"
                 ) from None
-            if m.get("config") != self.config.to_json():
+            if _normalised(m.get("config")) != self.config.to_json():
                 raise ConfigError(
                     f"the run directory {self.root} was made with a different config; "
                     "use another --out directory, or --force to start it afresh"

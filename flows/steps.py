@@ -184,18 +184,19 @@ def step_rtl(run):
 
 def step_cosim(run):
     """The whole test set on the RTL; equal to the reference model on every sample, or exit 4."""
-    from flows.cli import results_document
+    from flows.cli import backend_options, results_document
     from sim.backend import get_backend
     from sim.image import load_image
 
     image = load_image(run.path("image.img"))
     backend = run.config.cosim_backend
+    options = backend_options(backend, run.config.cosim_jobs, "cosim_jobs")
     t0 = time.perf_counter()
     expected = get_backend("reference").run(image, trace=True)
     t_ref = time.perf_counter() - t0
     _say(run, f"  reference: {len(expected)} samples in {t_ref:.2f} s")
     t0 = time.perf_counter()
-    got = get_backend(backend).run(image, trace=True)
+    got = get_backend(backend, **options).run(image, trace=True)
     t_rtl = time.perf_counter() - t0
     _say(run, f"  {backend}: {len(got)} samples in {t_rtl:.2f} s")
     _write_json(run.path("results_reference.json"),

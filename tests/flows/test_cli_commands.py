@@ -61,6 +61,27 @@ def test_cli_sim_check_image_backend(files):
     assert json.loads((d / "r.json").read_text())["checked_against"] == "reference"
 
 
+@pytest.mark.cosim
+def test_cli_sim_verilator_jobs(files, capsys):
+    d, rc = files
+    img = d / "x.img"
+    main(["compile", str(d / "qnet.json"), "--events", str(d / "events.json"), "-o", str(img),
+          "-q"])
+    one, two = d / "one.json", d / "two.json"
+    assert main(["sim", str(img), "--backend", "verilator", "--trace", "-q", "-o", str(one)]) == 0
+    assert main(["sim", str(img), "--backend", "verilator", "--jobs", "2", "--trace", "--check",
+                 "-q", "-o", str(two)]) == 0
+    a, b = json.loads(one.read_text()), json.loads(two.read_text())
+    assert a["samples"] == b["samples"] and len(a["samples"]) == 6
+    capsys.readouterr()
+    assert main(["sim", str(img), "--backend", "reference", "--jobs", "2"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "--jobs > 1 needs the verilator backend (it splits the samples over several native "
+        "models); the reference backend runs one")
+    assert main(["sim", str(img), "--backend", "verilator", "--jobs", "0"]) == 2
+    assert "--jobs must be a positive integer, not 0" in capsys.readouterr().err
+
+
 def test_cli_bad_inputs_exit_2_with_one_line(files, capsys):
     d, _ = files
     (d / "v2.json").write_text('{"format": "ttfs.qnet", "version": 2}')

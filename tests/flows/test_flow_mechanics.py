@@ -135,3 +135,49 @@ def test_flow_config_validation(tmp_path):
     with pytest.raises(ConfigError) as exc:
         flow_mod.load_config(tmp_path / "missing.json")
     assert str(exc.value) == f"flow config file {str(tmp_path / 'missing.json')!r} does not exist"
+    for jobs, backend, msg in [
+        (0, "verilator", "cosim_jobs must be a positive integer, not 0"),
+        ("2", "verilator", "cosim_jobs must be a positive integer, not '2'"),
+        (2, "cocotb", "cosim_jobs > 1 needs the verilator backend (it splits the samples over "
+                      "several native models); the cocotb backend runs one"),
+    ]:
+        bad.write_text(json.dumps({"format": "ttfs.flow", "version": 1, "cosim_jobs": jobs,
+                                   "cosim_backend": backend}))
+        with pytest.raises(ConfigError) as exc:
+            flow_mod.load_config(bad)
+        assert str(exc.value) == msg
+
+
+def test_flow_resumes_a_run_made_before_a_config_field_existed(tmp_path):
+    cfg = flow_mod.FlowConfig()
+    root = tmp_path / "r"
+    root.mkdir()
+    stored = cfg.to_json()
+    del stored["cosim_jobs"]  # a manifest written before the field was added
+    (root / "manifest.json").write_text(json.dumps(
+        {"format": "ttfs.manifest", "version": 1, "config": stored, "steps": {}}))
+    assert flow_mod.Run(root, cfg).manifest["config"] == stored
+    other = dict(stored, seed=cfg.seed + 1)
+    (root / "manifest.json").write_text(json.dumps(
+        {"format": "ttfs.manifest", "version": 1, "config": other, "steps": {}}))
+    with pytest.raises(ConfigError, match="made with a different config"):
+        flow_mod.Run(root, cfg)
+
+
+@pytest.mark.cosim
+def test_cosim_step_on_two_native_models(tmp_path):
+    from sim.image import pack, save_image
+    from sim.random import random_case
+
+    rc = random_case(5, n_samples=7)
+    outs = {}
+    for jobs in (1, 2):
+        root = tmp_path / f"jobs{jobs}"
+        root.mkdir()
+        save_image(pack(rc.qnet, rc.events, rc.core), root / "image.img")
+        run = flow_mod.Run(root, flow_mod.FlowConfig(cosim_jobs=jobs), verbosity=0)
+        files, meta = steps_mod.step_cosim(run)
+        assert meta["samples"] == 7 and files[-1] == "results_verilator.json"
+        doc = json.loads((root / "results_verilator.json").read_text())
+        outs[jobs] = doc["samples"]
+    assert outs[1] == outs[2]
