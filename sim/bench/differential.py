@@ -145,16 +145,7 @@ def decode_record(words: Sequence[int], trace: Sequence | None = None) -> Sample
     res = SampleResult(
         prediction=w0 & 0xFFFF,
         valid=bool(w0 >> 16 & 1),
-        counters=Counters(
-            input_events=counters["input_events"],
-            spikes_per_layer=tuple(words[_RECORD_HEAD:]),
-            sops=counters["sops"],
-            saturations=counters["saturations"],
-            weight_reads=counters["weight_reads"],
-            membrane_reads=counters["membrane_reads"],
-            membrane_writes=counters["membrane_writes"],
-            sweeps=counters["sweeps"],
-        ),
+        counters=Counters(spikes_per_layer=tuple(words[_RECORD_HEAD:]), **counters),
         steps=words[1],
         cycles=words[2],
         trace=None if trace is None else np.asarray(trace, dtype=np.int64).reshape(-1, 3),

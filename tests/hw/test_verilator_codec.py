@@ -44,9 +44,10 @@ def test_verilator_event_section_refuses_a_short_section():
     assert str(info.value) == "bad magic 0x00001234 at word 0; not a TTFS event section"
 
 
-def test_verilator_wrapper_connects_every_port():
-    with_trace = wrapper_verilog(True)
-    without = wrapper_verilog(False)
+@pytest.mark.parametrize("edge_clock, clock", [(True, "core_clk"), (False, "clk")])
+def test_verilator_wrapper_connects_every_port(edge_clock, clock):
+    with_trace = wrapper_verilog(True, edge_clock=edge_clock)
+    without = wrapper_verilog(False, edge_clock=edge_clock)
     for s in ("load", "events", "result", "trace"):
         for m in ("valid", "ready", "payload"):
             # the core's inputs come from the wrapper's registers (``_q``), its outputs are wired
@@ -55,8 +56,10 @@ def test_verilator_wrapper_connects_every_port():
             assert f".{s}__{m}({port})" in with_trace
             assert (f".{s}__{m}(" in without) == (s != "trace")
             if registered:
-                assert f"always @(posedge clk) {port} <= {s}_{m};" in with_trace
+                assert f"always @(posedge {clock}) {port} <= {s}_{m};" in with_trace
     assert ".rst(rst_q)" in with_trace and "reg rst_q = 1'd1;" in with_trace
+    assert f".clk({clock})" in with_trace and f".clk({clock})" in without
+    assert ("wire core_clk = clk ^ phase;" in with_trace) == edge_clock
     assert "assign trace_valid = 1'b0;" in without
     assert "input wire [32:0] events_payload" in with_trace
     assert "output wire [39:0] trace_payload" in with_trace

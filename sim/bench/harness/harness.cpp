@@ -4,12 +4,16 @@
 // clean port names around `ttfs_core` (whose stream ports Verilator would mangle, `load__valid`
 // becomes `load__05Fvalid`), with the trace stream tied off when the core has none.
 //
-// One clock cycle is one `tick`: clk low and eval, clk high and eval. The wrapper registers
-// every input of the core (reset, valids, payloads, readies), so what the shim sets before a
-// tick is what the core sees in the following cycle, and the whole core settles in the rising
-// edge's eval: no logic of the core hangs off a top-level input, so Verilator has nothing to
-// evaluate at clk low (two evaluations of the combinational logic per cycle would otherwise
-// be spent, one per eval). The shim reads a cycle's handshakes from what the wrapper holds
+// One clock cycle is one `tick`. In a build without waveforms the tick toggles `clk` and calls
+// eval() once: the wrapper's core clock rises at every change of `clk` and falls again in the
+// same eval (see wrapper_verilog), so each eval is one rising edge of the core's clock, and
+// Verilator's per-eval bookkeeping is paid once per cycle instead of twice. A waveform build
+// keeps the plain clock (clk low and eval, clk high and eval), so the dump shows it. The
+// wrapper registers every input of the core (reset, valids, payloads, readies), so what the
+// shim sets before a tick is what the core sees in the following cycle, and the whole core
+// settles in the rising edge's eval: no logic of the core hangs off a top-level input, so
+// Verilator has nothing to evaluate at clk low. The shim reads a cycle's handshakes from what
+// the wrapper holds
 // (set one iteration earlier) and the core's settled outputs, then sets the next cycle's
 // inputs. Everything that moves data (loading an image, streaming a whole batch of samples)
 // is one C call, so Python never runs per cycle.
@@ -78,6 +82,7 @@ inline void dump(Harness* h) {
 
 // One clock cycle (see the top of the file: inputs set before it reach the core a cycle later).
 inline void tick(Harness* h) {
+#if defined(HARNESS_VCD) || defined(HARNESS_FST)
     h->top->clk = 0;
     h->top->eval();
     dump(h);
@@ -86,6 +91,10 @@ inline void tick(Harness* h) {
     h->top->eval();
     dump(h);
     h->ctx->timeInc(1);
+#else
+    h->top->clk = !h->top->clk;
+    h->top->eval();
+#endif
     ++h->cycles;
 }
 
@@ -117,6 +126,8 @@ void* ttfs_create(uint32_t seed) {
     h->rng = seed ? seed : 1;
     quiet_inputs(h->top);
     h->top->rst = 1;
+    h->top->clk = 0;
+    h->top->eval();  // initialise the model at clk low: every later change of clk is an edge
     tick(h);
     return h;
 }
