@@ -141,17 +141,16 @@ def decode_record(words: Sequence[int], trace: Sequence | None = None) -> Sample
             f"a result record has {len(words)} words; it needs at least {_RECORD_HEAD}"
         )
     w0 = words[0]
-    counters = dict(zip(_RECORD_COUNTERS, words[3:_RECORD_HEAD], strict=True))
-    res = SampleResult(
-        prediction=w0 & 0xFFFF,
-        valid=bool(w0 >> 16 & 1),
-        counters=Counters(spikes_per_layer=tuple(words[_RECORD_HEAD:]), **counters),
-        steps=words[1],
-        cycles=words[2],
-        trace=None if trace is None else np.asarray(trace, dtype=np.int64).reshape(-1, 3),
+    # words 3..9 in _RECORD_COUNTERS order, passed by position (no dict per record: the
+    # native harness decodes thousands of records per call)
+    ev, sops, wr, mr, mw, sw, sat = words[3:_RECORD_HEAD]
+    return SampleResult(
+        w0 & 0xFFFF, bool(w0 >> 16 & 1),
+        Counters(ev, tuple(words[_RECORD_HEAD:]), sops, sat, wr, mr, mw, sw),
+        words[1], words[2],
+        None if trace is None else np.asarray(trace, dtype=np.int64).reshape(-1, 3),
         status=w0 >> 24,
     )
-    return res
 
 
 def encode_record(res: SampleResult) -> list[int]:

@@ -193,3 +193,18 @@ def test_bench_options_refuse_probabilities_outside_0_1():
     msg = r"^backpressure probability must be in \[0, 1\), not 1.0$"
     with pytest.raises(ConfigError, match=msg):
         BenchOptions(backpressure=1.0)
+
+
+def test_record_round_trip_keeps_every_field_in_place():
+    from sim.bench.differential import decode_record, encode_record
+
+    res = SampleResult(prediction=7, valid=True, steps=20, cycles=21, status=0,
+                       counters=Counters(input_events=11, spikes_per_layer=(12, 13), sops=14,
+                                         saturations=15, weight_reads=16, membrane_reads=17,
+                                         membrane_writes=18, sweeps=19))
+    got = decode_record(encode_record(res))
+    assert (got.to_json(), got.status) == (res.to_json(), res.status)
+    bad = SampleResult(prediction=3, valid=False, steps=0, cycles=5, status=1 << 4,
+                       counters=Counters(1, (2,), 3, 4, 5, 6, 7, 8))
+    got = decode_record(encode_record(bad))
+    assert (got.to_json(), got.status) == (bad.to_json(), bad.status)
