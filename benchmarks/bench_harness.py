@@ -12,7 +12,7 @@ Printed figures (all measured on this machine, after the build unless said other
 * harness build time into an empty cache, and the cached build time;
 * harness wall and CPU time for all 1,000 samples (load + batch; decoding included; best of
   ten) and its simulated cycles per second (every clock cycle the harness ran, idle ones
-  included; best of ten). On a shared machine the CPU-time figure is the harness's own speed;
+  included). On a shared machine the CPU-time figure is the harness's own speed;
 * reference model, Amaranth simulator, cocotb on the same samples (a subset for the slow ones)
   as samples per second, and the harness's speed-up over each;
 * that the harness's results equal the reference model's (integer equality).

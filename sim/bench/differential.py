@@ -92,9 +92,6 @@ _LOAD_FLAGS = LOAD_TRUNCATED | LOAD_TOO_LONG | LOAD_CHECKSUM | LOAD_BAD_HEADER
 LAST = 1 << 32
 END = 1 << 32
 
-#: counters in result-record order (words 3..9)
-_RECORD_COUNTERS = ("input_events", "sops", "weight_reads", "membrane_reads",
-                    "membrane_writes", "sweeps", "saturations")
 _RECORD_HEAD = 10
 
 
@@ -141,8 +138,9 @@ def decode_record(words: Sequence[int], trace: Sequence | None = None) -> Sample
             f"a result record has {len(words)} words; it needs at least {_RECORD_HEAD}"
         )
     w0 = words[0]
-    # words 3..9 in _RECORD_COUNTERS order, passed by position (no dict per record: the
-    # native harness decodes thousands of records per call)
+    # words 3..9: input_events, sops, weight_reads, membrane_reads, membrane_writes, sweeps,
+    # saturations (encode_record's order); passed by position, no dict per record (the native
+    # harness decodes thousands of records per call)
     ev, sops, wr, mr, mw, sw, sat = words[3:_RECORD_HEAD]
     return SampleResult(
         w0 & 0xFFFF, bool(w0 >> 16 & 1),

@@ -54,6 +54,7 @@ __all__ = [
     "cache_root",
     "wrapper_verilog",
     "RECORD_FIXED_WORDS",
+    "record_words",
     "core_verilog",
     "decode_trace",
     "event_payloads",
@@ -67,6 +68,12 @@ LAST = 1 << 32
 
 #: Words of a result record before the per-layer spike counts.
 RECORD_FIXED_WORDS = 10
+
+
+def record_words(config: CoreConfig) -> int:
+    """The longest result record a core built for ``config`` can send (the bound
+    :meth:`Harness.run` takes): the fixed words, one spike count per layer, and one spare."""
+    return RECORD_FIXED_WORDS + config.max_layers + 1
 
 WAVEFORMS = ("vcd", "fst")
 
@@ -84,8 +91,6 @@ BASE_FLAGS = (
     # calls inside the library bind to the library itself (no PLT hops, inlining across the
     # model's functions); about 5% faster, and no symbol of one model can bind to another's
     "-CFLAGS", "-fno-semantic-interposition", "-LDFLAGS", "-Wl,-Bsymbolic",
-    # link-time optimisation across the model, the shim and Verilator's runtime (eval_step's
-    # bookkeeping inlined into the model's eval): about 5% faster, about 4 s more to build
     # no lookup tables for case statements: Verilator would turn the core's decoders into
     # constant-table loads; as plain logic the model runs about 10% faster (bench_harness.py)
     "-fno-table",
@@ -647,14 +652,14 @@ class VerilatorBackend:
         config = image.core
         payloads, n = event_section_payloads(image.event_words)
         net = np.asarray(image.net_words, dtype=np.uint32)
-        record_words = RECORD_FIXED_WORDS + config.max_layers + 1
+        rec_words = record_words(config)
         parts = 1 if waveform is not None else max(1, min(self.jobs, n))
         if parts == 1:
             h = self.harness(config, trace=trace, waveform=fmt)
             if waveform is not None:
                 h.open_waveform(waveform)
             try:
-                raw = self._run_part(h, net, payloads, n, record_words, trace)
+                raw = self._run_part(h, net, payloads, n, rec_words, trace)
             finally:
                 if waveform is not None:
                     h.close_waveform()
@@ -670,7 +675,7 @@ class VerilatorBackend:
         with ThreadPoolExecutor(parts) as pool:
             raws = list(pool.map(
                 lambda k: self._run_part(models[k], net, payloads[cuts[k]:cuts[k + 1]],
-                                         counts[k], record_words, trace),
+                                         counts[k], rec_words, trace),
                 range(parts)))
         self.last_cycles = sum(r.cycles for r in raws)
         starts = np.cumsum([0] + counts[:-1]).tolist()

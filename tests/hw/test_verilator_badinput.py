@@ -19,7 +19,13 @@ from sim.bench.differential import (
     NO_IMAGE,
     check_results,
 )
-from sim.bench.verilator import Harness, build_for_core, event_payloads, pair_records
+from sim.bench.verilator import (
+    Harness,
+    build_for_core,
+    event_payloads,
+    pair_records,
+    record_words,
+)
 from sim.image import pack
 from sim.random import random_case
 from sim.reference import run
@@ -40,7 +46,7 @@ def case():
 
 
 def _run(h: Harness, samples, trace=True):
-    raw = h.run(event_payloads(samples), len(samples), 10 + CORE.max_layers + 1, trace=trace)
+    raw = h.run(event_payloads(samples), len(samples), record_words(CORE), trace=trace)
     return pair_records(raw, trace)
 
 

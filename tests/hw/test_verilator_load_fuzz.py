@@ -31,11 +31,11 @@ from sim.bench.differential import (
     check_results,
 )
 from sim.bench.verilator import (
-    RECORD_FIXED_WORDS,
     Harness,
     build_for_core,
     event_payloads,
     pair_records,
+    record_words,
 )
 from sim.costmodel import cost_hook
 from sim.errors import FitError, ImageError
@@ -87,8 +87,7 @@ def _mutate(rng: np.random.Generator, words: np.ndarray, n_layers: int):
 
 
 def _run(h: Harness, samples, core):
-    record = RECORD_FIXED_WORDS + core.max_layers + 1
-    raw = h.run(event_payloads(samples), len(samples), record, trace=False)
+    raw = h.run(event_payloads(samples), len(samples), record_words(core), trace=False)
     return pair_records(raw, False)
 
 

@@ -13,10 +13,9 @@
 // shim sets before a tick is what the core sees in the following cycle, and the whole core
 // settles in the rising edge's eval: no logic of the core hangs off a top-level input, so
 // Verilator has nothing to evaluate at clk low. The shim reads a cycle's handshakes from what
-// the wrapper holds
-// (set one iteration earlier) and the core's settled outputs, then sets the next cycle's
-// inputs. Everything that moves data (loading an image, streaming a whole batch of samples)
-// is one C call, so Python never runs per cycle.
+// the wrapper holds (set one iteration earlier) and the core's settled outputs, then sets the
+// next cycle's inputs. Everything that moves data (loading an image, streaming a whole batch
+// of samples) is one C call, so Python never runs per cycle.
 //
 // Streams follow Amaranth's rules: once valid is raised, it stays up and the payload is held
 // until the word is taken. With `idle_percent` > 0 the harness idles the input streams and
