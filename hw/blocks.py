@@ -42,6 +42,10 @@ def small_mul(a, b):
     return terms[0]
 
 
+#: the memories' attribute telling synthesis that a read in the cycle of a write to the same
+#: address may return anything (see docs/microarchitecture.md, "Read during write")
+NO_RW_CHECK = {"no_rw_check": 1}
+
 #: membrane memories up to this depth are read without an output register (see NeuronArray)
 MEMB_LUTRAM_DEPTH = 32
 
@@ -98,7 +102,7 @@ class WeightMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self._w
-        m.submodules.mem = mem = Memory(shape=unsigned(w.P * w.WB), depth=w.WD, init=[])
+        m.submodules.mem = mem = Memory(shape=unsigned(w.P * w.WB), depth=w.WD, init=[], attrs=NO_RW_CHECK)
         wp = mem.write_port()
         rp = mem.read_port()
         m.d.comb += [
@@ -132,8 +136,8 @@ class ParameterTables(wiring.Component):
         m = Module()
         w = self._w
         m.submodules.th_mem = th = Memory(shape=unsigned(w.PB - 1 or 1), depth=w.table_depth,
-                                          init=[])
-        m.submodules.k_mem = km = Memory(shape=unsigned(w.KB), depth=w.table_depth, init=[])
+                                          init=[], attrs=NO_RW_CHECK)
+        m.submodules.k_mem = km = Memory(shape=unsigned(w.KB), depth=w.table_depth, init=[], attrs=NO_RW_CHECK)
         for mem, en, addr, data, out in ((th, self.th_en, self.th_addr, self.th_data, self.th),
                                          (km, self.k_en, self.k_addr, self.k_data, self.k)):
             wp = mem.write_port()
@@ -210,7 +214,7 @@ class NeuronArray(wiring.Component):
         def fired(word):
             return word[P * PB:]
 
-        m.submodules.mem = mem = Memory(shape=unsigned(w.memb_width), depth=w.memb_depth, init=[])
+        m.submodules.mem = mem = Memory(shape=unsigned(w.memb_width), depth=w.memb_depth, init=[], attrs=NO_RW_CHECK)
         wp = mem.write_port()
         rp = mem.read_port()
 
@@ -462,11 +466,17 @@ class EventFetch(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self._w
-        # two input slots (s0 the older) in front of ev: `ready` depends on registers only, and a
-        # consumer taking ev every cycle is never starved by a continuously valid stream
+        # two input slots in front of ev, used in turn (a ring: words are written at `wr` and
+        # leave from `rd`), so `ready` depends on registers only and a consumer taking ev every
+        # cycle is never starved by a continuously valid stream. A slot holds what ev needs of
+        # its word: the time's low bits, the end flag and the first weight row (computed as the
+        # word is accepted; layer 1's chunk count is static while a sample's words come in).
+        # Only `rd`, the count and ev itself depend on `take`; the slots do not.
         count = Signal(range(3))
-        s0_word, s1_word = Signal(32), Signal(32)
-        s0_end, s1_end = Signal(), Signal()
+        wr, rd = Signal(), Signal()
+        sl_time = [Signal(w.t_idx, name=f"sl{k}_time") for k in range(2)]
+        sl_end = [Signal(name=f"sl{k}_end") for k in range(2)]
+        sl_row = [Signal(w.row, name=f"sl{k}_row") for k in range(2)]
         ev_valid = Signal()
         prev_valid = Signal()
         prev = Signal(32)
@@ -475,8 +485,8 @@ class EventFetch(wiring.Component):
         ev_free = ~ev_valid | take
         pop = ev_free & (count != 0)
         # what ev loads at the next edge (for a consumer keeping a compare against ev_time in a
-        # register): pop loads ev_time from s0's time
-        m.d.comb += [self.pop.eq(pop), self.s0_time.eq(s0_word[16:])]
+        # register): pop loads ev_time from the head slot's time
+        m.d.comb += [self.pop.eq(pop), self.s0_time.eq(Mux(rd, sl_time[1], sl_time[0]))]
         # closed (end_acc) from an end word (or reset) until the consumer may start a sample
         ready = (count != 2) & (~end_acc | self.may_start)
         m.d.comb += self.events.ready.eq(ready)
@@ -484,29 +494,27 @@ class EventFetch(wiring.Component):
         word = self.events.payload.word
         end = self.events.payload.end
 
+        row_in = Signal(w.row)
+        m.d.comb += row_in.eq(small_mul(word[:w.neuron_idx], self.chunks))
+        with m.If(accept):
+            m.d.sync += wr.eq(~wr)
+            for k in range(2):
+                with m.If(wr == k):
+                    m.d.sync += [sl_time[k].eq(word[16:]), sl_end[k].eq(end),
+                                 sl_row[k].eq(row_in)]
         with m.If(pop):
-            inp = s0_word[:16]
             m.d.sync += [
-                ev_valid.eq(1), self.ev_end.eq(s0_end), self.ev_time.eq(s0_word[16:]),
-                self.ev_row.eq(small_mul(inp[:w.neuron_idx], self.chunks)),
+                ev_valid.eq(1), rd.eq(~rd), self.ev_end.eq(Mux(rd, sl_end[1], sl_end[0])),
+                self.ev_time.eq(Mux(rd, sl_time[1], sl_time[0])),
+                self.ev_row.eq(Mux(rd, sl_row[1], sl_row[0])),
             ]
         with m.Elif(take):
             m.d.sync += ev_valid.eq(0)
         m.d.comb += self.ev_valid.eq(ev_valid)
         with m.If(accept & ~pop):
             m.d.sync += count.eq(count + 1)
-            with m.If(count == 0):
-                m.d.sync += [s0_word.eq(word), s0_end.eq(end)]
-            with m.Else():
-                m.d.sync += [s1_word.eq(word), s1_end.eq(end)]
         with m.Elif(pop & ~accept):
-            m.d.sync += [count.eq(count - 1), s0_word.eq(s1_word), s0_end.eq(s1_end)]
-        with m.Elif(pop & accept):
-            with m.If(count == 1):
-                m.d.sync += [s0_word.eq(word), s0_end.eq(end)]
-            with m.Else():
-                m.d.sync += [s0_word.eq(s1_word), s0_end.eq(s1_end), s1_word.eq(word),
-                             s1_end.eq(end)]
+            m.d.sync += count.eq(count - 1)
 
         pv = prev_valid & ~self.start
         with m.If(self.start):
@@ -568,7 +576,7 @@ class EventQueue(wiring.Component):
         w = self._w
         P, MC = w.P, w.MC
         ci = w.chunk_idx
-        m.submodules.fifo = fifo = Memory(shape=unsigned(P + ci), depth=MC, init=[])
+        m.submodules.fifo = fifo = Memory(shape=unsigned(P + ci), depth=MC, init=[], attrs=NO_RW_CHECK)
         fw = fifo.write_port()
         fr = fifo.read_port()  # synchronous: a block RAM, not flip-flops
         fab = _addr_bits(MC)
@@ -649,7 +657,7 @@ class EventQueue(wiring.Component):
                      e2_prod.eq(small_mul(e1_neuron, self.next_chunks)),
                      e3_valid.eq(e2_valid), e2_row.eq(self.next_base + e2_prod)]
 
-        m.submodules.qmem = queue = Memory(shape=unsigned(w.row), depth=w.MN, init=[])
+        m.submodules.qmem = queue = Memory(shape=unsigned(w.row), depth=w.MN, init=[], attrs=NO_RW_CHECK)
         qw = queue.write_port()
         qr = queue.read_port(transparent_for=(qw,))
         qab = _addr_bits(w.MN)
@@ -669,10 +677,12 @@ class EventQueue(wiring.Component):
 class ResultSerializer(wiring.Component):
     """Streams one result record: ``n_words`` 32-bit words from ``words`` (index 0 first), the last
     with ``last`` set. ``start`` begins a record (the words must hold still until ``done``, and
-    ``n_words`` from the cycle before ``start``).
+    ``n_words`` from the cycle before ``start``). Word ``k`` is read into the output register
+    in cycle ``start + 1 + k`` at the earliest and offered from the next cycle on: the first word
+    leaves two cycles after ``start``.
 
-    Throughput one word per cycle while ``result.ready``; ``busy`` from ``start`` to the last
-    word's acceptance. Counterpart: ``sim.bench.differential.encode_record``.
+    Throughput one word per cycle while ``result.ready``; ``busy`` from the cycle after
+    ``start`` to the last word's acceptance. Counterpart: ``sim.bench.differential.encode_record``.
 
     Members: ``start``, ``words`` (``RECORD_HEAD + max_layers`` words), ``n_words``, ``result``,
     ``busy``, ``done`` (the last word was accepted this cycle).
@@ -691,23 +701,35 @@ class ResultSerializer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        idx = Signal(range(self._n + 1))
-        active = Signal()
-        words = Array([self.words[k] for k in range(self._n)])
-        last_idx = Signal.like(self.n_words)
-        m.d.sync += last_idx.eq(self.n_words - 1)  # n_words holds still while a record streams
-        last = idx == last_idx
+        n = self._n
+        sel = Signal(n)  # one-hot: the next word to load into the output register
+        run = Signal()  # words are left to load
+        o_valid = Signal()
+        o_word = Signal(32)
+        o_last = Signal()
+        # the last word's index, decoded (n_words holds still while a record streams)
+        last_dec = Signal(n)
+        m.d.sync += last_dec.eq((Const(1, n + 1) << (self.n_words - 1).as_unsigned())[:n])
+        # The word leaves from a register, loaded a cycle before it is offered, so nothing
+        # behind the result port is combinational; the select is one-hot, so the word
+        # multiplexer is an AND-OR of the words.
+        pick = Const(0, 32)
+        for k in range(n):
+            pick = pick | Mux(sel[k], self.words[k], 0)
         m.d.comb += [
-            self.result.valid.eq(active),
-            self.result.payload.word.eq(words[idx]),
-            self.result.payload.last.eq(last),
-            self.busy.eq(active),
-            self.done.eq(active & self.result.ready & last),
+            self.result.valid.eq(o_valid),
+            self.result.payload.word.eq(o_word),
+            self.result.payload.last.eq(o_last),
+            self.busy.eq(run | o_valid),
+            self.done.eq(o_valid & self.result.ready & o_last),
         ]
+        is_last = (sel & last_dec) != 0
         with m.If(self.start):
-            m.d.sync += [active.eq(1), idx.eq(0)]
-        with m.Elif(active & self.result.ready):
-            m.d.sync += idx.eq(idx + 1)
-            with m.If(last):
-                m.d.sync += active.eq(0)
+            m.d.sync += [run.eq(1), sel.eq(1), o_valid.eq(0)]
+        with m.Elif(run & (~o_valid | self.result.ready)):
+            m.d.sync += [o_word.eq(pick), o_last.eq(is_last), o_valid.eq(1), sel.eq(sel << 1)]
+            with m.If(is_last):
+                m.d.sync += run.eq(0)
+        with m.Elif(o_valid & self.result.ready):
+            m.d.sync += o_valid.eq(0)
         return m

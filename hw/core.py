@@ -149,6 +149,7 @@ class NeuronCore(wiring.Component):
         best = Signal(signed(w.PB))
         started = Signal()  # a step has run in this sample
         status = Signal(8)
+        status_ok = Signal()  # status == 0, set with it (the record's valid bit)
         sel_ev_r = Signal()  # the layer NEXT picked has events at this step
         last_row = Signal(w.row)  # the weight row INTEG_Q issued last
         # the queue holds events, registered (the queue's count is final a cycle before NEXT)
@@ -158,6 +159,10 @@ class NeuronCore(wiring.Component):
         # filled the queue has drained), so INTEG_Q compares two registers, no subtracter
         q_last = Signal(w.neuron_cnt)
         m.d.sync += q_last.eq(eq.count - 1)
+        # q_idx == q_last, kept in a register with q_idx (set in ENTER, where q_idx is 0)
+        q_last2 = Signal(w.neuron_cnt)
+        q_end = Signal()
+        m.d.sync += q_last2.eq(eq.count - 2)
         load_last = Signal()  # the load stream's last word has been accepted
 
         # each counter as wide as the largest value a valid sample can give it (a 32-bit
@@ -179,28 +184,43 @@ class NeuronCore(wiring.Component):
         cur_sweepable = Signal()
         nxt_base = Signal(w.row)
         nxt_chunks = Signal(w.chunk_cnt)
-        cur_cm1 = Signal(w.chunk_cnt)  # chunks - 1
+        cur_cm2 = Signal(w.chunk_cnt)  # chunks - 2
+        cur_one = Signal()  # one chunk
+        cur_two = Signal()  # two chunks
         # Static facts about the loaded network, registered: they change only while loading, and
         # as registers they keep the loader's fields out of the sequencer's decision paths.
         sweepable = [Signal(name=f"sweepable{k}") for k in range(ML)]
         always = [Signal(name=f"always{k}") for k in range(ML)]
         cm1 = [Signal(w.chunk_cnt, name=f"chunks_m1_{k}") for k in range(ML)]
+        # for the chunk walk's "last chunk" flag (c_end below): chunks - 2, chunks == 1, 2
+        cm2 = [Signal(w.chunk_cnt, name=f"chunks_m2_{k}") for k in range(ML)]
+        one = [Signal(name=f"one_chunk{k}") for k in range(ML)]
+        two = [Signal(name=f"two_chunks{k}") for k in range(ML)]
+        live = [Signal(name=f"live{k}") for k in range(ML)]  # k < L
         any_static = Signal()
         last_l = Signal(w.layer_cnt)  # L - 1
         out_m1 = Signal(w.neuron_cnt)  # n_L - 1
+        out_m2 = Signal(w.neuron_cnt)  # n_L - 2
+        rd_first = Signal()  # rd_i == 0
+        rd_last = Signal()  # rd_i == out_m1
         static_any = Const(0)
         for k in range(ML):
             dk = desc[k]
             sw = (k < L) & ~((L == k + 1) & ld.max_potential)
             al = (dk.leak != 0) | ~dk.th_const
-            m.d.sync += [sweepable[k].eq(sw), always[k].eq(al), cm1[k].eq(dk.chunks - 1)]
+            m.d.sync += [sweepable[k].eq(sw), always[k].eq(al), cm1[k].eq(dk.chunks - 1),
+                         cm2[k].eq(dk.chunks - 2), one[k].eq(dk.chunks == 1),
+                         two[k].eq(dk.chunks == 2), live[k].eq(k < L)]
             static_any = static_any | (sw & al)
         m.d.sync += [any_static.eq(static_any), last_l.eq(L - 1),
-                     out_m1.eq(desc[(L - 1).as_unsigned()].n_out - 1)]
+                     out_m1.eq(desc[(L - 1).as_unsigned()].n_out - 1),
+                     out_m2.eq(desc[(L - 1).as_unsigned()].n_out - 2)]
 
         # ev_time == t, kept in a register: each edge moves t to one of four values (t_sel: kept,
         # 0, t + 1 or ev_time) and ev_time to itself or s0's time (pop), so the next compare is
         # picked from compares of registers, and the state decisions start at a register
+        last_t = Signal(w.t_cnt)
+        m.d.sync += last_t.eq(T - 1)
         T_KEEP, T_ZERO, T_INC, T_EV = range(4)
         t_sel = Signal(2)  # default T_KEEP
         t_eq = Signal(init=1)  # t and ev_time both reset to 0
@@ -211,10 +231,33 @@ class NeuronCore(wiring.Component):
         m.d.sync += t_eq.eq(Mux(fe.pop, popped[t_sel], kept[t_sel]))
         ev_at_t = fe.ev_valid & ~fe.ev_end & t_eq
 
+        # t == T - 1, kept in a register the same way (STEP decides from it)
+        t_last = Signal()
+        t_one = Signal()  # T == 1
+        last_t2 = Signal(w.t_cnt)  # T - 2
+        m.d.sync += [t_one.eq(T == 1), last_t2.eq(T - 2)]
+        t_last_next = Array([t_last, t_one, t == last_t2, fe.ev_time == last_t])
+        m.d.sync += t_last.eq(t_last_next[t_sel])
+
         def move_t(value, kind):
-            """Set t (and tell the registered match which way it moves)."""
+            """Set t (and tell the registered matches which way it moves)."""
             m.d.comb += t_sel.eq(kind)
             m.d.sync += t.eq(value)
+
+        # The chunk walk's flags, registered with c: c_zero (c == 0) and c_end (c is the walk's
+        # last chunk: cl_cm1 in CLEAR, the layer's chunks - 1 in INTEG_*/SWEEP). Each move of c
+        # sets them from compares of registers (c + 1 == end as c == end - 1), so the state
+        # decisions start at flip-flops.
+        c_zero = Signal(init=1)
+        c_end = Signal()
+        cl_cm2 = Signal(w.chunk_cnt)
+
+        def c_zero_cur():
+            """c <- 0 within the current layer's walk."""
+            m.d.sync += [c.eq(0), c_zero.eq(1), c_end.eq(cur_one)]
+
+        def c_inc(end_m2):
+            m.d.sync += [c.eq(c + 1), c_zero.eq(0), c_end.eq(c == end_m2)]
 
         # the issued op (default: none)
         op = {"valid": na.i_valid, "integ": na.i_integ, "layer": na.i_layer,
@@ -225,29 +268,45 @@ class NeuronCore(wiring.Component):
         stall = Signal()
         counting = Signal()
 
+        # Counting is one cycle behind the decision: a state raises bump flags, which are
+        # registered, and the counters add the registered flags (sops adds the registered
+        # fan-out). The state decode is then not one path with the counters' adders. The last
+        # bump of a sample lands before its record is read (the serializer reads its first word
+        # a cycle after the state that starts it, and no state that starts it bumps), and a counter is cleared in IDLE, which a
+        # bumping state never immediately precedes; the clears are assigned after the adds and
+        # take precedence.
+        bumps = {name: Signal(name=f"bump_{name}") for name in (
+            "input_events", "sops", "weight_reads", "membrane_reads", "membrane_writes",
+            "sweeps")}
+
+        def bump(*names):
+            m.d.comb += [bumps[n].eq(1) for n in names]
+
+        for name, flag in bumps.items():
+            add = Signal(len(cur_nout) if name == "sops" else 1, name=f"add_{name}")
+            m.d.sync += add.eq(Mux(flag, cur_nout, 0) if name == "sops" else flag)
+            m.d.sync += cnt[name].eq(cnt[name] + add)
+
         def issue_integ(row, chunk):
             m.d.comb += [op["valid"].eq(1), op["integ"].eq(1), op["chunk"].eq(chunk),
                          op["row"].eq(row)]
-            m.d.sync += [cnt["weight_reads"].eq(cnt["weight_reads"] + 1),
-                         cnt["membrane_reads"].eq(cnt["membrane_reads"] + 1),
-                         cnt["membrane_writes"].eq(cnt["membrane_writes"] + 1)]
+            bump("weight_reads", "membrane_reads", "membrane_writes")
 
         def issue_sweep(chunk):
             m.d.comb += [op["valid"].eq(1), op["integ"].eq(0), op["chunk"].eq(chunk)]
-            m.d.sync += [cnt["membrane_reads"].eq(cnt["membrane_reads"] + 1),
-                         cnt["membrane_writes"].eq(cnt["membrane_writes"] + 1),
-                         swept.eq(1)]
+            bump("membrane_reads", "membrane_writes")
+            m.d.sync += swept.eq(1)
 
         def start_sweep():
             """Issue chunk 0 of the current layer's sweep; continue in SWEEP or WAIT."""
             issue_sweep(0)
             m.d.comb += eq.q_clear.eq(1)
-            m.d.sync += cnt["sweeps"].eq(cnt["sweeps"] + 1)
-            with m.If(cur_cm1 == 0):
+            bump("sweeps")
+            with m.If(cur_one):
                 m.d.sync += wait.eq(0)
                 m.next = "WAIT"
             with m.Else():
-                m.d.sync += c.eq(1)
+                m.d.sync += [c.eq(1), c_zero.eq(0), c_end.eq(cur_two)]
                 m.next = "SWEEP"
 
         def to_wait():
@@ -267,8 +326,10 @@ class NeuronCore(wiring.Component):
         q_raddr = Signal(w.neuron_cnt)
         m.d.comb += [eq.q_raddr.eq(q_raddr), q_raddr.eq(q_idx)]
 
+        for k in range(ML):  # one cycle behind, like the bumps
+            spiked = Signal(name=f"add_spikes{k}")
+            m.d.sync += [spiked.eq(eq.spike_valid & (l == k)), spikes[k].eq(spikes[k] + spiked)]
         with m.If(eq.spike_valid):
-            m.d.sync += spikes[l].eq(spikes[l] + 1)
             with m.If(cur_last & ~first_found):
                 m.d.sync += [first_found.eq(1), first_idx.eq(eq.spike_neuron)]
         m.d.sync += cnt["saturations"].eq(cnt["saturations"] + na.sat_count)
@@ -282,8 +343,6 @@ class NeuronCore(wiring.Component):
         # compare operands kept in registers, so the state decisions compare registers: the last
         # step (T is static while samples run) and the chunk count of the layer CLEAR is in
         # (loaded with the layer it moves to)
-        last_t = Signal(w.t_cnt)
-        m.d.sync += last_t.eq(T - 1)
         cl_cm1 = Signal(w.chunk_cnt)
         quiet_r = Signal()  # the array and the emission held nothing in flight last cycle
         m.d.sync += quiet_r.eq(~na.busy & ~na.i_valid & ~eq.emitting)
@@ -312,9 +371,10 @@ class NeuronCore(wiring.Component):
                     m.d.sync += [spikes[k].eq(0) for k in range(ML)]
                     m.d.sync += [first_found.eq(0), pend_cur.eq(0), pend_nxt.eq(0),
                                  out_spiked.eq(0), cl.eq(0), cl_cm1.eq(cm1[0]), c.eq(0),
+                                 cl_cm2.eq(cm2[0]), c_zero.eq(1), c_end.eq(one[0]),
                                  lc.eq(0)]
                     move_t(0, T_ZERO)
-                    m.d.sync += [steps.eq(T), status.eq(0)]
+                    m.d.sync += [steps.eq(T), status.eq(0), status_ok.eq(image_ok)]
                     with m.If(image_ok):
                         m.next = "CLEAR"
                     with m.Else():
@@ -329,24 +389,26 @@ class NeuronCore(wiring.Component):
                     m.next = "IDLE"
             with m.State("CLEAR"):
                 m.d.comb += [na.clr_en.eq(1), na.clr_addr.eq(Cat(c[:w.chunk_idx], cl))]
-                m.d.sync += cnt["membrane_writes"].eq(cnt["membrane_writes"] + 1)
+                bump("membrane_writes")
                 with m.If(ev_error):
                     m.next = "ABORT"
-                with m.Elif(c == cl_cm1):
-                    m.d.sync += [c.eq(0), cl.eq(cl + 1), cl_cm1.eq(Array(cm1)[cl + 1])]
+                with m.Elif(c_end):
+                    m.d.sync += [c.eq(0), cl.eq(cl + 1), cl_cm1.eq(Array(cm1)[cl + 1]),
+                                 cl_cm2.eq(Array(cm2)[cl + 1]), c_zero.eq(1),
+                                 c_end.eq(Array(one)[cl + 1])]
                     with m.If(cl == last_l):
                         m.next = "STEP"
                         move_t(0, T_ZERO)
                         m.d.sync += [lc.eq(0), started.eq(0)]
                 with m.Else():
-                    m.d.sync += c.eq(c + 1)
+                    c_inc(cl_cm2)
             with m.State("STEP"):
                 # choose the next step to visit
                 m.d.comb += eq.q_clear.eq(1)
                 t_next = Mux(started, t + 1, 0)
                 with m.If(ev_error):
                     m.next = "ABORT"
-                with m.Elif(started & ((ld.early_exit & out_spiked) | (t == last_t))):
+                with m.Elif(started & ((ld.early_exit & out_spiked) | t_last)):
                     m.d.sync += steps.eq(Mux(ld.early_exit & out_spiked, t + 1, T))
                     m.next = "FINISH"
                 with m.Elif(any_static | (pend_nxt != 0)):
@@ -376,10 +438,11 @@ class NeuronCore(wiring.Component):
                 sel_ev = Signal()
                 for k in reversed(range(ML)):
                     sweep_k = sweepable[k] & (always[k] | pend_cur[k])
-                    work_k = (k >= lc) & ((k < L) & (has_ev & (lc == k)) | sweep_k)
+                    work_k = (k >= lc) & (live[k] & (has_ev & (lc == k)) | sweep_k)
                     with m.If(work_k):
                         m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
-                m.d.sync += [l.eq(sel), c.eq(0), q_idx.eq(0), swept.eq(0), sel_ev_r.eq(sel_ev)]
+                m.d.sync += [l.eq(sel), c.eq(0), c_zero.eq(1), q_idx.eq(0), swept.eq(0),
+                             sel_ev_r.eq(sel_ev)]
                 with m.If(ev_error):
                     m.next = "ABORT"
                 with m.Elif((lc == 0) & ~fe.ev_valid):
@@ -397,7 +460,9 @@ class NeuronCore(wiring.Component):
                 has_next = l != last_l
                 m.d.sync += [
                     cur_chunks.eq(sd.chunks), cur_reset.eq(sd.reset), cur_leak.eq(sd.leak),
-                    cur_nout.eq(sd.n_out), cur_last.eq(l == last_l), cur_cm1.eq(Array(cm1)[l]),
+                    cur_nout.eq(sd.n_out), cur_last.eq(l == last_l), cur_cm2.eq(Array(cm2)[l]),
+                    cur_one.eq(Array(one)[l]), cur_two.eq(Array(two)[l]), c_end.eq(Array(one)[l]),
+                    q_end.eq(q_last == 0),
                     cur_sweepable.eq(Array(sweepable)[l]),
                     nxt_base.eq(Mux(has_next, nd.wbase, 0)),
                     nxt_chunks.eq(Mux(has_next, nd.chunks, 0)),
@@ -417,14 +482,13 @@ class NeuronCore(wiring.Component):
                     m.d.comb += stall.eq(1)
                 with m.Elif(ev_at_t):
                     issue_integ(fe.ev_row + c, c)
-                    with m.If(c == 0):
-                        m.d.sync += [cnt["input_events"].eq(cnt["input_events"] + 1),
-                                     cnt["sops"].eq(cnt["sops"] + cur_nout)]
-                    with m.If(c == cur_cm1):
+                    with m.If(c_zero):
+                        bump("input_events", "sops")
+                    with m.If(c_end):
                         m.d.comb += fe.take.eq(1)
-                        m.d.sync += c.eq(0)
+                        c_zero_cur()
                     with m.Else():
-                        m.d.sync += c.eq(c + 1)
+                        c_inc(cur_cm2)
                 with m.Elif(cur_sweepable):
                     start_sweep()
                 with m.Else():
@@ -433,32 +497,33 @@ class NeuronCore(wiring.Component):
                 # chunk 0's row comes straight from the queue RAM, later chunks count up from it
                 # (no adder behind the RAM's output)
                 row_q = Signal(w.row)
-                m.d.comb += row_q.eq(Mux(c == 0, eq.q_rdata, last_row + 1))
+                m.d.comb += row_q.eq(Mux(c_zero, eq.q_rdata, last_row + 1))
                 m.d.sync += last_row.eq(row_q)
                 issue_integ(row_q, c)
-                with m.If(c == 0):
-                    m.d.sync += cnt["sops"].eq(cnt["sops"] + cur_nout)
+                with m.If(c_zero):
+                    bump("sops")
                 with m.If(ev_error):
                     m.next = "ABORT"
-                with m.Elif(c == cur_cm1):
-                    m.d.sync += [c.eq(0), q_idx.eq(q_idx + 1)]
+                with m.Elif(c_end):
+                    c_zero_cur()
+                    m.d.sync += [q_idx.eq(q_idx + 1), q_end.eq(q_idx == q_last2)]
                     m.d.comb += q_raddr.eq(q_idx + 1)
-                    with m.If(q_idx == q_last):
+                    with m.If(q_end):
                         with m.If(cur_sweepable):
                             m.next = "SWEEP"
                         with m.Else():
                             to_wait()
                 with m.Else():
-                    m.d.sync += c.eq(c + 1)
+                    c_inc(cur_cm2)
             with m.State("SWEEP"):
-                with m.If(c == 0):
+                with m.If(c_zero):
                     start_sweep()
                 with m.Else():
                     issue_sweep(c)
-                    with m.If(c == cur_cm1):
+                    with m.If(c_end):
                         to_wait()
                     with m.Else():
-                        m.d.sync += c.eq(c + 1)
+                        c_inc(cur_cm2)
             with m.State("WAIT"):
                 m.d.sync += wait.eq(wait + 1)
                 with m.If(wait == WAIT_CYCLES - 1):
@@ -482,14 +547,15 @@ class NeuronCore(wiring.Component):
                     m.next = "ABORT"
                 with m.Elif(fe.ev_valid & fe.ev_end):
                     with m.If(ld.max_potential | ~first_found):
-                        m.d.sync += [c.eq(0), rd_i.eq(0), rd_p.eq(0)]
+                        m.d.sync += [c.eq(0), c_zero.eq(1), rd_i.eq(0), rd_p.eq(0),
+                                     rd_first.eq(1), rd_last.eq(out_m1 == 0)]
                         m.next = "RD_ADDR"
                     with m.Else():
                         m.next = "RESULT"
                         m.d.comb += ser.start.eq(1)
             with m.State("RD_ADDR"):
                 m.d.comb += [na.rd_en.eq(1), na.rd_addr.eq(Cat(c[:w.chunk_idx], last_l))]
-                m.d.sync += cnt["membrane_reads"].eq(cnt["membrane_reads"] + 1)
+                bump("membrane_reads")
                 m.next = "RD_LOAD"
             with m.State("RD_LOAD"):
                 # the chunk's word into a register: the compares then start at a register, and
@@ -498,10 +564,11 @@ class NeuronCore(wiring.Component):
                 m.next = "RD_LANE"
             with m.State("RD_LANE"):
                 v = rd_word[:w.PB].as_signed()
-                with m.If((rd_i == 0) | (v > best)):
+                with m.If(rd_first | (v > best)):
                     m.d.sync += [best.eq(v), first_idx.eq(rd_i)]
-                m.d.sync += [rd_i.eq(rd_i + 1), rd_p.eq(rd_p + 1), rd_word.eq(rd_word >> w.PB)]
-                with m.If(rd_i == out_m1):
+                m.d.sync += [rd_i.eq(rd_i + 1), rd_p.eq(rd_p + 1), rd_word.eq(rd_word >> w.PB),
+                             rd_first.eq(0), rd_last.eq(rd_i == out_m2)]
+                with m.If(rd_last):
                     m.next = "RESULT"
                     m.d.comb += ser.start.eq(1)
                 with m.Elif(rd_p == P - 1):
@@ -514,6 +581,8 @@ class NeuronCore(wiring.Component):
                 quiet = quiet_r
                 m.d.comb += fe.take.eq(~fe.ev_end | quiet)
                 with m.If(fe.ev_valid & fe.ev_end & quiet):
+                    # ABORT follows a loader flag or an event flag, so the status is not 0
+                    m.d.sync += status_ok.eq(0)
                     m.d.sync += status.eq(Mux(image_ok, (fe.order << STATUS["EVENT_ORDER"])
                                               | (fe.range << STATUS["EVENT_RANGE"]),
                                               ld.status))
@@ -540,7 +609,7 @@ class NeuronCore(wiring.Component):
             m.d.sync += cnt["cycles"].eq(cnt["cycles"] + 1)
 
         # the record (valid while RESULT streams it)
-        valid_bit = status == 0
+        valid_bit = status_ok
         m.d.comb += [
             rec_words[0].eq(first_idx | (valid_bit << 16) | (status << 24)),
             rec_words[1].eq(steps),

@@ -130,15 +130,47 @@ class ImageLoader(wiring.Component):
         NI = Signal(w.neuron_cnt)
         row = Signal(w.row + 1)
         rw = Signal(range(wpr + 1))
-        row_l = Signal(w.layer_idx)
-        row_c = Signal(w.chunk_cnt)
-        row_j = Signal(w.neuron_cnt)
-        left = Signal(w.neuron_cnt)  # neurons of the row's layer from the row's chunk on
         rowbuf = Signal(P * WB)
 
         desc = self.desc
         cur = desc[li]
-        rcur = desc[row_l]
+
+        # Checks against constants (and against values settled words earlier) are made on the
+        # payload as it is accepted and registered beside the word, so the parse selects
+        # registered results instead of running a compare and the selection as one path. A
+        # check against a value the previous word may still change stays in the parse.
+        pw = self.load.payload.word
+        pre_src = {
+            "magic": pw != MAGIC, "version": pw != VERSION, "params": pw != w.params_word,
+            "h3": (pw[:8] == 0) | (pw[:8] > ML) | (pw[10:] != 0),
+            "h4": (pw[:16] == 0) | (pw[:16] > w.MT) | (pw[16:] == 0) | (pw[16:] > w.MN),
+            "h5": pw > w.WD,
+            "net_hi": pw[len(net_words):] != 0,
+            # d0: n_out in range, and n_in's bits above the sizes' width zero
+            "d0": (pw[16:] == 0) | (pw[16:] > w.MN) | (pw[len(prev_out):16] != 0),
+            "d1": ((pw[:2] >= 2) if not w.subtract else (pw[:2] == 3))
+                  | ((pw[8:13] != 0) if not w.leak else (pw[8:13] >= PB))
+                  | ((pw & ~0x1F03) != 0),
+            # the running base was updated by the word after the previous layer's d3, which
+            # is parsed no later than this word (the d2 after it) is accepted
+            "d2": pw != wrun,
+            # chunks == ceil(n_out / P): ch * P >= n_out > (ch - 1) * P, the second as
+            # ch * P >= n_out + P (n_out and n_out + P were registered at d0, three words
+            # earlier; ch = 0 is refused by the first test)
+            "d3": (pw == 0) | (pw > w.MC) | (pw[:w.chunk_cnt] * P < n_out_cur)
+                  | (pw[:w.chunk_cnt] * P >= n_out_p),
+            "th": (pw == 0) | (pw[PB - 1:] != 0),
+            "k": (pw[KB:] != 0) if KB < 32 else Const(0),
+        }
+        for k in range(wpr):
+            used = len(range(k * wpw, min(P, (k + 1) * wpw))) * WB
+            pre_src[f"bits{k}"] = (pw[used:] != 0) if used < 32 else Const(0)
+        for q in range(wpw):
+            pre_src[f"fnz{q}"] = pw[q * WB:(q + 1) * WB] != 0
+        pre = {}
+        for name, v in pre_src.items():
+            pre[name] = Signal(name=f"pre_{name}")
+            m.d.sync += pre[name].eq(v)
         # Values the walk compares against, registered (they settle long before they are used:
         # T and L in the header, a layer's chunks at its d3, weight_rows at word 5), so the
         # compares start at registers instead of behind subtracters and descriptor muxes.
@@ -152,15 +184,43 @@ class ImageLoader(wiring.Component):
             n_in_k = NI if k == 0 else desc[k - 1].n_out
             m.d.sync += [cm1[k].eq(desc[k].chunks - 1), jm1[k].eq(n_in_k - 1)]
 
+        # The weight walk: the row's chunk and input are counted down (c_dn, j_dn), with "last"
+        # flags kept beside them, and the per-layer values it needs sit in queues whose entry 0
+        # is the row's layer (shifted on at the layer's last row): the walk decides from
+        # registers, with no compare against a layer's value behind a layer multiplexer.
+        q_cm1 = [Signal(w.chunk_cnt, name=f"wq_cm1_{k}") for k in range(ML)]  # chunks - 1
+        q_c1 = [Signal(name=f"wq_c1_{k}") for k in range(ML)]  # one chunk
+        q_jm1 = [Signal(w.neuron_cnt, name=f"wq_jm1_{k}") for k in range(ML)]  # n_in - 1
+        q_j1 = [Signal(name=f"wq_j1_{k}") for k in range(ML)]  # one input
+        # the neurons in the layer's last chunk, 1..P (the other chunks are full)
+        q_live = [Signal(range(P + 1), name=f"wq_live_{k}") for k in range(ML)]
+        walk_qs = [q_cm1, q_c1, q_jm1, q_j1, q_live]
+        walk_q = [q[k] for q in walk_qs for k in range(ML)]
+        # loaded as the walk starts: the chunk counts are final two cycles after the last d3
+        # (cm1 and jm1 are registered from the descriptors), and at least two table words
+        # come between
+        walk_init = ([cm1[k] for k in range(ML)] + [cm1[k] == 0 for k in range(ML)]
+                     + [jm1[k] for k in range(ML)] + [jm1[k] == 0 for k in range(ML)]
+                     + [(desc[k].n_out - cm1[k] * P)[:len(q_live[k])] for k in range(ML)])
+        c_dn = Signal(w.chunk_cnt)
+        c_last = Signal()
+        j_dn = Signal(w.neuron_cnt)
+        j_last = Signal()
+
         bad = Signal()
         bad_rows = Signal()
-        prod = Signal(len(wrun))
+        # a layer's rows, n_in * chunks, as two registered partial products (the multiplier's
+        # low and high bits), added to the running base at the next word
+        ch_lo = (w.chunk_cnt + 1) // 2
+        prod_lo = Signal(len(wrun))
+        prod_hi = Signal(len(wrun))
         pend1 = Signal()
         pend_last = Signal()
         chk_rows = Signal()
 
         with m.If(acc & pend1):
-            m.d.sync += [wrun.eq(wrun + prod), pend1.eq(0), chk_rows.eq(pend_last)]
+            m.d.sync += [wrun.eq(wrun + prod_lo + (prod_hi << ch_lo)), pend1.eq(0),
+                         chk_rows.eq(pend_last)]
         with m.If(acc & chk_rows):
             m.d.comb += bad_rows.eq(wrun != rows)
             m.d.sync += chk_rows.eq(0)
@@ -172,27 +232,27 @@ class ImageLoader(wiring.Component):
                 with m.Case(HDR):
                     with m.Switch(pos):
                         with m.Case(0):
-                            m.d.comb += bad.eq(word != MAGIC)
+                            m.d.comb += bad.eq(pre["magic"])
                         with m.Case(1):
-                            m.d.comb += bad.eq(word != VERSION)
+                            m.d.comb += bad.eq(pre["version"])
                         with m.Case(2):
-                            m.d.comb += bad.eq(word != w.params_word)
+                            m.d.comb += bad.eq(pre["params"])
                         with m.Case(3):
                             n = word[:8]
-                            m.d.comb += bad.eq((n == 0) | (n > ML) | (word[10:] != 0))
+                            m.d.comb += bad.eq(pre["h3"])
                             m.d.sync += [L.eq(n), self.max_potential.eq(word[8]),
                                          self.early_exit.eq(word[9])]
                         with m.Case(4):
                             t_, ni = word[:16], word[16:]
-                            m.d.comb += bad.eq((t_ == 0) | (t_ > w.MT) | (ni == 0) | (ni > w.MN))
+                            m.d.comb += bad.eq(pre["h4"])
                             m.d.sync += [T.eq(t_), NI.eq(ni), prev_out.eq(ni)]
                         with m.Case(5):
-                            m.d.comb += bad.eq(word > w.WD)
+                            m.d.comb += bad.eq(pre["h5"])
                             m.d.sync += [rows.eq(word), lt.eq(small_mul(T, L))]
                         with m.Case(6):
                             # checked at word 7 (informational) against the length the header
                             # implies, computed here from registers: no multiplier in a check path
-                            m.d.sync += [net_words.eq(word), net_hi.eq(word[len(net_words):] != 0),
+                            m.d.sync += [net_words.eq(word), net_hi.eq(pre["net_hi"]),
                                          exp_len.eq(12 + 4 * L + 2 * lt + rows * wpr)]
                         with m.Case(7):
                             m.d.comb += bad.eq(net_hi | (net_words != exp_len))
@@ -203,31 +263,26 @@ class ImageLoader(wiring.Component):
                     with m.Switch(di):
                         with m.Case(0):
                             ni, no = word[:16], word[16:]
-                            m.d.comb += bad.eq((ni != prev_out) | (no == 0) | (no > w.MN))
+                            m.d.comb += bad.eq((ni[:len(prev_out)] != prev_out) | pre["d0"])
                             m.d.sync += [n_in_cur.eq(ni), n_out_cur.eq(no), cur.n_out.eq(no),
                                          n_out_p.eq(no + P)]
                         with m.Case(1):
                             rst, lk = word[:2], word[8:13]
-                            # a mode the build lacks is refused like a size it lacks
-                            bad_rst = (rst >= 2) if not w.subtract else (rst == 3)
-                            bad_lk = (lk != 0) if not w.leak else (lk >= PB)
-                            m.d.comb += bad.eq(bad_rst | bad_lk | ((word & ~0x1F03) != 0))
+                            # a mode the build lacks is refused like a size it lacks (pre_d1)
+                            m.d.comb += bad.eq(pre["d1"])
                             m.d.sync += [cur.reset.eq(rst), cur.leak.eq(lk)]
                         with m.Case(2):
-                            m.d.comb += bad.eq(word != wrun)
+                            m.d.comb += bad.eq(pre["d2"])
                             m.d.sync += cur.wbase.eq(word)
                         with m.Case(3):
-                            # chunks == ceil(n_out / P): ch * P >= n_out > (ch - 1) * P, the
-                            # second as ch * P >= n_out + P (registered at d0: one compare, no
-                            # subtracter in front of it; ch = 0 is refused by the first two)
                             ch = word[:w.chunk_cnt]
-                            chk = (word == 0) | (word > w.MC) | (ch * P < n_out_cur) | (
-                                ch * P >= n_out_p)
-                            m.d.comb += bad.eq(chk)
+                            m.d.comb += bad.eq(pre["d3"])
                             # the layer's rows are added to the running base at the next word
                             # and checked against weight_rows at the one after (last layer)
                             m.d.sync += [cur.chunks.eq(ch), prev_out.eq(n_out_cur),
-                                         cur.th_const.eq(1), prod.eq(small_mul(n_in_cur, ch)),
+                                         cur.th_const.eq(1),
+                                         prod_lo.eq(small_mul(n_in_cur, ch[:ch_lo])),
+                                         prod_hi.eq(small_mul(n_in_cur, ch[ch_lo:])),
                                          pend1.eq(1), pend_last.eq(li == lm1)]
                             with m.If(li == lm1):
                                 m.d.sync += [sec.eq(TAB), li.eq(0), tt.eq(0), is_k.eq(0)]
@@ -237,7 +292,7 @@ class ImageLoader(wiring.Component):
                 with m.Case(TAB):
                     taddr = Cat(tt[:w.t_idx], li)[:self._tab]
                     with m.If(~is_k):
-                        m.d.comb += [bad.eq((word == 0) | (word[PB - 1:] != 0)),
+                        m.d.comb += [bad.eq(pre["th"]),
                                      self.th_en.eq(1), self.th_addr.eq(taddr),
                                      self.th_data.eq(word)]
                         with m.If(tt == 0):
@@ -245,7 +300,7 @@ class ImageLoader(wiring.Component):
                         with m.Elif(word != th0):
                             m.d.sync += cur.th_const.eq(0)
                     with m.Else():
-                        m.d.comb += [bad.eq(word[KB:] != 0) if KB < 32 else bad.eq(0),
+                        m.d.comb += [bad.eq(pre["k"]),
                                      self.k_en.eq(1), self.k_addr.eq(taddr),
                                      self.k_data.eq(word)]
                     m.d.sync += tt.eq(tt + 1)
@@ -254,41 +309,44 @@ class ImageLoader(wiring.Component):
                         with m.If(is_k):
                             m.d.sync += li.eq(li + 1)
                             with m.If(li == lm1):
-                                m.d.sync += [sec.eq(WGT), row.eq(0), rw.eq(0), row_l.eq(0),
-                                             row_c.eq(0), row_j.eq(0),
-                                             left.eq(desc[0].n_out)]
+                                m.d.sync += [sec.eq(WGT), row.eq(0), rw.eq(0)]
+                                m.d.sync += [q.eq(v) for q, v in zip(walk_q, walk_init)]
+                                m.d.sync += [c_dn.eq(cm1[0]), c_last.eq(cm1[0] == 0),
+                                             j_dn.eq(jm1[0]), j_last.eq(jm1[0] == 0)]
                 with m.Case(WGT):
                     merged = Signal(P * WB)
                     # lanes of this row that hold neurons: n_out - chunk*P, at most P (a
                     # register, so each lane's padding test is a small constant compare)
                     live = Signal(range(P + 1))
-                    m.d.comb += live.eq(Mux(left >= P, P, left))
+                    m.d.comb += live.eq(Mux(c_last, q_live[0], P))
                     m.d.comb += merged.eq(rowbuf)
                     with m.Switch(rw):
                         for k in range(wpr):
                             with m.Case(k):
                                 lanes = list(range(k * wpw, min(P, (k + 1) * wpw)))
                                 used = len(lanes) * WB
-                                bits_bad = (word[used:] != 0) if used < 32 else Const(0)
                                 pad_bad = Const(0)
                                 for q, p in enumerate(lanes):
                                     field = word[q * WB:(q + 1) * WB]
                                     m.d.comb += merged[p * WB:(p + 1) * WB].eq(field)
-                                    pad_bad = pad_bad | ((live <= p) & (field != 0))
-                                m.d.comb += bad.eq(bits_bad | pad_bad)
+                                    pad_bad = pad_bad | ((live <= p) & pre[f"fnz{q}"])
+                                m.d.comb += bad.eq(pre[f"bits{k}"] | pad_bad)
                     m.d.sync += [rowbuf.eq(merged), rw.eq(rw + 1)]
                     with m.If(rw == wpr - 1):
                         m.d.comb += [self.w_en.eq(1), self.w_addr.eq(row), self.w_data.eq(merged)]
                         m.d.sync += [rw.eq(0), row.eq(row + 1)]
-                        with m.If(row_c == Array(cm1)[row_l]):
-                            m.d.sync += [row_c.eq(0), left.eq(rcur.n_out)]
-                            with m.If(row_j == Array(jm1)[row_l]):
-                                m.d.sync += [row_j.eq(0), row_l.eq(row_l + 1),
-                                             left.eq(desc[(row_l + 1).as_unsigned()].n_out)]
-                            with m.Else():
-                                m.d.sync += row_j.eq(row_j + 1)
+                        with m.If(c_last & j_last):
+                            # the layer's last row: the queues move on to the next layer
+                            nxt = [q[k + 1] if k + 1 < ML else q[k]
+                                   for q in walk_qs for k in range(ML)]
+                            m.d.sync += [d.eq(v) for d, v in zip(walk_q, nxt)]
+                            m.d.sync += [c_dn.eq(q_cm1[1 % ML]), c_last.eq(q_c1[1 % ML]),
+                                         j_dn.eq(q_jm1[1 % ML]), j_last.eq(q_j1[1 % ML])]
+                        with m.Elif(c_last):
+                            m.d.sync += [c_dn.eq(q_cm1[0]), c_last.eq(q_c1[0]),
+                                         j_dn.eq(j_dn - 1), j_last.eq(j_dn == 1)]
                         with m.Else():
-                            m.d.sync += [row_c.eq(row_c + 1), left.eq(left - P)]
+                            m.d.sync += [c_dn.eq(c_dn - 1), c_last.eq(c_dn == 1)]
                         with m.If(row == rows_m1):
                             m.d.sync += sec.eq(CSUM)
 
