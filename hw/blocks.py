@@ -11,7 +11,7 @@ row and write.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -76,6 +76,23 @@ def _any(terms):
     return out
 
 
+def guarded_read(m, w: Widths, wp, rp, name: str):
+    """``rp.data`` as the design may use it.
+
+    The memories are marked :data:`NO_RW_CHECK`: synthesis may build them so that a read in the
+    cycle of a write to the same address returns anything, and the design must never use such a
+    word (it forwards the value instead, or the word is unused then). Simulation keeps one
+    behaviour (the old word, or the new one through a transparent port), so on a ``poison``
+    build, the one every simulation backend runs, such a read returns its bits inverted: a
+    result that depended on it would then differ from the reference model.
+    """
+    if not w.poison:
+        return rp.data
+    hit = Signal(name=f"{name}_rw_hit")
+    m.d.sync += hit.eq(wp.en & (wp.addr == rp.addr))
+    return rp.data ^ Mux(hit, Const((1 << len(rp.data)) - 1, len(rp.data)), 0)
+
+
 def _addr_bits(depth: int) -> int:
     return max(0, (depth - 1).bit_length())
 
@@ -102,12 +119,14 @@ class WeightMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self._w
-        m.submodules.mem = mem = Memory(shape=unsigned(w.P * w.WB), depth=w.WD, init=[], attrs=NO_RW_CHECK)
+        m.submodules.mem = mem = Memory(shape=unsigned(w.P * w.WB), depth=w.WD, init=[],
+                                          attrs=NO_RW_CHECK)
         wp = mem.write_port()
         rp = mem.read_port()
         m.d.comb += [
             wp.en.eq(self.w_en), wp.addr.eq(self.w_addr[:self._ab]), wp.data.eq(self.w_data),
-            rp.addr.eq(self.r_addr[:self._ab]), self.r_data.eq(rp.data),
+            rp.addr.eq(self.r_addr[:self._ab]),
+            self.r_data.eq(guarded_read(m, w, wp, rp, "weights")),
         ]
         return m
 
@@ -137,13 +156,15 @@ class ParameterTables(wiring.Component):
         w = self._w
         m.submodules.th_mem = th = Memory(shape=unsigned(w.PB - 1 or 1), depth=w.table_depth,
                                           init=[], attrs=NO_RW_CHECK)
-        m.submodules.k_mem = km = Memory(shape=unsigned(w.KB), depth=w.table_depth, init=[], attrs=NO_RW_CHECK)
-        for mem, en, addr, data, out in ((th, self.th_en, self.th_addr, self.th_data, self.th),
-                                         (km, self.k_en, self.k_addr, self.k_data, self.k)):
+        m.submodules.k_mem = km = Memory(shape=unsigned(w.KB), depth=w.table_depth, init=[],
+                                         attrs=NO_RW_CHECK)
+        for name, mem, en, addr, data, out in (
+                ("th", th, self.th_en, self.th_addr, self.th_data, self.th),
+                ("k", km, self.k_en, self.k_addr, self.k_data, self.k)):
             wp = mem.write_port()
             rp = mem.read_port()
             m.d.comb += [wp.en.eq(en), wp.addr.eq(addr), wp.data.eq(data),
-                         rp.addr.eq(self.r_addr), out.eq(rp.data)]
+                         rp.addr.eq(self.r_addr), out.eq(guarded_read(m, w, wp, rp, name))]
         return m
 
 
@@ -214,7 +235,8 @@ class NeuronArray(wiring.Component):
         def fired(word):
             return word[P * PB:]
 
-        m.submodules.mem = mem = Memory(shape=unsigned(w.memb_width), depth=w.memb_depth, init=[], attrs=NO_RW_CHECK)
+        m.submodules.mem = mem = Memory(shape=unsigned(w.memb_width), depth=w.memb_depth, init=[],
+                                     attrs=NO_RW_CHECK)
         wp = mem.write_port()
         rp = mem.read_port()
 
@@ -268,7 +290,8 @@ class NeuronArray(wiring.Component):
         # forwarding source. Either way the op in c_ sees the same word.
         reg_memb = w.memb_depth > MEMB_LUTRAM_DEPTH
         m.d.comb += rp.addr.eq(Mux(self.rd_en, self.rd_addr, b_maddr if reg_memb else m_maddr))
-        m.d.comb += self.rd_data.eq(rp.data)
+        rdata = guarded_read(m, w, wp, rp, "memb")
+        m.d.comb += self.rd_data.eq(rdata)
 
         # m_: W*K; the membrane word is read
         pw = WB + KB + 1
@@ -301,11 +324,33 @@ class NeuronArray(wiring.Component):
             c_mem = Signal(w.memb_width)
             d2_word = Signal(w.memb_width)
             fwd2 = Signal()
-            m.d.sync += [c_mem.eq(rp.data), d2_word.eq(d_word),
+            m.d.sync += [c_mem.eq(rdata), d2_word.eq(d_word),
                          fwd2.eq(d_valid & d_integ & (d_maddr == m_maddr))]
             m.d.comb += vin.eq(Mux(fwd1, d_word, Mux(fwd2, d2_word, c_mem)))
         else:
-            m.d.comb += vin.eq(Mux(fwd1, d_word, rp.data))
+            # read at the end of m_, used in c_ straight from the RAM; integrate ops write back
+            # from d_ (a register, so the write data is not one path with the add): the op one
+            # ahead writes an edge after this op's read and the op two ahead at that edge (a
+            # read in the cycle of a write to its address may return anything), so both are
+            # forwarded, the newer first; whether either applies is registered a stage early
+            d2_word = Signal(w.memb_width)
+            fwd_any = Signal()
+            m.d.sync += [d2_word.eq(d_word),
+                         fwd_any.eq((c_valid & c_integ & (c_maddr == m_maddr))
+                                    | (d_valid & d_integ & (d_maddr == m_maddr)))]
+            # the selects are copied per lane (kept apart in synthesis): each drives one lane's
+            # multiplexers instead of all of them
+            for p in range(P):
+                f1 = Signal(name=f"fwd1_l{p}", attrs={"keep": 1})
+                fa = Signal(name=f"fwd_any_l{p}", attrs={"keep": 1})
+                m.d.sync += [f1.eq(c_valid & c_integ & (c_maddr == m_maddr)),
+                             fa.eq((c_valid & c_integ & (c_maddr == m_maddr))
+                                   | (d_valid & d_integ & (d_maddr == m_maddr)))]
+                bits = slice(p * PB, (p + 1) * PB)
+                m.d.comb += vin[bits].eq(Mux(fa, Mux(f1, d_word[bits], d2_word[bits]),
+                                             rdata[bits]))
+            fb = slice(P * PB, w.memb_width)
+            m.d.comb += vin[fb].eq(Mux(fwd_any, Mux(fwd1, d_word[fb], d2_word[fb]), rdata[fb]))
 
         d_chunk = Signal(ci)
         d_reset = Signal(2)
@@ -406,12 +451,21 @@ class NeuronArray(wiring.Component):
         # op issued after a sweep op never reaches c_ while it is in e_ or f_: the last sweep op
         # is in f_ seven cycles after its issue, the next phase's first op is issued after the
         # 6-cycle wait and ENTER)
-        with m.If(c_valid & c_integ):
-            m.d.comb += [wp.en.eq(1), wp.addr.eq(c_maddr), wp.data.eq(c_out)]
-        with m.Elif(sw_valid):
-            m.d.comb += [wp.en.eq(1), wp.addr.eq(sw_addr), wp.data.eq(sw_data)]
-        with m.Elif(self.clr_en):
-            m.d.comb += [wp.en.eq(1), wp.addr.eq(self.clr_addr), wp.data.eq(0)]
+        if not reg_memb and not w.leak:
+            # every op writes back from d_, and d_out is d_word for an integrate op (its fire
+            # mask is 0): one source but the clears
+            m.d.comb += [wp.en.eq(d_valid | self.clr_en),
+                         wp.addr.eq(Mux(d_valid, d_maddr, self.clr_addr)),
+                         wp.data.eq(Mux(d_valid, d_out, 0))]
+        else:
+            iw_valid, iw_addr, iw_data = ((c_valid & c_integ, c_maddr, c_out) if reg_memb
+                                          else (d_valid & d_integ, d_maddr, d_word))
+            with m.If(iw_valid):
+                m.d.comb += [wp.en.eq(1), wp.addr.eq(iw_addr), wp.data.eq(iw_data)]
+            with m.Elif(sw_valid):
+                m.d.comb += [wp.en.eq(1), wp.addr.eq(sw_addr), wp.data.eq(sw_data)]
+            with m.Elif(self.clr_en):
+                m.d.comb += [wp.en.eq(1), wp.addr.eq(self.clr_addr), wp.data.eq(0)]
         m.d.comb += self.busy.eq(a_valid | bst["valid"] | mst["valid"] | c_valid | d_valid
                                  | e_valid | f_valid | s_valid)
         return m
@@ -576,9 +630,11 @@ class EventQueue(wiring.Component):
         w = self._w
         P, MC = w.P, w.MC
         ci = w.chunk_idx
-        m.submodules.fifo = fifo = Memory(shape=unsigned(P + ci), depth=MC, init=[], attrs=NO_RW_CHECK)
+        m.submodules.fifo = fifo = Memory(shape=unsigned(P + ci), depth=MC, init=[],
+                                       attrs=NO_RW_CHECK)
         fw = fifo.write_port()
         fr = fifo.read_port()  # synchronous: a block RAM, not flip-flops
+        fr_data = guarded_read(m, w, fw, fr, "fifo")
         fab = _addr_bits(MC)
         wr = Signal(max(1, fab))
         rd = Signal(max(1, fab))  # the next entry to move into the head register
@@ -630,8 +686,8 @@ class EventQueue(wiring.Component):
         with m.If(push):
             m.d.sync += wr.eq(inc(wr))
         with m.If(load):
-            m.d.sync += [rd.eq(inc(rd)), hd_valid.eq(1), hd_mask.eq(fr.data[:P]),
-                         hd_chunk.eq(fr.data[P:]), single.eq(_at_most(fr.data[:P], 1))]
+            m.d.sync += [rd.eq(inc(rd)), hd_valid.eq(1), hd_mask.eq(fr_data[:P]),
+                         hd_chunk.eq(fr_data[P:]), single.eq(_at_most(fr_data[:P], 1))]
         with m.Elif(last_bit):
             m.d.sync += hd_valid.eq(0)
         with m.Elif(pop_bit):
@@ -657,13 +713,14 @@ class EventQueue(wiring.Component):
                      e2_prod.eq(small_mul(e1_neuron, self.next_chunks)),
                      e3_valid.eq(e2_valid), e2_row.eq(self.next_base + e2_prod)]
 
-        m.submodules.qmem = queue = Memory(shape=unsigned(w.row), depth=w.MN, init=[], attrs=NO_RW_CHECK)
+        m.submodules.qmem = queue = Memory(shape=unsigned(w.row), depth=w.MN, init=[],
+                                         attrs=NO_RW_CHECK)
         qw = queue.write_port()
         qr = queue.read_port(transparent_for=(qw,))
         qab = _addr_bits(w.MN)
         count = Signal(w.neuron_cnt)
         m.d.comb += [qw.en.eq(e3_valid), qw.addr.eq(count[:qab]), qw.data.eq(e2_row),
-                     qr.addr.eq(self.q_raddr[:qab]), self.q_rdata.eq(qr.data)]
+                     qr.addr.eq(self.q_raddr[:qab]), self.q_rdata.eq(guarded_read(m, w, qw, qr, "queue"))]
         with m.If(self.q_clear):
             m.d.sync += count.eq(0)
         with m.Elif(e3_valid):
@@ -724,12 +781,14 @@ class ResultSerializer(wiring.Component):
             self.done.eq(o_valid & self.result.ready & o_last),
         ]
         is_last = (sel & last_dec) != 0
-        with m.If(self.start):
-            m.d.sync += [run.eq(1), sel.eq(1), o_valid.eq(0)]
-        with m.Elif(run & (~o_valid | self.result.ready)):
+        # `start` comes while no record streams (run and o_valid low), so the loads do not wait
+        # for it: the output register's enable is not one path with the sequencer's decision
+        with m.If(run & (~o_valid | self.result.ready)):
             m.d.sync += [o_word.eq(pick), o_last.eq(is_last), o_valid.eq(1), sel.eq(sel << 1)]
             with m.If(is_last):
                 m.d.sync += run.eq(0)
         with m.Elif(o_valid & self.result.ready):
             m.d.sync += o_valid.eq(0)
+        with m.If(self.start):
+            m.d.sync += [run.eq(1), sel.eq(1)]
         return m

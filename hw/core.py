@@ -63,7 +63,7 @@ class NeuronCore(wiring.Component):
     ``layer[7:0]``, ``t[23:8]``, ``neuron[39:24]``).
     """
 
-    def __init__(self, config: CoreConfig, trace: bool = False):
+    def __init__(self, config: CoreConfig, trace: bool = False, poison: bool = False):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {type(config).__name__}")
         if not isinstance(trace, bool):
@@ -77,7 +77,9 @@ class NeuronCore(wiring.Component):
                              f"not {config.max_layers}")
         self._config = config
         self._trace = trace
-        self._w = Widths(config)
+        if not isinstance(poison, bool):
+            raise TypeError(f"poison must be True or False, not {poison!r}")
+        self._w = Widths(config, poison=poison)
         super().__init__(core_signature(trace))
 
     @property
@@ -231,13 +233,10 @@ class NeuronCore(wiring.Component):
         m.d.sync += t_eq.eq(Mux(fe.pop, popped[t_sel], kept[t_sel]))
         ev_at_t = fe.ev_valid & ~fe.ev_end & t_eq
 
-        # t == T - 1, kept in a register the same way (STEP decides from it)
+        # t == T - 1, registered: only STEP reads it, and STEP never comes in the cycle after t
+        # moves (t moves as STEP leaves for NEXT, and in IDLE and CLEAR to the 0 it has)
         t_last = Signal()
-        t_one = Signal()  # T == 1
-        last_t2 = Signal(w.t_cnt)  # T - 2
-        m.d.sync += [t_one.eq(T == 1), last_t2.eq(T - 2)]
-        t_last_next = Array([t_last, t_one, t == last_t2, fe.ev_time == last_t])
-        m.d.sync += t_last.eq(t_last_next[t_sel])
+        m.d.sync += t_last.eq(t == last_t)
 
         def move_t(value, kind):
             """Set t (and tell the registered matches which way it moves)."""
@@ -272,9 +271,9 @@ class NeuronCore(wiring.Component):
         # registered, and the counters add the registered flags (sops adds the registered
         # fan-out). The state decode is then not one path with the counters' adders. The last
         # bump of a sample lands before its record is read (the serializer reads its first word
-        # a cycle after the state that starts it, and no state that starts it bumps), and a counter is cleared in IDLE, which a
-        # bumping state never immediately precedes; the clears are assigned after the adds and
-        # take precedence.
+        # a cycle after the state that starts it, and no state that starts it bumps), and a
+        # counter is cleared in IDLE, which a bumping state never immediately precedes; the
+        # clears are assigned after the adds and take precedence.
         bumps = {name: Signal(name=f"bump_{name}") for name in (
             "input_events", "sops", "weight_reads", "membrane_reads", "membrane_writes",
             "sweeps")}

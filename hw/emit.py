@@ -63,13 +63,16 @@ def _convert(component: wiring.Component, name: str) -> str:
     return text
 
 
-def verilog(config: CoreConfig, trace: bool = False) -> str:
+def verilog(config: CoreConfig, trace: bool = False, *, poison: bool = False) -> str:
     """Synthesizable Verilog of :class:`hw.core.NeuronCore` for ``config``; top module
-    ``ttfs_core`` with the ports of docs/core-interface.md (plus ``clk`` and ``rst``)."""
+    ``ttfs_core`` with the ports of docs/core-interface.md (plus ``clk`` and ``rst``).
+
+    ``poison``: the simulation build (:func:`hw.blocks.guarded_read`), which the simulation
+    backends run; synthesis and ``ttfs rtl`` use the plain one."""
     from .core import NeuronCore
 
     _check(config, trace)
-    return _convert(NeuronCore(config, trace=trace), "ttfs_core")
+    return _convert(NeuronCore(config, trace=trace, poison=poison), "ttfs_core")
 
 
 def block_verilog(block: str, config: CoreConfig, trace: bool = False) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -196,9 +196,9 @@ class ImageLoader(wiring.Component):
         q_live = [Signal(range(P + 1), name=f"wq_live_{k}") for k in range(ML)]
         walk_qs = [q_cm1, q_c1, q_jm1, q_j1, q_live]
         walk_q = [q[k] for q in walk_qs for k in range(ML)]
-        # loaded as the walk starts: the chunk counts are final two cycles after the last d3
-        # (cm1 and jm1 are registered from the descriptors), and at least two table words
-        # come between
+        # the walk's first values: the chunk counts are final two cycles after the last d3 (cm1
+        # and jm1 are registered from the descriptors), and at least two table words come
+        # between
         walk_init = ([cm1[k] for k in range(ML)] + [cm1[k] == 0 for k in range(ML)]
                      + [jm1[k] for k in range(ML)] + [jm1[k] == 0 for k in range(ML)]
                      + [(desc[k].n_out - cm1[k] * P)[:len(q_live[k])] for k in range(ML)])
@@ -224,6 +224,13 @@ class ImageLoader(wiring.Component):
         with m.If(acc & chk_rows):
             m.d.comb += bad_rows.eq(wrun != rows)
             m.d.sync += chk_rows.eq(0)
+
+        # the walk's start, loaded in every table cycle (the values are final by then, and the
+        # walk starts in the cycle after the last table word), so the loads need no decision
+        with m.If(sec == TAB):
+            m.d.sync += [q.eq(v) for q, v in zip(walk_q, walk_init, strict=True)]
+            m.d.sync += [c_dn.eq(cm1[0]), c_last.eq(cm1[0] == 0), j_dn.eq(jm1[0]),
+                         j_last.eq(jm1[0] == 0)]
 
         with m.If(acc):
             with m.If(sec != CSUM):
@@ -310,9 +317,6 @@ class ImageLoader(wiring.Component):
                             m.d.sync += li.eq(li + 1)
                             with m.If(li == lm1):
                                 m.d.sync += [sec.eq(WGT), row.eq(0), rw.eq(0)]
-                                m.d.sync += [q.eq(v) for q, v in zip(walk_q, walk_init)]
-                                m.d.sync += [c_dn.eq(cm1[0]), c_last.eq(cm1[0] == 0),
-                                             j_dn.eq(jm1[0]), j_last.eq(jm1[0] == 0)]
                 with m.Case(WGT):
                     merged = Signal(P * WB)
                     # lanes of this row that hold neurons: n_out - chunk*P, at most P (a
@@ -339,7 +343,7 @@ class ImageLoader(wiring.Component):
                             # the layer's last row: the queues move on to the next layer
                             nxt = [q[k + 1] if k + 1 < ML else q[k]
                                    for q in walk_qs for k in range(ML)]
-                            m.d.sync += [d.eq(v) for d, v in zip(walk_q, nxt)]
+                            m.d.sync += [d.eq(v) for d, v in zip(walk_q, nxt, strict=True)]
                             m.d.sync += [c_dn.eq(q_cm1[1 % ML]), c_last.eq(q_c1[1 % ML]),
                                          j_dn.eq(q_jm1[1 % ML]), j_last.eq(q_j1[1 % ML])]
                         with m.Elif(c_last):

@@ -48,9 +48,13 @@ class Widths:
     ``*_idx`` widths hold an index ``0 .. max-1``, ``*_cnt`` widths a count ``0 .. max``.
     Membrane words live at ``Cat(chunk, layer)`` and table entries at ``Cat(t, layer)``, so the
     membrane memory is ``max_layers << chunk_idx`` words and each table ``max_layers << t_idx``.
+
+    ``poison``: the simulation build, in which a memory read in the cycle of a write to the same
+    address returns its bits inverted (:func:`hw.blocks.guarded_read`).
     """
 
     config: CoreConfig
+    poison: bool = False
 
     @property
     def P(self) -> int:

@@ -57,7 +57,7 @@ def simulate_streams(
     """
     if not 0 <= idle < 1 or not 0 <= backpressure < 1:
         raise ConfigError(f"idle and backpressure must be in [0, 1), not {idle}, {backpressure}")
-    dut = NeuronCore(core, trace=trace)
+    dut = NeuronCore(core, trace=trace, poison=True)
     if program is None:
         program = [("load", k) for k in range(len(loads))] + [
             ("sample", k) for k in range(len(samples))]

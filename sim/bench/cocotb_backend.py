@@ -144,7 +144,7 @@ def build_core(core, trace: bool = True, cache_dir: str | os.PathLike | None = N
     """Emit and build ``ttfs_core`` for ``core`` (a :class:`sim.core.CoreConfig`)."""
     from hw.emit import verilog
 
-    text = verilog(core, trace=trace)
+    text = verilog(core, trace=trace, poison=True)
     tag = json.dumps({"core": core.to_json(), "trace": trace}, sort_keys=True)
     return build_verilog(text, TOPLEVEL, tag, cache_dir)
 

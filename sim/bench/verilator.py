@@ -314,7 +314,7 @@ def core_verilog(config: CoreConfig, trace: bool) -> str:
     if memo not in _VERILOG_MEMO:
         from hw.emit import verilog
 
-        _VERILOG_MEMO[memo] = verilog(config, trace=trace)
+        _VERILOG_MEMO[memo] = verilog(config, trace=trace, poison=True)
     return _VERILOG_MEMO[memo]
 
 
