@@ -720,7 +720,8 @@ class EventQueue(wiring.Component):
         qab = _addr_bits(w.MN)
         count = Signal(w.neuron_cnt)
         m.d.comb += [qw.en.eq(e3_valid), qw.addr.eq(count[:qab]), qw.data.eq(e2_row),
-                     qr.addr.eq(self.q_raddr[:qab]), self.q_rdata.eq(guarded_read(m, w, qw, qr, "queue"))]
+                     qr.addr.eq(self.q_raddr[:qab]),
+                     self.q_rdata.eq(guarded_read(m, w, qw, qr, "queue"))]
         with m.If(self.q_clear):
             m.d.sync += count.eq(0)
         with m.Elif(e3_valid):
