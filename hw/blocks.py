@@ -2,8 +2,8 @@
 
 Pipeline stage prefixes (used in :class:`NeuronArray`): ``a_`` the issue register (weight and
 table read addresses), ``b_`` weight row, kernel and threshold registered, ``m_`` ``W*K`` and
-the membrane read, ``c_`` forwarding, saturating add and integrate write-back, or
-fire compare, ``d_`` reset and fire mask, ``e_`` the leak's shift, ``f_`` the leak's subtract
+the membrane read, ``c_`` forwarding, saturating add, or fire compare, ``d_`` integrate
+write-back, reset and fire mask, ``e_`` the leak's shift, ``f_`` the leak's subtract
 and sweep write-back. In
 :class:`EventQueue`: ``e1_`` a spike leaving the mask FIFO (trace), ``e2_``/``e3_`` its queue
 row and write.
@@ -181,20 +181,22 @@ class NeuronArray(wiring.Component):
     Throughput one op per cycle, any mix, no bubbles. The weight and table RAMs' outputs are
     registered before they are used (``b_`` -> ``m_``); the membrane word is read at the end of
     ``m_`` and used in ``c_`` straight from the RAM's read register (a memory deeper than
-    :data:`MEMB_LUTRAM_DEPTH` is read at the end of ``b_`` and registered, and forwards from
-    ``d_`` and ``d2_``; described here for the shallow one). An integrate op writes its
-    saturated sum at the end of ``c_``; the op behind it read the membrane at that same edge (and
-    sees the old word), so the result of the op one ahead comes from ``d_`` (a registered select,
-    one 2:1 multiplexer): consecutive ops on the same chunk see each other's result. Sweep ops
-    write back in ``f_`` (in ``d_`` on a build without the leak);
-    the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, then spends at
-    least two cycles in ``NEXT``/``ENTER``, so no op ever reads a word a sweep op still holds.
-    Latency (issue = the cycle ``i_valid`` is high): integrate write-back 4 cycles, fire-mask
-    push 5 cycles, sweep write-back 7 cycles (5 on a build without the leak).
+    :data:`MEMB_LUTRAM_DEPTH` is read at the end of ``b_`` and registered, and its integrate ops
+    write back from ``c_``; described here for the shallow one). An integrate op writes its
+    registered result at the end of ``d_``: the op one ahead writes an edge after this op's
+    read and the op two ahead at the edge of it, so both results are forwarded into ``c_``
+    (from ``d_`` and ``d2_``, registered selects): consecutive ops on the same chunk see each
+    other's result. A read in the cycle of a write to its address is never used
+    (:func:`guarded_read`). Sweep ops write back in ``f_`` (in ``d_`` on a build without the
+    leak); the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, then
+    spends at least two cycles in ``NEXT``/``ENTER``, so no op ever reads a word a sweep op still
+    holds. Latency (issue = the cycle ``i_valid`` is high): integrate write-back 5 cycles (4 on
+    a deep membrane), fire-mask push 5 cycles, sweep write-back 7 cycles (5 on a build without
+    the leak).
 
     Stages: ``a_`` issue register (RAM addresses); ``b_`` weights, kernel, threshold registered
     (a sweep op's kernel is forced to 0, so its sum is its potential); ``m_`` ``W*K``, membrane
-    read; ``c_`` forwarding, saturating add, fire compare, integrate write-back; ``d_`` reset and
+    read; ``c_`` forwarding, saturating add, fire compare; ``d_`` integrate write-back, reset and
     fire mask; ``e_`` the leak's shift ``V >> s``; ``f_`` ``V - (V >> s)`` and sweep
     write-back.
 
@@ -481,8 +483,9 @@ def event_signature():
 
 
 class EventFetch(wiring.Component):
-    """Input-event fetch: a prefetch (two input slots, then ``ev``) on the event stream that checks
-    every word as it is accepted and computes the first weight row of each input event.
+    """Input-event fetch: a prefetch (two input slots used as a ring, then ``ev``) on the event
+    stream that checks every word as it is accepted and computes the first weight row of each
+    input event as it is accepted (layer 1's chunk count is static while a sample's words come).
 
     Checks (``sim.bench.differential``'s expectation, ``sim.ir.check_events``): an event word
     whose time is ``>= T`` or input ``>= n_inputs`` raises ``range``; a word not strictly above the
@@ -734,10 +737,10 @@ class EventQueue(wiring.Component):
 
 class ResultSerializer(wiring.Component):
     """Streams one result record: ``n_words`` 32-bit words from ``words`` (index 0 first), the last
-    with ``last`` set. ``start`` begins a record (the words must hold still until ``done``, and
-    ``n_words`` from the cycle before ``start``). Word ``k`` is read into the output register
-    in cycle ``start + 1 + k`` at the earliest and offered from the next cycle on: the first word
-    leaves two cycles after ``start``.
+    with ``last`` set. ``start`` begins a record, and comes only while ``busy`` is low (the
+    words must hold still until ``done``, and ``n_words`` from the cycle before ``start``).
+    Word ``k`` is read into the output register in cycle ``start + 1 + k`` at the earliest and
+    offered from the next cycle on: the first word leaves two cycles after ``start``.
 
     Throughput one word per cycle while ``result.ready``; ``busy`` from the cycle after
     ``start`` to the last word's acceptance. Counterpart: ``sim.bench.differential.encode_record``.
