@@ -20,8 +20,9 @@ from sim.errors import MismatchError
 @cocotb.test()
 async def result_serializer(dut):
     """``ResultSerializer`` streams each record word by word, ``last`` on the final word only,
-    one word per cycle while ``ready``; ``busy`` holds until the last word is taken, ``done``
-    pulses with that transfer. Counterpart: ``sim.bench.differential.encode_record``."""
+    one word per cycle while ``ready`` from the second cycle after ``start``; ``busy`` holds
+    until the last word is taken, ``done`` pulses with that transfer. Counterpart:
+    ``sim.bench.differential.encode_record``."""
     job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
     rng = random.Random(job["seed"])
     dut._log.info("bench seed %d, backpressure %.2f", job["seed"], job["backpressure"])
