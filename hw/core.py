@@ -475,6 +475,10 @@ class NeuronCore(wiring.Component):
                 with m.Else():
                     m.next = "SWEEP"
             with m.State("INTEG_S"):
+                # the event's last chunk takes it, whether or not the sample aborts now (ABORT
+                # drops the sample's words anyway): the take is not one path with the flags
+                with m.If(ev_at_t & c_end):
+                    m.d.comb += fe.take.eq(1)
                 with m.If(ev_error):
                     m.next = "ABORT"
                 with m.Elif(~fe.ev_valid):
@@ -484,7 +488,6 @@ class NeuronCore(wiring.Component):
                     with m.If(c_zero):
                         bump("input_events", "sops")
                     with m.If(c_end):
-                        m.d.comb += fe.take.eq(1)
                         c_zero_cur()
                     with m.Else():
                         c_inc(cur_cm2)
@@ -501,12 +504,14 @@ class NeuronCore(wiring.Component):
                 issue_integ(row_q, c)
                 with m.If(c_zero):
                     bump("sops")
+                with m.If(c_end):
+                    # the next entry is read whether or not the sample aborts now
+                    m.d.comb += q_raddr.eq(q_idx + 1)
                 with m.If(ev_error):
                     m.next = "ABORT"
                 with m.Elif(c_end):
                     c_zero_cur()
                     m.d.sync += [q_idx.eq(q_idx + 1), q_end.eq(q_idx == q_last2)]
-                    m.d.comb += q_raddr.eq(q_idx + 1)
                     with m.If(q_end):
                         with m.If(cur_sweepable):
                             m.next = "SWEEP"

@@ -224,8 +224,13 @@ def _yosys(workdir: Path, target: Target, verilog: str, ports) -> tuple[dict, fl
                      "-json netlist.json")
     else:
         synth_cmd = "synth_ecp5 -top ttfs_synth_top -json netlist.json"
+    # A register the RTL marks `keep` (hw.blocks: the forwarding selects copied per lane) stays
+    # its own flip-flop: yosys would otherwise merge identical flip-flops and undo the copies.
     script = (
         "read_verilog ttfs_core.v ttfs_synth_top.v\n"
+        "hierarchy -top ttfs_synth_top\n"
+        "proc\n"
+        "setattr -set keep 1 a:keep %ci:+$dff[Q]\n"
         f"{synth_cmd}\n"
         "tee -q -o stat.json stat -json\n"
     )
