@@ -308,21 +308,21 @@ class NeuronArray(wiring.Component):
         c_th = Signal(PB - 1 or 1)
         m.d.sync += [c_maddr.eq(m_maddr), c_th.eq(m_th)]
 
-        # c_: forward, saturating add (a sweep op adds 0), fire compare; integrate write-back
+        # c_: forward, saturating add (a sweep op adds 0), fire compare (and the integrate
+        # write-back on a deep membrane)
         d_valid = Signal()
         d_integ = Signal()
         d_maddr = Signal(self._mab)
         d_word = Signal(w.memb_width)
-        # The op in c_ read the memory at the edge where the op one ahead of it wrote (a read
-        # sees the word as it was before that edge's write); the op two ahead wrote an edge
-        # earlier, so the RAM has it. Only the op one ahead's result is forwarded, from d_; the
-        # select is compared a stage early and registered.
+        # the op one ahead is in d_ when this op is in c_: whether it is an integrate op on the
+        # same word, compared a stage early and registered
         fwd1 = Signal()
         vin = Signal(w.memb_width)
         m.d.sync += fwd1.eq(c_valid & c_integ & (c_maddr == m_maddr))
         if reg_memb:
-            # read two edges before c_: the op two ahead wrote at that edge, its result (d2_)
-            # is forwarded too
+            # read at the end of b_ and registered (c_mem); integrate ops write back from c_:
+            # the op one ahead writes after this op's read and the op two ahead at it, so both
+            # are forwarded (d_, then d2_)
             c_mem = Signal(w.memb_width)
             d2_word = Signal(w.memb_width)
             fwd2 = Signal()
@@ -444,15 +444,15 @@ class NeuronArray(wiring.Component):
             sw_valid, sw_addr, sw_data = f_valid, f_maddr, Cat(*v2, fired(f_word))
         else:
             # no leak datapath (the loader refuses leak_shift != 0): the reset result is final
-            # in d_ and is written back from there (latency 5, still after any integrate op's
-            # 4); e_valid and f_valid stay only so ``busy`` keeps the same timing
+            # in d_ and is written back from there (latency 5); e_valid and f_valid stay only
+            # so ``busy`` keeps the same timing
             sw_valid, sw_addr, sw_data = d_valid & ~d_integ, d_maddr, d_out
 
-        # one write port: integrate ops (c_), sweep ops (f_, or d_ without the leak), clears;
-        # never two at once (a sweep phase is followed by the sequencer's wait, and an integrate
-        # op issued after a sweep op never reaches c_ while it is in e_ or f_: the last sweep op
-        # is in f_ seven cycles after its issue, the next phase's first op is issued after the
-        # 6-cycle wait and ENTER)
+        # one write port: integrate ops (d_, or c_ on a deep membrane), sweep ops (f_, or d_
+        # without the leak), clears; never two at once (a sweep phase is followed by the
+        # sequencer's wait, and an integrate op issued after a sweep op never reaches c_ or d_
+        # while it is in e_ or f_: the last sweep op is in f_ seven cycles after its issue, the
+        # next phase's first op is issued after the 6-cycle wait and ENTER)
         if not reg_memb and not w.leak:
             # every op writes back from d_, and d_out is d_word for an integrate op (its fire
             # mask is 0): one source but the clears
