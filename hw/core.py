@@ -239,7 +239,7 @@ class NeuronCore(wiring.Component):
         m.d.sync += t_last.eq(t == last_t)
 
         def move_t(value, kind):
-            """Set t (and tell the registered matches which way it moves)."""
+            """Set t (and tell the registered match which way it moves)."""
             m.d.comb += t_sel.eq(kind)
             m.d.sync += t.eq(value)
 
