@@ -318,7 +318,10 @@ class NeuronArray(wiring.Component):
         # same word, compared a stage early and registered
         fwd1 = Signal()
         vin = Signal(w.memb_width)
-        m.d.sync += fwd1.eq(c_valid & c_integ & (c_maddr == m_maddr))
+        # the op one ahead (in c_) / two ahead (in d_) integrates into the word the op in m_ reads
+        hit1 = c_valid & c_integ & (c_maddr == m_maddr)
+        hit2 = d_valid & d_integ & (d_maddr == m_maddr)
+        m.d.sync += fwd1.eq(hit1)
         if reg_memb:
             # read at the end of b_ and registered (c_mem); integrate ops write back from c_:
             # the op one ahead writes after this op's read and the op two ahead at it, so both
@@ -326,8 +329,7 @@ class NeuronArray(wiring.Component):
             c_mem = Signal(w.memb_width)
             d2_word = Signal(w.memb_width)
             fwd2 = Signal()
-            m.d.sync += [c_mem.eq(rdata), d2_word.eq(d_word),
-                         fwd2.eq(d_valid & d_integ & (d_maddr == m_maddr))]
+            m.d.sync += [c_mem.eq(rdata), d2_word.eq(d_word), fwd2.eq(hit2)]
             m.d.comb += vin.eq(Mux(fwd1, d_word, Mux(fwd2, d2_word, c_mem)))
         else:
             # read at the end of m_, used in c_ straight from the RAM; integrate ops write back
@@ -337,17 +339,13 @@ class NeuronArray(wiring.Component):
             # forwarded, the newer first; whether either applies is registered a stage early
             d2_word = Signal(w.memb_width)
             fwd_any = Signal()
-            m.d.sync += [d2_word.eq(d_word),
-                         fwd_any.eq((c_valid & c_integ & (c_maddr == m_maddr))
-                                    | (d_valid & d_integ & (d_maddr == m_maddr)))]
+            m.d.sync += [d2_word.eq(d_word), fwd_any.eq(hit1 | hit2)]
             # the selects are copied per lane (kept apart in synthesis): each drives one lane's
             # multiplexers instead of all of them
             for p in range(P):
                 f1 = Signal(name=f"fwd1_l{p}", attrs={"keep": 1})
                 fa = Signal(name=f"fwd_any_l{p}", attrs={"keep": 1})
-                m.d.sync += [f1.eq(c_valid & c_integ & (c_maddr == m_maddr)),
-                             fa.eq((c_valid & c_integ & (c_maddr == m_maddr))
-                                   | (d_valid & d_integ & (d_maddr == m_maddr)))]
+                m.d.sync += [f1.eq(hit1), fa.eq(hit1 | hit2)]
                 bits = slice(p * PB, (p + 1) * PB)
                 m.d.comb += vin[bits].eq(Mux(fa, Mux(f1, d_word[bits], d2_word[bits]),
                                              rdata[bits]))

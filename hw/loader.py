@@ -319,8 +319,8 @@ class ImageLoader(wiring.Component):
                                 m.d.sync += [sec.eq(WGT), row.eq(0), rw.eq(0)]
                 with m.Case(WGT):
                     merged = Signal(P * WB)
-                    # lanes of this row that hold neurons: n_out - chunk*P, at most P (a
-                    # register, so each lane's padding test is a small constant compare)
+                    # lanes of this row that hold neurons: P, or the layer's last chunk's count
+                    # (registers, so each lane's padding test is a small constant compare)
                     live = Signal(range(P + 1))
                     m.d.comb += live.eq(Mux(c_last, q_live[0], P))
                     m.d.comb += merged.eq(rowbuf)
@@ -328,7 +328,6 @@ class ImageLoader(wiring.Component):
                         for k in range(wpr):
                             with m.Case(k):
                                 lanes = list(range(k * wpw, min(P, (k + 1) * wpw)))
-                                used = len(lanes) * WB
                                 pad_bad = Const(0)
                                 for q, p in enumerate(lanes):
                                     field = word[q * WB:(q + 1) * WB]
