@@ -29,14 +29,14 @@ import time
 
 import numpy as np
 
-from sim.bench.cocotb_backend import build_core, run_job
-from sim.bench.differential import BenchOptions, program_for
-from sim.core import CoreConfig
-from sim.costmodel import breakdown
-from sim.errors import TTFSError
-from sim.image import pack
-from sim.ir import EventSet, Layer, QNet, load_qnet
-from sim.reference import run
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.costmodel import breakdown
+from ttfs.sim.errors import TTFSError
+from ttfs.sim.image import pack
+from ttfs.sim.ir import EventSet, Layer, QNet, load_qnet
+from ttfs.sim.reference import run
+from ttfs.verify.cocotb_backend import build_core, run_job
+from ttfs.verify.differential import BenchOptions, program_for
 
 #: RTL sequencer states -> the cost model's phase names
 PHASE_OF_STATE = {
@@ -52,7 +52,7 @@ def state_names(core: CoreConfig) -> dict[int, str]:
     """``seq_state`` value -> state name, from the elaborated core's FSM decoder."""
     from amaranth.hdl import Fragment
 
-    from hw.core import NeuronCore
+    from ttfs.hw.core import NeuronCore
 
     frag = Fragment.get(NeuronCore(core, trace=True), None)
     todo = [frag]
@@ -75,8 +75,8 @@ def state_names(core: CoreConfig) -> dict[int, str]:
 
 def yinyang_events(qnet: QNet, n: int) -> EventSet:
     """Yin-Yang test points encoded as the trained network's meta says (TTFS encoder)."""
-    from sim.encode import encode_ttfs
-    from train.data import yinyang
+    from ttfs.sim.encode import encode_ttfs
+    from ttfs.train.data import yinyang
 
     enc = qnet.meta.get("encoder") or {}
     if enc.get("kind") != "ttfs":

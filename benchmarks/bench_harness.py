@@ -31,13 +31,13 @@ import time
 
 import numpy as np
 
-from sim.bench.differential import check_results
-from sim.bench.verilator import VerilatorBackend, build_for_core
-from sim.core import CoreConfig
-from sim.encode import encode_ttfs
-from sim.image import pack
-from sim.ir import Layer, QNet
-from sim.reference import run
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.encode import encode_ttfs
+from ttfs.sim.image import pack
+from ttfs.sim.ir import Layer, QNet
+from ttfs.sim.reference import run
+from ttfs.verify.differential import check_results
+from ttfs.verify.verilator import VerilatorBackend, build_for_core
 
 GENERAL = CoreConfig(lanes=8, weight_bits=8, potential_bits=16, kernel_bits=8, max_neurons=128,
                   max_layers=4, max_time_steps=64, weight_depth=256)
@@ -53,7 +53,7 @@ def yinyang_network(seed: int = 0) -> QNet:
 
 
 def yinyang_events(n: int):
-    from train.data import yinyang
+    from ttfs.train.data import yinyang
 
     X, y = yinyang(1000, 40)
     return encode_ttfs(X[:n], T, t_in=T // 2, bias_steps=[0], labels=y[:n])
@@ -74,7 +74,7 @@ def main() -> None:
                     help="the flow's core for this network, or a general one (see above)")
     args = ap.parse_args()
 
-    from sim.costmodel import cost_hook
+    from ttfs.sim.costmodel import cost_hook
 
     qnet = yinyang_network()
     events = yinyang_events(args.samples)
@@ -85,7 +85,7 @@ def main() -> None:
     print(f"workload: 5-120-3, T={T}, {n} Yin-Yang test samples, "
           f"{sum(len(s) for s in events.samples)} input events; core {core}")
 
-    from hw.emit import verilog
+    from ttfs.hw.emit import verilog
 
     _, t_emit = timed(verilog, core, trace=False)
     with tempfile.TemporaryDirectory() as cache:
@@ -137,7 +137,7 @@ def main() -> None:
 
     if args.amaranth:
         try:
-            from hw.simulate import AmaranthBackend
+            from ttfs.verify.amaranth import AmaranthBackend
         except ImportError as exc:
             print(f"amaranth backend: not available ({exc})")
         else:
@@ -149,7 +149,7 @@ def main() -> None:
                   f"harness / amaranth = {h_rate / (k / t_a):,.0f}x")
     if args.cocotb:
         try:
-            from sim.bench.cocotb_backend import CocotbBackend
+            from ttfs.verify.cocotb_backend import CocotbBackend
         except ImportError as exc:
             print(f"cocotb backend: not available ({exc})")
         else:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.core import CoreConfig
-from sim.image import load_image, pack, run_image, save_image
-from sim.ir import EventSet, Layer, QNet
-from sim.reference import run
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.image import load_image, pack, run_image, save_image
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.reference import run
 
 
 def network(rng: np.random.Generator, sizes=(784, 128, 10), T: int = 32) -> QNet:

@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from sim.encode import encode_ttfs
-from sim.ir import Layer, QNet
-from sim.reference import run, run_sample
+from ttfs.sim.encode import encode_ttfs
+from ttfs.sim.ir import Layer, QNet
+from ttfs.sim.reference import run, run_sample
 
 
 def bench_network(seed: int = 0) -> QNet:
@@ -83,11 +83,11 @@ def main() -> None:
     rate = best_rate(lambda: run(q, ev, trace=True), args.samples, args.repeat)
     print(f"run, with trace: {rate:10,.0f} samples/s")
     try:
-        costmodel = importlib.import_module("sim.costmodel")
+        costmodel = importlib.import_module("ttfs.sim.costmodel")
     except ModuleNotFoundError:
         print("run, cost hook:  (sim.costmodel not available)")
     else:
-        from sim.core import CoreConfig
+        from ttfs.sim.core import CoreConfig
 
         hook = costmodel.cost_hook(CoreConfig.for_network(q))
         rate = best_rate(lambda: run(q, ev, cost=hook), args.samples, args.repeat)

@@ -21,8 +21,8 @@ import argparse
 import json
 import time
 
-from hw.synth import TARGETS, capacity_from_report, synth_seeds
-from sim.core import CoreConfig, chunks
+from ttfs.hw.synth import TARGETS, capacity_from_report, synth_seeds
+from ttfs.sim.core import CoreConfig, chunks
 
 
 def config(lanes: int, kind: str = "general") -> CoreConfig:

@@ -14,12 +14,12 @@ import sys
 import numpy as np
 import torch
 
-from sim.core import CoreConfig
-from sim.costmodel import cost_hook
-from sim.reference import run
-from train.convert import ConvertConfig, encode_convert, export_convert, train_convert
-from train.data import dataset_info, load_split
-from train.kernel import KernelConfig, calibrate_export, encode_kernel, train_kernel
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.reference import run
+from ttfs.train.convert import ConvertConfig, encode_convert, export_convert, train_convert
+from ttfs.train.data import dataset_info, load_split
+from ttfs.train.kernel import KernelConfig, calibrate_export, encode_kernel, train_kernel
 
 
 def measure(qnet, events, y):

@@ -50,7 +50,7 @@ def schemes(args) -> list[dict]:
 
 def train_one(row: dict, work: str, seed: int) -> dict:
     """Train and quantize one row (runs in a worker process); returns paths and timings."""
-    from train.api import load_checkpoint, quantize_model, train_model
+    from ttfs.train.api import load_checkpoint, quantize_model, train_model
 
     out = Path(work) / row["key"]
     t0 = time.perf_counter()
@@ -67,13 +67,13 @@ def train_one(row: dict, work: str, seed: int) -> dict:
 
 def measure(row: dict, trained: dict) -> dict:
     """Run one trained row on the RTL and the reference; the figures of the RTL results."""
-    from sim.backend import get_backend
-    from sim.compare import first_divergence
-    from sim.core import CoreConfig
-    from sim.energy import energy_report
-    from sim.image import pack
-    from sim.ir import load_qnet
-    from train.api import encode_for, load_split
+    from ttfs.sim.compare import first_divergence
+    from ttfs.sim.core import CoreConfig
+    from ttfs.sim.energy import energy_report
+    from ttfs.sim.image import pack
+    from ttfs.sim.ir import load_qnet
+    from ttfs.train.api import encode_for, load_split
+    from ttfs.verify.backends import get_backend
 
     qnet = load_qnet(trained["qnet"])
     X, y = load_split(DATASET, "test")

@@ -22,10 +22,10 @@ import sys
 import numpy as np
 import torch
 
-from sim.core import CoreConfig
-from sim.costmodel import cost_hook
-from sim.reference import run
-from train.convert import (
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.reference import run
+from ttfs.train.convert import (
     ConvertConfig,
     ann_predict,
     convert_int_forward,
@@ -33,7 +33,7 @@ from train.convert import (
     export_convert,
     train_convert,
 )
-from train.data import dataset_info, load_split
+from ttfs.train.data import dataset_info, load_split
 
 HIDDEN = {"yinyang": (64,), "digits": (100,)}
 BETAS = (0.1, 0.25, 0.5, 1.0)

@@ -19,8 +19,8 @@ import argparse
 import sys
 import time
 
-from sim.bench.differential import COSIM_CORES, RandomRunStats, run_random
-from sim.errors import TTFSError
+from ttfs.sim.errors import TTFSError
+from ttfs.verify.differential import COSIM_CORES, RandomRunStats, run_random
 
 
 def main(argv=None) -> int:
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
             print(f"build {name} (lanes {core.lanes}, weight {core.weight_bits} b, potential "
                   f"{core.potential_bits} b): seeds {seeds[0]}..{seeds[-1]}", flush=True)
             if args.seed is not None:
-                from sim.random import random_case
+                from ttfs.sim.random import random_case
 
                 case = random_case(args.seed, n_samples=args.samples, core=core)
                 q = case.qnet

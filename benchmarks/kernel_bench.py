@@ -24,11 +24,11 @@ import time
 import numpy as np
 import torch
 
-from sim.core import CoreConfig
-from sim.costmodel import cost_hook
-from sim.reference import run
-from train.data import dataset_info, load_split
-from train.kernel import (
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.reference import run
+from ttfs.train.data import dataset_info, load_split
+from ttfs.train.kernel import (
     KernelConfig,
     calibrate_export,
     encode_kernel,

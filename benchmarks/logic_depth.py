@@ -18,8 +18,8 @@ import math
 import sys
 from collections import Counter
 
-from hw.depth import by_register, endpoint_levels, load_netlist
-from sim.errors import ConfigError
+from ttfs.hw.depth import by_register, endpoint_levels, load_netlist
+from ttfs.sim.errors import ConfigError
 
 
 def main(argv=None) -> int:

@@ -155,8 +155,8 @@ def high_jobs(rows) -> list:
 
 
 def run_jobs(jobs) -> None:
-    from train.api import train_model
-    from train.report import evaluate_checkpoint
+    from ttfs.train.api import train_model
+    from ttfs.train.report import evaluate_checkpoint
 
     seen = set()
     for name, method, opts, seed in jobs:

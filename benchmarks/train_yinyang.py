@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from train.api import load_checkpoint, load_split, train_model
-from train.loop import encode, model_from_checkpoint
-from train.report import evaluate_checkpoint
-from train.snn import events_to_dense
+from ttfs.train.api import load_checkpoint, load_split, train_model
+from ttfs.train.loop import encode, model_from_checkpoint
+from ttfs.train.report import evaluate_checkpoint
+from ttfs.train.snn import events_to_dense
 
 
 def step_breakdown(model_path: Path, batch: int, reps: int = 20) -> dict:

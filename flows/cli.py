@@ -23,7 +23,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from sim.errors import ConfigError, TTFSError
+from ttfs.sim.errors import ConfigError, TTFSError
 
 __all__ = ["main", "build_parser"]
 
@@ -67,7 +67,7 @@ def _write_json(obj, path: str | None) -> None:
 
 
 def _core_from_args(args, qnet=None):
-    from sim.core import CoreConfig, load_core
+    from ttfs.sim.core import CoreConfig, load_core
 
     if getattr(args, "core", None):
         core = load_core(args.core)
@@ -86,8 +86,8 @@ def _core_from_args(args, qnet=None):
 
 
 def cmd_compile(args) -> int:
-    from sim.image import pack, save_image
-    from sim.ir import load_events, load_qnet
+    from ttfs.sim.image import pack, save_image
+    from ttfs.sim.ir import load_events, load_qnet
 
     qnet = load_qnet(args.qnet)
     events = load_events(args.events, qnet)
@@ -104,7 +104,7 @@ def cmd_compile(args) -> int:
 
 
 def cmd_image_info(args) -> int:
-    from sim.image import format_info, image_info, load_image
+    from ttfs.sim.image import format_info, image_info, load_image
 
     image = load_image(args.image)
     if args.json:
@@ -150,14 +150,14 @@ def backend_options(backend: str, jobs: int, what: str = "--jobs") -> dict:
 
 
 def run_backend(image, backend: str, trace: bool, jobs: int = 1):
-    from sim.backend import get_backend
+    from ttfs.verify.backends import get_backend
 
     return get_backend(backend, **backend_options(backend, jobs)).run(image, trace=trace)
 
 
 def cmd_sim(args) -> int:
-    from sim.compare import check_equal
-    from sim.image import load_image
+    from ttfs.sim.compare import check_equal
+    from ttfs.sim.image import load_image
 
     image = load_image(args.image)
     t0 = time.perf_counter()
@@ -183,7 +183,7 @@ def cmd_sim(args) -> int:
 
 
 def cmd_rtl(args) -> int:
-    from hw.emit import verilog
+    from ttfs.hw.emit import verilog
 
     core = _core_from_args(args)
     text = verilog(core, trace=args.trace)
@@ -197,7 +197,7 @@ def cmd_rtl(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from hw.synth import synth
+    from ttfs.hw.synth import synth
 
     core = _core_from_args(args)
     report = synth(core, args.target, seed=args.seed, workdir=args.workdir)
@@ -238,7 +238,7 @@ def format_epoch(info, prefix: str = "") -> str:
 
 
 def cmd_train(args) -> int:
-    from train.api import train_model
+    from ttfs.train.api import train_model
 
     def progress(info) -> None:
         if not args.quiet:
@@ -260,7 +260,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_quantize(args) -> int:
-    from train.api import quantize_model
+    from ttfs.train.api import quantize_model
 
     qnet = quantize_model(args.model, args.output, weight_bits=args.weight_bits,
                           potential_bits=args.potential_bits)
@@ -271,8 +271,8 @@ def cmd_quantize(args) -> int:
 
 
 def cmd_encode(args) -> int:
-    from sim.ir import save_events
-    from train.api import encode_for, load_split
+    from ttfs.sim.ir import save_events
+    from ttfs.train.api import encode_for, load_split
 
     X, y = load_split(args.dataset, args.split)
     if args.limit is not None:
@@ -292,7 +292,7 @@ def cmd_encode(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from flows.flow import run_flow
+    from ttfs.flows.flow import run_flow
 
     return run_flow(
         config_path=args.config,
@@ -305,7 +305,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from flows.flow import report_only
+    from ttfs.flows.flow import report_only
 
     return report_only(args.run_dir)
 

@@ -42,7 +42,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sim.errors import ConfigError, TTFSError
+from ttfs.sim.errors import ConfigError, TTFSError
 
 __all__ = ["STEPS", "FlowConfig", "DEFAULT_CONFIG", "run_flow", "report_only", "Run"]
 
@@ -87,14 +87,14 @@ class FlowConfig:
             raise ConfigError("flow methods must list at least one training method")
         object.__setattr__(self, "methods", methods)
         object.__setattr__(self, "synth_targets", tuple(self.synth_targets))
-        from flows.cli import BACKEND_NAMES, SYNTH_TARGETS
+        from ttfs.flows.cli import BACKEND_NAMES, SYNTH_TARGETS
 
         if self.cosim_backend not in BACKEND_NAMES or self.cosim_backend == "reference":
             raise ConfigError(
                 "cosim_backend must be one of 'verilator', 'cocotb', 'amaranth', 'image', "
                 f"not {self.cosim_backend!r}"
             )
-        from flows.cli import backend_options
+        from ttfs.flows.cli import backend_options
 
         backend_options(self.cosim_backend, self.cosim_jobs, "cosim_jobs")  # or ConfigError
         for t in self.synth_targets:
@@ -117,7 +117,7 @@ class FlowConfig:
 
     @classmethod
     def from_json(cls, obj: Any) -> FlowConfig:
-        from sim.ir import _check_format, _check_keys
+        from ttfs.sim.ir import _check_format, _check_keys
 
         if not isinstance(obj, dict):
             raise ConfigError(f"a flow config must be a JSON object, not {type(obj).__name__}")
@@ -142,7 +142,7 @@ def _normalised(stored: Any) -> Any:
 def load_config(path: str | os.PathLike | None) -> FlowConfig:
     if path is None:
         return DEFAULT_CONFIG
-    from sim.ir import _read_json
+    from ttfs.sim.ir import _read_json
 
     return FlowConfig.from_json(_read_json(path, "flow config"))
 
@@ -284,7 +284,7 @@ def run_flow(
     force: bool = False,
 ) -> int:
     """Run the flow; returns the exit code. Steps already done (and intact) are skipped."""
-    from flows import steps as step_impl
+    from ttfs.flows import steps as step_impl
 
     config = load_config(config_path)
     for name, value in (("--from", start), ("--to", stop)):
@@ -341,7 +341,7 @@ def run_flow(
 
 def report_only(run_dir: str) -> int:
     """Rewrite the report of an existing run directory from its artifacts."""
-    from flows import steps as step_impl
+    from ttfs.flows import steps as step_impl
 
     root = Path(run_dir)
     mpath = root / "manifest.json"

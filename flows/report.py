@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.core import load_core
-from sim.energy import energy_report
-from sim.errors import ConfigError
-from sim.metrics import summarise
-from sim.reference import Counters, SampleResult
+from ttfs.sim.core import load_core
+from ttfs.sim.energy import energy_report
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.metrics import summarise
+from ttfs.sim.reference import Counters, SampleResult
 
 __all__ = ["write_report"]
 
@@ -129,7 +129,7 @@ def write_report(run) -> list[Path]:
     report["synthesis"] = synth
 
     if rtl_doc is not None and ref_doc is not None and core is not None:
-        from flows.steps import read_events
+        from ttfs.flows.steps import read_events
 
         qnet, events = read_events(run)
         rtl = _results_from_json(rtl_doc)

@@ -10,17 +10,17 @@ import json
 import time
 from pathlib import Path
 
-from sim.compare import first_divergence
-from sim.core import CoreConfig, load_core, save_core
-from sim.errors import ConfigError, MismatchError
-from sim.ir import load_events, load_qnet, save_events
+from ttfs.sim.compare import first_divergence
+from ttfs.sim.core import CoreConfig, load_core, save_core
+from ttfs.sim.errors import ConfigError, MismatchError
+from ttfs.sim.ir import load_events, load_qnet, save_events
 
 __all__ = ["step_train", "step_quantize", "step_compile", "step_rtl", "step_cosim",
            "step_synth", "step_report"]
 
 
 def _say(run, msg: str, level: int = 1) -> None:
-    from flows.flow import say
+    from ttfs.flows.flow import say
 
     say(run, msg, level)
 
@@ -42,7 +42,7 @@ def _rel(run, p: Path) -> str:
 
 
 def _write_json(path: Path, obj) -> None:
-    from flows.cli import dumps_results
+    from ttfs.flows.cli import dumps_results
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -64,7 +64,7 @@ def _options(run, method: str) -> dict:
 
 
 def step_train(run):
-    from train.api import train_model
+    from ttfs.train.api import train_model
 
     cfg = run.config
     artifacts = []
@@ -73,7 +73,7 @@ def step_train(run):
         t0 = time.perf_counter()
 
         def progress(info, method=method):
-            from flows.cli import format_epoch
+            from ttfs.flows.cli import format_epoch
 
             _say(run, format_epoch(info, prefix=f"  {method} "), level=1)
 
@@ -91,7 +91,7 @@ def step_train(run):
 
 
 def _test_events(run, method: str, qnet=None):
-    from train.api import encode_for, load_split
+    from ttfs.train.api import encode_for, load_split
 
     X, y = load_split(run.config.dataset, "test")
     if run.config.test_samples is not None:
@@ -101,11 +101,11 @@ def _test_events(run, method: str, qnet=None):
 
 def step_quantize(run):
     """Export every method's integer network and measure it on the test split (reference)."""
-    from sim.costmodel import cost_hook
-    from sim.metrics import summarise
-    from sim.reference import run as reference_run
-    from train.api import load_split, quantize_model
-    from train.evaluate import float_accuracy
+    from ttfs.sim.costmodel import cost_hook
+    from ttfs.sim.metrics import summarise
+    from ttfs.sim.reference import run as reference_run
+    from ttfs.train.api import load_split, quantize_model
+    from ttfs.train.evaluate import float_accuracy
 
     cfg = run.config
     artifacts, summary = [], {}
@@ -154,7 +154,7 @@ def _core_for(run, qnet) -> CoreConfig:
 
 
 def step_compile(run):
-    from sim.image import pack, save_image
+    from ttfs.sim.image import pack, save_image
 
     method = run.config.methods[0]
     qnet = load_qnet(_qnet_path(run, method))
@@ -170,7 +170,7 @@ def step_compile(run):
 
 
 def step_rtl(run):
-    from hw.emit import verilog
+    from ttfs.hw.emit import verilog
 
     core = load_core(run.path("core.json"))
     text = verilog(core)
@@ -184,9 +184,9 @@ def step_rtl(run):
 
 def step_cosim(run):
     """The whole test set on the RTL; equal to the reference model on every sample, or exit 4."""
-    from flows.cli import backend_options, results_document
-    from sim.backend import get_backend
-    from sim.image import load_image
+    from ttfs.flows.cli import backend_options, results_document
+    from ttfs.sim.image import load_image
+    from ttfs.verify.backends import get_backend
 
     image = load_image(run.path("image.img"))
     backend = run.config.cosim_backend
@@ -220,7 +220,7 @@ def step_cosim(run):
 
 
 def step_synth(run):
-    from hw.synth import synth
+    from ttfs.hw.synth import synth
 
     core = load_core(run.path("core.json"))
     artifacts = []
@@ -242,7 +242,7 @@ def step_synth(run):
 
 
 def step_report(run):
-    from flows.report import write_report
+    from ttfs.flows.report import write_report
 
     paths = write_report(run)
     return [_rel(run, p) for p in paths], {}

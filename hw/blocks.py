@@ -16,7 +16,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import Widths
+from ttfs.hw.params import Widths
 
 __all__ = ["WeightMemory", "ParameterTables", "NeuronArray", "EventFetch", "EventQueue",
            "ResultSerializer", "INTEG", "SWEEP"]

@@ -10,9 +10,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.core import CoreConfig
-
-from .blocks import (
+from ttfs.hw.blocks import (
     SUBTRACT,
     EventFetch,
     EventQueue,
@@ -22,8 +20,9 @@ from .blocks import (
     WeightMemory,
     event_signature,
 )
-from .loader import ImageLoader, load_signature
-from .params import RECORD_HEAD, STATUS, WAIT_CYCLES, Widths, counter_bounds, counter_width
+from ttfs.hw.loader import ImageLoader, load_signature
+from ttfs.hw.params import RECORD_HEAD, STATUS, WAIT_CYCLES, Widths, counter_bounds, counter_width
+from ttfs.sim.core import CoreConfig
 
 __all__ = ["NeuronCore", "STATES", "core_signature"]
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.errors import ConfigError
+from ttfs.sim.errors import ConfigError
 
 __all__ = ["LEVEL_WEIGHTS", "Endpoint", "endpoint_levels", "load_netlist", "by_register"]
 

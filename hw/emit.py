@@ -9,34 +9,11 @@ from __future__ import annotations
 from amaranth.back import verilog as _verilog
 from amaranth.lib import wiring
 
-from sim.core import CoreConfig
-from sim.errors import ConfigError
+from ttfs.hw.params import Widths
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError
 
-from .params import Widths
-
-__all__ = ["verilog", "block_verilog", "BLOCKS", "synth_wrapper", "core_ports", "LINT_WAIVERS",
-           "lint_waivers"]
-
-#: Verilator lint classes waived for ``--lint-only -Wall`` on the emitted Verilog, beyond
-#: :data:`sim.bench.toolchain.VERILATOR_WAIVERS` (which every build uses), each with the reason.
-LINT_WAIVERS = {
-    "UNUSEDSIGNAL": "Amaranth emits intermediate wires of which only some bits are read (slices "
-                    "of wider arithmetic results, unused struct fields); synthesis drops the rest",
-    "PROCASSINIT": "Amaranth declares each register with its reset value as an initializer (the "
-                   "FPGA power-up value) and also assigns it in an always block",
-    "DECLFILENAME": "one file holds the top and its submodules, named 'ttfs_core.<block>'",
-    "WIDTHTRUNC": "Amaranth assigns wider expressions to narrower signals and relies on Verilog's "
-                  "truncation, which is the intended semantics",
-    "CASEINCOMPLETE": "Amaranth emits a default assignment before each case statement, so a case "
-                      "without a default arm still assigns every signal",
-}
-
-
-def lint_waivers() -> dict:
-    """Every waiver for ``verilator --lint-only -Wall``: the shared build waivers and ours."""
-    from sim.bench.toolchain import VERILATOR_WAIVERS
-
-    return {**LINT_WAIVERS, **VERILATOR_WAIVERS}
+__all__ = ["verilog", "block_verilog", "BLOCKS", "synth_wrapper", "core_ports"]
 
 #: blocks that can be emitted on their own (for block-level benches): name -> module name
 BLOCKS = {
@@ -69,7 +46,7 @@ def verilog(config: CoreConfig, trace: bool = False, *, poison: bool = False) ->
 
     ``poison``: the simulation build (:func:`hw.blocks.guarded_read`), which the simulation
     backends run; synthesis and ``ttfs rtl`` use the plain one."""
-    from .core import NeuronCore
+    from ttfs.hw.core import NeuronCore
 
     _check(config, trace)
     return _convert(NeuronCore(config, trace=trace, poison=poison), "ttfs_core")
@@ -79,7 +56,7 @@ def block_verilog(block: str, config: CoreConfig, trace: bool = False) -> str:
     """Verilog of one block of the core (``block`` is a key of :data:`BLOCKS`), top module
     ``BLOCKS[block]``; ``trace`` only matters for ``EventQueue``. The ports are the block's
     members, flattened as Amaranth does (``name__field``)."""
-    from . import blocks, loader
+    from ttfs.hw import blocks, loader
 
     _check(config, trace)
     if block not in BLOCKS:
@@ -101,7 +78,7 @@ def core_ports(config: CoreConfig, trace: bool = False) -> list[tuple[str, str, 
     """``(name, "input"|"output", width)`` of every port of ``ttfs_core``, clock and reset first."""
     from amaranth.hdl import Shape
 
-    from .core import core_signature
+    from ttfs.hw.core import core_signature
 
     _check(config, trace)
     ports = [("clk", "input", 1), ("rst", "input", 1)]

@@ -6,8 +6,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .blocks import small_mul
-from .params import MAGIC, STATUS, VERSION, Widths, _bits
+from ttfs.hw.blocks import small_mul
+from ttfs.hw.params import MAGIC, STATUS, VERSION, Widths, _bits
 
 __all__ = ["ImageLoader", "layer_desc_layout"]
 

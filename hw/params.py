@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.core import CoreConfig
+from ttfs.sim.core import CoreConfig
 
 __all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES",
            "counter_bounds", "counter_width"]

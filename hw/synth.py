@@ -45,9 +45,9 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from sim.core import CoreConfig, weight_rows
-from sim.errors import ConfigError, FitError, ToolchainError
-from sim.ir import QNet
+from ttfs.sim.core import CoreConfig, weight_rows
+from ttfs.sim.errors import ConfigError, FitError, ToolchainError
+from ttfs.sim.ir import QNet
 
 __all__ = ["TARGETS", "Target", "SynthReport", "synth", "synth_seeds", "synth_top_verilog",
            "Capacity", "capacity", "capacity_from_report", "network_fits", "check_network_fits",
@@ -199,14 +199,14 @@ def _log_tail(path: Path, lines: int = 25) -> str:
 
 
 def _core_verilog(config: CoreConfig) -> str:
-    from hw.emit import verilog
+    from ttfs.hw.emit import verilog
 
     return verilog(config, trace=False)
 
 
 def _ports(config: CoreConfig) -> tuple:
     """The core's ports but clock and reset, from ``hw.emit.core_ports`` (no trace stream)."""
-    from hw.emit import core_ports
+    from ttfs.hw.emit import core_ports
 
     return tuple((n, "in" if d == "input" else "out", w) for n, d, w in core_ports(config)
                  if n not in ("clk", "rst"))

@@ -1,4 +1,4 @@
-"""One interface for every execution target (DESIGN section 6).
+"""The interface every execution target implements, and the reference model as one of them.
 
 A backend runs every sample of an image and returns one :class:`sim.reference.SampleResult`
 per sample: prediction, validity, counters, cycles and, on request, the spike trace. The flows
@@ -12,22 +12,20 @@ and the tests only ever talk to this interface, so any of them runs on any targe
 ``verilator``  the native Verilator harness (C++, driven through ctypes)
 =============  =====================================================================
 
-Backends beyond ``reference`` and ``image`` import ``hw``/``cocotb``/Verilator lazily, so
-``import sim`` stays numpy-only.
+The registry that maps these names to classes is :mod:`ttfs.verify.backends`, one layer up: the
+targets beyond ``reference`` and ``image`` need ``hw``, cocotb or Verilator. Layers:
+``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .errors import ConfigError
-
 if TYPE_CHECKING:
-    from .image import Image
-    from .reference import SampleResult
+    from ttfs.sim.image import Image
+    from ttfs.sim.reference import SampleResult
 
-__all__ = ["Backend", "BACKENDS", "get_backend"]
+__all__ = ["Backend", "ReferenceBackend"]
 
 
 @runtime_checkable
@@ -41,33 +39,13 @@ class Backend(Protocol):
         ...
 
 
-#: name -> "module:class"; imported on first use.
-BACKENDS = {
-    "reference": "sim.backend:ReferenceBackend",
-    "image": "sim.image:ImageBackend",
-    "amaranth": "hw.simulate:AmaranthBackend",
-    "cocotb": "sim.bench.cocotb_backend:CocotbBackend",
-    "verilator": "sim.bench.verilator:VerilatorBackend",
-}
-
-
-def get_backend(name: str, **options) -> Backend:
-    """The backend called ``name``, constructed with ``options``."""
-    if name not in BACKENDS:
-        raise ConfigError(
-            f"backend must be one of {', '.join(repr(b) for b in BACKENDS)}, not {name!r}"
-        )
-    module, cls = BACKENDS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**options)
-
-
 class ReferenceBackend:
     """The reference model run on the network and events an image holds."""
 
     name = "reference"
 
     def run(self, image: Image, *, trace: bool = False) -> list[SampleResult]:
-        from .costmodel import cost_hook
-        from .reference import run
+        from ttfs.sim.costmodel import cost_hook
+        from ttfs.sim.reference import run
 
         return run(image.qnet, image.events, trace=trace, cost=cost_hook(image.core))

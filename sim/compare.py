@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import MismatchError
-from .reference import SampleResult
+from ttfs.sim.errors import MismatchError
+from ttfs.sim.reference import SampleResult
 
 __all__ = ["first_divergence", "check_equal"]
 

@@ -23,8 +23,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import ConfigError, FitError
-from .ir import QNet, _check_format, _check_keys, _is_int, _read_json
+from ttfs.sim.errors import ConfigError, FitError
+from ttfs.sim.ir import QNet, _check_format, _check_keys, _is_int, _read_json
 
 __all__ = ["CoreConfig", "load_core", "save_core", "chunks", "weight_rows"]
 

@@ -59,9 +59,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core import CoreConfig, chunks
-from .ir import QNet
-from .reference import Activity
+from ttfs.sim.core import CoreConfig, chunks
+from ttfs.sim.ir import QNet
+from ttfs.sim.reference import Activity
 
 __all__ = ["WAIT_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown", "Breakdown",
            "summarize"]

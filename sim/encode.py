@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
-from .ir import EventSet, _is_int
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet, _is_int
 
 __all__ = ["ttfs_times", "encode_ttfs", "encode_rate"]
 

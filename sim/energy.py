@@ -56,10 +56,10 @@ from typing import Any
 
 import numpy as np
 
-from .core import CoreConfig
-from .errors import ConfigError
-from .ir import QNet, _check_format, _check_keys, _is_int, _read_json
-from .metrics import (
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import QNet, _check_format, _check_keys, _is_int, _read_json
+from ttfs.sim.metrics import (
     _check_qnet,
     _check_results,
     _kernel_bits,
@@ -70,7 +70,7 @@ from .metrics import (
     membrane_source,
     membrane_updates,
 )
-from .reference import SampleResult
+from ttfs.sim.reference import SampleResult
 
 __all__ = ["EnergyTable", "DEFAULT", "HOROWITZ_45NM", "energy_report", "load_table", "save_table"]
 

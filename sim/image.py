@@ -55,10 +55,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import CoreConfig, chunks
-from .errors import ConfigError, FitError, ImageError
-from .ir import READOUTS, RESET_MODES, EventSet, Layer, QNet
-from .reference import Activity, Counters, SampleResult
+from ttfs.sim.core import CoreConfig, chunks
+from ttfs.sim.errors import ConfigError, FitError, ImageError
+from ttfs.sim.ir import READOUTS, RESET_MODES, EventSet, Layer, QNet
+from ttfs.sim.reference import Activity, Counters, SampleResult
 
 __all__ = [
     "MAGIC",
@@ -1134,7 +1134,7 @@ class ImageBackend:
     def run(self, image: Image, *, trace: bool = False) -> list[SampleResult]:
         """The image model's results, with the hardware counters and cycles that the cycle-cost
         rule (:mod:`sim.costmodel`) gives for the activity the image model itself recorded."""
-        from .costmodel import cost_hook
+        from ttfs.sim.costmodel import cost_hook
 
         results = run_image(image, trace=trace)
         qnet, core = parse_network(image.net_words)

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
-from .numeric import fits_signed, smax
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.numeric import fits_signed, smax
 
 __all__ = [
     "RESET_MODES",

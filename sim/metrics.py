@@ -45,10 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from .core import CoreConfig, chunks, weight_rows
-from .errors import ConfigError
-from .ir import QNet, _is_int
-from .reference import SampleResult
+from ttfs.sim.core import CoreConfig, chunks, weight_rows
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import QNet, _is_int
+from ttfs.sim.reference import SampleResult
 
 __all__ = [
     "dense_macs",

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core import CoreConfig
-from .ir import RESET_MODES, EventSet, Layer, QNet
-from .numeric import smax, smin
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.ir import RESET_MODES, EventSet, Layer, QNet
+from ttfs.sim.numeric import smax, smin
 
 __all__ = ["RandomCase", "random_qnet", "random_events", "random_case"]
 

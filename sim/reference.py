@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ConfigError
-from .ir import EventSet, QNet
-from .numeric import leak, sat, smax, smin
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet, QNet
+from ttfs.sim.numeric import leak, sat, smax, smin
 
 __all__ = ["Activity", "Counters", "SampleResult", "run", "run_sample", "TRACE_FIELDS"]
 
@@ -473,7 +473,7 @@ def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None)
 
 def check_event_rows(events, time_steps: int, n_inputs: int) -> str | None:
     """The first problem of a raw event list as the core sees it, or ``None`` (for benches)."""
-    from .ir import check_events
+    from ttfs.sim.ir import check_events
 
     try:
         check_events(np.asarray(events, dtype=np.int64).reshape(-1, 2), time_steps, n_inputs)

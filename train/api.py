@@ -25,12 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.encode import encode_rate, encode_ttfs
-from sim.errors import ConfigError
-from sim.ir import EventSet, QNet, load_qnet, save_qnet
-
-from . import data as _data
-from .methods import TrainRequest, get_method
+from ttfs.sim.encode import encode_rate, encode_ttfs
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet, QNet, load_qnet, save_qnet
+from ttfs.train import data as _data
+from ttfs.train.methods import TrainRequest, get_method
 
 __all__ = ["train_model", "quantize_model", "load_split", "encode_for", "load_checkpoint"]
 
@@ -77,7 +76,7 @@ def train_model(
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """A trained checkpoint as a dict (``method``, ``net``, ``encoder``, ``history``, ...)."""
-    from .loop import load_checkpoint as _load
+    from ttfs.train.loop import load_checkpoint as _load
 
     return _load(path)
 

@@ -63,10 +63,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from sim.encode import encode_rate
-from sim.errors import ConfigError
-from sim.ir import EventSet, Layer, QNet
-from sim.numeric import smax
+from ttfs.sim.encode import encode_rate
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.numeric import smax
 
 __all__ = [
     "ConvertConfig",
@@ -472,7 +472,7 @@ CONVERSION_OPTIONS = ("time_steps", "percentile", "max_rate", "l4", "l4_beta", "
 
 
 def config_from_options(options: dict, epochs: int, seed: int) -> ConvertConfig:
-    from .oneshot import config
+    from ttfs.train.oneshot import config
 
     return config(ConvertConfig, "convert", METHOD_DEFAULTS, options, epochs, seed)
 
@@ -480,8 +480,8 @@ def config_from_options(options: dict, epochs: int, seed: int) -> ConvertConfig:
 def _method_train(req) -> Path:
     import time
 
-    from . import oneshot
-    from .data import dataset_info, load_split, parse_dataset
+    from ttfs.train import oneshot
+    from ttfs.train.data import dataset_info, load_split, parse_dataset
 
     kind, _ = parse_dataset(req.dataset)
     epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
@@ -522,7 +522,7 @@ def _method_quantize(ck: dict, weight_bits: int | None = None,
     Balances thresholds (and estimates the L4 factors) on the dataset's training split; the
     conversion options (``time_steps``, ``l4``, ``l4_beta``, ...) may be overridden here.
     """
-    from .data import load_split
+    from ttfs.train.data import load_split
 
     unknown = sorted(set(conversion) - set(CONVERSION_OPTIONS))
     if unknown:
@@ -540,7 +540,7 @@ def _method_quantize(ck: dict, weight_bits: int | None = None,
 
 
 def _register() -> None:
-    from .methods import Method, register
+    from ttfs.train.methods import Method, register
 
     register(Method(
         name="convert",

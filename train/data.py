@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import ConfigError
+from ttfs.sim.errors import ConfigError
 
 __all__ = [
     "SPLITS",

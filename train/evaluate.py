@@ -12,9 +12,8 @@ import os
 import numpy as np
 import torch
 
-from sim.errors import ConfigError
-
-from .loop import load_checkpoint
+from ttfs.sim.errors import ConfigError
+from ttfs.train.loop import load_checkpoint
 
 __all__ = ["float_predictions", "float_accuracy"]
 
@@ -25,16 +24,16 @@ def float_predictions(model_path: str | os.PathLike, X: np.ndarray) -> np.ndarra
     method = ck.get("method")
     with torch.no_grad():
         if method == "kernel":
-            from .kernel import float_predict, model_from_checkpoint
+            from ttfs.train.kernel import float_predict, model_from_checkpoint
 
             return np.asarray(float_predict(model_from_checkpoint(ck), X)[0])
         if method == "convert":
-            from .convert import ann_predict, model_from_checkpoint
+            from ttfs.train.convert import ann_predict, model_from_checkpoint
 
             return np.asarray(ann_predict(model_from_checkpoint(ck), X))
         if method in ("baseline", "excess", "count", "sop"):
-            from .loop import encode, model_from_checkpoint
-            from .snn import events_to_dense, predict
+            from ttfs.train.loop import encode, model_from_checkpoint
+            from ttfs.train.snn import events_to_dense, predict
 
             model = model_from_checkpoint(ck)
             enc = ck["encoder"]

@@ -89,10 +89,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from sim.encode import encode_ttfs, ttfs_times
-from sim.errors import ConfigError
-from sim.ir import EventSet, Layer, QNet
-from sim.numeric import smax
+from ttfs.sim.encode import encode_ttfs, ttfs_times
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.numeric import smax
 
 __all__ = [
     "KernelConfig",
@@ -675,7 +675,7 @@ def encoder_record(cfg: KernelConfig) -> dict:
 
 
 def config_from_options(options: dict, epochs: int, seed: int) -> KernelConfig:
-    from .oneshot import config
+    from ttfs.train.oneshot import config
 
     return config(KernelConfig, "kernel", METHOD_DEFAULTS, options, epochs, seed)
 
@@ -683,8 +683,8 @@ def config_from_options(options: dict, epochs: int, seed: int) -> KernelConfig:
 def _method_train(req) -> Path:
     import time
 
-    from . import oneshot
-    from .data import dataset_info, load_split, parse_dataset
+    from ttfs.train import oneshot
+    from ttfs.train.data import dataset_info, load_split, parse_dataset
 
     kind, _ = parse_dataset(req.dataset)
     epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
@@ -727,7 +727,7 @@ def _method_quantize(ck: dict, weight_bits: int | None = None,
                      potential_bits: int | None = None, kernel_bits: int | None = None) -> QNet:
     """``train.api.quantize_model`` for ``kernel`` checkpoints (``potential_bits`` is a floor);
     the weight-clip percentile is calibrated on the first 1000 training samples."""
-    from .data import load_split
+    from ttfs.train.data import load_split
 
     cfg = ck["config"]
     X, _ = load_split(ck["dataset"], "train")
@@ -742,7 +742,7 @@ def _method_quantize(ck: dict, weight_bits: int | None = None,
 
 
 def _register() -> None:
-    from .methods import Method, register
+    from ttfs.train.methods import Method, register
 
     register(Method(
         name="kernel",

@@ -25,12 +25,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sim.encode import encode_ttfs
-from sim.errors import ConfigError
-
-from .data import dataset_info, load_split, parse_dataset
-from .methods import Method, TrainRequest, make_penalty, register
-from .snn import NetConfig, TTFSNet, events_to_dense, predict
+from ttfs.sim.encode import encode_ttfs
+from ttfs.sim.errors import ConfigError
+from ttfs.train.data import dataset_info, load_split, parse_dataset
+from ttfs.train.methods import Method, TrainRequest, make_penalty, register
+from ttfs.train.snn import NetConfig, TTFSNet, events_to_dense, predict
 
 __all__ = ["DEFAULTS", "DEFAULT_EPOCHS", "CHECKPOINT_FORMAT", "train_surrogate",
            "load_checkpoint", "build_model", "encoder_settings", "encode", "evaluate"]
@@ -288,7 +287,7 @@ def _checkpoint(req, method, opts, enc, model, opt, epoch, epochs, history, comp
 
 def _quantize_checkpoint(ck: dict, weight_bits: int | None = None,
                          potential_bits: int | None = None, **kw):
-    from .quant import quantize_network
+    from ttfs.train.quant import quantize_network
 
     model = model_from_checkpoint(ck)
     meta = {"method": ck["method"], "dataset": ck["dataset"], "seed": ck["seed"]}

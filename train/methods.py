@@ -44,7 +44,7 @@ from typing import Any
 
 import torch
 
-from sim.errors import ConfigError
+from ttfs.sim.errors import ConfigError
 
 __all__ = [
     "Method",
@@ -89,7 +89,7 @@ class Method:
 
 _REGISTRY: dict[str, Method] = {}
 #: Modules that register further methods when imported (imported lazily, missing ones skipped).
-PLUGIN_MODULES = ("train.kernel", "train.convert")
+PLUGIN_MODULES = ("ttfs.train.kernel", "ttfs.train.convert")
 _plugins_loaded = False
 
 
@@ -106,7 +106,7 @@ def _load_plugins() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    importlib.import_module("train.loop")  # registers the four surrogate methods
+    importlib.import_module("ttfs.train.loop")  # registers the four surrogate methods
     for mod in PLUGIN_MODULES:
         try:
             importlib.import_module(mod)

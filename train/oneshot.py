@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from sim.errors import ConfigError
-
-from .loop import CHECKPOINT_FORMAT, _save_atomic, load_checkpoint
+from ttfs.sim.errors import ConfigError
+from ttfs.train.loop import CHECKPOINT_FORMAT, _save_atomic, load_checkpoint
 
 __all__ = ["config", "start", "save"]
 

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import torch
 
-from sim.errors import ConfigError
-from sim.ir import QNet
-
-from .snn import TTFSNet, export_layers
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import QNet
+from ttfs.train.snn import TTFSNet, export_layers
 
 __all__ = ["quantize_network"]
 
@@ -48,7 +47,7 @@ def quantize_network(model: TTFSNet, encoder: dict | None = None, weight_bits: i
     if changes:
         d = cfg.to_dict()
         d.update(changes)
-        from .snn import NetConfig
+        from ttfs.train.snn import NetConfig
 
         clone = TTFSNet(NetConfig.from_dict(d))
         clone.load_state_dict(model.state_dict())

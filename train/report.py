@@ -20,11 +20,10 @@ import os
 import numpy as np
 import torch
 
-from sim.reference import run
-
-from .api import encode_for, load_checkpoint, load_split, quantize_model
-from .loop import model_from_checkpoint
-from .snn import events_to_dense, predict
+from ttfs.sim.reference import run
+from ttfs.train.api import encode_for, load_checkpoint, load_split, quantize_model
+from ttfs.train.loop import model_from_checkpoint
+from ttfs.train.snn import events_to_dense, predict
 
 __all__ = ["evaluate_checkpoint"]
 

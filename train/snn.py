@@ -50,9 +50,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sim.errors import ConfigError
-from sim.ir import READOUTS, RESET_MODES, EventSet, Layer, QNet
-from sim.numeric import smax, smin
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import READOUTS, RESET_MODES, EventSet, Layer, QNet
+from ttfs.sim.numeric import smax, smin
 
 __all__ = [
     "NetConfig",

@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from flows.cli import main
-from sim.image import load_image
-from sim.ir import EventSet, save_events, save_qnet
-from sim.random import random_case
-from sim.reference import run
+from ttfs.flows.cli import main
+from ttfs.sim.image import load_image
+from ttfs.sim.ir import EventSet, save_events, save_qnet
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_cli_network_too_big_for_core_is_refused(files, capsys):
 
 def test_cli_console_script_runs_without_traceback(tmp_path):
     """The installed entry point maps errors to exit codes without a traceback."""
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "image", "info",
+    proc = subprocess.run([sys.executable, "-m", "ttfs.flows.cli", "image", "info",
                            str(tmp_path / "nope.img")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -126,9 +126,9 @@ def test_cli_console_script_runs_without_traceback(tmp_path):
 
 
 def test_cli_encode_uses_the_models_encoder(tmp_path):
-    from sim.encode import encode_ttfs
-    from sim.ir import Layer, QNet, load_events
-    from train.api import load_split
+    from ttfs.sim.encode import encode_ttfs
+    from ttfs.sim.ir import Layer, QNet, load_events
+    from ttfs.train.api import load_split
 
     enc = {"kind": "ttfs", "time_steps": 8, "t_in": 6, "cutoff": 0.0, "bias_steps": [0]}
     qnet = QNet(5, 8, (Layer(np.ones((5, 3), dtype=np.int64), 2),), meta={"encoder": enc})

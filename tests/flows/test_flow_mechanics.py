@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from flows import flow as flow_mod
-from flows import steps as steps_mod
-from flows.cli import main
-from sim.errors import ConfigError
+from ttfs.flows import flow as flow_mod
+from ttfs.flows import steps as steps_mod
+from ttfs.flows.cli import main
+from ttfs.sim.errors import ConfigError
 
 
 @pytest.fixture
@@ -166,8 +166,8 @@ def test_flow_resumes_a_run_made_before_a_config_field_existed(tmp_path):
 
 @pytest.mark.cosim
 def test_cosim_step_on_two_native_models(tmp_path):
-    from sim.image import pack, save_image
-    from sim.random import random_case
+    from ttfs.sim.image import pack, save_image
+    from ttfs.sim.random import random_case
 
     rc = random_case(5, n_samples=7)
     outs = {}

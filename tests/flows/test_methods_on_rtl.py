@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from sim.backend import get_backend
-from sim.compare import check_equal
-from sim.core import CoreConfig
-from sim.image import pack
-from train.api import encode_for, load_split, quantize_model, train_model
+from ttfs.sim.compare import check_equal
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.image import pack
+from ttfs.train.api import encode_for, load_split, quantize_model, train_model
+from ttfs.verify.backends import get_backend
 
 CASES = {
     "baseline": {"hidden": [12]},

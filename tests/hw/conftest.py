@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.core import CoreConfig
+from ttfs.sim.core import CoreConfig
 
 _builds: dict = {}
 
@@ -19,7 +19,7 @@ _builds: dict = {}
 @pytest.fixture(scope="session")
 def cocotb_build():
     """``cocotb_build(core)``: the cached :class:`sim.bench.cocotb_backend.Build` of ``core``."""
-    from sim.bench.cocotb_backend import build_core
+    from ttfs.verify.cocotb_backend import build_core
 
     def get(core: CoreConfig, trace: bool = True):
         key = (core, trace)

@@ -9,7 +9,7 @@ import pytest
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
-from hw.blocks import (
+from ttfs.hw.blocks import (
     EventFetch,
     EventQueue,
     NeuronArray,
@@ -17,9 +17,9 @@ from hw.blocks import (
     ResultSerializer,
     WeightMemory,
 )
-from hw.params import Widths
-from sim.core import CoreConfig
-from sim.numeric import leak, sat_add
+from ttfs.hw.params import Widths
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.numeric import leak, sat_add
 
 pytestmark = pytest.mark.amaranth
 
@@ -260,7 +260,7 @@ def test_amaranth_blocks_at_most_k_bits_set(width):
     """The spike FIFO head's bit-count tree equals a popcount compare on every input."""
     from amaranth.hdl import Module, Signal
 
-    from hw.blocks import _at_most
+    from ttfs.hw.blocks import _at_most
 
     x, o1, o2 = Signal(width), Signal(), Signal()
     m = Module()
@@ -285,7 +285,7 @@ def test_amaranth_blocks_guarded_read_inverts_a_read_during_write(poison):
     bits inverted on the simulation build; reads of other addresses are untouched."""
     from amaranth.lib.memory import Memory
 
-    from hw.blocks import NO_RW_CHECK, guarded_read
+    from ttfs.hw.blocks import NO_RW_CHECK, guarded_read
 
     m = Module()
     m.submodules.mem = mem = Memory(shape=8, depth=4, init=[0x11, 0x22, 0x33, 0x44],

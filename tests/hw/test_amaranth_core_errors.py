@@ -8,13 +8,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hw.simulate import simulate_streams
-from sim.bench.differential import decode_record, event_payloads, load_payloads
-from sim.core import CoreConfig
-from sim.costmodel import cost_hook
-from sim.image import checksum, pack
-from sim.ir import EventSet, Layer, QNet
-from sim.reference import run
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.image import checksum, pack
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.reference import run
+from ttfs.verify.amaranth import simulate_streams
+from ttfs.verify.differential import decode_record, event_payloads, load_payloads
 
 pytestmark = pytest.mark.amaranth
 

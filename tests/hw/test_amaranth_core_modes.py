@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw.simulate import AmaranthBackend
-from sim.core import CoreConfig
-from sim.costmodel import cost_hook
-from sim.image import pack
-from sim.ir import EventSet, Layer, QNet
-from sim.reference import run
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.image import pack
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.reference import run
+from ttfs.verify.amaranth import AmaranthBackend
 
 pytestmark = pytest.mark.amaranth
 
@@ -87,8 +87,8 @@ def test_amaranth_core_modes_one_lane_with_stalls():
 def test_amaranth_core_modes_deep_membrane_memory_forwarding():
     # a membrane memory deeper than MEMB_LUTRAM_DEPTH is read a stage earlier with its output
     # registered and two forwarding sources: back-to-back events into one chunk exercise both
-    from hw.blocks import MEMB_LUTRAM_DEPTH
-    from hw.params import Widths
+    from ttfs.hw.blocks import MEMB_LUTRAM_DEPTH
+    from ttfs.hw.params import Widths
 
     rng = np.random.default_rng(11)
     net = QNet(8, 4, (Layer(rng.integers(-3, 9, size=(8, 3)), 6, reset="subtract", leak_shift=1),

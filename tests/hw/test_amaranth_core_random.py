@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw.simulate import AmaranthBackend
-from sim.costmodel import cost_hook
-from sim.image import pack
-from sim.random import random_case
-from sim.reference import run
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.image import pack
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
+from ttfs.verify.amaranth import AmaranthBackend
 
 pytestmark = pytest.mark.amaranth
 

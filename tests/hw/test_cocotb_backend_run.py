@@ -3,21 +3,21 @@
 import numpy as np
 import pytest
 
-from sim.backend import get_backend
-from sim.bench.cocotb_backend import CocotbBackend, run_job
-from sim.bench.differential import (
+from ttfs.sim.compare import check_equal
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.errors import MismatchError
+from ttfs.sim.image import pack
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
+from ttfs.verify.backends import get_backend
+from ttfs.verify.cocotb_backend import CocotbBackend, run_job
+from ttfs.verify.differential import (
     COSIM_CORES,
     BenchOptions,
     Program,
     event_payloads,
     program_for,
 )
-from sim.compare import check_equal
-from sim.costmodel import cost_hook
-from sim.errors import MismatchError
-from sim.image import pack
-from sim.random import random_case
-from sim.reference import run
 
 pytestmark = pytest.mark.cosim
 

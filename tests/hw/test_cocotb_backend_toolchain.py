@@ -2,8 +2,8 @@
 
 import pytest
 
-from sim.bench.cocotb_backend import build_verilog, cache_root
-from sim.errors import ToolchainError
+from ttfs.sim.errors import ToolchainError
+from ttfs.verify.cocotb_backend import build_verilog, cache_root
 
 pytestmark = pytest.mark.cosim
 

@@ -7,19 +7,19 @@ import json
 import numpy as np
 import pytest
 
-from sim.bench.cocotb_backend import build_verilog, run_module
-from sim.bench.differential import COSIM_CORES, encode_record
-from sim.costmodel import cost_hook
-from sim.random import random_case
-from sim.reference import run
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
+from ttfs.verify.cocotb_backend import build_verilog, run_module
+from ttfs.verify.differential import COSIM_CORES, encode_record
 
 pytestmark = pytest.mark.cosim
 
-BLOCK_MODULE = "sim.bench.cocotb_tests.blocks"
+BLOCK_MODULE = "ttfs.verify.cocotb_tests.blocks"
 
 
 def _block_build(block: str, core):
-    from hw.emit import BLOCKS, block_verilog
+    from ttfs.hw.emit import BLOCKS, block_verilog
 
     text = block_verilog(block, core)
     return build_verilog(text, BLOCKS[block], tag=json.dumps({"block": block,
@@ -56,8 +56,8 @@ def test_result_serializer_streams_reference_records(backpressure, tmp_path):
 
 @pytest.mark.parametrize("traffic", ["plain", "idle+stall"])
 def test_event_fetch_hands_over_every_event_and_flags_bad_ones(traffic, tmp_path):
-    from sim.bench.differential import END, event_payloads, event_status
-    from sim.core import chunks
+    from ttfs.sim.core import chunks
+    from ttfs.verify.differential import END, event_payloads, event_status
 
     core = COSIM_CORES["p3"]
     samples = []
@@ -98,7 +98,7 @@ def test_event_fetch_hands_over_every_event_and_flags_bad_ones(traffic, tmp_path
 
 def _rows(words, core):
     """(row, packed lanes) of every weight row the loader must write for a good image."""
-    from sim.image import decode_network
+    from ttfs.sim.image import decode_network
 
     mem = decode_network(np.asarray(words, dtype=np.int64))
     mask = (1 << core.weight_bits) - 1
@@ -110,7 +110,9 @@ def _rows(words, core):
 def test_image_loader_writes_rows_and_flags_bad_streams(idle, tmp_path):
     import dataclasses
 
-    from sim.bench.differential import (
+    from ttfs.sim.image import pack
+    from ttfs.sim.ir import EventSet, Layer, QNet
+    from ttfs.verify.differential import (
         LAST,
         LOAD_BAD_HEADER,
         LOAD_CHECKSUM,
@@ -118,8 +120,6 @@ def test_image_loader_writes_rows_and_flags_bad_streams(idle, tmp_path):
         LOAD_TRUNCATED,
         load_payloads,
     )
-    from sim.image import pack
-    from sim.ir import EventSet, Layer, QNet
 
     core = COSIM_CORES["p3"]
     images = []

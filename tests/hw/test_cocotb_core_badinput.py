@@ -31,8 +31,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sim.bench.cocotb_backend import run_job
-from sim.bench.differential import (
+from ttfs.sim.image import pack
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.random import random_case
+from ttfs.verify.cocotb_backend import run_job
+from ttfs.verify.differential import (
     COSIM_CORES,
     EVENT_ORDER,
     EVENT_RANGE,
@@ -48,9 +51,6 @@ from sim.bench.differential import (
     load_payloads,
     program_for,
 )
-from sim.image import pack
-from sim.ir import EventSet, Layer, QNet
-from sim.random import random_case
 
 pytestmark = pytest.mark.cosim
 

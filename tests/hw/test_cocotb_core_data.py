@@ -14,13 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.bench.cocotb_backend import run_job
-from sim.bench.differential import COSIM_CORES, BenchOptions, check_results, program_for
-from sim.costmodel import cost_hook
-from sim.image import pack
-from sim.ir import EventSet, Layer, QNet
-from sim.random import random_case, random_events
-from sim.reference import run
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.image import pack
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.random import random_case, random_events
+from ttfs.sim.reference import run
+from ttfs.verify.cocotb_backend import run_job
+from ttfs.verify.differential import COSIM_CORES, BenchOptions, check_results, program_for
 
 pytestmark = pytest.mark.cosim
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw.params import Widths, counter_bounds, counter_width
-from sim.core import CoreConfig
-from sim.costmodel import cost_hook
-from sim.ir import EventSet, Layer, QNet
-from sim.random import random_case
-from sim.reference import run
+from ttfs.hw.params import Widths, counter_bounds, counter_width
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
 
 CORE = CoreConfig(lanes=2, weight_bits=8, potential_bits=16, kernel_bits=2, max_neurons=5,
                   max_layers=2, max_time_steps=8, weight_depth=64)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from hw.depth import by_register, endpoint_levels, load_netlist
-from sim.errors import ConfigError
+from ttfs.hw.depth import by_register, endpoint_levels, load_netlist
+from ttfs.sim.errors import ConfigError
 
 
 def _cell(kind, ins, outs):

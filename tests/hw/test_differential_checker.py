@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from sim.bench.differential import (
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError, MismatchError
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.reference import Counters, SampleResult, run
+from ttfs.verify.differential import (
     END,
     EVENT_ORDER,
     EVENT_RANGE,
@@ -26,10 +30,6 @@ from sim.bench.differential import (
     status_names,
     write_job,
 )
-from sim.core import CoreConfig
-from sim.errors import ConfigError, MismatchError
-from sim.ir import EventSet, Layer, QNet
-from sim.reference import Counters, SampleResult, run
 
 
 def _qnet():
@@ -164,7 +164,7 @@ def test_expect_model_refuses_payloads_without_one_end_word():
 
 
 def test_expect_model_valid_sample_is_the_reference():
-    from sim.costmodel import cost_hook
+    from ttfs.sim.costmodel import cost_hook
 
     core = CoreConfig(lanes=2, weight_bits=4, potential_bits=8, max_neurons=8, max_layers=2,
                       max_time_steps=8, weight_depth=64)
@@ -196,7 +196,7 @@ def test_bench_options_refuse_probabilities_outside_0_1():
 
 
 def test_record_round_trip_keeps_every_field_in_place():
-    from sim.bench.differential import decode_record, encode_record
+    from ttfs.verify.differential import decode_record, encode_record
 
     res = SampleResult(prediction=7, valid=True, steps=20, cycles=21, status=0,
                        counters=Counters(input_events=11, spikes_per_layer=(12, 13), sops=14,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.bench.differential import COSIM_CORES, run_random
+from ttfs.verify.differential import COSIM_CORES, run_random
 
 pytestmark = pytest.mark.cosim
 

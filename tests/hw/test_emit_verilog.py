@@ -8,9 +8,10 @@ import subprocess
 
 import pytest
 
-from hw.emit import BLOCKS, block_verilog, core_ports, lint_waivers, synth_wrapper, verilog
-from sim.core import CoreConfig
-from sim.errors import ConfigError
+from ttfs.hw.emit import BLOCKS, block_verilog, core_ports, synth_wrapper, verilog
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError
+from ttfs.verify.toolchain import lint_waivers
 
 SMALL = CoreConfig(lanes=4, weight_bits=6, potential_bits=12, kernel_bits=3, max_neurons=16,
                    max_layers=3, max_time_steps=16, weight_depth=256)
@@ -90,7 +91,7 @@ LINT_CORES = [
 @pytest.mark.cosim
 @pytest.mark.parametrize("core, trace", LINT_CORES)
 def test_emit_verilog_lints_clean(core, trace, tmp_path):
-    from sim.bench.toolchain import use_verilator
+    from ttfs.verify.toolchain import use_verilator
 
     use_verilator()
     (tmp_path / "ttfs_core.v").write_text(verilog(core, trace=trace))

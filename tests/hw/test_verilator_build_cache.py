@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.bench.verilator import Harness, build_for_core, build_harness, cache_root, core_verilog
-from sim.core import CoreConfig
-from sim.errors import ToolchainError
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ToolchainError
+from ttfs.verify.verilator import Harness, build_for_core, build_harness, cache_root, core_verilog
 
 pytestmark = pytest.mark.cosim
 

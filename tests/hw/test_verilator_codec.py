@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.bench.differential import encode_record
-from sim.bench.verilator import (
+from ttfs.sim.errors import ImageError, MismatchError
+from ttfs.sim.image import pack
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
+from ttfs.verify.differential import encode_record
+from ttfs.verify.verilator import (
     LAST,
     RawBatch,
     event_payloads,
@@ -14,10 +18,6 @@ from sim.bench.verilator import (
     pair_records,
     wrapper_verilog,
 )
-from sim.errors import ImageError, MismatchError
-from sim.image import pack
-from sim.random import random_case
-from sim.reference import run
 
 
 def test_verilator_event_section_gives_the_stream_words():

@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.bench.differential import COSIM_CORES, check_results
-from sim.bench.verilator import VerilatorBackend
-from sim.image import pack
-from sim.ir import EventSet, Layer, QNet
-from sim.random import random_case, random_events
-from sim.reference import run
+from ttfs.sim.image import pack
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.random import random_case, random_events
+from ttfs.sim.reference import run
+from ttfs.verify.differential import COSIM_CORES, check_results
+from ttfs.verify.verilator import VerilatorBackend
 
 pytestmark = pytest.mark.cosim
 
@@ -40,7 +40,7 @@ def backends():
 
 
 def _expected(qnet, events, core):
-    from sim.costmodel import cost_hook
+    from ttfs.sim.costmodel import cost_hook
 
     return run(qnet, events, trace=True, cost=cost_hook(core))
 

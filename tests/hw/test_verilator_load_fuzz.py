@@ -25,23 +25,23 @@ import os
 import numpy as np
 import pytest
 
-from sim.bench.differential import (
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.errors import FitError, ImageError
+from ttfs.sim.image import checksum, pack, parse_network
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
+from ttfs.verify.differential import (
     COSIM_CORES,
     LOAD_BAD_HEADER,
     check_results,
 )
-from sim.bench.verilator import (
+from ttfs.verify.verilator import (
     Harness,
     build_for_core,
     event_payloads,
     pair_records,
     record_words,
 )
-from sim.costmodel import cost_hook
-from sim.errors import FitError, ImageError
-from sim.image import checksum, pack, parse_network
-from sim.random import random_case
-from sim.reference import run
 
 pytestmark = pytest.mark.cosim
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.bench.verilator import Harness, build_harness, event_payloads
-from sim.errors import ToolchainError
+from ttfs.sim.errors import ToolchainError
+from ttfs.verify.verilator import Harness, build_harness, event_payloads
 
 pytestmark = pytest.mark.cosim
 

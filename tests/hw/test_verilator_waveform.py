@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from sim.bench.differential import COSIM_CORES, check_results
-from sim.bench.verilator import VerilatorBackend
-from sim.errors import ConfigError, ToolchainError
-from sim.image import pack
-from sim.random import random_case
-from sim.reference import run
+from ttfs.sim.errors import ConfigError, ToolchainError
+from ttfs.sim.image import pack
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
+from ttfs.verify.differential import COSIM_CORES, check_results
+from ttfs.verify.verilator import VerilatorBackend
 
 pytestmark = pytest.mark.cosim
 
@@ -39,7 +39,7 @@ def _lz4_available() -> bool:
 
 
 def test_verilator_vcd_has_the_core_signals(tmp_path):
-    from sim.costmodel import cost_hook
+    from ttfs.sim.costmodel import cost_hook
 
     case = random_case(9, n_samples=3, core=CORE)
     backend = VerilatorBackend()

@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.core import CoreConfig, chunks, load_core, save_core, weight_rows
-from sim.errors import ConfigError, FitError
-from sim.ir import Layer, QNet
-from sim.random import random_qnet
+from ttfs.sim.core import CoreConfig, chunks, load_core, save_core, weight_rows
+from ttfs.sim.errors import ConfigError, FitError
+from ttfs.sim.ir import Layer, QNet
+from ttfs.sim.random import random_qnet
 
 
 def qnet(sizes=(5, 12, 3), T=32, wb=8, pb=16, kernel=1):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.core import CoreConfig
-from sim.costmodel import EMIT_DRAIN, WAIT_CYCLES, breakdown, cost, cost_hook
-from sim.ir import EventSet, Layer, QNet
-from sim.reference import Activity, run
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.costmodel import EMIT_DRAIN, WAIT_CYCLES, breakdown, cost, cost_hook
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.reference import Activity, run
 
 CORE = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64, weight_depth=64)
 

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.encode import encode_rate, encode_ttfs, ttfs_times
+from ttfs.sim.encode import encode_rate, encode_ttfs, ttfs_times
 
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 

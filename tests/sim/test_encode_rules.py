@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.encode import encode_rate, encode_ttfs, ttfs_times
-from sim.errors import ConfigError
-from sim.ir import EventSet
+from ttfs.sim.encode import encode_rate, encode_ttfs, ttfs_times
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet
 
 
 def rows(events: EventSet, n: int) -> list:

@@ -9,11 +9,18 @@ import json
 import numpy as np
 import pytest
 
-from sim.core import CoreConfig
-from sim.energy import DEFAULT, ESTIMATE_NOTE, EnergyTable, energy_report, load_table, save_table
-from sim.errors import ConfigError
-from sim.ir import EventSet, Layer, QNet
-from sim.reference import Counters, SampleResult, run
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.energy import (
+    DEFAULT,
+    ESTIMATE_NOTE,
+    EnergyTable,
+    energy_report,
+    load_table,
+    save_table,
+)
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.reference import Counters, SampleResult, run
 
 
 def approx(x):

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.core import CoreConfig
-from sim.errors import ConfigError, FitError, ImageError
-from sim.image import Image, from_words, load_image, pack, parse_network, save_image
-from sim.ir import EventSet, Layer, QNet
-from sim.random import random_case
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError, FitError, ImageError
+from ttfs.sim.image import Image, from_words, load_image, pack, parse_network, save_image
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.random import random_case
 
 NET = 37  # words in the small image's network section; the event section has 13
 

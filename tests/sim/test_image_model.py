@@ -5,14 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sim.reference
-from sim.backend import get_backend
-from sim.core import CoreConfig
-from sim.image import Image, ImageBackend, pack, run_image
-from sim.ir import READOUTS, RESET_MODES, EventSet, Layer, QNet
-from sim.numeric import smax, smin
-from sim.random import random_case
-from sim.reference import run, run_sample
+import ttfs.sim.reference
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.image import Image, ImageBackend, pack, run_image
+from ttfs.sim.ir import READOUTS, RESET_MODES, EventSet, Layer, QNet
+from ttfs.sim.numeric import smax, smin
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run, run_sample
+from ttfs.verify.backends import get_backend
 
 LANES = (1, 2, 3, 4, 8)
 
@@ -147,8 +147,8 @@ def test_image_model_runs_from_the_words_not_the_qnet(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("the image model must not call the reference model")
 
-    monkeypatch.setattr(sim.reference, "run", forbidden)
-    monkeypatch.setattr(sim.reference, "run_sample", forbidden)
+    monkeypatch.setattr(ttfs.sim.reference, "run", forbidden)
+    monkeypatch.setattr(ttfs.sim.reference, "run_sample", forbidden)
     got = run_image(swapped, trace=True)
     for n, (r, g) in enumerate(zip(expected, got, strict=True)):
         assert_same(r, g, f"sample {n}")

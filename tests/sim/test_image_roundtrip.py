@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.core import CoreConfig
-from sim.image import (
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.image import (
     EVENT_MAGIC,
     MAGIC,
     Image,
@@ -22,8 +22,8 @@ from sim.image import (
     parse_network,
     save_image,
 )
-from sim.ir import EventSet, Layer, QNet
-from sim.random import random_case
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.random import random_case
 
 LANES = (1, 2, 3, 4, 8)
 

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from sim.errors import ConfigError
-from sim.ir import EventSet, Layer, QNet, load_events, load_qnet, save_events, save_qnet
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet, Layer, QNet, load_events, load_qnet, save_events, save_qnet
 
 BASE = {
     "format": "ttfs.qnet", "version": 1, "n_inputs": 2, "time_steps": 4, "weight_bits": 8,

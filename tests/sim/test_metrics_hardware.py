@@ -4,11 +4,11 @@ rule of sim.costmodel) on random networks."""
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.core import CoreConfig, chunks
-from sim.costmodel import cost_hook
-from sim.metrics import hardware_membrane_updates, membrane_updates
-from sim.random import random_case
-from sim.reference import run
+from ttfs.sim.core import CoreConfig, chunks
+from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.metrics import hardware_membrane_updates, membrane_updates
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
 
 
 @settings(max_examples=60, deadline=None)

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from sim.core import CoreConfig
-from sim.errors import ConfigError
-from sim.ir import EventSet, Layer, QNet
-from sim.metrics import footprint, membrane_updates, sample_metrics, summarise
-from sim.reference import Counters, SampleResult, run
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.metrics import footprint, membrane_updates, sample_metrics, summarise
+from ttfs.sim.reference import Counters, SampleResult, run
 
 
 def network(leak_shift=0, readout="first_spike", out_kernel=(1, 2, 1), early_exit=False):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.errors import ConfigError
-from sim.ir import EventSet, Layer, QNet
-from sim.reference import run
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.reference import run
 
 Q = QNet(2, 3, (Layer(np.array([[1, 2], [3, 4]]), 2),), 8, 16)
 

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import reference
-from sim.errors import ConfigError
-from sim.ir import EventSet, Layer, QNet
-from sim.random import random_case
-from sim.reference import run, run_sample
+from ttfs.sim import reference
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run, run_sample
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 

@@ -10,8 +10,8 @@ argmax readout.
 import numpy as np
 import pytest
 
-from sim.ir import EventSet, Layer, QNet
-from sim.reference import run, run_sample
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.reference import run, run_sample
 
 
 def net(weights, threshold=1, kernel=1, leak_shift=0, reset="fire_once", T=4, pb=8, wb=8,

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from sim.encode import encode_ttfs
-from sim.errors import ConfigError
-from sim.ir import load_qnet
-from sim.reference import run
-from train.api import encode_for, load_checkpoint, load_split, quantize_model, train_model
-from train.loop import model_from_checkpoint
-from train.snn import events_to_dense, int_forward, predict
+from ttfs.sim.encode import encode_ttfs
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import load_qnet
+from ttfs.sim.reference import run
+from ttfs.train.api import encode_for, load_checkpoint, load_split, quantize_model, train_model
+from ttfs.train.loop import model_from_checkpoint
+from ttfs.train.snn import events_to_dense, int_forward, predict
 
 pytestmark = pytest.mark.train
 
@@ -145,7 +145,7 @@ def test_bad_inputs(tmp_path):
 
 
 def test_evaluate_checkpoint_figures_agree_with_the_reference(trained):
-    from train.report import evaluate_checkpoint
+    from ttfs.train.report import evaluate_checkpoint
 
     path, _ = trained
     fig = evaluate_checkpoint(path)
@@ -165,8 +165,8 @@ def test_evaluate_checkpoint_figures_agree_with_the_reference(trained):
 
 
 def test_encode_for_rate_records_and_missing_records():
-    from sim.encode import encode_rate
-    from sim.ir import Layer, QNet
+    from ttfs.sim.encode import encode_rate
+    from ttfs.sim.ir import Layer, QNet
 
     enc = {"kind": "rate", "time_steps": 8, "seed": 3, "max_rate": 0.5, "bias_steps": [2]}
     qnet = QNet(5, 8, (Layer(np.ones((5, 2), dtype=np.int64), 3),), meta={"encoder": enc})

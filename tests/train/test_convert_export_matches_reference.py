@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from sim.core import CoreConfig
-from sim.ir import QNet
-from sim.reference import run, run_sample
-from train.convert import (
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.ir import QNet
+from ttfs.sim.reference import run, run_sample
+from ttfs.train.convert import (
     ConvertConfig,
     ann_predict,
     convert_int_forward,

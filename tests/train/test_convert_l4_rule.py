@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.errors import ConfigError
-from train.convert import ConvertConfig, l4_factors, l4_factors_wiener
+from ttfs.sim.errors import ConfigError
+from ttfs.train.convert import ConvertConfig, l4_factors, l4_factors_wiener
 
 pytestmark = pytest.mark.train
 

@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from sim.errors import ConfigError
-from train.data import (
+from ttfs.sim.errors import ConfigError
+from ttfs.train.data import (
     dataset_info,
     idx_dataset,
     load_split,

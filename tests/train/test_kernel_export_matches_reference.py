@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from sim.core import CoreConfig
-from sim.errors import ConfigError
-from sim.ir import QNet
-from sim.reference import run, run_sample
-from train.kernel import (
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.ir import QNet
+from ttfs.sim.reference import run, run_sample
+from ttfs.train.kernel import (
     CLIP_PERCENTILES,
     KernelConfig,
     calibrate_export,

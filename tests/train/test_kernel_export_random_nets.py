@@ -9,16 +9,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.core import CoreConfig
-from sim.reference import run
-from train.convert import (
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.reference import run
+from ttfs.train.convert import (
     ConvertConfig,
     ReluNet,
     convert_int_forward,
     encode_convert,
     export_convert,
 )
-from train.kernel import KernelNet, encode_kernel, export_kernel, kernel_int_forward
+from ttfs.train.kernel import KernelNet, encode_kernel, export_kernel, kernel_int_forward
 
 pytestmark = pytest.mark.train
 

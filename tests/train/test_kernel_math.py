@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from sim.errors import ConfigError
-from train.kernel import (
+from ttfs.sim.errors import ConfigError
+from ttfs.train.kernel import (
     KernelConfig,
     KernelNet,
     bn_spike_loss,

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from sim.errors import ConfigError
-from sim.reference import run
-from train.api import encode_for, load_split, quantize_model, train_model
-from train.convert import convert_int_forward
-from train.kernel import kernel_int_forward
-from train.methods import get_method
+from ttfs.sim.errors import ConfigError
+from ttfs.sim.reference import run
+from ttfs.train.api import encode_for, load_split, quantize_model, train_model
+from ttfs.train.convert import convert_int_forward
+from ttfs.train.kernel import kernel_int_forward
+from ttfs.train.methods import get_method
 
 pytestmark = pytest.mark.train
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sim.errors import ConfigError
-from train.methods import Method, get_method, make_penalty, method_names, register
+from ttfs.sim.errors import ConfigError
+from ttfs.train.methods import Method, get_method, make_penalty, method_names, register
 
 pytestmark = pytest.mark.train
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from sim.ir import EventSet, Layer, QNet
-from sim.reference import run, run_sample
-from train.snn import events_to_dense, int_forward
+from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.reference import run, run_sample
+from ttfs.train.snn import events_to_dense, int_forward
 
 pytestmark = pytest.mark.train
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sim.errors import ConfigError
-from train.snn import (
+from ttfs.sim.errors import ConfigError
+from ttfs.train.snn import (
     TH_BLOCK,
     Forward,
     NetConfig,

@@ -38,11 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import CoreConfig
-from ..errors import ConfigError, ImageError, MismatchError, ToolchainError
-from ..reference import SampleResult
-from .differential import decode_record, record_spikes
-from .toolchain import verilator_env, verilator_root, verilator_waiver_flags
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError, ImageError, MismatchError, ToolchainError
+from ttfs.sim.reference import SampleResult
+from ttfs.verify.differential import decode_record, record_spikes
+from ttfs.verify.toolchain import verilator_env, verilator_root, verilator_waiver_flags
 
 __all__ = [
     "Build",
@@ -312,7 +312,7 @@ def core_verilog(config: CoreConfig, trace: bool) -> str:
     """``hw.emit.verilog(config, trace)``, remembered for the life of the process."""
     memo = (config, trace)
     if memo not in _VERILOG_MEMO:
-        from hw.emit import verilog
+        from ttfs.hw.emit import verilog
 
         _VERILOG_MEMO[memo] = verilog(config, trace=trace, poison=True)
     return _VERILOG_MEMO[memo]

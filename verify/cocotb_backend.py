@@ -26,15 +26,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import MismatchError, ToolchainError
-from .differential import BenchOptions, Program, ProgramResult, program_for, read_results, write_job
-from .toolchain import use_verilator, verilator_waiver_flags
+from ttfs.sim.errors import MismatchError, ToolchainError
+from ttfs.verify.differential import (
+    BenchOptions,
+    Program,
+    ProgramResult,
+    program_for,
+    read_results,
+    write_job,
+)
+from ttfs.verify.toolchain import use_verilator, verilator_waiver_flags
 
 __all__ = ["CocotbBackend", "Build", "cache_root", "build_verilog", "build_core", "run_module",
            "run_job"]
 
 TOPLEVEL = "ttfs_core"
-JOB_MODULE = "sim.bench.cocotb_tests.core_job"
+JOB_MODULE = "ttfs.verify.cocotb_tests.core_job"
 #: extra Verilator flags: optimise the model; and, for one-lane cores, waive ASCRANGE: yosys writes
 #: a zero-width Amaranth signal (a lane index when P = 1) as ``wire [-1:0]``, which nothing reads
 #: as a value (the random differential run on the P = 1 build checks the result)
@@ -142,7 +149,7 @@ def build_verilog(verilog: str, toplevel: str, tag: str = "",
 
 def build_core(core, trace: bool = True, cache_dir: str | os.PathLike | None = None) -> Build:
     """Emit and build ``ttfs_core`` for ``core`` (a :class:`sim.core.CoreConfig`)."""
-    from hw.emit import verilog
+    from ttfs.hw.emit import verilog
 
     text = verilog(core, trace=trace, poison=True)
     tag = json.dumps({"core": core.to_json(), "trace": trace}, sort_keys=True)
@@ -186,7 +193,7 @@ def run_module(build: Build, module: str, workdir: Path, env: dict | None = None
 def _cycle_bound(core, qnet) -> int:
     """A generous bound on the cycles one sample of ``qnet`` can run without a handshake: every
     input firing at every step into every layer, every layer swept, every neuron spiking."""
-    from ..core import chunks
+    from ttfs.sim.core import chunks
 
     per_step = 8
     n_prev = qnet.n_inputs

@@ -33,8 +33,8 @@ from pathlib import Path
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from ..errors import MismatchError
-from .differential import (
+from ttfs.sim.errors import MismatchError
+from ttfs.verify.differential import (
     BenchOptions,
     ExpectModel,
     Program,
@@ -333,7 +333,7 @@ async def run_job_from_env(dut) -> None:
     """The body of the cocotb test that runs a job file: ``TTFS_JOB`` in, ``TTFS_RESULTS`` out."""
     import os
 
-    from .differential import read_job
+    from ttfs.verify.differential import read_job
 
     core, programs, options = read_job(os.environ["TTFS_JOB"])
     tb = TB(dut, options)

@@ -12,12 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 from amaranth.sim import Simulator
 
-from sim.bench.differential import decode_record, decode_trace, event_payloads, load_payloads
-from sim.core import CoreConfig
-from sim.errors import ConfigError, MismatchError
-from sim.reference import SampleResult
-
-from .core import NeuronCore
+from ttfs.hw.core import NeuronCore
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError, MismatchError
+from ttfs.sim.reference import SampleResult
+from ttfs.verify.differential import decode_record, decode_trace, event_payloads, load_payloads
 
 __all__ = ["AmaranthBackend", "simulate_streams", "StreamRun"]
 
@@ -133,7 +132,7 @@ class AmaranthBackend:
 
     def run(self, image, *, trace: bool = False) -> list[SampleResult]:
         """Load ``image``'s network section, stream every sample, decode the records."""
-        from sim.image import Image
+        from ttfs.sim.image import Image
 
         if not isinstance(image, Image):
             raise TypeError(f"image must be a sim.image.Image, not {type(image).__name__}")

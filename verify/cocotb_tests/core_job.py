@@ -8,7 +8,7 @@ it collected to ``TTFS_RESULTS``, also when it fails.
 
 import cocotb
 
-from sim.bench.tb import run_job_from_env
+from ttfs.verify.tb import run_job_from_env
 
 
 @cocotb.test()

@@ -13,8 +13,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from sim.bench.tb import StreamMonitor
-from sim.errors import MismatchError
+from ttfs.sim.errors import MismatchError
+from ttfs.verify.tb import StreamMonitor
 
 
 @cocotb.test()
@@ -86,8 +86,8 @@ async def event_fetch(dut):
     stream and the stalls of the consumer; it raises ``order``/``range`` exactly as
     ``sim.bench.differential.event_status`` says, and takes nothing after the end word until
     ``start``."""
-    from sim.bench.differential import END, EVENT_ORDER, EVENT_RANGE, event_status
-    from sim.bench.tb import StreamDriver
+    from ttfs.verify.differential import END, EVENT_ORDER, EVENT_RANGE, event_status
+    from ttfs.verify.tb import StreamDriver
 
     job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
     rng = random.Random(job["seed"])
@@ -167,8 +167,8 @@ async def image_loader(dut):
     in order, with the lanes packed as ``lane p at bits [p*WB +: WB]``, and ends with status 0
     and the header's ``time_steps``/``n_inputs``/``n_layers``; a bad stream ends with its flag.
     Counterpart: ``sim.image.decode_network``."""
-    from sim.bench.differential import status_names
-    from sim.bench.tb import StreamDriver
+    from ttfs.verify.differential import status_names
+    from ttfs.verify.tb import StreamDriver
 
     job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
     rng = random.Random(job["seed"])

@@ -19,10 +19,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..errors import ToolchainError
+from ttfs.sim.errors import ToolchainError
 
-__all__ = ["verilator_root", "verilator_env", "use_verilator", "VERILATOR_WAIVERS",
-           "verilator_waiver_flags", "yosys_command"]
+__all__ = ["verilator_root", "verilator_env", "use_verilator", "VERILATOR_WAIVERS", "LINT_WAIVERS",
+           "lint_waivers", "verilator_waiver_flags", "yosys_command"]
 
 #: Verilator lint classes waived for Amaranth-generated Verilog, each with the reason.
 VERILATOR_WAIVERS = {
@@ -33,6 +33,22 @@ VERILATOR_WAIVERS = {
     "CASEINCOMPLETE": "Amaranth emits a default assignment before each case statement, so a case "
                       "without a default arm still assigns every signal",
 }
+
+
+#: Verilator lint classes waived for ``--lint-only -Wall`` on the emitted Verilog, beyond
+#: :data:`VERILATOR_WAIVERS` (which every build uses), each with the reason.
+LINT_WAIVERS = {
+    "UNUSEDSIGNAL": "Amaranth emits intermediate wires of which only some bits are read (slices "
+                    "of wider arithmetic results, unused struct fields); synthesis drops the rest",
+    "PROCASSINIT": "Amaranth declares each register with its reset value as an initializer (the "
+                   "FPGA power-up value) and also assigns it in an always block",
+    "DECLFILENAME": "one file holds the top and its submodules, named 'ttfs_core.<block>'",
+}
+
+
+def lint_waivers() -> dict:
+    """Every waiver for ``verilator --lint-only -Wall``: the shared build waivers and ours."""
+    return {**LINT_WAIVERS, **VERILATOR_WAIVERS}
 
 
 def verilator_waiver_flags() -> list[str]:

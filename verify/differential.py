@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import CoreConfig
-from ..errors import ConfigError, MismatchError
-from ..reference import Counters, SampleResult
+from ttfs.sim.core import CoreConfig
+from ttfs.sim.errors import ConfigError, MismatchError
+from ttfs.sim.reference import Counters, SampleResult
 
 __all__ = [
     "COSIM_CORES", "STATUS_FLAGS",
@@ -226,8 +226,8 @@ class ExpectModel:
         self.load_flag = load_flag
 
     def sample(self, payloads: Sequence[int]) -> Expected:
-        from ..ir import EventSet
-        from ..reference import run
+        from ttfs.sim.ir import EventSet
+        from ttfs.sim.reference import run
 
         if not payloads or payloads[-1] != END:
             raise ConfigError("a sample's payloads must end with exactly one end word")
@@ -247,7 +247,7 @@ class ExpectModel:
             return Expected(required=required, allowed=flags, why=why)
         rows = np.array([[w >> 16, w & 0xFFFF] for w in words], dtype=np.int64).reshape(-1, 2)
         if self._cost is None:
-            from ..costmodel import cost_hook
+            from ttfs.sim.costmodel import cost_hook
 
             self._cost = cost_hook(self.core)
         res = run(q, EventSet((rows,)), trace=True, cost=self._cost)[0]
@@ -349,7 +349,7 @@ class Program:
 
     @classmethod
     def from_json(cls, obj: dict) -> Program:
-        from ..ir import QNet
+        from ttfs.sim.ir import QNet
 
         return cls(name=obj["name"], samples=obj["samples"], load=obj["load"],
                    qnet=None if obj["qnet"] is None else QNet.from_json(obj["qnet"]),
@@ -461,8 +461,8 @@ class RandomRunStats:
 
 def random_programs(core, seeds: Iterable[int], n_samples: int = 8) -> list[Program]:
     """One program per seed: ``sim.random.random_case(seed, core=core)`` packed into an image."""
-    from ..image import pack
-    from ..random import random_case
+    from ttfs.sim.image import pack
+    from ttfs.sim.random import random_case
 
     programs = []
     for seed in seeds:
@@ -481,7 +481,7 @@ def run_random(core, seeds: Sequence[int], *, n_samples: int = 8, bench_seed: in
     with the reference model inside the bench. ``per_job`` networks share one simulator run.
     Returns the totals; ``mismatches`` lists ``(seed, message)`` pairs.
     """
-    from .cocotb_backend import build_core, run_job
+    from ttfs.verify.cocotb_backend import build_core, run_job
 
     build = build or build_core(core, cache_dir=cache_dir)
     stats = RandomRunStats()
