@@ -117,13 +117,13 @@ class FlowConfig:
 
     @classmethod
     def from_json(cls, obj: Any) -> FlowConfig:
-        from ttfs.sim.ir import _check_format, _check_keys
+        from ttfs.sim.jsonio import check_format, check_keys
 
         if not isinstance(obj, dict):
             raise ConfigError(f"a flow config must be a JSON object, not {type(obj).__name__}")
-        _check_format(obj, FLOW_FORMAT, (1,))
+        check_format(obj, FLOW_FORMAT, (1,))
         fields = {f.name for f in dataclasses.fields(cls)}
-        _check_keys(obj, fields | {"format", "version"}, set(), "flow config")
+        check_keys(obj, fields | {"format", "version"}, set(), "flow config")
         return cls(**{k: v for k, v in obj.items() if k in fields})
 
 
@@ -142,9 +142,9 @@ def _normalised(stored: Any) -> Any:
 def load_config(path: str | os.PathLike | None) -> FlowConfig:
     if path is None:
         return DEFAULT_CONFIG
-    from ttfs.sim.ir import _read_json
+    from ttfs.sim.jsonio import read_json
 
-    return FlowConfig.from_json(_read_json(path, "flow config"))
+    return FlowConfig.from_json(read_json(path, "flow config"))
 
 
 # -- manifest --------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ttfs.sim.errors import ConfigError, FitError
-from ttfs.sim.ir import QNet, _check_format, _check_keys, _is_int, _read_json
+from ttfs.sim.ir import QNet
+from ttfs.sim.jsonio import check_format, check_keys, is_int, read_json
 
 __all__ = ["CoreConfig", "load_core", "save_core", "chunks", "weight_rows"]
 
@@ -75,7 +76,7 @@ class CoreConfig:
             ("weight_depth", 1, 1 << 24),
         ):
             v = getattr(self, name)
-            if not _is_int(v):
+            if not is_int(v):
                 raise ConfigError(f"core {name} must be an integer, not {v!r}")
             if not lo <= v <= hi:
                 raise ConfigError(f"core {name} must be in {lo}..{hi}, not {v}")
@@ -183,14 +184,14 @@ class CoreConfig:
     def from_json(cls, obj) -> CoreConfig:
         if not isinstance(obj, dict):
             raise ConfigError(f"a core file must hold a JSON object, not {type(obj).__name__}")
-        _check_format(obj, CORE_FORMAT, (1,))
+        check_format(obj, CORE_FORMAT, (1,))
         fields = set(cls.__dataclass_fields__)
-        _check_keys(obj, fields | {"format", "version"}, set(), "core config")
+        check_keys(obj, fields | {"format", "version"}, set(), "core config")
         return cls(**{k: v for k, v in obj.items() if k in fields})
 
 
 def load_core(path: str | os.PathLike) -> CoreConfig:
-    return CoreConfig.from_json(_read_json(path, "core config"))
+    return CoreConfig.from_json(read_json(path, "core config"))
 
 
 def save_core(core: CoreConfig, path: str | os.PathLike) -> None:

@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 
 from ttfs.sim.errors import ConfigError
-from ttfs.sim.ir import EventSet, _is_int
+from ttfs.sim.ir import EventSet
+from ttfs.sim.jsonio import is_int
 
 __all__ = ["ttfs_times", "encode_ttfs", "encode_rate"]
 
@@ -69,7 +70,7 @@ def _features(X: Any) -> np.ndarray:
 
 
 def _steps(name: str, value: Any, lo: int, hi: int, hi_name: str) -> int:
-    if not _is_int(value):
+    if not is_int(value):
         raise TypeError(f"{name} must be an integer, not {value!r}")
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be in {lo}..{hi} ({hi_name}), not {int(value)}")
@@ -77,7 +78,7 @@ def _steps(name: str, value: Any, lo: int, hi: int, hi_name: str) -> int:
 
 
 def _time_steps(time_steps: Any) -> int:
-    if not _is_int(time_steps):
+    if not is_int(time_steps):
         raise TypeError(f"time_steps must be an integer, not {time_steps!r}")
     if time_steps < 1:
         raise ConfigError(f"time_steps must be >= 1, not {int(time_steps)}")
@@ -112,7 +113,7 @@ def ttfs_times(X: Any, t_in: int, cutoff: float = 0.0) -> np.ndarray:
     ``-1`` where ``x < cutoff``. ``X`` is ``(samples, features)`` with values in ``[0, 1]``
     (NaN and out-of-range values raise :class:`ConfigError` naming sample, feature and value).
     """
-    if not _is_int(t_in):
+    if not is_int(t_in):
         raise TypeError(f"t_in must be an integer, not {t_in!r}")
     if t_in < 1:
         raise ConfigError(f"t_in must be >= 1, not {int(t_in)}")
@@ -177,11 +178,11 @@ def encode_rate(
     as in :func:`encode_ttfs` (one event each per sample, not random).
     """
     T = _time_steps(time_steps)
-    if not _is_int(seed):
+    if not is_int(seed):
         raise TypeError(f"seed must be an integer, not {seed!r}")
     if seed < 0:
         raise ConfigError(f"seed must be >= 0, not {int(seed)}")
-    if not _is_int(first_index):
+    if not is_int(first_index):
         raise TypeError(f"first_index must be an integer, not {first_index!r}")
     if first_index < 0:
         raise ConfigError(f"first_index must be >= 0, not {int(first_index)}")

@@ -58,13 +58,14 @@ import numpy as np
 
 from ttfs.sim.core import CoreConfig
 from ttfs.sim.errors import ConfigError
-from ttfs.sim.ir import QNet, _check_format, _check_keys, _is_int, _read_json
+from ttfs.sim.ir import QNet
+from ttfs.sim.jsonio import check_format, check_keys, is_int, read_json
 from ttfs.sim.metrics import (
-    _check_qnet,
-    _check_results,
-    _kernel_bits,
+    check_qnet,
+    check_results,
     dense_macs,
     hardware_membrane_updates,
+    kernel_bits,
     kernel_is_ones,
     layer_sops,
     membrane_source,
@@ -97,7 +98,7 @@ def _points(value: Any, what: str) -> tuple[tuple[int, float], ...]:
         b, e = item
         if isinstance(b, str) and b.isdigit():
             b = int(b)
-        if not _is_int(b) or not 1 <= b <= 128:
+        if not is_int(b) or not 1 <= b <= 128:
             raise ConfigError(f"{what} bit width must be an integer in 1..128, not {b!r}")
         if isinstance(e, bool) or not isinstance(e, (int, float)) or not math.isfinite(e) or e <= 0:
             raise ConfigError(f"{what} energy for {b} bits must be a positive number, not {e!r}")
@@ -155,7 +156,7 @@ class EnergyTable:
         object.__setattr__(self, "sram_pj", float(e))
         for f, lo, hi in (("sram_bits", 1, 4096), ("add_exponent", 1, 3), ("mult_exponent", 1, 3)):
             v = getattr(self, f)
-            if not _is_int(v):
+            if not is_int(v):
                 raise TypeError(f"{f} must be an integer, not {v!r}")
             if not lo <= v <= hi:
                 raise ConfigError(f"{f} must be in {lo}..{hi}, not {v}")
@@ -190,10 +191,10 @@ class EnergyTable:
     def from_json(cls, obj: Any) -> EnergyTable:
         if not isinstance(obj, dict):
             raise ConfigError(f"an energy table must be a JSON object, not {type(obj).__name__}")
-        _check_format(obj, ENERGY_FORMAT, (1,))
+        check_format(obj, ENERGY_FORMAT, (1,))
         fields = {"name", "source", "derivation", "add_pj", "mult_pj", "sram_pj", "sram_bits",
                   "add_exponent", "mult_exponent"}
-        _check_keys(obj, fields | {"format", "version"},
+        check_keys(obj, fields | {"format", "version"},
                     {"name", "source", "add_pj", "mult_pj", "sram_pj"}, "energy table")
         return cls(**{k: v for k, v in obj.items() if k in fields})
 
@@ -216,7 +217,7 @@ DEFAULT = HOROWITZ_45NM
 
 
 def load_table(path: str | os.PathLike) -> EnergyTable:
-    return EnergyTable.from_json(_read_json(path, "energy table"))
+    return EnergyTable.from_json(read_json(path, "energy table"))
 
 
 def save_table(table: EnergyTable, path: str | os.PathLike) -> None:
@@ -242,14 +243,14 @@ def energy_report(
     ``membrane_memory``, ``memory``, ``total``), ``ops`` (mean operation counts), ``dense_ann``
     and the ratios SNN / ANN with and without memory.
     """
-    _check_qnet(qnet)
-    res = _check_results(qnet, results)
+    check_qnet(qnet)
+    res = check_results(qnet, results)
     if not isinstance(table, EnergyTable):
         raise TypeError(f"table must be an EnergyTable, not {type(table).__name__}")
     if core is not None and not isinstance(core, CoreConfig):
         raise TypeError(f"core must be a CoreConfig or None, not {type(core).__name__}")
     pb, wb = qnet.potential_bits, qnet.weight_bits
-    mult_bits = max(wb, _kernel_bits(qnet, core))
+    mult_bits = max(wb, kernel_bits(qnet, core))
     ones = kernel_is_ones(qnet)
     e_add = table.add(pb)
     e_mult = table.mult(mult_bits)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ttfs.sim.errors import ConfigError
+from ttfs.sim.jsonio import check_format, check_keys, is_int, read_json
 from ttfs.sim.numeric import fits_signed, smax
 
 __all__ = [
@@ -69,10 +69,6 @@ QNET_VERSIONS = (1,)
 EVENTS_VERSIONS = (1,)
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-
-
 def _int_array(value: Any, what: str, ndim: int) -> np.ndarray:
     """Convert ``value`` to an ``int64`` array of ``ndim`` dimensions, refusing non-integers."""
     if isinstance(value, np.ndarray):
@@ -93,7 +89,7 @@ def _int_array(value: Any, what: str, ndim: int) -> np.ndarray:
             )
         flat = arr.reshape(-1)
         for k, x in enumerate(flat):
-            if not _is_int(x):
+            if not is_int(x):
                 idx = np.unravel_index(k, arr.shape) if arr.ndim else ()
                 where = "".join(f"[{int(i)}]" for i in idx)
                 raise ConfigError(f"{what}{where} must be an integer, not {x!r}")
@@ -105,7 +101,7 @@ def _int_array(value: Any, what: str, ndim: int) -> np.ndarray:
 
 def _table(value: Any, time_steps: int, what: str) -> np.ndarray:
     """A per-step table from one integer or a list of ``time_steps`` integers."""
-    if _is_int(value):
+    if is_int(value):
         return np.full(time_steps, int(value), dtype=np.int64)
     if not isinstance(value, (list, tuple, np.ndarray)):
         raise ConfigError(
@@ -139,7 +135,7 @@ class Layer:
 
     def __post_init__(self):
         object.__setattr__(self, "weights", _int_array(self.weights, "weights", 2))
-        if not _is_int(self.leak_shift):
+        if not is_int(self.leak_shift):
             raise ConfigError(f"leak_shift must be an integer, not {self.leak_shift!r}")
         object.__setattr__(self, "leak_shift", int(self.leak_shift))
         if self.reset not in RESET_MODES:
@@ -195,7 +191,7 @@ class QNet:
     def __post_init__(self):
         for name in ("n_inputs", "time_steps", "weight_bits", "potential_bits"):
             v = getattr(self, name)
-            if not _is_int(v):
+            if not is_int(v):
                 raise ConfigError(f"{name} must be an integer, not {v!r}")
             object.__setattr__(self, name, int(v))
         if not isinstance(self.early_exit, (bool, np.bool_)):
@@ -333,10 +329,10 @@ class QNet:
     def from_json(cls, obj: Any) -> QNet:
         if not isinstance(obj, dict):
             raise ConfigError(f"a qnet file must hold a JSON object, not {type(obj).__name__}")
-        _check_format(obj, QNET_FORMAT, QNET_VERSIONS)
+        check_format(obj, QNET_FORMAT, QNET_VERSIONS)
         allowed = {"format", "version", "n_inputs", "time_steps", "weight_bits", "potential_bits",
                    "readout", "early_exit", "layers", "meta"}
-        _check_keys(obj, allowed, {"n_inputs", "time_steps", "weight_bits", "potential_bits",
+        check_keys(obj, allowed, {"n_inputs", "time_steps", "weight_bits", "potential_bits",
                                    "layers"}, "qnet")
         if not isinstance(obj["layers"], list):
             raise ConfigError("qnet 'layers' must be a list of layer objects")
@@ -344,7 +340,7 @@ class QNet:
         for k, lobj in enumerate(obj["layers"], start=1):
             if not isinstance(lobj, dict):
                 raise ConfigError(f"layer {k} must be a JSON object")
-            _check_keys(lobj, {"weights", "threshold", "kernel", "leak_shift", "reset"},
+            check_keys(lobj, {"weights", "threshold", "kernel", "leak_shift", "reset"},
                         {"weights", "threshold"}, f"layer {k}")
             try:
                 layers.append(Layer(
@@ -367,26 +363,6 @@ class QNet:
             early_exit=obj.get("early_exit", False),
             meta=obj.get("meta", {}),
         )
-
-
-def _check_format(obj: dict, fmt: str, versions: Sequence[int]) -> None:
-    if obj.get("format") != fmt:
-        raise ConfigError(f"expected a file with \"format\": \"{fmt}\", got {obj.get('format')!r}")
-    v = obj.get("version")
-    if v not in versions:
-        raise ConfigError(
-            f"unsupported {fmt} version {v!r}; this tool reads version "
-            + ", ".join(str(x) for x in versions)
-        )
-
-
-def _check_keys(obj: dict, allowed: set, required: set, what: str) -> None:
-    unknown = sorted(set(obj) - allowed)
-    if unknown:
-        raise ConfigError(f"{what} has unknown field {unknown[0]!r}; allowed: {sorted(allowed)}")
-    missing = sorted(required - set(obj))
-    if missing:
-        raise ConfigError(f"{what} is missing the field {missing[0]!r}")
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -489,8 +465,8 @@ class EventSet:
     def from_json(cls, obj: Any) -> EventSet:
         if not isinstance(obj, dict):
             raise ConfigError(f"an events file must hold a JSON object, not {type(obj).__name__}")
-        _check_format(obj, EVENTS_FORMAT, EVENTS_VERSIONS)
-        _check_keys(obj, {"format", "version", "samples", "labels"}, {"samples"}, "events file")
+        check_format(obj, EVENTS_FORMAT, EVENTS_VERSIONS)
+        check_keys(obj, {"format", "version", "samples", "labels"}, {"samples"}, "events file")
         if not isinstance(obj["samples"], list):
             raise ConfigError("events 'samples' must be a list of samples")
         return cls(tuple(obj["samples"]), obj.get("labels"))
@@ -499,21 +475,8 @@ class EventSet:
 # -- files ----------------------------------------------------------------------------------
 
 
-def _read_json(path: str | os.PathLike, what: str) -> Any:
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{what} file {str(p)!r} does not exist")
-    try:
-        with open(p, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{what} file {str(p)!r} is not valid JSON: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {what} file {str(p)!r}: {exc}") from None
-
-
 def load_qnet(path: str | os.PathLike) -> QNet:
-    return QNet.from_json(_read_json(path, "qnet"))
+    return QNet.from_json(read_json(path, "qnet"))
 
 
 def save_qnet(qnet: QNet, path: str | os.PathLike) -> None:
@@ -522,7 +485,7 @@ def save_qnet(qnet: QNet, path: str | os.PathLike) -> None:
 
 def load_events(path: str | os.PathLike, qnet: QNet | None = None) -> EventSet:
     """Read a ``ttfs.events`` file; with ``qnet``, also check times, inputs and order against it."""
-    events = EventSet.from_json(_read_json(path, "events"))
+    events = EventSet.from_json(read_json(path, "events"))
     if qnet is not None:
         events.check(qnet.time_steps, qnet.n_inputs)
     return events

@@ -47,12 +47,16 @@ import numpy as np
 
 from ttfs.sim.core import CoreConfig, chunks, weight_rows
 from ttfs.sim.errors import ConfigError
-from ttfs.sim.ir import QNet, _is_int
+from ttfs.sim.ir import QNet
+from ttfs.sim.jsonio import is_int
 from ttfs.sim.reference import SampleResult
 
 __all__ = [
+    "check_qnet",
+    "check_results",
     "dense_macs",
     "footprint",
+    "kernel_bits",
     "kernel_is_ones",
     "layer_events",
     "layer_sops",
@@ -64,13 +68,16 @@ __all__ = [
 ]
 
 
-def _check_qnet(qnet: Any) -> QNet:
+def check_qnet(qnet: Any) -> QNet:
+    """``qnet``, refused with :class:`TypeError` unless it is a :class:`QNet`."""
     if not isinstance(qnet, QNet):
         raise TypeError(f"qnet must be a QNet, not {type(qnet).__name__}")
     return qnet
 
 
-def _check_results(qnet: QNet, results: Any) -> list[SampleResult]:
+def check_results(qnet: QNet, results: Any) -> list[SampleResult]:
+    """``results`` as a list: at least one :class:`SampleResult`, each with a spike count per
+    layer of ``qnet``."""
     if isinstance(results, SampleResult) or not isinstance(results, Sequence):
         raise TypeError(f"results must be a list of SampleResult, not {type(results).__name__}")
     out = list(results)
@@ -191,7 +198,8 @@ def hardware_membrane_updates(
     return int(sweep_chunks) * core.lanes
 
 
-def _kernel_bits(qnet: QNet, core: CoreConfig | None) -> int:
+def kernel_bits(qnet: QNet, core: CoreConfig | None) -> int:
+    """Bits of a kernel entry: the core's, else the bit length of the largest entry (at least 1)."""
     if core is not None:
         return core.kernel_bits
     return max(1, max(int(layer.kernel.max()) for layer in qnet.layers).bit_length())
@@ -199,10 +207,10 @@ def _kernel_bits(qnet: QNet, core: CoreConfig | None) -> int:
 
 def footprint(qnet: QNet, core: CoreConfig | None = None) -> dict:
     """Bytes of weights and tables at their packed widths (see the module docstring)."""
-    _check_qnet(qnet)
+    check_qnet(qnet)
     if core is not None and not isinstance(core, CoreConfig):
         raise TypeError(f"core must be a CoreConfig or None, not {type(core).__name__}")
-    kb = _kernel_bits(qnet, core)
+    kb = kernel_bits(qnet, core)
     if core is None:
         w_bits = dense_macs(qnet) * qnet.weight_bits
         packing = "weights at weight_bits each, no padding"
@@ -269,7 +277,7 @@ def _labels(labels: Any, n: int) -> np.ndarray:
         if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence):
             raise TypeError(f"labels must be a sequence of integers, not {type(labels).__name__}")
         for k, x in enumerate(labels):
-            if not _is_int(x):
+            if not is_int(x):
                 raise TypeError(f"labels[{k}] must be an integer, not {x!r}")
         arr = np.array(list(labels), dtype=np.int64)
     if arr.ndim != 1 or arr.shape[0] != n:
@@ -291,8 +299,8 @@ def summarise(
     """NeuroBench-style summary of a run: mean/min/max per sample of every figure in
     :func:`sample_metrics` (and of ``cycles`` when every result has them), spikes per layer
     (means), the footprint, and the accuracy when ``labels`` are given."""
-    _check_qnet(qnet)
-    res = _check_results(qnet, results)
+    check_qnet(qnet)
+    res = check_results(qnet, results)
     if core is not None and not isinstance(core, CoreConfig):
         raise TypeError(f"core must be a CoreConfig or None, not {type(core).__name__}")
     source = membrane_source(res, core)
