@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ttfs.hw.blocks import small_mul
-from ttfs.hw.params import MAGIC, STATUS, VERSION, Widths, _bits
+from ttfs.hw.params import MAGIC, STATUS, VERSION, Widths, bits
 
 __all__ = ["ImageLoader", "layer_desc_layout"]
 
@@ -114,16 +114,16 @@ class ImageLoader(wiring.Component):
         csum = Signal(32)
         err = Signal(8)
         rows = Signal(w.row)
-        lt = Signal(_bits(w.MT * ML))
+        lt = Signal(bits(w.MT * ML))
         exp_max = 12 + 4 * ML + 2 * w.MT * ML + w.WD * wpr
-        exp_len = Signal(_bits(exp_max))
+        exp_len = Signal(bits(exp_max))
         net_words = Signal(len(exp_len))
         net_hi = Signal()  # net_words has bits above exp_len's
         prev_out = Signal(w.neuron_cnt)
         n_in_cur = Signal(w.neuron_cnt)
         n_out_cur = Signal(w.neuron_cnt)
-        n_out_p = Signal(_bits(w.MN + P))  # n_out_cur + P
-        wrun = Signal(_bits(ML * w.MN * w.MC))
+        n_out_p = Signal(bits(w.MN + P))  # n_out_cur + P
+        wrun = Signal(bits(ML * w.MN * w.MC))
         th0 = Signal(PB)
         L = Signal(w.layer_cnt)
         T = Signal(w.t_cnt)

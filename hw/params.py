@@ -36,7 +36,7 @@ VERSION = 1
 WAIT_CYCLES = 6
 
 
-def _bits(n: int) -> int:
+def bits(n: int) -> int:
     """Bits to hold the values ``0 .. n`` (at least 1)."""
     return max(1, int(n).bit_length())
 
@@ -104,40 +104,40 @@ class Widths:
 
     @property
     def neuron_idx(self) -> int:
-        return _bits(self.MN - 1)
+        return bits(self.MN - 1)
 
     @property
     def neuron_cnt(self) -> int:
-        return _bits(self.MN)
+        return bits(self.MN)
 
     @property
     def chunk_idx(self) -> int:
-        return _bits(self.MC - 1)
+        return bits(self.MC - 1)
 
     @property
     def chunk_cnt(self) -> int:
-        return _bits(self.MC)
+        return bits(self.MC)
 
     @property
     def layer_idx(self) -> int:
-        return _bits(self.ML - 1)
+        return bits(self.ML - 1)
 
     @property
     def layer_cnt(self) -> int:
-        return _bits(self.ML)
+        return bits(self.ML)
 
     @property
     def t_idx(self) -> int:
-        return _bits(self.MT - 1)
+        return bits(self.MT - 1)
 
     @property
     def t_cnt(self) -> int:
-        return _bits(self.MT)
+        return bits(self.MT)
 
     @property
     def row(self) -> int:
         """Width of a weight-row address or count (``0 .. weight_depth``)."""
-        return _bits(self.WD)
+        return bits(self.WD)
 
     @property
     def wpw(self) -> int:
@@ -196,4 +196,4 @@ def counter_bounds(w: Widths) -> dict[str, int]:
 
 def counter_width(bound: int) -> int:
     """Bits of a counter that counts to ``bound``: one spare bit, at most the record's 32."""
-    return min(32, _bits(bound) + 1)
+    return min(32, bits(bound) + 1)
