@@ -6,8 +6,8 @@ each T in 8..128 export the rate-coded IF network (threshold balancing at the 99
 without the adjustment, with the rectified L4 rule at beta = 1 (the bound itself), with the
 Wiener variant at beta = 1, and with the rectified rule at the beta in {0.1, 0.25, 0.5, 1} that
 scores best on the *validation* split; test accuracy, spikes and cycles come from
-sim.reference.run (cost model of CoreConfig.for_network, 8 lanes) and the integer evaluation
-is checked against it spike count for spike count.
+sim.reference.run (cost model of CoreConfig.for_network, 8 lanes) and the integer forward of
+train (train.snn.int_forward) is checked against it spike count for spike count.
 
     .venv/bin/python benchmarks/convert_bench.py
     .venv/bin/python benchmarks/convert_bench.py --datasets yinyang --seeds 0 --Ts 8 16
@@ -28,12 +28,12 @@ from ttfs.sim.reference import run
 from ttfs.train.convert import (
     ConvertConfig,
     ann_predict,
-    convert_int_forward,
     encode_convert,
     export_convert,
     train_convert,
 )
 from ttfs.train.data import dataset_info, load_split
+from ttfs.train.snn import int_forward
 
 HIDDEN = {"yinyang": (64,), "digits": (100,)}
 BETAS = (0.1, 0.25, 0.5, 1.0)
@@ -42,13 +42,12 @@ BETAS = (0.1, 0.25, 0.5, 1.0)
 def snn_eval(model, X, cfg, Xe, ye, reference=False):
     q = export_convert(model, X, cfg)
     ev = encode_convert(q, Xe, ye)
-    mine = convert_int_forward(q, ev)
-    out = {"acc": float(np.mean(mine.predictions == ye)),
-           "spikes": float(mine.spikes_per_layer.sum(1).mean())}
+    res = run(q, ev, cost=cost_hook(CoreConfig.for_network(q)) if reference else None)
+    pred = np.array([r.prediction for r in res])
+    spl = np.array([r.counters.spikes_per_layer for r in res])
+    out = {"acc": float(np.mean(pred == ye)), "spikes": float(spl.sum(1).mean())}
     if reference:
-        res = run(q, ev, cost=cost_hook(CoreConfig.for_network(q)))
-        pred = np.array([r.prediction for r in res])
-        spl = np.array([r.counters.spikes_per_layer for r in res])
+        mine = int_forward(q, ev)
         if not (np.array_equal(pred, mine.predictions) and np.array_equal(spl,
                                                                           mine.spikes_per_layer)):
             raise SystemExit("MISMATCH: integer evaluation != sim.reference")

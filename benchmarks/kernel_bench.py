@@ -33,9 +33,9 @@ from ttfs.train.kernel import (
     calibrate_export,
     encode_kernel,
     float_predict,
-    kernel_int_forward,
     train_kernel,
 )
+from ttfs.train.snn import int_forward
 
 HIDDEN = {"yinyang": (120,), "digits": (120,)}
 
@@ -44,7 +44,7 @@ def evaluate(qnet, X, y, with_cost=True):
     events = encode_kernel(qnet, X, y)
     core = CoreConfig.for_network(qnet)
     res = run(qnet, events, trace=True, cost=cost_hook(core) if with_cost else None)
-    mine = kernel_int_forward(qnet, events)
+    mine = int_forward(qnet, events)
     for n, r in enumerate(res):
         if r.prediction != mine.predictions[n] or not np.array_equal(r.trace, mine.trace(n)):
             raise SystemExit(f"MISMATCH sample {n}: integer evaluation != sim.reference")

@@ -1,8 +1,9 @@
-"""The Python API the command line calls: train, quantize, load data, encode for a model.
+"""The Python API the command line calls: train, quantize, load data, encode for a model
+(``docs/training.md``).
 
 ::
 
-    from train.api import train_model, quantize_model, load_split, encode_for
+    from ttfs.train.api import train_model, quantize_model, load_split, encode_for
 
     ckpt = train_model("yinyang", "baseline", epochs=None, seed=0, out=Path("run/train"),
                        resume=False, progress=print)              # -> run/train/model.pt
@@ -10,10 +11,9 @@
     X, y = load_split("yinyang", "test")
     events = encode_for(qnet, X, y)                               # the encoder it was trained with
 
-Datasets: ``yinyang``, ``digits``, ``idx:PATH`` (:mod:`train.data`). Methods: ``baseline``,
-``excess``, ``count``, ``sop`` (:mod:`train.methods`, :mod:`train.loop`) and whatever else is
-registered (``kernel``, ``convert``). Options (``**options``) override a method's defaults
-(``train.methods.get_method(name).defaults``); an unknown option is a :class:`ConfigError`.
+Datasets: ``yinyang``, ``digits``, ``idx:PATH`` (:mod:`ttfs.train.data`). Methods: those of
+the registry :mod:`ttfs.train.methods`. Options (``**options``) override a method's defaults
+(``get_method(name).defaults``); an unknown option is a :class:`ConfigError`.
 """
 
 from __future__ import annotations
@@ -28,14 +28,13 @@ import numpy as np
 from ttfs.sim.encode import encode_rate, encode_ttfs
 from ttfs.sim.errors import ConfigError
 from ttfs.sim.ir import EventSet, QNet, load_qnet, save_qnet
+from ttfs.sim.jsonio import is_int
 from ttfs.train import data as _data
-from ttfs.train.methods import TrainRequest, get_method
+from ttfs.train.checkpoint import load_checkpoint
+from ttfs.train.method import TrainRequest
+from ttfs.train.methods import get_method
 
 __all__ = ["train_model", "quantize_model", "load_split", "encode_for", "load_checkpoint"]
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def train_model(
@@ -60,9 +59,9 @@ def train_model(
     if not isinstance(method, str):
         raise ConfigError(f"method must be a string, not {type(method).__name__}")
     m = get_method(method)
-    if epochs is not None and (not _is_int(epochs) or epochs < 1):
+    if epochs is not None and (not is_int(epochs) or epochs < 1):
         raise ConfigError(f"epochs must be a positive integer or None, not {epochs!r}")
-    if not _is_int(seed) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, not {seed!r}")
     unknown = sorted(set(options) - set(m.defaults))
     if unknown:
@@ -72,13 +71,6 @@ def train_model(
     req = TrainRequest(dataset, None if epochs is None else int(epochs), int(seed), Path(out),
                        bool(resume), progress, opts)
     return Path(m.train(req))
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """A trained checkpoint as a dict (``method``, ``net``, ``encoder``, ``history``, ...)."""
-    from ttfs.train.loop import load_checkpoint as _load
-
-    return _load(path)
 
 
 def quantize_model(
@@ -91,7 +83,7 @@ def quantize_model(
     """The integer network of a trained checkpoint; written to ``out_json`` when given.
 
     The method that trained the checkpoint quantizes it (for the surrogate methods:
-    :func:`train.quant.quantize_network`). ``QNet.meta`` carries the method, dataset, seed and
+    :func:`ttfs.train.quant.quantize_network`). ``QNet.meta`` carries the method, dataset, seed and
     the encoder record, so :func:`encode_for` can reproduce the inputs.
     """
     ck = load_checkpoint(model_path)

@@ -1,61 +1,16 @@
 """ANN-to-SNN conversion with the L4-norm weight adjustment (Allred & Roy, arXiv 2111.09446).
 
-Pipeline
---------
-1. **Train a ReLU network** of bias-free ``Linear`` layers (our choice, as in Diehl et al.
-   2015: no bias inputs or bias neurons, so rates convert exactly; Yin-Yang's features
-   ``[x, y, 1-x, 1-y]`` span a constant anyway, and digits trains well without biases).
-2. **Rate coding**: :func:`sim.encode.encode_rate` with a seed (input ``i`` fires at step ``t``
-   with probability ``x_i * max_rate``, independently per step), so input rates are
-   ``r_0 = x * max_rate`` spikes per step.
-3. **Data-based threshold balancing** (Rueckauer et al. 2017): ``lambda_l`` is the
-   ``percentile`` (default 99.9) of layer ``l``'s ReLU activations over the training set, and
-   ``lambda_0 = 1 / max_rate``. In *rate units* the normalised weights are
-   ``w_hat_l = w_l * lambda_{l-1} / lambda_l`` with threshold 1, so a neuron's per-step drift is
-   ``mu = w_hat . r_{l-1}`` and its rate approximates ``r_l = clip(h_l / lambda_l, 0, 1)``.
-4. **L4-norm adjustment** (below).
-5. **Export** (:func:`export_convert`): integrate-and-fire, ``subtract`` reset, kernel 1, no leak,
-   ``W_l = round(w_hat_l / a_l)`` with ``a_l = max|w_hat_l| / wmax`` and threshold
-   ``Theta_l = max(1, round(1 / a_l))``; the output layer only integrates (``max_potential``).
-
-The L4 rule (derivation; the project's formalisation, the paper's rule is unknown)
-----------------------------------------------------------------------------------
-With Bernoulli inputs ``s_jt ~ B(r_j)``, independent over ``j`` and ``t``, a neuron's per-step
-increment ``sum_j w_j s_jt`` has mean ``w . r`` and variance
-``sum_j w_j^2 r_j (1 - r_j) <= sum_j w_j^2 r_j <= ||w||_4^2 ||r||_2`` (Cauchy-Schwarz on the
-vectors ``w^2`` and ``r``), so after ``T`` steps the pre-firing potential has mean ``T w . r`` and
-standard deviation at most ``sqrt(T ||r||_2) ||w||_4``, the bound of the paper's abstract. In rate
-units (``w_hat``, threshold 1) the neuron's rate over the window is then modelled as
-``r_hat = relu(mu + e)``, ``mu = w_hat . r`` and ``e ~ N(0, s^2)`` with
-``s^2 = beta ||w_hat||_4^2 mean_data ||r||_2 / T``: the neuron *rectifies* its noise, so a
-noisy neuron fires more than its ANN counterpart (``E relu(mu + e) > relu(mu)``, most for
-``mu`` near 0), and does so in proportion to its L4 norm. Per-neuron thresholds do not exist in
-the core (one ``Theta_l`` table per layer), so the correction is a per-neuron factor ``c_i`` on
-the neuron's incoming weights (scaling weights by ``c`` is the same as a threshold ``1/c``),
-chosen to make the SNN rate match the ANN activation in least squares over the training data::
-
-    c_i = argmin_c sum_n E[(c r_hat_in - relu(mu_in))^2] = sum_n relu(mu_in) m_in / sum_n q_in
-    m = mu Phi(z) + s phi(z),  q = (mu^2 + s^2) Phi(z) + mu s phi(z),  z = mu / s
-
-(``m``, ``q``: mean and second moment of a rectified Gaussian). ``c_i -> 1`` as ``T -> inf``
-(conversion is exact in the limit), ``c_i < 1`` grows with ``||w_hat_i||_4``, and ``c_i = 0`` for
-a neuron never active on the training data (its every spike is noise). ``beta = 1`` uses the
-bound as the variance; hidden spike trains are more regular than Bernoulli, so the bound is
-loose above layer 1. The default ``l4_beta = 0.25`` is the value the validation split picked most
-often in ``benchmarks/convert_bench.py`` (docs/kernel_and_conversion.md). Layers are adjusted in
-order, each with the rates of the adjusted layer below; the output layer is left alone (it is
-read by ``argmax`` of its potential, not rectified). A first variant, ``l4_rule="wiener"``,
-ignored the rectification and used the Wiener factor ``c = P / (P + beta N)`` of an unbiased
-noisy estimate (:func:`l4_factors_wiener`); the benchmark compares both.
-
-Readout: ``max_potential``. The output potential after ``T`` steps is ``sum_t W s_t``, an unbiased
-estimate of ``T`` times the ANN's logits; ``argmax`` of it needs no output threshold (no
-balancing of the last layer, no ties between equal spike counts, no output spikes).
+A bias-free ReLU network is trained, its thresholds balanced on the training data (Rueckauer et
+al. 2017), its hidden layers' incoming weights scaled by the L4 factors, and exported as a
+rate-coded integrate-and-fire network (``subtract`` reset, ``max_potential`` readout). The
+pipeline, the derivation of the L4 rule (the project's formalisation; the paper's rule is
+unknown) and the default ``l4_beta`` are in ``docs/kernel_and_conversion.md``, section 2.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +22,9 @@ from ttfs.sim.encode import encode_rate
 from ttfs.sim.errors import ConfigError
 from ttfs.sim.ir import EventSet, Layer, QNet
 from ttfs.sim.numeric import smax
+from ttfs.train import oneshot
+from ttfs.train.data import dataset_info, load_split, parse_dataset
+from ttfs.train.method import Method
 
 __all__ = [
     "ConvertConfig",
@@ -79,7 +37,7 @@ __all__ = [
     "normalised_weights",
     "export_convert",
     "encode_convert",
-    "convert_int_forward",
+    "METHOD",
 ]
 
 
@@ -240,7 +198,8 @@ def balance(weights: list[np.ndarray], Xa: np.ndarray, percentile: float) -> lis
 
 def l4_factors(w_hat: np.ndarray, rates: np.ndarray, time_steps: int, beta: float = 1.0,
                rule: str = "rectified") -> np.ndarray:
-    """The L4 factors ``c_i`` of one layer (module docstring); ``rule`` picks the model.
+    """The L4 factors ``c_i`` of one layer; ``rule`` picks the model (the derivation is in
+    ``docs/kernel_and_conversion.md``).
 
     ``w_hat`` is the layer's ``(in, out)`` weights in rate units, ``rates`` the ``(samples, in)``
     input rates, ``mu = rates @ w_hat`` the per-step drifts. With the L4 bound
@@ -277,7 +236,8 @@ def l4_factors(w_hat: np.ndarray, rates: np.ndarray, time_steps: int, beta: floa
 
 def l4_factors_wiener(w_hat: np.ndarray, rates: np.ndarray, time_steps: int,
                       beta: float = 1.0) -> np.ndarray:
-    """The L4 Wiener factors ``c_i = P_i / (P_i + beta N_i)`` of one layer (module docstring).
+    """The L4 Wiener factors ``c_i = P_i / (P_i + beta N_i)`` of one layer
+    (``docs/kernel_and_conversion.md``).
 
     ``w_hat`` is the layer's ``(in, out)`` weights in rate units, ``rates`` the ``(samples, in)``
     input rates; ``P_i = mean min(relu(rates @ w_hat), 1)^2`` per neuron,
@@ -325,7 +285,7 @@ def normalised_weights(model: ReluNet, X_train, cfg: ConvertConfig,
 def export_convert(model: ReluNet, X_train, config: ConvertConfig | None = None,
                    time_steps: int | None = None, potential_bits: int = 16,
                    meta: dict | None = None) -> QNet:
-    """The integer rate-coded IF network (module docstring), ``subtract`` reset.
+    """The integer rate-coded IF network (``docs/kernel_and_conversion.md``), ``subtract`` reset.
 
     ``X_train`` is the data the thresholds are balanced on (and the L4 factors estimated on).
     ``potential_bits`` is a minimum: it is widened to the smallest width (up to 32) in which no
@@ -382,72 +342,7 @@ def encode_convert(qnet: QNet, X, labels=None, first_index: int = 0) -> EventSet
                        max_rate=float(enc["max_rate"]), labels=labels, first_index=first_index)
 
 
-@dataclass
-class ConvertForward:
-    """Integer evaluation results; ``trace(n)`` gives sample ``n``'s spike rows."""
-
-    predictions: np.ndarray
-    potentials: np.ndarray
-    spikes_per_layer: np.ndarray
-    sops: np.ndarray
-    input_events: np.ndarray
-    rows: list
-
-    def trace(self, n: int) -> np.ndarray:
-        return self.rows[n]
-
-
-def convert_int_forward(qnet: QNet, events: EventSet, trace: bool = False) -> ConvertForward:
-    """Step a ``subtract``-reset IF network in integers, all samples at once.
-
-    Per step ``t`` and layer: ``V += s_{l-1,t} @ W_l`` (exact: the export guarantees no partial
-    sum saturates, checked here), spike where ``V >= Theta_l``, ``V -= Theta_l`` on a spike. The
-    output layer only integrates. Must equal :func:`sim.reference.run` spike for spike.
-    """
-    events.check(qnet.time_steps, qnet.n_inputs)
-    top = smax(qnet.potential_bits)
-    for l, layer in enumerate(qnet.layers):
-        if layer.reset != "subtract" or layer.leak_shift or not layer.kernel_constant \
-                or int(layer.kernel[0]) != 1 or not layer.threshold_constant:
-            raise ConfigError(f"layer {l + 1} is not a plain integrate-and-fire layer "
-                              "(subtract reset, kernel 1, no leak, constant threshold)")
-        b = qnet.time_steps * int(np.abs(layer.weights).sum(axis=0).max())
-        spiking = l < len(qnet.layers) - 1 or qnet.readout == "first_spike"
-        if max(b, int(layer.threshold[0]) if spiking else 0) >= top:
-            raise ConfigError(f"layer {l + 1} can reach {b}: not saturation-free in "
-                              f"{qnet.potential_bits}-bit potentials")
-    N, T, L = len(events), qnet.time_steps, len(qnet.layers)
-    X = np.zeros((T, N, qnet.n_inputs), dtype=np.int64)
-    for n, s in enumerate(events.samples):
-        X[s[:, 0], n, s[:, 1]] = 1
-    V = [np.zeros((N, layer.n_out), dtype=np.int64) for layer in qnet.layers]
-    spikes = np.zeros((N, L), dtype=np.int64)
-    sops = np.zeros(N, dtype=np.int64)
-    rows: list[list] = [[] for _ in range(N)]
-    last_spiking = qnet.readout == "first_spike"
-    for t in range(T):
-        x = X[t]
-        for l, layer in enumerate(qnet.layers):
-            sops += x.sum(1) * layer.n_out
-            V[l] += x @ layer.weights
-            if l == L - 1 and not last_spiking:
-                break
-            th = int(layer.threshold[t])
-            spk = V[l] >= th
-            V[l] -= th * spk
-            spikes[:, l] += spk.sum(1)
-            if trace:
-                for n, i in zip(*np.nonzero(spk), strict=True):
-                    rows[n].append((l + 1, t, int(i)))
-            x = spk.astype(np.int64)
-    if qnet.readout != "max_potential":
-        raise ConfigError("convert_int_forward evaluates max_potential readouts only")
-    pred = V[-1].argmax(1)
-    traces = [np.array(r, dtype=np.int64).reshape(-1, 3) for r in rows]
-    return ConvertForward(pred, V[-1], spikes, sops, X.sum((0, 2)), traces)
-
-
-# -- the method registry ----------------------------------------------------------------------
+# -- the method ------------------------------------------------------------------------------
 
 #: Options of ``ttfs train --method convert`` (every one can be overridden).
 METHOD_DEFAULTS = {
@@ -472,17 +367,10 @@ CONVERSION_OPTIONS = ("time_steps", "percentile", "max_rate", "l4", "l4_beta", "
 
 
 def config_from_options(options: dict, epochs: int, seed: int) -> ConvertConfig:
-    from ttfs.train.oneshot import config
-
-    return config(ConvertConfig, "convert", METHOD_DEFAULTS, options, epochs, seed)
+    return oneshot.config(ConvertConfig, "convert", METHOD_DEFAULTS, options, epochs, seed)
 
 
 def _method_train(req) -> Path:
-    import time
-
-    from ttfs.train import oneshot
-    from ttfs.train.data import dataset_info, load_split, parse_dataset
-
     kind, _ = parse_dataset(req.dataset)
     epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
     cfg = config_from_options(dict(req.options), epochs, req.seed)
@@ -522,8 +410,6 @@ def _method_quantize(ck: dict, weight_bits: int | None = None,
     Balances thresholds (and estimates the L4 factors) on the dataset's training split; the
     conversion options (``time_steps``, ``l4``, ``l4_beta``, ...) may be overridden here.
     """
-    from ttfs.train.data import load_split
-
     unknown = sorted(set(conversion) - set(CONVERSION_OPTIONS))
     if unknown:
         raise ConfigError(f"convert quantization has no option {unknown[0]!r}; "
@@ -539,16 +425,16 @@ def _method_quantize(ck: dict, weight_bits: int | None = None,
                           meta={"dataset": ck["dataset"], "seed": ck["seed"]})
 
 
-def _register() -> None:
-    from ttfs.train.methods import Method, register
-
-    register(Method(
-        name="convert",
-        summary="ReLU ANN -> rate-coded IF SNN with the L4-norm adjustment (Allred & Roy 2021)",
-        train=_method_train,
-        quantize=_method_quantize,
-        defaults=dict(METHOD_DEFAULTS),
-    ))
+def _method_predict(ck: dict, X) -> np.ndarray:
+    """The float ANN's predictions for a ``convert`` checkpoint."""
+    return ann_predict(model_from_checkpoint(ck), X)
 
 
-_register()
+METHOD = Method(
+    name="convert",
+    summary="ReLU ANN -> rate-coded IF SNN with the L4-norm adjustment (Allred & Roy 2021)",
+    train=_method_train,
+    quantize=_method_quantize,
+    defaults=dict(METHOD_DEFAULTS),
+    predict=_method_predict,
+)

@@ -1,87 +1,17 @@
 """Temporal-kernel TTFS training (Park & Yoon, arXiv 2106.02568, 2021) and its export to a
 layer-phased TTFS network that runs on the core through its kernel and threshold tables.
 
-The surrogate DNN
------------------
-Hidden layer ``l`` is ``Linear (no bias) -> BatchNorm1d -> TTFS activation``; the output layer is
-a plain ``Linear`` with bias (its logits are read out as membrane potentials). The TTFS activation
-with the layer's trainable kernel parameters ``tau_l`` (init ``tau0 = 2``) and ``t_d,l`` (init
-``td0 = 0``) encodes the pre-activation ``v`` as a spike time and decodes it through the kernel::
-
-    t = relu(t_d - tau * ln(relu(v)))          # continuous spike time (v <= 0: no spike)
-    t_int = ceil(t)                            # the step it fires at (straight-through in training)
-    x = exp((t_d - t_int) / tau)   if v > 0 and t_int <= T_w - 1
-    x = 0                          otherwise   # no spike inside the window
-
-``ceil`` (not ``round``) is the rule of the exported network: a neuron fires at the first step
-``u`` of its window where ``v >= exp(-(u - t_d)/tau)``, i.e. ``u >= t``. In training ``t_int``
-passes the gradient of ``t`` through unchanged (straight-through estimator, our choice; with
-``quantize_time=False`` the continuous ``t`` is used). Between the two clamps ``x = v``: the
-activation is a clipped ReLU with a dead zone below ``x_T`` and ``T_w`` quantisation levels.
-
-Inputs are the TTFS latency code of :mod:`sim.encode` decoded exactly as the core does it:
-``t = rint((1 - x) * (T_w - 1))`` (no event when ``x < cutoff = 0.5 / (T_w - 1)``, whose event
-would carry kernel value 0 anyway), decoded as ``x_q = 1 - t / (T_w - 1)``. A linear input kernel
-(rather than an exponential one) matches the linear latency encoder; this is our choice.
-
-Training pieces (each switchable in :class:`KernelConfig`)
-----------------------------------------------------------
-* **Stochastically relaxed activation** (``relax``): per hidden layer and per batch, the TTFS
-  activation is used with probability ``p = min(1, (epoch + 1) / ramp_epochs)``, else ReLU. The
-  paper ramps over ``E_ramp = 50`` epochs; ``ramp_epochs`` scales that to our shorter runs.
-* **Initial-value regularisation** (``init_reg``, paper 1e-5):
-  ``init_reg * sum_l ((tau_l - tau0)^2 + (t_d,l - td0)^2)``.
-* **Kernel-aware BN spike loss** (``bn_loss_weight``, paper 1e-5, from ``bn_loss_start``): for each
-  BN channel with scale ``g`` and shift ``b`` of hidden layer ``l``, with
-  ``x_T = exp(-(T_w - t_d,l) / tau_l)``::
-
-      L_bn = -sum( 0.5 (g^2/3 + g + 1) b^3 - 0.5 x_T b^2 - 0.5 (x_T^2 g + 2) b
-                   - (x_T^2 g^2 + 6) / 6 * x_T )
-
-  The formula is as DESIGN section 7.2 transcribes it; the paper's text was not available. Our
-  interpretation: the sum runs over every channel of every hidden BN layer, and ``x_T`` is
-  detached so the loss moves only ``g`` and ``b`` ("not on tau/t_d"). At ``b = 0`` its gradient
-  ``dL/db = 0.5 (x_T^2 g + 2) > 0`` pushes shifts negative, i.e. fewer neurons above threshold.
-  The paper's weight 1e-5 was set for its large CNNs (sum over many thousands of channels) and
-  E = 300-epoch runs; for our small MLPs the weight is a parameter (see the benchmark docs).
-
-Export: the layer-phased network
---------------------------------
-BN is folded into the preceding weights (:func:`fold_bn`), then every layer ``l = 1..L`` gets its
-own window of ``T_w`` steps: layer ``l`` integrates during window ``l-1`` (steps
-``(l-1) T_w .. l T_w - 1``) and fires during window ``l``; ``time_steps = L * T_w`` and the output
-layer integrates only (``max_potential`` readout). With ``S = 2**kernel_bits - 1``, ``u`` the step
-inside a window, and ``(tau, t_d)`` the parameters of the *sending* layer ``l - 1``::
-
-    K_1[u]     = round(S * (1 - u / (T_w - 1)))               window 0 (inputs), 0 elsewhere
-    K_l[u]     = round(s_l * exp(-(u - t_d) / tau)),  s_l = S * exp(-t_d / tau)     (l >= 2)
-    Theta_l[u] = clip(round((s_l / a_l) * exp(-(u - t_d,l) / tau_l)), 1, smax)   window l
-    Theta_l[t] = smax = 2**(potential_bits-1) - 1                                 elsewhere
-    W_l        = round(w_l / a_l)                              (weights_bits signed)
-
-so ``V_l = sum_j W_l[j, i] K_l[t_j] ~ (s_l / a_l) * v_l`` and the neuron fires (``fire_once``) at
-the first step of its window where ``v_l >= exp(-(u - t_d,l)/tau_l)``, exactly the surrogate's
-rule up to rounding. Biases ride on **bias neurons**: the input has one bias input firing at step
-0 (``sim.encode`` ``bias_steps=(0,)``), and every hidden layer gets one extra neuron (the last
-index) with weight ``wmax`` from the previous bias source and 0 from everything else; the scale
-``a_l`` is chosen so that it fires at the first step of its window, where its decoded value is
-``x_b = K_{l+1}[l T_w] / s_{l+1}``; the next layer's bias row is ``round(b / (a x_b))``. Each
-bias neuron costs one spike per sample (counted in every figure). ``a_l`` is the larger of
-``pct(|w| and |b|/x_b) / wmax`` (``pct`` the ``clip_percentile``, default 100 = the maximum;
-larger values are clipped to ``+-wmax``) and, for hidden layers, ``s_l exp(t_d,l/tau_l)/(wmax S)``
-(which makes the bias neuron fire on the first step of its window).
-``potential_bits`` is the smallest width (at least 16) in which no partial sum can saturate, so
-the integer evaluation below is exact by construction (it checks the bound).
-
-Why kernel parameters are per layer: the core holds one kernel table ``K_l[t]`` and one threshold
-table ``Theta_l[t]`` per layer (``time_steps`` entries each), indexed by the global step, so a
-layer's neurons share one kernel. Per-neuron kernels would need ``n_neurons x T`` entries per
-table (see docs/kernel_and_conversion.md for 5-120-3 and 784-400-10).
+The surrogate DNN (``Linear -> BatchNorm1d -> TTFS activation`` per hidden layer, trainable
+per-layer kernel parameters ``tau_l`` and ``t_d,l``), the training pieces (stochastic relaxation,
+initial-value regularisation, the kernel-aware BN spike loss and our interpretation of it) and
+the export (BN folding, one window of ``T_w`` steps per layer, bias neurons, the saturation-free
+``potential_bits``) are in ``docs/kernel_and_conversion.md``, section 1.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +23,10 @@ from ttfs.sim.encode import encode_ttfs, ttfs_times
 from ttfs.sim.errors import ConfigError
 from ttfs.sim.ir import EventSet, Layer, QNet
 from ttfs.sim.numeric import smax
+from ttfs.sim.reference import run as reference_run
+from ttfs.train import oneshot
+from ttfs.train.data import dataset_info, load_split, parse_dataset
+from ttfs.train.method import Method
 
 __all__ = [
     "KernelConfig",
@@ -108,8 +42,7 @@ __all__ = [
     "train_kernel",
     "export_kernel",
     "encode_kernel",
-    "kernel_int_forward",
-    "IntForward",
+    "METHOD",
 ]
 
 
@@ -118,7 +51,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class KernelConfig:
-    """Hyper-parameters of temporal-kernel training and export (see the module docstring)."""
+    """Hyper-parameters of temporal-kernel training and export
+    (``docs/kernel_and_conversion.md``)."""
 
     hidden: tuple = (120,)
     window: int = 8
@@ -184,7 +118,8 @@ def relax_probability(epoch: int, ramp_epochs: int) -> float:
 
 def ttfs_activation(v: torch.Tensor, tau: torch.Tensor, td: torch.Tensor, window: int,
                     quantize_time: bool = True) -> torch.Tensor:
-    """Encode -> decode through the temporal kernel (module docstring): ``x(v; tau, t_d)``."""
+    """Encode -> decode through the temporal kernel: ``x(v; tau, t_d)``
+    (``docs/kernel_and_conversion.md``)."""
     pos = v > 0
     t = torch.relu(td - tau * torch.log(torch.clamp(v, min=1e-30)))
     if quantize_time:
@@ -203,7 +138,8 @@ def init_value_loss(taus, tds, tau0: float, td0: float) -> torch.Tensor:
 
 
 def bn_spike_loss(g: torch.Tensor, b: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
-    """Kernel-aware BN spike loss of one layer (module docstring), summed over its channels.
+    """Kernel-aware BN spike loss of one layer, summed over its channels
+    (``docs/kernel_and_conversion.md``).
 
     ``L = -sum(0.5 (g^2/3 + g + 1) b^3 - 0.5 x_T b^2 - 0.5 (x_T^2 g + 2) b
     - (x_T^2 g^2 + 6) / 6 * x_T)``; ``x_T`` should be detached by the caller.
@@ -414,10 +350,11 @@ def _potential_bits(layers_int, kmax_per_layer, thresholds, floor: int = 16) -> 
 def export_kernel(model: KernelNet, kernel_bits: int = 8, weight_bits: int = 8,
                   potential_bits: int = 16, meta: dict | None = None,
                   clip_percentile: float = 100.0) -> QNet:
-    """The layer-phased integer TTFS network of a trained surrogate (module docstring).
+    """The layer-phased integer TTFS network of a trained surrogate
+    (``docs/kernel_and_conversion.md``).
 
-    ``potential_bits`` is a minimum: the export widens it to the smallest saturation-free width
-    (up to 32) so that the integer network is exactly the one :func:`kernel_int_forward` models.
+    ``potential_bits`` is a minimum: the export widens it to the smallest width (up to 32) in
+    which no partial sum can saturate.
     ``clip_percentile`` < 100 sets each layer's scale from that percentile of ``|w|`` and
     ``|b|/x_b`` instead of their maximum, clipping the few larger weights to ``+-wmax`` (BN
     folding can leave a handful of very large weights that would otherwise take the resolution
@@ -527,8 +464,8 @@ def calibrate_export(model: KernelNet, X_calib, y_calib=None, kernel_bits: int =
     best = None
     for p in percentiles:
         q = export_kernel(model, kernel_bits, weight_bits, potential_bits, meta, p)
-        score = float(np.mean(kernel_int_forward(q, encode_kernel(q, X_calib)).predictions
-                              == target))
+        pred = [r.prediction for r in reference_run(q, encode_kernel(q, X_calib))]
+        score = float(np.mean(np.asarray(pred) == target))
         if best is None or score > best[0]:
             best = (score, q)
     q = best[1]
@@ -547,104 +484,7 @@ def encode_kernel(qnet: QNet, X, labels=None) -> EventSet:
                        bias_steps=tuple(enc["bias_steps"]), labels=labels)
 
 
-# -- integer evaluation -----------------------------------------------------------------------
-
-
-@dataclass
-class IntForward:
-    """Integer evaluation of a layer-phased network: predictions, spike times and counters.
-
-    ``spike_times[l]`` is ``(N, n_l)`` with the global step of each neuron's spike, -1 for none
-    (hidden layers only); ``input_events``, ``sops`` ``(N,)``; ``spikes_per_layer`` ``(N, L)``.
-    """
-
-    predictions: np.ndarray
-    potentials: np.ndarray
-    spike_times: list
-    input_events: np.ndarray
-    sops: np.ndarray
-    spikes_per_layer: np.ndarray
-
-    def trace(self, n: int) -> np.ndarray:
-        """Spike rows ``[layer, t, neuron]`` of sample ``n`` in the reference model's order."""
-        rows = []
-        for li, st in enumerate(self.spike_times):
-            idx = np.flatnonzero(st[n] >= 0)
-            rows.extend((li + 1, int(st[n, i]), int(i)) for i in idx)
-        rows.sort(key=lambda r: (r[1], r[0], r[2]))
-        return np.array(rows, dtype=np.int64).reshape(-1, 3)
-
-
-def _phase_windows(qnet: QNet, window: int) -> None:
-    L = len(qnet.layers)
-    if qnet.time_steps != L * window:
-        raise ConfigError(f"a layer-phased network with {L} layers and window {window} needs "
-                          f"time_steps={L * window}, not {qnet.time_steps}")
-    top = smax(qnet.potential_bits)
-    for l, layer in enumerate(qnet.layers):
-        k = layer.kernel.copy()
-        k[l * window:(l + 1) * window] = 0
-        if k.any():
-            raise ConfigError(f"layer {l + 1} kernel is nonzero outside its integration window "
-                              f"(steps {l * window}..{(l + 1) * window - 1})")
-        if l < L - 1 or qnet.readout == "first_spike":
-            th = layer.threshold.copy()
-            th[(l + 1) * window:(l + 2) * window] = top
-            if (th != top).any():
-                raise ConfigError(f"layer {l + 1} threshold is finite outside its firing window")
-        bound = int(np.abs(layer.weights).sum(axis=0).max()) * int(layer.kernel.max())
-        if bound >= top:
-            raise ConfigError(f"layer {l + 1} can reach {bound}: not saturation-free in "
-                              f"{qnet.potential_bits}-bit potentials")
-
-
-def kernel_int_forward(qnet: QNet, events: EventSet) -> IntForward:
-    """Evaluate an exported kernel network in integers, layer by layer (vectorised).
-
-    Layer ``l`` sums ``V = sum_j W[j, i] K_l[t_j]`` over its input events (exact: the export
-    guarantees no partial sum saturates, and this checks it), then fires at the first step ``t``
-    of window ``l`` with ``V >= Theta_l[t]``; the output layer's ``V`` is the readout. Must equal
-    :func:`sim.reference.run` spike for spike.
-    """
-    window = int(qnet.meta.get("window", 0)) if isinstance(qnet.meta, dict) else 0
-    if window < 2:
-        raise ConfigError("qnet meta has no layer-phase 'window'; was it made by export_kernel?")
-    _phase_windows(qnet, window)
-    events.check(qnet.time_steps, qnet.n_inputs)
-    N = len(events)
-    L = len(qnet.layers)
-    times = np.full((N, qnet.n_inputs), -1, dtype=np.int64)
-    for n, s in enumerate(events.samples):
-        times[n, s[:, 1]] = s[:, 0]
-    n_events = (times >= 0).sum(1)
-    sops = np.zeros(N, dtype=np.int64)
-    spikes = np.zeros((N, L), dtype=np.int64)
-    spike_times = []
-    V = None
-    for l, layer in enumerate(qnet.layers):
-        ev = times >= 0
-        sops += ev.sum(1) * layer.n_out
-        kx = np.where(ev, layer.kernel[np.maximum(times, 0)], 0)
-        V = kx @ layer.weights
-        if l == L - 1 and qnet.readout == "max_potential":
-            break
-        th = layer.threshold[(l + 1) * window:(l + 2) * window]
-        over = V[:, :, None] >= th[None, None, :]
-        fired = over.any(2)
-        t_new = np.where(fired, (l + 1) * window + over.argmax(2), -1)
-        spikes[:, l] = fired.sum(1)
-        spike_times.append(t_new)
-        times = t_new
-    if qnet.readout == "max_potential":
-        pred = V.argmax(1)
-    else:
-        st = spike_times[-1]
-        big = np.where(st >= 0, st, np.iinfo(np.int64).max)
-        pred = np.where((st >= 0).any(1), big.argmin(1), V.argmax(1))
-    return IntForward(pred, V, spike_times, n_events, sops, spikes)
-
-
-# -- the method registry ----------------------------------------------------------------------
+# -- the method ------------------------------------------------------------------------------
 
 #: Options of ``ttfs train --method kernel`` (every one can be overridden).
 METHOD_DEFAULTS = {
@@ -675,17 +515,10 @@ def encoder_record(cfg: KernelConfig) -> dict:
 
 
 def config_from_options(options: dict, epochs: int, seed: int) -> KernelConfig:
-    from ttfs.train.oneshot import config
-
-    return config(KernelConfig, "kernel", METHOD_DEFAULTS, options, epochs, seed)
+    return oneshot.config(KernelConfig, "kernel", METHOD_DEFAULTS, options, epochs, seed)
 
 
 def _method_train(req) -> Path:
-    import time
-
-    from ttfs.train import oneshot
-    from ttfs.train.data import dataset_info, load_split, parse_dataset
-
     kind, _ = parse_dataset(req.dataset)
     epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
     cfg = config_from_options(dict(req.options), epochs, req.seed)
@@ -727,8 +560,6 @@ def _method_quantize(ck: dict, weight_bits: int | None = None,
                      potential_bits: int | None = None, kernel_bits: int | None = None) -> QNet:
     """``train.api.quantize_model`` for ``kernel`` checkpoints (``potential_bits`` is a floor);
     the weight-clip percentile is calibrated on the first 1000 training samples."""
-    from ttfs.train.data import load_split
-
     cfg = ck["config"]
     X, _ = load_split(ck["dataset"], "train")
     return calibrate_export(
@@ -741,16 +572,16 @@ def _method_quantize(ck: dict, weight_bits: int | None = None,
     )
 
 
-def _register() -> None:
-    from ttfs.train.methods import Method, register
-
-    register(Method(
-        name="kernel",
-        summary="temporal-kernel TTFS surrogate DNN, layer-phased export (Park & Yoon 2021)",
-        train=_method_train,
-        quantize=_method_quantize,
-        defaults=dict(METHOD_DEFAULTS),
-    ))
+def _method_predict(ck: dict, X) -> np.ndarray:
+    """The float surrogate's predictions for a ``kernel`` checkpoint."""
+    return float_predict(model_from_checkpoint(ck), X)[0]
 
 
-_register()
+METHOD = Method(
+    name="kernel",
+    summary="temporal-kernel TTFS surrogate DNN, layer-phased export (Park & Yoon 2021)",
+    train=_method_train,
+    quantize=_method_quantize,
+    defaults=dict(METHOD_DEFAULTS),
+    predict=_method_predict,
+)

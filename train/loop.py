@@ -1,23 +1,18 @@
-"""The surrogate-gradient trainer shared by ``baseline``, ``excess``, ``count`` and ``sop``.
+"""The surrogate-gradient trainer shared by ``baseline``, ``excess``, ``count`` and ``sop``,
+and their four :class:`~ttfs.train.method.Method` entries (``docs/training.md``).
 
-One run: encode the dataset with the TTFS encoder of :mod:`sim.encode` (the settings are stored
-in the checkpoint, so :func:`train.api.encode_for` reproduces the events exactly), train a
-:class:`train.snn.TTFSNet` with Adam on ``task + penalty`` (:mod:`train.methods`), the task loss
-being cross-entropy on ``-t_first / tau`` (``first_spike``) or on ``V_final / Theta``
-(``max_potential``). The last ``qat`` fraction of the epochs runs the quantization-aware forward
-(``mode="qat"``), so the exported integer network is the network that was trained. The learning
-rate follows a cosine from ``lr`` to 0 over the epochs.
-
-Every epoch writes ``out/checkpoint.pt`` (config, model state, optimizer state, epoch, history)
-atomically; ``resume=True`` continues from it. The batch order of epoch ``e`` comes from a
-generator seeded with ``(seed, e)``, so a resumed run equals an uninterrupted one.
+One run encodes the dataset with :func:`ttfs.sim.encode.encode_ttfs` (the settings are stored in
+the checkpoint), trains a :class:`ttfs.train.snn.TTFSNet` with Adam on ``task + penalty``
+(:mod:`ttfs.train.penalties`), runs the last ``qat`` fraction of the epochs quantization-aware,
+and writes ``out/checkpoint.pt`` atomically after every epoch; ``resume=True`` continues from it
+and ends with the weights of an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +22,16 @@ import torch.nn.functional as F
 
 from ttfs.sim.encode import encode_ttfs
 from ttfs.sim.errors import ConfigError
+from ttfs.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_atomic
 from ttfs.train.data import dataset_info, load_split, parse_dataset
-from ttfs.train.methods import Method, TrainRequest, make_penalty, register
+from ttfs.train.method import Method, TrainRequest
+from ttfs.train.penalties import PENALTY_DEFAULTS, make_penalty
+from ttfs.train.quant import quantize_network
 from ttfs.train.snn import NetConfig, TTFSNet, events_to_dense, predict
 
-__all__ = ["DEFAULTS", "DEFAULT_EPOCHS", "CHECKPOINT_FORMAT", "train_surrogate",
-           "load_checkpoint", "build_model", "encoder_settings", "encode", "evaluate"]
-
-CHECKPOINT_FORMAT = "ttfs.train.checkpoint"
+__all__ = ["DEFAULTS", "DEFAULT_EPOCHS", "train_surrogate", "build_model", "encoder_settings",
+           "encode", "evaluate", "model_from_checkpoint", "float_predictions",
+           "quantize_checkpoint", "BASELINE", "EXCESS", "COUNT", "SOP"]
 
 #: Options of the surrogate methods (every one can be overridden through ``**options``).
 DEFAULTS: dict[str, Any] = {
@@ -68,11 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "init_mean": 1.0,
     "init_std": 1.0,
     "threads": 1,
-    "lam": 0.0,
-    "two_phase": True,
-    "phase1": 0.3,
-    "mu": 1.0,
-    "r_min": 0.05,
+    **PENALTY_DEFAULTS,
 }
 
 DEFAULT_EPOCHS = {"yinyang": 30, "digits": 30, "idx": 8}
@@ -137,36 +130,26 @@ def evaluate(model: TTFSNet, x: torch.Tensor, y: torch.Tensor, mode: str,
     return {"acc": correct / n, "hidden_spikes": hidden_spikes / n}
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a checkpoint written by a trainer; :class:`ConfigError` if it is not one."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"checkpoint {str(p)!r} does not exist")
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for a corrupt file
-        raise ConfigError(f"checkpoint {str(p)!r} cannot be read: {exc}") from None
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(f"{str(p)!r} is not a {CHECKPOINT_FORMAT} file")
-    if ck.get("version") != 1:
-        raise ConfigError(f"unsupported {CHECKPOINT_FORMAT} version {ck.get('version')!r}")
-    return ck
-
-
 def model_from_checkpoint(ck: dict) -> TTFSNet:
     model = TTFSNet(NetConfig.from_dict(ck["net"]))
     model.load_state_dict(ck["model"])
     return model
 
 
+def float_predictions(ck: dict, X: np.ndarray) -> np.ndarray:
+    """Predictions of the float model of checkpoint ``ck`` on features ``X``."""
+    model = model_from_checkpoint(ck)
+    enc = ck["encoder"]
+    n_in = model.config.sizes[0]
+    out = []
+    for a in range(0, len(X), 1000):
+        x = events_to_dense(encode(enc, X[a:a + 1000]), enc["time_steps"], n_in)
+        out.append(predict(model(x, "float"), model.config.readout).numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
 def train_surrogate(req: TrainRequest, method: str) -> Path:
-    """Train with ``method``'s penalty (module docstring); returns ``out/model.pt``."""
+    """Train with ``method``'s penalty (:mod:`ttfs.train.penalties`); returns ``out/model.pt``."""
     opts = dict(req.options)
     kind, _ = parse_dataset(req.dataset)
     epochs = req.epochs if req.epochs is not None else DEFAULT_EPOCHS[kind]
@@ -254,14 +237,14 @@ def train_surrogate(req: TrainRequest, method: str) -> Path:
             "seconds": time.perf_counter() - t0,
         }
         history.append(rec)
-        _save_atomic(_checkpoint(req, method, opts, enc, model, opt, epoch + 1, epochs,
+        save_atomic(_checkpoint(req, method, opts, enc, model, opt, epoch + 1, epochs,
                                  history, complete=False), ck_path)
         if req.progress is not None:
             req.progress(dict(rec))
     if qat_from >= epochs:
         model.calibrate(xtr)
     final = out / "model.pt"
-    _save_atomic(_checkpoint(req, method, opts, enc, model, opt, epochs, epochs, history,
+    save_atomic(_checkpoint(req, method, opts, enc, model, opt, epochs, epochs, history,
                              complete=True), final)
     return final
 
@@ -285,34 +268,25 @@ def _checkpoint(req, method, opts, enc, model, opt, epoch, epochs, history, comp
     }
 
 
-def _quantize_checkpoint(ck: dict, weight_bits: int | None = None,
-                         potential_bits: int | None = None, **kw):
-    from ttfs.train.quant import quantize_network
-
+def quantize_checkpoint(ck: dict, weight_bits: int | None = None,
+                        potential_bits: int | None = None, **kw):
+    """The integer network of a surrogate checkpoint (:func:`ttfs.train.quant.quantize_network`)."""
     model = model_from_checkpoint(ck)
     meta = {"method": ck["method"], "dataset": ck["dataset"], "seed": ck["seed"]}
     return quantize_network(model, encoder=ck["encoder"], weight_bits=weight_bits,
                             potential_bits=potential_bits, meta=meta, **kw)
 
 
-_SUMMARIES = {
-    "baseline": "surrogate-gradient TTFS training, task loss only",
-    "excess": "excess-spike penalty with 2-phase training (Fontanini et al. 2024)",
-    "count": "spike-count penalty with an annealed weight (Allred et al. 2020)",
-    "sop": "synaptic-operation penalty sum_l fan_out_l * spikes_l (Suetake et al. 2023)",
-}
-_METHOD_DEFAULTS = {
-    "baseline": {},
-    "excess": {"reset": "subtract", "lam": 1.0},
-    "count": {"lam": 1.0},
-    "sop": {"lam": 1.0},
-}
+def _surrogate(name: str, summary: str, **defaults) -> Method:
+    return Method(name=name, summary=summary, train=partial(train_surrogate, method=name),
+                  quantize=quantize_checkpoint, defaults={**DEFAULTS, **defaults},
+                  predict=float_predictions)
 
-for _name in ("baseline", "excess", "count", "sop"):
-    register(Method(
-        name=_name,
-        summary=_SUMMARIES[_name],
-        train=lambda req, _n=_name: train_surrogate(req, _n),
-        quantize=_quantize_checkpoint,
-        defaults={**DEFAULTS, **_METHOD_DEFAULTS[_name]},
-    ))
+
+BASELINE = _surrogate("baseline", "surrogate-gradient TTFS training, task loss only")
+EXCESS = _surrogate("excess", "excess-spike penalty with 2-phase training (Fontanini et al. 2024)",
+                    reset="subtract", lam=1.0)
+COUNT = _surrogate("count", "spike-count penalty with an annealed weight (Allred et al. 2020)",
+                   lam=1.0)
+SOP = _surrogate("sop", "synaptic-operation penalty sum_l fan_out_l * spikes_l "
+                 "(Suetake et al. 2023)", lam=1.0)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ttfs.sim.errors import ConfigError
-from ttfs.train.loop import CHECKPOINT_FORMAT, _save_atomic, load_checkpoint
+from ttfs.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_atomic
 
 __all__ = ["config", "start", "save"]
 
@@ -64,7 +64,7 @@ def start(req, method: str) -> tuple[Path, bool]:
 def save(req, method: str, final: Path, cfg: Any, n_features: int, n_classes: int,
          encoder: dict, model: torch.nn.Module, history: list, epochs: int) -> Path:
     """Write the completed checkpoint of a one-shot method to ``final``."""
-    _save_atomic({
+    save_atomic({
         "format": CHECKPOINT_FORMAT,
         "version": 1,
         "method": method,

@@ -22,7 +22,7 @@ import torch
 
 from ttfs.sim.errors import ConfigError
 from ttfs.sim.ir import QNet
-from ttfs.train.snn import TTFSNet, export_layers
+from ttfs.train.snn import NetConfig, TTFSNet, export_layers
 
 __all__ = ["quantize_network"]
 
@@ -47,8 +47,6 @@ def quantize_network(model: TTFSNet, encoder: dict | None = None, weight_bits: i
     if changes:
         d = cfg.to_dict()
         d.update(changes)
-        from ttfs.train.snn import NetConfig
-
         clone = TTFSNet(NetConfig.from_dict(d))
         clone.load_state_dict(model.state_dict())
         model = clone

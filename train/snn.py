@@ -1,44 +1,13 @@
-"""Fully connected spiking networks in PyTorch whose forward is DESIGN section 3 over T steps.
+"""Fully connected spiking networks in PyTorch whose forward is the integer semantics
+(``docs/semantics.md``) over ``T`` steps, and the one integer forward of ``ttfs.train``.
 
-The neuron dynamics are one pure function, :func:`step`; :class:`TTFSNet` is a thin
-``nn.Module`` that owns the weights and threshold/kernel tables and runs :func:`step` layer by
-layer. Because layer ``l`` at step ``t`` depends only on layer ``l`` at ``t-1`` and on layer
-``l-1`` at ``t``, a whole layer is run over all ``T`` steps before the next layer (one matmul per
-layer for all steps and samples, then an elementwise loop over ``t``): this is the same
-computation as the step-major order of the specification, vectorised over batch and time.
-
-Neuron update, one step ``t`` of one layer (``x`` the 0/1 events of the previous layer)::
-
-    V <- clamp(V + K[t] * (x @ W), lo, hi)            integrate (saturation as a clamp)
-    can = not fired            (fire_once)   | 1     (zero, subtract)
-    s   = H(V - Theta[t]) * can                       fire, H the Heaviside step
-    fire_once: fired <- fired + s
-    zero:      V <- V * (1 - s)
-    subtract:  V <- V - s * Theta[t]
-    V <- V - can * leak(V)                            leak, only when leak_shift s_l > 0
-
-with ``leak(V) = V * 2**-s_l`` in ``float`` mode (the factor ``1 - 2**-s_l``) and
-``floor(V / 2**s_l)`` (the arithmetic shift ``V >> s_l``) in ``qat`` and ``int`` modes. A
-``max_potential`` output layer only integrates (no fire, reset or leak).
-
-Three modes, one code path:
-
-``float``
-    Threshold units: ``Theta`` is the layer's float table (default 1), weights are the float
-    parameters, ``H`` has a surrogate gradient (fast sigmoid, :class:`SpikeFn`). The clamp is
-    the potential range in threshold units once :meth:`TTFSNet.calibrate` has fixed the scale,
-    and absent before.
-``qat``
-    Integer units: weights are fake-quantized, ``round(W * q_l)`` with a straight-through
-    gradient, ``q_l = (2**(weight_bits-1) - 1) / max|W_l|``; thresholds are
-    ``round(Theta * q_l)``; the leak is the floor shift (straight-through); the clamp bounds are the
-    ``potential_bits`` range. Every value is an integer held in a float tensor, so the forward is
-    the integer network (the only difference to :func:`int_forward` is that a saturating step
-    clamps once per step instead of once per event; that is exact whenever no partial sum leaves
-    the range).
-``int``
-    :func:`int_forward` on a :class:`sim.ir.QNet`: ``int64`` tensors, saturation event by event in
-    queue order exactly as :mod:`sim.reference`, and the counters of the reference model.
+The neuron dynamics are one pure function, :func:`step` (its update equations are in
+``docs/training.md``, the network); :class:`TTFSNet` owns the weights and the threshold and kernel
+tables and runs a whole layer over all ``T`` steps before the next, the step-major order of the
+specification vectorised over batch and time. Three modes, one code path: ``float`` (threshold
+units, surrogate gradient), ``qat`` (fake-quantized integer units: the integer network held in
+float tensors) and ``int`` (:func:`int_forward` on a :class:`ttfs.sim.ir.QNet`: ``int64``,
+saturation event by event in queue order, the reference model's counters).
 """
 
 from __future__ import annotations
@@ -219,7 +188,7 @@ def step(current: torch.Tensor, state: NeuronState, params: NeuronParams):
     """One time step of one layer: integrate ``current``, fire, reset, leak.
 
     Returns ``(spikes, state)`` with ``spikes`` a 0/1 tensor of ``state.v``'s dtype. The update
-    equations are in the module docstring; ``params.mode`` selects the leak (``float``:
+    equations are in ``docs/training.md``; ``params.mode`` selects the leak (``float``:
     ``V * 2**-s``; ``qat``/``int``: ``floor(V / 2**s)``) and the spike function (``int``: exact
     comparison; otherwise :class:`SpikeFn`). A non-spiking layer (``params.spiking`` false,
     the ``max_potential`` output) only integrates.
@@ -295,7 +264,7 @@ def quant_scale(w: torch.Tensor, weight_bits: int, potential_bits: int = 32,
 
 
 class TTFSNet(nn.Module):
-    """A fully connected spiking network over ``config.time_steps`` steps (module docstring).
+    """A fully connected spiking network over ``config.time_steps`` steps.
 
     Parameters are the float weights ``weights[l]`` of shape ``(n_in, n_out)`` (source to
     destination, as in :class:`sim.ir.Layer`); thresholds ``Theta_l[t]`` and kernels ``K_l[t]`` are
@@ -488,7 +457,7 @@ class TTFSNet(nn.Module):
 
 
 def predict(fwd: Forward, readout: str) -> torch.Tensor:
-    """Class per sample by the readout rule of DESIGN section 3 (ties -> lowest index)."""
+    """Class per sample by the readout rule of ``docs/semantics.md`` (ties -> lowest index)."""
     if readout == "max_potential":
         return torch.argmax(fwd.v_final, dim=1)
     out = fwd.spikes[-1] > 0  # (T, B, n)
@@ -548,14 +517,17 @@ class IntRun:
         return allr[order]
 
 
-def int_forward(qnet: QNet, x: torch.Tensor) -> IntRun:
-    """The integer network ``qnet`` on dense inputs ``x`` (``(T, N, n_inputs)`` 0/1), exactly.
+def int_forward(qnet: QNet, x: torch.Tensor | EventSet) -> IntRun:
+    """The integer network ``qnet`` on inputs ``x``, exactly: an :class:`EventSet`, or dense
+    ``(T, N, n_inputs)`` 0/1 inputs (:func:`events_to_dense`).
 
     Same semantics and counters as :func:`sim.reference.run`: per step, a sample whose partial
     sums could leave the potential range (bounded by the positive and negative parts of its
     contributions) is integrated event by event in queue order with a saturating add, counting
     saturations; all others with one matmul, which is then exact.
     """
+    if isinstance(x, EventSet):
+        x = events_to_dense(x, qnet.time_steps, qnet.n_inputs)
     T, N, n_in = x.shape
     if T != qnet.time_steps or n_in != qnet.n_inputs:
         raise ConfigError(f"input must have shape (T={qnet.time_steps}, N, {qnet.n_inputs}), "

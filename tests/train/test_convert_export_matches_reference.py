@@ -1,5 +1,6 @@
-"""train.convert: the exported rate-coded IF network validates, fits a core, and its integer
-evaluation equals sim.reference spike for spike, with and without the L4 adjustment."""
+"""train.convert: the exported rate-coded IF network validates, fits a core, and the integer
+forward of train (train.snn.int_forward) equals sim.reference on it spike for spike, with and
+without the L4 adjustment."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from ttfs.sim.reference import run, run_sample
 from ttfs.train.convert import (
     ConvertConfig,
     ann_predict,
-    convert_int_forward,
     encode_convert,
     export_convert,
     train_convert,
 )
+from ttfs.train.snn import int_forward
 
 pytestmark = pytest.mark.train
 
@@ -57,7 +58,7 @@ def test_convert_export_equals_reference_spike_for_spike(trained, l4):
     CoreConfig.for_network(qnet).check_fits(qnet)
 
     events = encode_convert(qnet, Xt, yt)
-    mine = convert_int_forward(qnet, events, trace=True)
+    mine = int_forward(qnet, events)
     ref = run(qnet, events, trace=True)
     assert mine.spikes_per_layer[:, :2].sum() > 0
     for n, r in enumerate(ref):

@@ -1,5 +1,6 @@
 """train.kernel / train.convert: exports of random (untrained) networks, with random kernel
-parameters, BN statistics, widths and clip percentiles, equal sim.reference spike for spike."""
+parameters, BN statistics, widths and clip percentiles: the integer forward of train
+(train.snn.int_forward) equals sim.reference on them spike for spike."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from ttfs.sim.reference import run
 from ttfs.train.convert import (
     ConvertConfig,
     ReluNet,
-    convert_int_forward,
     encode_convert,
     export_convert,
 )
-from ttfs.train.kernel import KernelNet, encode_kernel, export_kernel, kernel_int_forward
+from ttfs.train.kernel import KernelNet, encode_kernel, export_kernel
+from ttfs.train.snn import int_forward
 
 pytestmark = pytest.mark.train
 
@@ -54,7 +55,7 @@ def test_kernel_random_export_equals_reference(seed, n_in, hidden, window, clip,
     CoreConfig.for_network(qnet).check_fits(qnet)
     X = rng.random((25, n_in))
     events = encode_kernel(qnet, X)
-    _same(qnet, events, kernel_int_forward(qnet, events))
+    _same(qnet, events, int_forward(qnet, events))
 
 
 @settings(max_examples=25, deadline=None)
@@ -71,4 +72,4 @@ def test_convert_random_export_equals_reference(seed, n_in, hidden, T, l4, max_r
     qnet = export_convert(model, X, cfg)
     CoreConfig.for_network(qnet).check_fits(qnet)
     events = encode_convert(qnet, X)
-    _same(qnet, events, convert_int_forward(qnet, events, trace=True))
+    _same(qnet, events, int_forward(qnet, events))

@@ -9,9 +9,8 @@ import torch
 from ttfs.sim.errors import ConfigError
 from ttfs.sim.reference import run
 from ttfs.train.api import encode_for, load_split, quantize_model, train_model
-from ttfs.train.convert import convert_int_forward
-from ttfs.train.kernel import kernel_int_forward
 from ttfs.train.methods import get_method
+from ttfs.train.snn import int_forward
 
 pytestmark = pytest.mark.train
 
@@ -41,7 +40,7 @@ def test_kernel_convert_train_quantize_encode_run(tmp_path, method, opts):
     X, y = load_split("yinyang", "test")
     events = encode_for(tmp_path / "q.json", X[:40], y[:40])
     ref = run(qnet, events)
-    mine = (kernel_int_forward if method == "kernel" else convert_int_forward)(qnet, events)
+    mine = int_forward(qnet, events)
     assert [r.prediction for r in ref] == mine.predictions.tolist()
     assert [r.counters.spikes_per_layer for r in ref] == [
         tuple(int(c) for c in row) for row in mine.spikes_per_layer]

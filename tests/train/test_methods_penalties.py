@@ -1,4 +1,5 @@
-"""train.methods: the penalty formulas, their schedules, and the method registry."""
+"""train.penalties and train.methods: the penalty formulas, their schedules, and the method
+registry."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import pytest
 import torch
 
 from ttfs.sim.errors import ConfigError
-from ttfs.train.methods import Method, get_method, make_penalty, method_names, register
+from ttfs.train.method import Method
+from ttfs.train.methods import get_method, method_names, register
+from ttfs.train.penalties import make_penalty
 
 pytestmark = pytest.mark.train
 
