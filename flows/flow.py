@@ -35,21 +35,22 @@ import logging
 import os
 import platform
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ttfs.flows.console import log, say
+from ttfs.flows.results import BACKEND_NAMES, SYNTH_TARGETS, backend_options
+from ttfs.flows.steps import STEP_LOOKUP
 from ttfs.sim.errors import ConfigError, TTFSError
 
 __all__ = ["STEPS", "FlowConfig", "DEFAULT_CONFIG", "run_flow", "report_only", "Run"]
 
-STEPS = ("train", "quantize", "compile", "rtl", "cosim", "synth", "report")
+#: The step names in flow order (the table :data:`ttfs.flows.steps.STEP_LOOKUP`).
+STEPS = tuple(STEP_LOOKUP)
 FLOW_FORMAT = "ttfs.flow"
-
-log = logging.getLogger("ttfs.flow")
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,11 @@ class FlowConfig:
             raise ConfigError("flow methods must list at least one training method")
         object.__setattr__(self, "methods", methods)
         object.__setattr__(self, "synth_targets", tuple(self.synth_targets))
-        from ttfs.flows.cli import BACKEND_NAMES, SYNTH_TARGETS
-
         if self.cosim_backend not in BACKEND_NAMES or self.cosim_backend == "reference":
             raise ConfigError(
                 "cosim_backend must be one of 'verilator', 'cocotb', 'amaranth', 'image', "
                 f"not {self.cosim_backend!r}"
             )
-        from ttfs.flows.cli import backend_options
-
         backend_options(self.cosim_backend, self.cosim_jobs, "cosim_jobs")  # or ConfigError
         for t in self.synth_targets:
             if t not in SYNTH_TARGETS:
@@ -268,13 +265,6 @@ def _setup_logging(run: Run) -> logging.Handler:
     return handler
 
 
-def say(run: Run, msg: str, level: int = 1) -> None:
-    """Print ``msg`` when the run's verbosity is at least ``level``; always log it."""
-    log.info(msg)
-    if run.verbosity >= level:
-        print(msg, file=sys.stderr, flush=True)
-
-
 def run_flow(
     config_path: str | None = None,
     out: str | None = None,
@@ -284,8 +274,6 @@ def run_flow(
     force: bool = False,
 ) -> int:
     """Run the flow; returns the exit code. Steps already done (and intact) are skipped."""
-    from ttfs.flows import steps as step_impl
-
     config = load_config(config_path)
     for name, value in (("--from", start), ("--to", stop)):
         if value is not None and value not in STEPS:
@@ -320,7 +308,7 @@ def run_flow(
                 continue
             say(run, f"[{k + 1}/{len(STEPS)}] {step} ...")
             t0 = time.perf_counter()
-            artifacts, extra = getattr(step_impl, f"step_{step}")(run)
+            artifacts, extra = STEP_LOOKUP[step](run)
             dt = time.perf_counter() - t0
             run.record(step, dt, artifacts, extra)
             say(run, f"[{k + 1}/{len(STEPS)}] {step}: {dt:.1f} s")
@@ -341,8 +329,6 @@ def run_flow(
 
 def report_only(run_dir: str) -> int:
     """Rewrite the report of an existing run directory from its artifacts."""
-    from ttfs.flows import steps as step_impl
-
     root = Path(run_dir)
     mpath = root / "manifest.json"
     if not mpath.exists():
@@ -356,7 +342,7 @@ def report_only(run_dir: str) -> int:
     handler = _setup_logging(run)
     try:
         t0 = time.perf_counter()
-        artifacts, extra = step_impl.step_report(run)
+        artifacts, extra = STEP_LOOKUP["report"](run)
         run.record("report", time.perf_counter() - t0, artifacts, extra)
         say(run, f"report -> {root / 'report.md'}")
     finally:

@@ -2,7 +2,8 @@
 
 Figures come from the run's artifacts only (results files, synthesis reports, quantize
 summary), never from re-running anything, so ``ttfs report RUN_DIR`` is cheap and repeatable.
-Energy figures are model estimates (:mod:`sim.energy`), stated as such in the report.
+Energy figures are model estimates (:mod:`ttfs.sim.energy`, ``docs/energy.md``), stated as such
+in the report.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ttfs.flows.artifacts import read_events, read_json
 from ttfs.sim.core import load_core
 from ttfs.sim.energy import energy_report
-from ttfs.sim.errors import ConfigError
 from ttfs.sim.metrics import summarise
 from ttfs.sim.reference import Counters, SampleResult
 
@@ -32,15 +33,6 @@ def _results_from_json(doc: dict) -> list[SampleResult]:
                               c["membrane_writes"], c["sweeps"]),
         ))
     return out
-
-
-def _read(path: Path) -> dict | None:
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
 
 
 def _plots(run, report: dict, figdir: Path) -> dict[str, str]:
@@ -109,19 +101,19 @@ def write_report(run) -> list[Path]:
     method = cfg.methods[0]
     report: dict = {"format": "ttfs.report", "version": 1, "name": cfg.name,
                     "dataset": cfg.dataset, "methods_run": list(cfg.methods)}
-    quant = _read(run.path("quantize.json")) or {}
+    quant = read_json(run.path("quantize.json")) or {}
     report["methods"] = quant
     steps = run.manifest.get("steps", {})
     report["step_seconds"] = {k: v.get("seconds") for k, v in steps.items()}
 
     backend = cfg.cosim_backend
-    rtl_doc = _read(run.path(f"results_{backend}.json"))
-    ref_doc = _read(run.path("results_reference.json"))
+    rtl_doc = read_json(run.path(f"results_{backend}.json"))
+    ref_doc = read_json(run.path("results_reference.json"))
     core = load_core(run.path("core.json")) if run.path("core.json").exists() else None
     fmax = None
     synth = {}
     for target in cfg.synth_targets:
-        s = _read(run.path(f"synth_{target}.json"))
+        s = read_json(run.path(f"synth_{target}.json"))
         if s is not None:
             synth[target] = s
             if s.get("fmax_mhz"):
@@ -129,8 +121,6 @@ def write_report(run) -> list[Path]:
     report["synthesis"] = synth
 
     if rtl_doc is not None and ref_doc is not None and core is not None:
-        from ttfs.flows.steps import read_events
-
         qnet, events = read_events(run)
         rtl = _results_from_json(rtl_doc)
         summary = summarise(qnet, rtl, events.labels, core)

@@ -1,53 +1,26 @@
-"""The flow's steps. Each ``step_<name>(run)`` reads earlier artifacts from the run directory,
-writes its own, and returns ``(artifact paths relative to the run directory, manifest extras)``.
+"""The flow's steps. Each step function takes the run, reads earlier artifacts from the run
+directory, writes its own, and returns ``(artifact paths relative to the run directory, manifest
+extras)``; :data:`STEP_LOOKUP` at the end names them in flow order.
 
-See :mod:`flows.flow` for the list of steps and artifacts.
+See :mod:`ttfs.flows.flow` for the list of steps and artifacts.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
+from ttfs.flows.artifacts import model_path, qnet_path, relative, train_dir
+from ttfs.flows.console import say
+from ttfs.flows.report import write_report
+from ttfs.flows.results import backend_options, format_epoch, results_document, write_json
 from ttfs.sim.compare import first_divergence
 from ttfs.sim.core import CoreConfig, load_core, save_core
 from ttfs.sim.errors import ConfigError, MismatchError
-from ttfs.sim.ir import load_events, load_qnet, save_events
+from ttfs.sim.ir import load_qnet, save_events
 
-__all__ = ["step_train", "step_quantize", "step_compile", "step_rtl", "step_cosim",
-           "step_synth", "step_report"]
-
-
-def _say(run, msg: str, level: int = 1) -> None:
-    from ttfs.flows.flow import say
-
-    say(run, msg, level)
-
-
-def _train_dir(run, method: str) -> Path:
-    return run.path(f"train/{method}")
-
-
-def _model(run, method: str) -> Path:
-    return _train_dir(run, method) / "model.pt"
-
-
-def _qnet_path(run, method: str) -> Path:
-    return run.path(f"qnet_{method}.json")
-
-
-def _rel(run, p: Path) -> str:
-    return str(Path(p).relative_to(run.root))
-
-
-def _write_json(path: Path, obj) -> None:
-    from ttfs.flows.cli import dumps_results
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(dumps_results(obj), encoding="utf-8")
-    tmp.replace(path)
+__all__ = ["STEP_LOOKUP", "step_train", "step_quantize", "step_compile", "step_rtl",
+           "step_cosim", "step_synth", "step_report"]
 
 
 def _options(run, method: str) -> dict:
@@ -69,21 +42,19 @@ def step_train(run):
     cfg = run.config
     artifacts = []
     for method in cfg.methods:
-        out = _model(run, method)
+        out = model_path(run, method)
         t0 = time.perf_counter()
 
         def progress(info, method=method):
-            from ttfs.flows.cli import format_epoch
-
-            _say(run, format_epoch(info, prefix=f"  {method} "), level=1)
+            say(run, format_epoch(info, prefix=f"  {method} "), level=1)
 
         path = train_model(dataset=cfg.dataset, method=method, epochs=cfg.epochs, seed=cfg.seed,
-                           out=_train_dir(run, method), resume=True, progress=progress,
+                           out=train_dir(run, method), resume=True, progress=progress,
                            **_options(run, method))
         if Path(path).resolve() != out.resolve():
             raise ConfigError(f"the trainer wrote {path}, expected {out}")
-        _say(run, f"  {method}: trained in {time.perf_counter() - t0:.1f} s -> {_rel(run, out)}")
-        artifacts.append(_rel(run, out))
+        say(run, f"  {method}: trained in {time.perf_counter() - t0:.1f} s -> {relative(run, out)}")
+        artifacts.append(relative(run, out))
     return artifacts, {}
 
 
@@ -96,7 +67,7 @@ def _test_events(run, method: str, qnet=None):
     X, y = load_split(run.config.dataset, "test")
     if run.config.test_samples is not None:
         X, y = X[: run.config.test_samples], y[: run.config.test_samples]
-    return encode_for(_model(run, method), X, y)
+    return encode_for(model_path(run, method), X, y)
 
 
 def step_quantize(run):
@@ -110,8 +81,8 @@ def step_quantize(run):
     cfg = run.config
     artifacts, summary = [], {}
     for method in cfg.methods:
-        qpath = _qnet_path(run, method)
-        qnet = quantize_model(_model(run, method), qpath, weight_bits=cfg.weight_bits,
+        qpath = qnet_path(run, method)
+        qnet = quantize_model(model_path(run, method), qpath, weight_bits=cfg.weight_bits,
                               potential_bits=cfg.potential_bits)
         events = _test_events(run, method, qnet)
         core = CoreConfig.for_network(qnet, lanes=cfg.lanes)
@@ -119,7 +90,7 @@ def step_quantize(run):
         int_summary = summarise(qnet, results, events.labels, core)
         X, y = load_split(cfg.dataset, "test")
         n = cfg.test_samples or len(y)
-        float_acc = float_accuracy(_model(run, method), X[:n], y[:n])
+        float_acc = float_accuracy(model_path(run, method), X[:n], y[:n])
         summary[method] = {
             "network": qnet.describe(),
             "float_accuracy": float_acc,
@@ -131,11 +102,11 @@ def step_quantize(run):
             "sops_per_sample": int_summary["per_sample"]["sops"]["mean"],
             "cycles_per_sample": int_summary["per_sample"]["cycles"]["mean"],
         }
-        _say(run, f"  {method}: {qnet.describe()}, float {float_acc:.4f}, integer "
-                  f"{int_summary['accuracy']:.4f}, {summary[method]['spikes_per_sample']:.1f} "
-                  f"spikes/sample")
-        artifacts.append(_rel(run, qpath))
-    _write_json(run.path("quantize.json"), summary)
+        say(run, f"  {method}: {qnet.describe()}, float {float_acc:.4f}, integer "
+                 f"{int_summary['accuracy']:.4f}, {summary[method]['spikes_per_sample']:.1f} "
+                 f"spikes/sample")
+        artifacts.append(relative(run, qpath))
+    write_json(run.path("quantize.json"), summary)
     artifacts.append("quantize.json")
     return artifacts, {}
 
@@ -157,15 +128,15 @@ def step_compile(run):
     from ttfs.sim.image import pack, save_image
 
     method = run.config.methods[0]
-    qnet = load_qnet(_qnet_path(run, method))
+    qnet = load_qnet(qnet_path(run, method))
     events = _test_events(run, method, qnet)
     core = _core_for(run, qnet)
     image = pack(qnet, events, core)
     save_events(events, run.path("events.json"))
     save_core(core, run.path("core.json"))
     save_image(image, run.path("image.img"))
-    _say(run, f"  image: {qnet.describe()} on P={core.lanes}, {len(events)} samples, "
-              f"{len(image.net_words)} network words")
+    say(run, f"  image: {qnet.describe()} on P={core.lanes}, {len(events)} samples, "
+             f"{len(image.net_words)} network words")
     return ["events.json", "core.json", "image.img"], {}
 
 
@@ -175,7 +146,7 @@ def step_rtl(run):
     core = load_core(run.path("core.json"))
     text = verilog(core)
     run.path("core.v").write_text(text, encoding="utf-8")
-    _say(run, f"  core.v: {len(text.splitlines())} lines")
+    say(run, f"  core.v: {len(text.splitlines())} lines")
     return ["core.v"], {}
 
 
@@ -184,7 +155,6 @@ def step_rtl(run):
 
 def step_cosim(run):
     """The whole test set on the RTL; equal to the reference model on every sample, or exit 4."""
-    from ttfs.flows.cli import backend_options, results_document
     from ttfs.sim.image import load_image
     from ttfs.verify.backends import get_backend
 
@@ -194,22 +164,22 @@ def step_cosim(run):
     t0 = time.perf_counter()
     expected = get_backend("reference").run(image, trace=True)
     t_ref = time.perf_counter() - t0
-    _say(run, f"  reference: {len(expected)} samples in {t_ref:.2f} s")
+    say(run, f"  reference: {len(expected)} samples in {t_ref:.2f} s")
     t0 = time.perf_counter()
     got = get_backend(backend, **options).run(image, trace=True)
     t_rtl = time.perf_counter() - t0
-    _say(run, f"  {backend}: {len(got)} samples in {t_rtl:.2f} s")
-    _write_json(run.path("results_reference.json"),
-                results_document(image, expected, "reference", True, t_ref))
-    _write_json(run.path(f"results_{backend}.json"),
-                results_document(image, got, backend, True, t_rtl))
+    say(run, f"  {backend}: {len(got)} samples in {t_rtl:.2f} s")
+    write_json(run.path("results_reference.json"),
+               results_document(image, expected, "reference", True, t_ref))
+    write_json(run.path(f"results_{backend}.json"),
+               results_document(image, got, backend, True, t_rtl))
     msg = first_divergence(expected, got, backend=backend)
     if msg is not None:
         raise MismatchError(msg)
     spikes = sum(len(r.trace) for r in expected)
     cycles = sum(r.cycles for r in got)
-    _say(run, f"  RTL == reference on all {len(got)} samples ({spikes} spikes, "
-              f"{cycles} cycles compared)")
+    say(run, f"  RTL == reference on all {len(got)} samples ({spikes} spikes, "
+             f"{cycles} cycles compared)")
     return ["results_reference.json", f"results_{backend}.json"], {
         "samples": len(got), "spikes_compared": spikes, "cycles": cycles,
         "rtl_seconds": round(t_rtl, 3),
@@ -225,15 +195,15 @@ def step_synth(run):
     core = load_core(run.path("core.json"))
     artifacts = []
     for target in run.config.synth_targets:
-        _say(run, f"  {target}: synthesis and place-and-route (first yosys call compiles "
-                  "WebAssembly, ~1 minute) ...")
+        say(run, f"  {target}: synthesis and place-and-route (first yosys call compiles "
+                 "WebAssembly, ~1 minute) ...")
         t0 = time.perf_counter()
         report = synth(core, target, seed=run.config.synth_seed,
                        workdir=run.path(f"synth_{target}"))
         obj = report.to_json()
         obj["seconds"] = round(time.perf_counter() - t0, 1)
-        _write_json(run.path(f"synth_{target}.json"), obj)
-        _say(run, "  " + report.summary().replace("\n", "\n  "))
+        write_json(run.path(f"synth_{target}.json"), obj)
+        say(run, "  " + report.summary().replace("\n", "\n  "))
         artifacts.append(f"synth_{target}.json")
     return artifacts, {}
 
@@ -242,19 +212,17 @@ def step_synth(run):
 
 
 def step_report(run):
-    from ttfs.flows.report import write_report
-
     paths = write_report(run)
-    return [_rel(run, p) for p in paths], {}
+    return [relative(run, p) for p in paths], {}
 
 
-def load_results(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-
-
-def read_events(run):
-    qnet = load_qnet(_qnet_path(run, run.config.methods[0]))
-    return qnet, load_events(run.path("events.json"), qnet)
+#: The flow's steps in order: name -> step function (the flow runs them from this table).
+STEP_LOOKUP = {
+    "train": step_train,
+    "quantize": step_quantize,
+    "compile": step_compile,
+    "rtl": step_rtl,
+    "cosim": step_cosim,
+    "synth": step_synth,
+    "report": step_report,
+}

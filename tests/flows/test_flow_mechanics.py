@@ -1,7 +1,8 @@
 """The flow's mechanics: step order, manifest, resume, --from/--to, refusals.
 
-The steps are replaced by small functions that write a file and count their calls, so these
-tests exercise the bookkeeping (not the training or the hardware, tested elsewhere).
+The steps are replaced, in the flow's step table (``steps.STEP_LOOKUP``), by small functions that
+write a file and count their calls, so these tests exercise the bookkeeping (not the training or
+the hardware, tested elsewhere).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def fake_steps(monkeypatch):
         return step
 
     for name in flow_mod.STEPS:
-        monkeypatch.setattr(steps_mod, f"step_{name}", make(name))
+        monkeypatch.setitem(steps_mod.STEP_LOOKUP, name, make(name))
     return calls
 
 
@@ -54,7 +55,7 @@ def test_flow_resumes_after_interruption(tmp_path, fake_steps, monkeypatch):
     def boom(run):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(steps_mod, "step_cosim", boom)
+    monkeypatch.setitem(steps_mod.STEP_LOOKUP, "cosim", boom)
     with pytest.raises(KeyboardInterrupt):
         flow_mod.run_flow(out=str(out), verbosity=0)
     assert fake_steps == ["train", "quantize", "compile", "rtl"]
@@ -71,7 +72,7 @@ def test_flow_resumes_after_interruption(tmp_path, fake_steps, monkeypatch):
         return step
 
     for name in flow_mod.STEPS:
-        monkeypatch.setattr(steps_mod, f"step_{name}", again(name))
+        monkeypatch.setitem(steps_mod.STEP_LOOKUP, name, again(name))
     assert flow_mod.run_flow(out=str(out), verbosity=0) == 0
     assert calls == ["cosim", "synth", "report"]
 
@@ -181,3 +182,10 @@ def test_cosim_step_on_two_native_models(tmp_path):
         doc = json.loads((root / "results_verilator.json").read_text())
         outs[jobs] = doc["samples"]
     assert outs[1] == outs[2]
+
+
+def test_flow_steps_are_the_step_table_in_order():
+    assert flow_mod.STEPS == ("train", "quantize", "compile", "rtl", "cosim", "synth", "report")
+    assert tuple(steps_mod.STEP_LOOKUP) == flow_mod.STEPS
+    for name, fn in steps_mod.STEP_LOOKUP.items():
+        assert fn is getattr(steps_mod, f"step_{name}")
