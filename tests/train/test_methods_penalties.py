@@ -3,6 +3,8 @@ registry."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import torch
 from ttfs.sim.errors import ConfigError
 from ttfs.train.method import Method
 from ttfs.train.methods import get_method, method_names, register
-from ttfs.train.penalties import make_penalty
+from ttfs.train.penalties import PENALTY_DEFAULTS, make_penalty
 
 pytestmark = pytest.mark.train
 
@@ -78,3 +80,25 @@ def test_registry_lists_builtin_methods_and_accepts_plugins():
     assert str(exc.value).endswith(", not 'nope'")
     with pytest.raises(ConfigError, match="penalty must be one of"):
         make_penalty("kernel", {})
+
+
+def test_registry_lists_methods_without_loading_them():
+    code = ("import sys; from ttfs.train.methods import METHODS, method_names; "
+            "print(method_names(), list(METHODS), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        "['baseline', 'convert', 'count', 'excess', 'kernel', 'sop'] "
+        "['baseline', 'excess', 'count', 'sop', 'kernel', 'convert'] False")
+
+
+def test_builtin_methods_train_export_and_predict_and_share_penalty_defaults():
+    for name in ("baseline", "excess", "count", "sop", "kernel", "convert"):
+        m = get_method(name)
+        assert m.name == name and callable(m.train) and callable(m.quantize)
+        assert callable(m.predict), name
+    for name in ("baseline", "excess", "count", "sop"):
+        d = get_method(name).defaults
+        assert {k: d[k] for k in PENALTY_DEFAULTS if k != "lam"} == {
+            k: v for k, v in PENALTY_DEFAULTS.items() if k != "lam"}
+    assert get_method("baseline").defaults["lam"] == PENALTY_DEFAULTS["lam"]
+    assert make_penalty("excess", {}) == make_penalty("excess", PENALTY_DEFAULTS)
