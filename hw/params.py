@@ -1,7 +1,7 @@
 """Widths and constants every block of the core derives from one :class:`sim.core.CoreConfig`.
 
-The record layout and status flags here are the ones ``docs/core-interface.md`` fixes; the
-benches decode them with the same constants.
+The stream words, record layout and status flags are :mod:`sim.protocol`'s (re-exported here
+for the blocks); the format: ``docs/core-interface.md``.
 """
 
 from __future__ import annotations
@@ -9,26 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ttfs.sim.core import CoreConfig
+from ttfs.sim.protocol import MAGIC, RECORD_HEAD, STATUS, VERSION
 
 __all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES",
-           "counter_bounds", "counter_width"]
-
-#: status flag -> bit, as docs/core-interface.md numbers them
-STATUS = {
-    "NO_IMAGE": 0,
-    "LOAD_TRUNCATED": 1,
-    "LOAD_TOO_LONG": 2,
-    "LOAD_CHECKSUM": 3,
-    "LOAD_BAD_HEADER": 4,
-    "EVENT_ORDER": 5,
-    "EVENT_RANGE": 6,
-}
-
-#: words of a result record before the per-layer spike counts
-RECORD_HEAD = 10
-
-MAGIC = 0x53465454
-VERSION = 1
+           "bits", "counter_bounds", "counter_width"]
 
 #: cycles the sequencer waits after the last op of a layer phase: the last fire mask leaves the
 #: neuron array 5 cycles after its issue and the FIFO level shows it one cycle later, when the

@@ -1,93 +1,139 @@
-"""Comparing two backends' results: integer equality, and the first divergence named.
+"""The one comparator of results: what a sample must produce, and the first way it does not.
 
-:func:`first_divergence` walks two result lists in sample order and returns a message for the
-first difference (``None`` when they are equal): the sample, then for traces the first differing
-spike (step, layer, neuron; expected vs got), then prediction, validity, steps, cycles and each
-counter. :func:`check_equal` raises :class:`sim.errors.MismatchError` with that message.
-
-Only ``valid`` and ``status`` are compared for samples the expected side marks invalid: the
-contract leaves an invalid sample's prediction and counters undefined.
+:func:`sample_divergence` compares one sample with its expectation, :func:`first_divergence`
+two result lists in sample order, and :func:`check_equal` raises
+:class:`sim.errors.MismatchError` with that message. The flows (``ttfs sim --check``, the
+``cosim`` step) and the lockstep benches use the same functions, so a divergence reads the same
+wherever it is found (``docs/verification.md``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ttfs.sim.errors import MismatchError
+from ttfs.sim.protocol import status_names
 from ttfs.sim.reference import SampleResult
 
-__all__ = ["first_divergence", "check_equal"]
-
-_COUNTERS = ("input_events", "sops", "saturations", "weight_reads", "membrane_reads",
-             "membrane_writes", "sweeps")
+__all__ = ["Expected", "sample_divergence", "first_divergence", "check_equal", "sample_message"]
 
 
-def _trace_divergence(exp: np.ndarray, got: np.ndarray) -> str | None:
-    n = min(len(exp), len(got))
-    for k in range(n):
-        if not np.array_equal(exp[k], got[k]):
-            el, et, ei = (int(x) for x in exp[k])
-            gl, gt, gi = (int(x) for x in got[k])
-            return (f"spike {k}: expected layer {el} step {et} neuron {ei}, "
-                    f"got layer {gl} step {gt} neuron {gi}")
-    if len(exp) > n:
-        el, et, ei = (int(x) for x in exp[n])
-        return f"spike {n}: expected layer {el} step {et} neuron {ei}, got no more spikes"
-    if len(got) > n:
-        gl, gt, gi = (int(x) for x in got[n])
-        return f"spike {n}: expected no more spikes, got layer {gl} step {gt} neuron {gi}"
+@dataclass
+class Expected:
+    """What one sample must produce: a reference result, or an invalid status.
+
+    For an invalid expectation, ``required`` flags must all be set in the status (or, when
+    ``required`` is 0, at least one flag), and no flag outside ``allowed`` may be set; ``why``
+    says what makes the sample invalid. The contract leaves an invalid sample's prediction and
+    counters undefined, so they are not compared.
+    """
+
+    result: SampleResult | None = None
+    required: int = 0
+    allowed: int = 0
+    why: str = ""
+
+    @property
+    def valid(self) -> bool:
+        return self.result is not None
+
+    @classmethod
+    def of(cls, exp: Expected | SampleResult) -> Expected:
+        """``exp`` as an expectation: a valid result, or an invalid one's exact status."""
+        if isinstance(exp, Expected):
+            return exp
+        if exp.valid:
+            return cls(result=exp)
+        return cls(required=exp.status, allowed=exp.status)
+
+
+def _trace_divergence(et: np.ndarray, gt: np.ndarray) -> str | None:
+    for k in range(min(len(et), len(gt))):
+        if not np.array_equal(et[k], gt[k]):
+            (el, etk, en), (gl, gtk, gn) = et[k].tolist(), gt[k].tolist()
+            return (f"trace event {k}: expected spike at step {etk}, layer {el}, neuron {en}; "
+                    f"got step {gtk}, layer {gl}, neuron {gn}")
+    k = min(len(et), len(gt))
+    if len(et) > k:
+        el, etk, en = et[k].tolist()
+        return (f"trace ends after {k} events; expected another spike at step {etk}, "
+                f"layer {el}, neuron {en}")
+    if len(gt) > k:
+        gl, gtk, gn = gt[k].tolist()
+        return (f"trace has {len(gt) - k} extra events, first at step {gtk}, layer {gl}, "
+                f"neuron {gn}")
     return None
 
 
-def first_divergence(
-    expected: Sequence[SampleResult],
-    got: Sequence[SampleResult],
-    backend: str = "backend",
-    reference: str = "reference",
-    compare_cycles: bool = True,
-) -> str | None:
-    """The first difference between ``expected`` and ``got``, as one line; ``None`` if equal."""
+def sample_divergence(exp: Expected | SampleResult, got: SampleResult, *,
+                      compare_trace: bool = True, compare_cycles: bool = True) -> str | None:
+    """The first way ``got`` differs from the expectation, as words; ``None`` when equal.
+
+    Order: validity and status; then, for a valid sample, the trace event by event (naming
+    step, layer and neuron; when both sides have one), prediction, steps, each counter and
+    cycles. A counter neither side has (no cost model ran) is not compared.
+    """
+    exp = Expected.of(exp)
+    if not exp.valid:
+        ok = (not got.valid and got.status != 0
+              and got.status & exp.required == exp.required
+              and got.status & ~exp.allowed == 0)
+        if ok:
+            return None
+        why = f" ({exp.why})" if exp.why else ""
+        return (f"expected an invalid sample with status {status_names(exp.required)}{why}, "
+                f"got valid={int(got.valid)} status {status_names(got.status)}")
+    e = exp.result
+    if not got.valid or got.status:
+        return (f"expected a valid sample, got valid={int(got.valid)} status "
+                f"{status_names(got.status)}")
+    if compare_trace and e.trace is not None and got.trace is not None:
+        msg = _trace_divergence(e.trace, got.trace)
+        if msg:
+            return msg
+    for name, a, b in (("prediction", e.prediction, got.prediction),
+                       ("steps", e.steps, got.steps)):
+        if a != b:
+            return f"{name}: expected {a}, got {b}"
+    ec, gc = e.counters.to_json(), got.counters.to_json()
+    for name in ec:
+        if ec[name] != gc[name]:
+            return f"counter {name}: expected {ec[name]}, got {gc[name]}"
+    if compare_cycles and e.cycles != got.cycles:
+        return f"cycles: expected {e.cycles}, got {got.cycles}"
+    return None
+
+
+def _where(backend: str, label: str) -> str:
+    return f"{backend}: {label + ', ' if label else ''}"
+
+
+def sample_message(msg: str, n: int, backend: str, label: str = "") -> str:
+    """``"<backend>: <label>, sample <n>: <msg>"``: a divergence named where it was found."""
+    return f"{_where(backend, label)}sample {n}: {msg}"
+
+
+def first_divergence(expected: Sequence, got: Sequence[SampleResult], backend: str = "backend",
+                     *, label: str = "", compare_trace: bool = True,
+                     compare_cycles: bool = True) -> str | None:
+    """The first sample where ``got`` diverges from ``expected`` (results or :class:`Expected`),
+    as one line naming ``backend``, ``label`` and the sample; ``None`` when all are equal."""
     if len(expected) != len(got):
-        return f"{backend} returned {len(got)} results for {len(expected)} samples"
+        return f"{_where(backend, label)}expected {len(expected)} results, got {len(got)}"
     for n, (e, g) in enumerate(zip(expected, got, strict=True)):
-        where = f"{backend} vs {reference}, sample {n}"
-        if e.valid != g.valid or e.status != g.status:
-            return (f"{where}: expected valid={e.valid} status={e.status:#04x}, "
-                    f"got valid={g.valid} status={g.status:#04x}")
-        if not e.valid:
-            continue
-        if e.trace is not None and g.trace is not None:
-            msg = _trace_divergence(e.trace, g.trace)
-            if msg:
-                return f"{where}: {msg}"
-        if e.prediction != g.prediction:
-            return f"{where}: prediction expected {e.prediction}, got {g.prediction}"
-        if e.steps != g.steps:
-            return f"{where}: steps run expected {e.steps}, got {g.steps}"
-        ec, gc = e.counters, g.counters
-        if tuple(ec.spikes_per_layer) != tuple(gc.spikes_per_layer):
-            for li, (a, b) in enumerate(zip(ec.spikes_per_layer, gc.spikes_per_layer,
-                                            strict=False), start=1):
-                if a != b:
-                    return f"{where}: layer {li} spikes expected {a}, got {b}"
-            return (f"{where}: spikes_per_layer expected {list(ec.spikes_per_layer)}, "
-                    f"got {list(gc.spikes_per_layer)}")
-        for name in _COUNTERS:
-            a, b = getattr(ec, name), getattr(gc, name)
-            if a is None and b is None:
-                continue  # neither side ran a cost model: no hardware counters to compare
-            if a != b:
-                return f"{where}: counter {name} expected {a}, got {b}"
-        if compare_cycles and e.cycles != g.cycles:
-            return f"{where}: cycles expected {e.cycles}, got {g.cycles}"
+        msg = sample_divergence(e, g, compare_trace=compare_trace, compare_cycles=compare_cycles)
+        if msg:
+            return sample_message(msg, n, backend, label)
     return None
 
 
-def check_equal(expected, got, backend: str = "backend", reference: str = "reference",
-                compare_cycles: bool = True) -> None:
-    """Raise :class:`MismatchError` naming the first divergence, if any."""
-    msg = first_divergence(expected, got, backend, reference, compare_cycles)
+def check_equal(expected: Sequence, got: Sequence[SampleResult], backend: str = "backend", *,
+                label: str = "", compare_trace: bool = True, compare_cycles: bool = True) -> None:
+    """Raise :class:`MismatchError` naming the first divergence (:func:`first_divergence`)."""
+    msg = first_divergence(expected, got, backend, label=label, compare_trace=compare_trace,
+                           compare_cycles=compare_cycles)
     if msg is not None:
         raise MismatchError(msg)
