@@ -1,19 +1,6 @@
-"""Quantization: a trained :class:`train.snn.TTFSNet` to a :class:`sim.ir.QNet`, spike-exact.
-
-Per layer ``l`` the scale is ``q_l = (2**(weight_bits-1) - 1) / max|W_l|`` (integer units per
-threshold unit). The integer network is::
-
-    W_int[j, i]   = round(W[j, i] * q_l)                 (weight_bits signed)
-    Theta_int[t]  = round(Theta_l[t] * q_l)              (clamped to 1 .. 2**(potential_bits-1)-1)
-    K_int[t]      = K_l[t]                               (integer-valued kernels only)
-    leak          = the same shift s_l:  V - (V >> s_l)  for the float factor (1 - 2**-s_l)
-    reset, readout, early_exit unchanged
-
-which is exactly what the ``qat`` forward of :class:`train.snn.TTFSNet` computes, so a network
-fine-tuned in ``qat`` mode is exported without a further approximation. Scaling a layer's
-weights and thresholds by the same factor leaves its spikes unchanged (the reset and the leak are
-linear in ``V``), so the only losses are the rounding of weights, thresholds and leak, and the
-saturation bound.
+"""Quantization: a trained :class:`ttfs.train.snn.TTFSNet` to a :class:`ttfs.sim.ir.QNet`,
+spike-exact: the integer network is exactly what the model's ``qat`` forward computes (the per-layer
+scale and the rounding rules are in ``docs/training.md``, quantization).
 """
 
 from __future__ import annotations
@@ -30,7 +17,7 @@ __all__ = ["quantize_network"]
 def quantize_network(model: TTFSNet, encoder: dict | None = None, weight_bits: int | None = None,
                      potential_bits: int | None = None, early_exit: bool | None = None,
                      meta: dict | None = None) -> QNet:
-    """The integer network of ``model`` (module docstring) as a validated :class:`QNet`.
+    """The integer network of ``model`` (``docs/training.md``) as a validated :class:`QNet`.
 
     ``weight_bits``/``potential_bits`` default to the model's (those it was fine-tuned with);
     other widths re-quantize the same float weights. ``encoder`` (the record the model was
