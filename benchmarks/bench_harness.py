@@ -31,12 +31,12 @@ import time
 
 import numpy as np
 
+from ttfs.sim.compare import check_equal
 from ttfs.sim.core import CoreConfig
 from ttfs.sim.encode import encode_ttfs
 from ttfs.sim.image import pack
 from ttfs.sim.ir import Layer, QNet
 from ttfs.sim.reference import run
-from ttfs.verify.differential import check_results
 from ttfs.verify.verilator import VerilatorBackend, build_for_core
 
 GENERAL = CoreConfig(lanes=8, weight_bits=8, potential_bits=16, kernel_bits=8, max_neurons=128,
@@ -110,7 +110,7 @@ def main() -> None:
             best = (got, t_h, cpu)
     got, t_h, cpu = best
     cycles = backend.last_cycles
-    check_results(ref, got, backend="verilator", compare_trace=False)
+    check_equal(ref, got, backend="verilator", compare_trace=False)
     spikes = sum(sum(r.counters.spikes_per_layer) for r in got)
     sample_cycles = sum(r.cycles for r in got)
     print(f"harness: {n} samples in {t_h:.3f} s wall, {cpu:.3f} s CPU "
@@ -122,13 +122,13 @@ def main() -> None:
         par = VerilatorBackend(jobs=jobs)
         par.run(pack(qnet, events.subset(range(jobs)), core))  # models made outside the timing
         t_p = min(timed(par.run, image)[1] for _ in range(10))
-        check_results(ref, par.run(image), backend=f"verilator jobs={jobs}", compare_trace=False)
+        check_equal(ref, par.run(image), backend=f"verilator jobs={jobs}", compare_trace=False)
         print(f"harness, {jobs} models on {jobs} threads: {n} samples in {t_p:.3f} s wall "
               f"({par.last_cycles / t_p / 1e6:.2f} M cycles/s wall, all models together)")
         par.close()
     traced, t_tr = timed(backend.run, image, trace=True)
-    check_results(run(qnet, events, trace=True, cost=cost_hook(core)), traced,
-                  backend="verilator (trace)")
+    check_equal(run(qnet, events, trace=True, cost=cost_hook(core)), traced,
+                backend="verilator (trace)")
     print(f"harness with the trace stream: {t_tr:.3f} s ({n / t_tr:,.0f} samples/s), "
           "trace equal to the reference model")
     h_rate = n / t_h
@@ -144,7 +144,7 @@ def main() -> None:
             k = min(args.amaranth, n)
             sub = pack(qnet, events.subset(range(k)), core)
             res, t_a = timed(AmaranthBackend().run, sub)
-            check_results(ref[:k], res, backend="amaranth", compare_trace=False)
+            check_equal(ref[:k], res, backend="amaranth", compare_trace=False)
             print(f"amaranth simulator: {k} samples in {t_a:.2f} s ({k / t_a:.2f} samples/s); "
                   f"harness / amaranth = {h_rate / (k / t_a):,.0f}x")
     if args.cocotb:
@@ -158,7 +158,7 @@ def main() -> None:
             cb = CocotbBackend()
             cb.run(pack(qnet, events.subset(range(1)), core))  # build outside the timing
             res, t_c = timed(cb.run, sub)
-            check_results(ref[:k], res, backend="cocotb", compare_trace=False)
+            check_equal(ref[:k], res, backend="cocotb", compare_trace=False)
             ratio = h_rate / (k / t_c)
             print(f"cocotb: {k} samples in {t_c:.2f} s ({k / t_c:.2f} samples/s, simulator "
                   f"start included); harness / cocotb = {ratio:,.0f}x "

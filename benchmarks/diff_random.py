@@ -20,7 +20,8 @@ import sys
 import time
 
 from ttfs.sim.errors import TTFSError
-from ttfs.verify.differential import COSIM_CORES, RandomRunStats, run_random
+from ttfs.verify.differential import COSIM_CORES
+from ttfs.verify.random_run import RandomRunStats, run_random
 
 
 def main(argv=None) -> int:

@@ -485,7 +485,7 @@ class EventFetch(wiring.Component):
     stream that checks every word as it is accepted and computes the first weight row of each
     input event as it is accepted (layer 1's chunk count is static while a sample's words come).
 
-    Checks (``sim.bench.differential``'s expectation, ``sim.ir.check_events``): an event word
+    Checks (``docs/core-interface.md``, ``sim.ir.check_events``): an event word
     whose time is ``>= T`` or input ``>= n_inputs`` raises ``range``; a word not strictly above the
     previous event word of the sample raises ``order``. Flags accumulate over the sample (visible
     the cycle after the word is accepted, before the word can reach ``ev``). After the end word is
@@ -741,7 +741,7 @@ class ResultSerializer(wiring.Component):
     offered from the next cycle on: the first word leaves two cycles after ``start``.
 
     Throughput one word per cycle while ``result.ready``; ``busy`` from the cycle after
-    ``start`` to the last word's acceptance. Counterpart: ``sim.bench.differential.encode_record``.
+    ``start`` to the last word's acceptance. Counterpart: ``sim.protocol.encode_record``.
 
     Members: ``start``, ``words`` (``RECORD_HEAD + max_layers`` words), ``n_words``, ``result``,
     ``busy``, ``done`` (the last word was accepted this cycle).

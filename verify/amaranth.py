@@ -15,12 +15,17 @@ from amaranth.sim import Simulator
 from ttfs.hw.core import NeuronCore
 from ttfs.sim.core import CoreConfig
 from ttfs.sim.errors import ConfigError, MismatchError
+from ttfs.sim.protocol import (
+    LAST,
+    WORD_MASK,
+    decode_record,
+    decode_trace,
+    event_payloads,
+    load_payloads,
+)
 from ttfs.sim.reference import SampleResult
-from ttfs.verify.differential import decode_record, decode_trace, event_payloads, load_payloads
 
 __all__ = ["AmaranthBackend", "simulate_streams", "StreamRun"]
-
-END = 1 << 32
 
 
 class StreamRun:
@@ -96,8 +101,8 @@ def simulate_streams(
                                                            dut.result.payload.as_value())
             out.clock += 1
             if ready and valid:
-                words.append(payload & 0xFFFF_FFFF)
-                if payload >> 32 & 1:
+                words.append(payload & WORD_MASK)
+                if payload & LAST:
                     out.records.append(words)
                     words = []
 

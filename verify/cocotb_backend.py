@@ -4,7 +4,7 @@
 cocotb's Verilator runner into a build directory keyed by a hash of the configuration, the
 Verilog text and the build flags (reused while unchanged; under ``~/.cache/ttfs/cocotb/`` or
 ``$TTFS_CACHE/cocotb/``), then runs the job test module
-(:mod:`sim.bench.cocotb_tests.core_job`): the image's load words and every sample's events go
+(:mod:`verify.cocotb_tests.core_job`): the image's load words and every sample's events go
 in through a job file (``TTFS_JOB``), the result records and spike trace come back as JSON
 (``TTFS_RESULTS``).
 

@@ -14,11 +14,11 @@ cycle, in two phases, so that every handshake is decided on settled values:
 A payload, once presented, stays on the bus until it is taken (the stream rule); idle cycles
 only fall between payloads.
 
-The reference side is :class:`sim.bench.differential.ExpectModel`: the sequencer hands it each
+The reference side is :class:`verify.differential.ExpectModel`: the sequencer hands it each
 image it starts loading and each sample as the event driver starts it, and it predicts that
 sample's result with :func:`sim.reference.run` and the core's cycle-cost rule. Records are paired
 with trace events by their spike counters (a valid record announces exactly how many trace events
-belong to it), then :func:`sim.bench.differential.first_divergence` compares the two, naming the
+belong to it), then :func:`sim.compare.sample_divergence` compares the two, naming the
 first divergence (sample, step, layer, neuron, expected vs got).
 """
 
@@ -33,21 +33,12 @@ from pathlib import Path
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
+from ttfs.sim.compare import sample_divergence, sample_message
 from ttfs.sim.errors import MismatchError
-from ttfs.verify.differential import (
-    BenchOptions,
-    ExpectModel,
-    Program,
-    decode_record,
-    decode_trace,
-    first_divergence,
-    record_spikes,
-)
+from ttfs.sim.protocol import LAST, WORD_MASK, decode_record, decode_trace, record_spikes
+from ttfs.verify.differential import BenchOptions, ExpectModel, Program
 
 __all__ = ["StreamDriver", "StreamMonitor", "TB", "run_job_from_env"]
-
-_MASK32 = 0xFFFF_FFFF
-_LAST = 1 << 32
 
 
 class StreamDriver:
@@ -128,7 +119,7 @@ class StreamMonitor:
 class TB:
     """Testbench of ``ttfs_core``: owns clock, reset, the four streams, the model and checker.
 
-    ``options`` (:class:`sim.bench.differential.BenchOptions`) sets the seed of every random
+    ``options`` (:class:`verify.differential.BenchOptions`) sets the seed of every random
     choice, the idle probability of the input drivers, the backpressure of the output monitors,
     whether results are checked against the reference, and whether the first mismatch stops
     the run.
@@ -250,8 +241,8 @@ class TB:
                         n_tr += 1
                     got_record = False
                     for w in result_items:
-                        words.append(w & _MASK32)
-                        if w & _LAST:
+                        words.append(w & WORD_MASK)
+                        if w & LAST:
                             if not owner:
                                 msg = (f"cocotb: {prog.name}: a result record arrived for no "
                                        f"sample ({len(words)} words, word 0 = {words[0]:#010x})")
@@ -309,12 +300,12 @@ class TB:
         if exp is None:
             return
         got = decode_record(rec, trace)
-        msg = first_divergence(exp, got, compare_trace=self.has_trace)
+        msg = sample_divergence(exp, got, compare_trace=self.has_trace)
         if msg is None:
             if exp.valid and self.has_trace:
                 prog["spikes_compared"] += len(exp.result.trace)
             return
-        msg = f"cocotb: {prog['name']}, sample {n}: {msg}"
+        msg = sample_message(msg, n, "cocotb", prog["name"])
         if prog["mismatch"] is None:
             prog["mismatch"] = msg
         self.log.error("%s", msg)

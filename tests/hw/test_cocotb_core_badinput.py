@@ -33,10 +33,7 @@ import pytest
 
 from ttfs.sim.image import pack
 from ttfs.sim.ir import EventSet, Layer, QNet
-from ttfs.sim.random import random_case
-from ttfs.verify.cocotb_backend import run_job
-from ttfs.verify.differential import (
-    COSIM_CORES,
+from ttfs.sim.protocol import (
     EVENT_ORDER,
     EVENT_RANGE,
     LAST,
@@ -45,10 +42,15 @@ from ttfs.verify.differential import (
     LOAD_TOO_LONG,
     LOAD_TRUNCATED,
     NO_IMAGE,
-    BenchOptions,
-    Program,
     event_payloads,
     load_payloads,
+)
+from ttfs.sim.random import random_case
+from ttfs.verify.cocotb_backend import run_job
+from ttfs.verify.differential import (
+    COSIM_CORES,
+    BenchOptions,
+    Program,
     program_for,
 )
 

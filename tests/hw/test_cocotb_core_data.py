@@ -14,13 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ttfs.sim.compare import check_equal
 from ttfs.sim.costmodel import cost_hook
 from ttfs.sim.image import pack
 from ttfs.sim.ir import EventSet, Layer, QNet
 from ttfs.sim.random import random_case, random_events
 from ttfs.sim.reference import run
 from ttfs.verify.cocotb_backend import run_job
-from ttfs.verify.differential import COSIM_CORES, BenchOptions, check_results, program_for
+from ttfs.verify.differential import COSIM_CORES, BenchOptions, program_for
 
 pytestmark = pytest.mark.cosim
 
@@ -79,7 +80,7 @@ def test_core_matches_reference(core_name, traffic, cocotb_build):
     for (name, img), pr in zip(images, results, strict=True):
         # the bench checked in lockstep; check again here, from the returned records
         ref = run(img.qnet, img.events, trace=True, cost=cost_hook(core))
-        check_results(ref, pr.results, backend="cocotb", label=f"{core_name} {name}")
+        check_equal(ref, pr.results, backend="cocotb", label=f"{core_name} {name}")
         spikes += pr.spikes_compared
     assert spikes > 0
     assert stats["cycles"] > 0
@@ -95,6 +96,6 @@ def test_empty_and_dense_samples_on_one_core(cocotb_build):
     results, _ = run_job(core, [program_for(img, name="empty/dense")],
                          BenchOptions(seed=1), build=cocotb_build(core))
     ref = run(q, ev, trace=True, cost=cost_hook(core))
-    check_results(ref, results[0].results, backend="cocotb", label="empty/dense")
+    check_equal(ref, results[0].results, backend="cocotb", label="empty/dense")
     assert ref[1].counters.input_events == q.time_steps * q.n_inputs
     assert results[0].results[0].counters.input_events == 0

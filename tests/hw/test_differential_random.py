@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from ttfs.verify.differential import COSIM_CORES, run_random
+from ttfs.verify.differential import COSIM_CORES
+from ttfs.verify.random_run import run_random
 
 pytestmark = pytest.mark.cosim
 

@@ -10,24 +10,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ttfs.sim.compare import check_equal
 from ttfs.sim.image import pack
-from ttfs.sim.random import random_case
-from ttfs.sim.reference import run
-from ttfs.verify.differential import (
-    COSIM_CORES,
+from ttfs.sim.protocol import (
     EVENT_ORDER,
     EVENT_RANGE,
     LOAD_CHECKSUM,
     LOAD_TRUNCATED,
     NO_IMAGE,
-    check_results,
+    batch_payloads,
+    record_words,
 )
+from ttfs.sim.random import random_case
+from ttfs.sim.reference import run
+from ttfs.verify.differential import COSIM_CORES
 from ttfs.verify.verilator import (
     Harness,
     build_for_core,
-    event_payloads,
     pair_records,
-    record_words,
 )
 
 pytestmark = pytest.mark.cosim
@@ -46,7 +46,7 @@ def case():
 
 
 def _run(h: Harness, samples, trace=True):
-    raw = h.run(event_payloads(samples), len(samples), record_words(CORE), trace=trace)
+    raw = h.run(batch_payloads(samples), len(samples), record_words(CORE), trace=trace)
     return pair_records(raw, trace)
 
 
@@ -72,8 +72,8 @@ def test_verilator_checksum_error_then_good_image(build, case):
         got = _run(h, case.events.samples)
     from ttfs.sim.costmodel import cost_hook
 
-    check_results(run(case.qnet, case.events, trace=True, cost=cost_hook(CORE)), got,
-                  backend="verilator", label="after a corrupt load")
+    check_equal(run(case.qnet, case.events, trace=True, cost=cost_hook(CORE)), got,
+                backend="verilator", label="after a corrupt load")
 
 
 def test_verilator_truncated_load(build, case):

@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ttfs.sim.compare import check_equal
 from ttfs.sim.image import pack
 from ttfs.sim.ir import EventSet, Layer, QNet
 from ttfs.sim.random import random_case, random_events
 from ttfs.sim.reference import run
-from ttfs.verify.differential import COSIM_CORES, check_results
+from ttfs.verify.differential import COSIM_CORES
 from ttfs.verify.verilator import VerilatorBackend
 
 pytestmark = pytest.mark.cosim
@@ -56,7 +57,7 @@ def test_verilator_random_networks_equal_reference(name, backends):
         image = pack(case.qnet, case.events, core)
         got = backend.run(image, trace=True)
         exp = _expected(case.qnet, case.events, core)
-        check_results(exp, got, backend="verilator", label=f"core {name}, seed {seed}")
+        check_equal(exp, got, backend="verilator", label=f"core {name}, seed {seed}")
         compared += len(got)
         spikes += sum(len(r.trace) for r in exp)
     assert compared == N_NETWORKS * N_SAMPLES
@@ -73,8 +74,8 @@ def test_verilator_idle_and_backpressure_do_not_change_results(name, backends):
         seed = 70_000 + 1_000 * core.lanes + k
         case = random_case(seed, n_samples=N_SAMPLES, core=core)
         got = backend.run(pack(case.qnet, case.events, core), trace=True)
-        check_results(_expected(case.qnet, case.events, core), got, backend="verilator",
-                      label=f"core {name}, idle/backpressure 35%, seed {seed}")
+        check_equal(_expected(case.qnet, case.events, core), got, backend="verilator",
+                    label=f"core {name}, idle/backpressure 35%, seed {seed}")
 
 
 def test_verilator_full_size_network_equals_reference(backends):
@@ -97,8 +98,8 @@ def test_verilator_full_size_network_equals_reference(backends):
     exp = _expected(q, events, core)
     for r in exp:
         r.trace = None
-    check_results(exp, got, backend="verilator", label="full-size network on p4",
-                  compare_trace=False)
+    check_equal(exp, got, backend="verilator", label="full-size network on p4",
+                compare_trace=False)
     assert sum(r.counters.sops for r in got) > 0
 
 
@@ -110,8 +111,8 @@ def test_verilator_empty_and_dense_samples(backends):
     dense = np.array([[t, i] for t in range(q.time_steps) for i in range(q.n_inputs)])
     events = EventSet((np.zeros((0, 2), dtype=np.int64), dense, np.zeros((0, 2), dtype=np.int64)))
     got = backends(0).run(pack(q, events, core), trace=True)
-    check_results(_expected(q, events, core), got, backend="verilator",
-                  label="empty and dense samples")
+    check_equal(_expected(q, events, core), got, backend="verilator",
+                label="empty and dense samples")
     assert got[0].counters.input_events == 0
     assert got[1].counters.input_events == len(dense)
 
@@ -126,8 +127,8 @@ def test_verilator_parallel_models_equal_reference():
             seed = 90_000 + k
             case = random_case(seed, n_samples=10 + k, core=core)
             got = backend.run(pack(case.qnet, case.events, core), trace=True)
-            check_results(_expected(case.qnet, case.events, core), got, backend="verilator",
-                          label=f"jobs=3, seed {seed}")
+            check_equal(_expected(case.qnet, case.events, core), got, backend="verilator",
+                        label=f"jobs=3, seed {seed}")
         assert len(backend._harnesses) == 3
     finally:
         backend.close()

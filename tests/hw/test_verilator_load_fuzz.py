@@ -25,22 +25,18 @@ import os
 import numpy as np
 import pytest
 
+from ttfs.sim.compare import check_equal
 from ttfs.sim.costmodel import cost_hook
 from ttfs.sim.errors import FitError, ImageError
 from ttfs.sim.image import checksum, pack, parse_network
+from ttfs.sim.protocol import LOAD_BAD_HEADER, batch_payloads, record_words
 from ttfs.sim.random import random_case
 from ttfs.sim.reference import run
-from ttfs.verify.differential import (
-    COSIM_CORES,
-    LOAD_BAD_HEADER,
-    check_results,
-)
+from ttfs.verify.differential import COSIM_CORES
 from ttfs.verify.verilator import (
     Harness,
     build_for_core,
-    event_payloads,
     pair_records,
-    record_words,
 )
 
 pytestmark = pytest.mark.cosim
@@ -87,7 +83,7 @@ def _mutate(rng: np.random.Generator, words: np.ndarray, n_layers: int):
 
 
 def _run(h: Harness, samples, core):
-    raw = h.run(event_payloads(samples), len(samples), record_words(core), trace=False)
+    raw = h.run(batch_payloads(samples), len(samples), record_words(core), trace=False)
     return pair_records(raw, False)
 
 
@@ -120,6 +116,6 @@ def test_corrupted_loads_match_the_decoder(name, seed):
                 accepted += 1
                 assert (got.valid, got.status) == (True, 0), label
                 ref = run(qnet, case.events.subset([0]), trace=False, cost=cost_hook(core))
-                check_results(ref, [got], backend="verilator", compare_trace=False, label=label)
+                check_equal(ref, [got], backend="verilator", compare_trace=False, label=label)
     # the mutations must exercise both outcomes, or the test says little
     assert refused > 0 and accepted > 0, (refused, accepted)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ttfs.sim.errors import ToolchainError
-from ttfs.verify.verilator import Harness, build_harness, event_payloads
+from ttfs.sim.protocol import batch_payloads
+from ttfs.verify.verilator import Harness, build_harness
 
 pytestmark = pytest.mark.cosim
 
@@ -32,7 +33,7 @@ def test_verilator_hung_core_is_reported(tmp_path):
         assert h.load([1, 2, 3]) > 0  # the stand-in takes load words
         start = h.cycles
         with pytest.raises(ToolchainError) as info:
-            h.run(event_payloads(samples), len(samples), 16)
+            h.run(batch_payloads(samples), len(samples), 16)
         # the call's first cycle (the wrapper's registers still quiet), the 4 event words, then
         # 1000 quiet cycles and the one that ends the call
         assert h.cycles - start == 1 + 4 + 1001

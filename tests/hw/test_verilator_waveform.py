@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from ttfs.sim.compare import check_equal
 from ttfs.sim.errors import ConfigError, ToolchainError
 from ttfs.sim.image import pack
 from ttfs.sim.random import random_case
 from ttfs.sim.reference import run
-from ttfs.verify.differential import COSIM_CORES, check_results
+from ttfs.verify.differential import COSIM_CORES
 from ttfs.verify.verilator import VerilatorBackend
 
 pytestmark = pytest.mark.cosim
@@ -46,8 +47,8 @@ def test_verilator_vcd_has_the_core_signals(tmp_path):
     path = tmp_path / "run.vcd"
     got = backend.run(pack(case.qnet, case.events, CORE), trace=True, waveform=path)
     backend.close()
-    check_results(run(case.qnet, case.events, trace=True, cost=cost_hook(CORE)), got,
-                  backend="verilator (VCD build)")
+    check_equal(run(case.qnet, case.events, trace=True, cost=cost_hook(CORE)), got,
+                backend="verilator (VCD build)")
     text = path.read_text()
     header, _, body = text.partition("$enddefinitions")
     assert "$scope module core $end" in header

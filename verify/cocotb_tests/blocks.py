@@ -14,6 +14,15 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from ttfs.sim.errors import MismatchError
+from ttfs.sim.protocol import (
+    END,
+    EVENT_ORDER,
+    EVENT_RANGE,
+    LAST,
+    WORD_MASK,
+    event_fields,
+    status_names,
+)
 from ttfs.verify.tb import StreamMonitor
 
 
@@ -22,7 +31,7 @@ async def result_serializer(dut):
     """``ResultSerializer`` streams each record word by word, ``last`` on the final word only,
     one word per cycle while ``ready`` from the second cycle after ``start``; ``busy`` holds
     until the last word is taken, ``done`` pulses with that transfer. Counterpart:
-    ``sim.bench.differential.encode_record``."""
+    ``sim.protocol.encode_record``."""
     job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
     rng = random.Random(job["seed"])
     dut._log.info("bench seed %d, backpressure %.2f", job["seed"], job["backpressure"])
@@ -54,15 +63,15 @@ async def result_serializer(dut):
             took = mon.sample()
             if not busy:
                 raise MismatchError(f"record {r}: busy fell after {len(mon.items)} words")
-            if done != (took and bool(mon.items[-1] >> 32 & 1)):
+            if done != (took and bool(mon.items[-1] & LAST)):
                 raise MismatchError(f"record {r}: done={done} at word {len(mon.items)}")
             done_seen = done
             cycles += 1
             if cycles > 50 * len(rec) + 100:
                 raise MismatchError(f"record {r}: no done after {cycles} cycles")
             await FallingEdge(dut.clk)
-        words = [p & 0xFFFF_FFFF for p in mon.items]
-        lasts = [p >> 32 & 1 for p in mon.items]
+        words = [p & WORD_MASK for p in mon.items]
+        lasts = [int(bool(p & LAST)) for p in mon.items]
         if words != [int(w) for w in rec]:
             k = next((i for i, (a, b) in enumerate(zip(words, rec, strict=False)) if a != b),
                      min(len(words), len(rec)))
@@ -84,9 +93,9 @@ async def event_fetch(dut):
     """``EventFetch`` hands every event word of a sample to the consumer in order, with its time,
     its first weight row ``input * chunks`` and the end marker, whatever the idle cycles on the
     stream and the stalls of the consumer; it raises ``order``/``range`` exactly as
-    ``sim.bench.differential.event_status`` says, and takes nothing after the end word until
+    ``verify.differential.event_status`` says, and takes nothing after the end word until
     ``start``."""
-    from ttfs.verify.differential import END, EVENT_ORDER, EVENT_RANGE, event_status
+    from ttfs.verify.differential import event_status
     from ttfs.verify.tb import StreamDriver
 
     job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
@@ -106,7 +115,7 @@ async def event_fetch(dut):
     out = []
     for s, sample in enumerate(job["samples"]):
         T, N, C, payloads = sample["T"], sample["N"], sample["C"], sample["payloads"]
-        words = [p & 0xFFFF_FFFF for p in payloads[:-1]]
+        words = [p & WORD_MASK for p in payloads[:-1]]
         flags, _ = event_status(words, T, N)
         dut.time_steps.value, dut.n_inputs.value, dut.chunks.value = T, N, C
         # the fetch is closed (reset, or the last sample's end word): it opens for the start
@@ -151,7 +160,7 @@ async def event_fetch(dut):
             raise MismatchError(f"sample {s}: {len(got)} words reached the consumer for "
                                 f"{len(payloads)}")
         if not flags:
-            want = [(w >> 16, (w & 0xFFFF) * C, 0) for w in words]
+            want = [(t, i * C, 0) for t, i in map(event_fields, words)]
             for k, (a, b) in enumerate(zip(want, got, strict=False)):
                 if a != b:
                     raise MismatchError(f"sample {s}: event {k}: expected (t, row, end) {a}, "
@@ -167,7 +176,6 @@ async def image_loader(dut):
     in order, with the lanes packed as ``lane p at bits [p*WB +: WB]``, and ends with status 0
     and the header's ``time_steps``/``n_inputs``/``n_layers``; a bad stream ends with its flag.
     Counterpart: ``sim.image.decode_network``."""
-    from ttfs.verify.differential import status_names
     from ttfs.verify.tb import StreamDriver
 
     job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
