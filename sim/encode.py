@@ -1,4 +1,4 @@
-"""Input encoders: real-valued features to input events (DESIGN section 3, "Input").
+"""Input encoders: real-valued features to input events (``docs/semantics.md``, "Input").
 
 Every encoder returns a :class:`sim.ir.EventSet` whose samples are sorted by ``(t, input)``, so
 the result can go straight into :func:`sim.reference.run` or an image. The rules below are the

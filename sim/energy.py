@@ -1,4 +1,4 @@
-"""The energy model: operation counts x a per-operation energy table (DESIGN section 9).
+"""The energy model: operation counts x a per-operation energy table (``docs/energy.md``).
 
 These are **estimates from a model, not measurements of silicon**. The default table is
 Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, for a 45 nm

@@ -1,6 +1,6 @@
 """The quantized-network IR and the input-event sets, with their JSON forms.
 
-A :class:`QNet` is the integer network of DESIGN section 3: ``L`` fully connected layers over
+A :class:`QNet` is the integer network of ``docs/semantics.md``: ``L`` fully connected layers over
 ``time_steps`` discrete steps. Every stage of the flow (the quantizer, the reference model, the
 image compiler, the RTL) reads and writes this one type. It validates itself on construction, so
 a ``QNet`` that exists is a network the semantics are defined for.
@@ -166,7 +166,7 @@ class Layer:
 
 @dataclass(frozen=True, eq=False)
 class QNet:
-    """A quantized TTFS network: the integer semantics of DESIGN section 3 apply to it exactly.
+    """A quantized TTFS network: the integer semantics (``docs/semantics.md``) apply exactly.
 
     On construction every layer's ``threshold`` and ``kernel`` become ``int64`` arrays of length
     ``time_steps``, and every value is range-checked:

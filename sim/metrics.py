@@ -1,4 +1,4 @@
-"""NeuroBench-style figures from the counters of a run (DESIGN section 9).
+"""NeuroBench-style figures from the counters of a run (``docs/energy.md``).
 
 All figures are computed per sample from :class:`sim.reference.SampleResult` objects (any backend:
 the counters are identical by contract) and summarised as mean/min/max over samples.
@@ -21,10 +21,11 @@ Definitions (``n_l`` = neurons of layer ``l``, ``steps`` = time steps the sample
 * **membrane updates**: neuron visits of the fire/leak sweeps. Layer ``l`` is swept at step ``t``
   when it integrated an event at ``t``, or has a leak, or a time-varying threshold table, or (in
   ``subtract`` reset) spiked at step ``t - 1``: a remainder ``V - Theta`` can still reach the
-  threshold and fire with no new event. A layer with none of these cannot change (DESIGN
-  section 4). A sweep visits all ``n_l`` neurons. The ``max_potential`` output layer is never
-  swept. This needs the per-step activity of the result (reference and image models). Results
-  without it (read back from the RTL, say) use the hardware counters instead, with a core. By
+  threshold and fire with no new event. A layer with none of these cannot change
+  (``docs/microarchitecture.md``, "The sequencer"). A sweep visits all ``n_l`` neurons. The
+  ``max_potential`` output layer is never swept. This needs the per-step activity of the result
+  (reference and image models). Results without it (read back from the RTL, say) use the
+  hardware counters instead, with a core. By
   the cycle-cost rule (:mod:`sim.costmodel`) ``membrane_writes = weight_reads + sweep chunks +
   sum_l C_l`` (one write per integrate op, per swept chunk, and per chunk when the membranes are
   cleared; ``C_l = ceil(n_l / lanes)``), so the membrane updates are ``(membrane_writes -

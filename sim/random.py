@@ -2,7 +2,7 @@
 
 ``random_case(seed)`` draws one network and its samples from a ``numpy`` generator seeded with
 ``seed``, so any failing case is replayed by its seed alone. The generator covers every rule of
-DESIGN section 3: all reset modes, both readouts, early exit, leak, time-varying threshold and
+``docs/semantics.md``: all reset modes, both readouts, early exit, leak, time-varying threshold and
 kernel tables, layer sizes that are not multiples of the lane count, weights large enough to
 saturate the potential, empty samples and samples where every input fires at every step.
 """

@@ -1,4 +1,5 @@
-"""The reference model: DESIGN section 3, executable. Every other stage must equal it exactly.
+"""The reference model: the integer semantics of ``docs/semantics.md``, executable. Every other
+stage must equal it exactly.
 
 Semantics (integers throughout; ``sat`` clamps to the ``potential_bits`` signed range)::
 
@@ -354,7 +355,7 @@ def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None)
     trace_parts: list[np.ndarray] = []  # rows [sample, layer, t, neuron]
     spiking_last = qnet.readout == "first_spike"
     # with no leak, constant thresholds and no subtract reset, a step without input events
-    # changes nothing (DESIGN section 4): skip it
+    # changes nothing (docs/microarchitecture.md, "The sequencer"): skip it
     static = all(layer.leak_shift == 0 and layer.threshold_constant
                  and layer.reset != "subtract" for layer in qnet.layers)
     for t in range(T):

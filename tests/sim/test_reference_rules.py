@@ -1,4 +1,4 @@
-"""Hand-computed cases for every rule of DESIGN section 3.
+"""Hand-computed cases for every rule of docs/semantics.md.
 
 Each case is run through both the literal specification (``run_sample``) and the batched model
 (``run``), and each expected value is worked out by hand in the comment above it. Potentials are
