@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ttfs.sim.core import CoreConfig
+from ttfs.sim.image.format import params_word, words_per_row
 from ttfs.sim.protocol import MAGIC, RECORD_HEAD, STATUS, VERSION
 
 __all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES",
@@ -131,7 +132,7 @@ class Widths:
     @property
     def wpr(self) -> int:
         """Image words per weight row."""
-        return -(-self.P // self.wpw)
+        return words_per_row(self.P, self.WB)
 
     @property
     def memb_depth(self) -> int:
@@ -149,7 +150,7 @@ class Widths:
     @property
     def params_word(self) -> int:
         """Image word 2 for this core."""
-        return self.P | self.WB << 8 | self.PB << 16 | self.KB << 24
+        return params_word(self.config)
 
 
 def counter_bounds(w: Widths) -> dict[str, int]:

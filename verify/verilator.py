@@ -42,6 +42,7 @@ from ttfs.sim.core import CoreConfig
 from ttfs.sim.errors import ConfigError, MismatchError, ToolchainError
 from ttfs.sim.image.decode import event_positions, walk_events
 from ttfs.sim.protocol import (
+    END,
     LAST,
     WORD_MASK,
     decode_record,
@@ -515,7 +516,7 @@ def event_section_payloads(event_words) -> tuple[np.ndarray, int]:
     w = np.asarray(event_words, dtype=np.uint32)
     starts, counts, _, _ = walk_events(w)
     _, pos = event_positions(starts, counts)
-    payloads = np.insert(w[pos].astype(np.uint64), np.cumsum(counts), np.uint64(LAST))
+    payloads = np.insert(w[pos].astype(np.uint64), np.cumsum(counts), np.uint64(END))
     return payloads, len(counts)
 
 
@@ -628,7 +629,7 @@ class VerilatorBackend:
             self.last_cycles = raw.cycles
             return pair_records(raw, trace)
         # contiguous parts of whole samples: cut after the end word of every k-th sample
-        ends = np.flatnonzero(payloads & np.uint64(LAST)) + 1
+        ends = np.flatnonzero(payloads & np.uint64(END)) + 1
         cuts = [0] + [int(ends[(n * k) // parts - 1]) for k in range(1, parts)] + [len(payloads)]
         counts = [(n * (k + 1)) // parts - (n * k) // parts for k in range(parts)]
         models = [self.harness(config, trace=trace, index=k) for k in range(parts)]

@@ -19,7 +19,7 @@ __all__ = [
     "MAGIC", "VERSION", "EVENT_MAGIC", "EVENT_VERSION", "HEADER_WORDS", "DESC_WORDS",
     "EVENT_HEADER_WORDS", "FIELD16", "WORD_MASK", "W3_USED", "W8_USED", "W8_NO_LEAK",
     "W8_NO_SUBTRACT", "D1_USED",
-    "words_per_row", "network_words", "checksum", "Image", "pack", "save_image",
+    "words_per_row", "params_word", "network_words", "checksum", "Image", "pack", "save_image",
 ]
 
 #: word 0 of the event section (b"TEVT" little-endian) and word 1, its format version
@@ -43,6 +43,12 @@ D1_USED = 0x1F03  # reset[1:0], leak_shift[12:8]
 def words_per_row(lanes: int, weight_bits: int) -> int:
     """Words of one weight row: ``ceil(P / floor(32 / weight_bits))``."""
     return -(-lanes // (32 // weight_bits))
+
+
+def params_word(core: CoreConfig) -> int:
+    """Header word 2, the core's parameters: lanes, weight_bits, potential_bits and kernel_bits,
+    a byte each from the low end (the loader compares it with its own build's)."""
+    return core.lanes | core.weight_bits << 8 | core.potential_bits << 16 | core.kernel_bits << 24
 
 
 def network_words(n_layers: int, time_steps: int, weight_rows: int, lanes: int,
@@ -163,7 +169,7 @@ def _pack_network(qnet: QNet, core: CoreConfig) -> np.ndarray:
     head = [
         MAGIC,
         VERSION,
-        P | core.weight_bits << 8 | core.potential_bits << 16 | core.kernel_bits << 24,
+        params_word(core),
         L | READOUTS.index(qnet.readout) << 8 | int(qnet.early_exit) << 9,
         T | qnet.n_inputs << 16,
         rows,
