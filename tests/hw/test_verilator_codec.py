@@ -7,6 +7,7 @@ import pytest
 
 from ttfs.sim.errors import ImageError, MismatchError
 from ttfs.sim.image import pack
+from ttfs.sim.ir import EventSet
 from ttfs.sim.protocol import LAST, batch_payloads, encode_record
 from ttfs.sim.random import random_case
 from ttfs.sim.reference import run
@@ -28,6 +29,16 @@ def test_verilator_event_section_gives_the_stream_words():
         expected += [(int(t) << 16) | int(i) for t, i in s] + [LAST]
     assert payloads.tolist() == expected
     assert batch_payloads(case.events.samples).tolist() == expected
+
+
+def test_verilator_event_section_with_labels_and_empty_samples():
+    case = random_case(5, n_samples=2)
+    empty = np.zeros((0, 2), dtype=np.int64)
+    samples = (empty, case.events.samples[0], empty, empty, case.events.samples[1], empty)
+    events = EventSet(samples, np.arange(len(samples)))
+    payloads, n = event_section_payloads(pack(case.qnet, events, case.core).event_words)
+    assert n == len(samples)
+    assert payloads.tolist() == batch_payloads(samples).tolist()
 
 
 def test_verilator_event_section_refuses_a_short_section():
