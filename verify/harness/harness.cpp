@@ -1,6 +1,6 @@
 // Native Verilator harness for the TTFS neuron core: an extern "C" shim driven through ctypes.
 //
-// The Verilated model is the generated wrapper `ttfs_harness` (sim/bench/verilator.py writes it):
+// The Verilated model is the generated wrapper `ttfs_harness` (verify/verilator.py writes it):
 // clean port names around `ttfs_core` (whose stream ports Verilator would mangle, `load__valid`
 // becomes `load__05Fvalid`), with the trace stream tied off when the core has none.
 //
