@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,8 @@ __all__ = [
     "load_split",
     "dataset_info",
     "parse_dataset",
+    "DatasetKind",
+    "DATASETS",
 ]
 
 SPLITS = ("train", "validation", "test")
@@ -246,38 +249,63 @@ def _check_split(split: str) -> None:
         raise ConfigError(f"split must be one of 'train', 'validation', 'test', not {split!r}")
 
 
+@dataclass(frozen=True)
+class DatasetKind:
+    """One kind of dataset string: ``NAME`` alone, or ``NAME:PATH`` when ``takes_path``.
+
+    ``load(path, split)`` returns ``(X, y)`` of one split (``path`` is ``None`` for a kind without
+    one); ``shape`` is the fixed ``(n_features, n_classes)``, or ``None`` to read them from the
+    data.
+    """
+
+    name: str
+    takes_path: bool
+    load: Callable[[str | None, str], tuple[np.ndarray, np.ndarray]]
+    shape: tuple[int, int] | None = None
+
+    @property
+    def spelling(self) -> str:
+        return f"'{self.name}:PATH'" if self.takes_path else repr(self.name)
+
+
+#: Every dataset kind, in the order error messages list them. A new dataset is a loader above and
+#: one entry here.
+DATASETS: dict[str, DatasetKind] = {
+    kind.name: kind
+    for kind in (
+        DatasetKind("yinyang", False, lambda _, split: yinyang(*YINYANG_SPLITS[split]), (4, 3)),
+        DatasetKind("digits", False, lambda _, split: digits(split), (64, 10)),
+        DatasetKind("idx", True, idx_dataset),
+    )
+}
+
+
 def parse_dataset(dataset: str) -> tuple[str, str | None]:
     """Split a dataset string into ``(kind, path)``: ``('yinyang', None)``, ``('idx', PATH)``."""
     if not isinstance(dataset, str):
         raise ConfigError(f"dataset must be a string, not {type(dataset).__name__}")
-    if dataset in ("yinyang", "digits"):
-        return dataset, None
-    if dataset.startswith("idx:") and len(dataset) > 4:
-        return "idx", dataset[4:]
-    raise ConfigError(
-        f"dataset must be 'yinyang', 'digits' or 'idx:PATH', not {dataset!r}"
-    )
+    name, sep, path = dataset.partition(":")
+    kind = DATASETS.get(name)
+    if kind is not None and kind.takes_path == bool(sep) and (path or not sep):
+        return name, path if sep else None
+    spellings = [k.spelling for k in DATASETS.values()]
+    listed = ", ".join(spellings[:-1]) + " or " + spellings[-1]
+    raise ConfigError(f"dataset must be {listed}, not {dataset!r}")
 
 
 def load_split(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)`` of one split (``train``, ``validation`` or ``test``) of a dataset string."""
-    kind, path = parse_dataset(dataset)
+    name, path = parse_dataset(dataset)
     _check_split(split)
-    if kind == "yinyang":
-        size, seed = YINYANG_SPLITS[split]
-        return yinyang(size, seed)
-    if kind == "digits":
-        return digits(split)
-    return idx_dataset(path, split)
+    return DATASETS[name].load(path, split)
 
 
 def dataset_info(dataset: str) -> DatasetInfo:
-    """Input width and class count of a dataset string (reads the test split for ``idx:``)."""
-    kind, _ = parse_dataset(dataset)
-    if kind == "yinyang":
-        return DatasetInfo("yinyang", 4, 3)
-    if kind == "digits":
-        return DatasetInfo("digits", 64, 10)
+    """Input width and class count of a dataset string (reads the data for a kind with a path)."""
+    name, _ = parse_dataset(dataset)
+    shape = DATASETS[name].shape
+    if shape is not None:
+        return DatasetInfo(name, *shape)
     X, y = load_split(dataset, "test")
     Xt, yt = load_split(dataset, "train")
     return DatasetInfo(dataset, int(X.shape[1]), int(max(y.max(), yt.max())) + 1)

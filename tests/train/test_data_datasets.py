@@ -10,6 +10,7 @@ import pytest
 
 from ttfs.sim.errors import ConfigError
 from ttfs.train.data import (
+    DatasetInfo,
     dataset_info,
     idx_dataset,
     load_split,
@@ -172,3 +173,19 @@ def test_bad_dataset_and_split_names():
     with pytest.raises(ConfigError) as exc:
         load_split("yinyang", "dev")
     assert str(exc.value) == "split must be one of 'train', 'validation', 'test', not 'dev'"
+
+
+@pytest.mark.parametrize("bad", ["idx", "idx:", "yinyang:somewhere", "digits:x", ":x", ""])
+def test_data_dataset_string_needs_a_path_exactly_where_its_kind_takes_one(bad):
+    with pytest.raises(ConfigError) as exc:
+        parse_dataset(bad)
+    assert str(exc.value) == f"dataset must be 'yinyang', 'digits' or 'idx:PATH', not {bad!r}"
+
+
+def test_data_dataset_strings_parse_through_the_table():
+    assert parse_dataset("yinyang") == ("yinyang", None)
+    assert parse_dataset("digits") == ("digits", None)
+    assert parse_dataset("idx:/data/mnist") == ("idx", "/data/mnist")
+    assert parse_dataset("idx:C:/a:b") == ("idx", "C:/a:b")
+    assert dataset_info("yinyang") == DatasetInfo("yinyang", 4, 3)
+    assert dataset_info("digits") == DatasetInfo("digits", 64, 10)
