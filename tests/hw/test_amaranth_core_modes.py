@@ -1,4 +1,4 @@
-"""Every rule of DESIGN section 3 on hand-made networks, in the Amaranth-simulated core, against
+"""Every rule of docs/semantics.md on hand-made networks, in the Amaranth-simulated core, against
 the reference model with the cycle-cost rule (integer equality, trace included)."""
 
 from __future__ import annotations
