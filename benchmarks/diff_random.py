@@ -1,7 +1,7 @@
 """Lockstep random differential testing of the RTL (cocotb + Verilator) against the reference.
 
 Every network is ``sim.random.random_case(seed, core=build)`` for one of the cosimulation builds
-(:data:`sim.bench.differential.COSIM_CORES`: lanes 1, 3, 4, 8, the 8-lane one built without the
+(:data:`verify.differential.COSIM_CORES`: lanes 1, 3, 4, 8, the 8-lane one built without the
 leak datapath and the subtract reset); every spike event (in order),
 every counter, prediction, steps and cycles of every sample is compared in the bench. Many
 networks share one simulator run (the image is reloaded between networks).

@@ -19,7 +19,7 @@ One simulation per (build, traffic) runs this script, in order, from reset:
 14. a bad magic word                     -> ``LOAD_BAD_HEADER``
 15. good image A                         -> reference results
 
-The bench's model (:class:`sim.bench.differential.ExpectModel`) predicts every record: flags for
+The bench's model (:class:`verify.differential.ExpectModel`) predicts every record: flags for
 the bad ones (a load fault may come with ``NO_IMAGE``; nothing else may be set), reference
 results, counters, cycles and spike traces for the good ones.
 """

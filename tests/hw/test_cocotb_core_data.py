@@ -2,7 +2,7 @@
 record and spike by spike, on several networks per build, with plain traffic, with idle input
 cycles and with result/trace backpressure.
 
-Each build (:data:`sim.bench.differential.COSIM_CORES`) runs one network that fills the core
+Each build (:data:`verify.differential.COSIM_CORES`) runs one network that fills the core
 (``max_neurons``-wide layers, ``max_time_steps`` steps, a layer size that is not a multiple of
 the lanes) and random networks from :func:`sim.random.random_case` drawn to fit it. The bench
 seed and the network seeds are printed and named in any failure message;

@@ -1,6 +1,6 @@
 """The native Verilator harness equals the reference model on many random networks.
 
-One harness build per core configuration (:data:`sim.bench.differential.COSIM_CORES`) runs
+One harness build per core configuration (:data:`verify.differential.COSIM_CORES`) runs
 many networks by reloading images through the core's load stream. Every sample is compared
 with :func:`sim.reference.run` (``trace=True``, ``cost=sim.costmodel.cost_hook(core)``) by
 integer equality: prediction, validity, steps, cycles, every counter and the spike trace event
