@@ -10,9 +10,7 @@ unknown) and the default ``l4_beta`` are in ``docs/kernel_and_conversion.md``, s
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,8 +21,7 @@ from ttfs.sim.errors import ConfigError
 from ttfs.sim.ir import EventSet, Layer, QNet
 from ttfs.sim.numeric import smax
 from ttfs.train import oneshot
-from ttfs.train.data import dataset_info, load_split, parse_dataset
-from ttfs.train.method import Method
+from ttfs.train.data import load_split
 
 __all__ = [
     "ConvertConfig",
@@ -366,33 +363,17 @@ CONVERSION_OPTIONS = ("time_steps", "percentile", "max_rate", "l4", "l4_beta", "
                       "encode_seed")
 
 
-def config_from_options(options: dict, epochs: int, seed: int) -> ConvertConfig:
-    return oneshot.config(ConvertConfig, "convert", METHOD_DEFAULTS, options, epochs, seed)
-
-
-def _method_train(req) -> Path:
-    kind, _ = parse_dataset(req.dataset)
-    epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
-    cfg = config_from_options(dict(req.options), epochs, req.seed)
-    final, done = oneshot.start(req, "convert")
-    if done:
-        return final
-    info = dataset_info(req.dataset)
-    X, y = load_split(req.dataset, "train")
-    Xv, yv = load_split(req.dataset, "validation")
-    t0 = time.time()
-    res = train_convert(X, y, cfg, n_classes=info.n_classes)
-    if req.progress is not None:
-        for rec in res.history:
-            req.progress({"epoch": rec["epoch"] + 1, "epochs": epochs, "loss": rec["loss"],
-                          "train_acc": rec["train_acc"], "seconds": time.time() - t0})
-        req.progress({"epoch": epochs, "epochs": epochs,
-                      "val_acc": float(np.mean(ann_predict(res.model, Xv) == yv)),
-                      "seconds": time.time() - t0})
+def _fit(run: oneshot.Fit) -> oneshot.Fitted:
+    res = train_convert(run.X, run.y, run.cfg, n_classes=run.n_classes)
+    for rec in res.history:
+        run.report(epoch=rec["epoch"] + 1, loss=rec["loss"], train_acc=rec["train_acc"])
+    if run.progress is not None:
+        run.report(epoch=run.epochs,
+                   val_acc=float(np.mean(ann_predict(res.model, run.Xv) == run.yv)))
+    cfg = run.cfg
     encoder = {"kind": "rate", "time_steps": cfg.time_steps, "seed": cfg.encode_seed,
                "max_rate": cfg.max_rate, "bias_steps": []}
-    return oneshot.save(req, "convert", final, cfg, X.shape[1], info.n_classes, encoder,
-                        res.model, res.history, epochs)
+    return oneshot.Fitted(res.model, res.history, encoder)
 
 
 def model_from_checkpoint(ck: dict) -> ReluNet:
@@ -430,11 +411,7 @@ def _method_predict(ck: dict, X) -> np.ndarray:
     return ann_predict(model_from_checkpoint(ck), X)
 
 
-METHOD = Method(
-    name="convert",
-    summary="ReLU ANN -> rate-coded IF SNN with the L4-norm adjustment (Allred & Roy 2021)",
-    train=_method_train,
-    quantize=_method_quantize,
-    defaults=dict(METHOD_DEFAULTS),
-    predict=_method_predict,
+METHOD = oneshot.method(
+    "convert", "ReLU ANN -> rate-coded IF SNN with the L4-norm adjustment (Allred & Roy 2021)",
+    ConvertConfig, METHOD_DEFAULTS, METHOD_EPOCHS, _fit, _method_quantize, _method_predict,
 )

@@ -11,9 +11,7 @@ the export (BN folding, one window of ``T_w`` steps per layer, bias neurons, the
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,8 +23,7 @@ from ttfs.sim.ir import EventSet, Layer, QNet
 from ttfs.sim.numeric import smax
 from ttfs.sim.reference import run as reference_run
 from ttfs.train import oneshot
-from ttfs.train.data import dataset_info, load_split, parse_dataset
-from ttfs.train.method import Method
+from ttfs.train.data import load_split
 
 __all__ = [
     "KernelConfig",
@@ -514,34 +511,17 @@ def encoder_record(cfg: KernelConfig) -> dict:
             "cutoff": 0.5 / (cfg.window - 1), "bias_steps": [0]}
 
 
-def config_from_options(options: dict, epochs: int, seed: int) -> KernelConfig:
-    return oneshot.config(KernelConfig, "kernel", METHOD_DEFAULTS, options, epochs, seed)
-
-
-def _method_train(req) -> Path:
-    kind, _ = parse_dataset(req.dataset)
-    epochs = req.epochs if req.epochs is not None else METHOD_EPOCHS[kind]
-    cfg = config_from_options(dict(req.options), epochs, req.seed)
-    final, done = oneshot.start(req, "kernel")
-    if done:
-        return final
-    info = dataset_info(req.dataset)
-    X, y = load_split(req.dataset, "train")
-    Xv, yv = load_split(req.dataset, "validation")
-    t0 = time.time()
-
+def _fit(run: oneshot.Fit) -> oneshot.Fitted:
     def on_epoch(rec, model):
-        if req.progress is None:
+        if run.progress is None:
             return
-        pred, spk = float_predict(model, Xv)
-        req.progress({"epoch": rec["epoch"] + 1, "epochs": epochs, "loss": rec["loss"],
-                      "train_acc": rec["train_acc"], "val_acc": float(np.mean(pred == yv)),
-                      "spikes_per_sample": float(np.mean(spk)), "p": rec["p"],
-                      "seconds": time.time() - t0})
+        pred, spk = float_predict(model, run.Xv)
+        run.report(epoch=rec["epoch"] + 1, loss=rec["loss"], train_acc=rec["train_acc"],
+                   val_acc=float(np.mean(pred == run.yv)),
+                   spikes_per_sample=float(np.mean(spk)), p=rec["p"])
 
-    res = train_kernel(X, y, cfg, n_classes=info.n_classes, on_epoch=on_epoch)
-    return oneshot.save(req, "kernel", final, cfg, X.shape[1], info.n_classes,
-                        encoder_record(cfg), res.model, res.history, epochs)
+    res = train_kernel(run.X, run.y, run.cfg, n_classes=run.n_classes, on_epoch=on_epoch)
+    return oneshot.Fitted(res.model, res.history, encoder_record(run.cfg))
 
 
 def model_from_checkpoint(ck: dict) -> KernelNet:
@@ -577,11 +557,7 @@ def _method_predict(ck: dict, X) -> np.ndarray:
     return float_predict(model_from_checkpoint(ck), X)[0]
 
 
-METHOD = Method(
-    name="kernel",
-    summary="temporal-kernel TTFS surrogate DNN, layer-phased export (Park & Yoon 2021)",
-    train=_method_train,
-    quantize=_method_quantize,
-    defaults=dict(METHOD_DEFAULTS),
-    predict=_method_predict,
+METHOD = oneshot.method(
+    "kernel", "temporal-kernel TTFS surrogate DNN, layer-phased export (Park & Yoon 2021)",
+    KernelConfig, METHOD_DEFAULTS, METHOD_EPOCHS, _fit, _method_quantize, _method_predict,
 )

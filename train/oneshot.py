@@ -1,5 +1,6 @@
 """Shared plumbing of the methods that train in one call and save one final checkpoint
-(``kernel``, ``convert``): the ``threads`` option, resuming a completed run, and the checkpoint.
+(``kernel``, ``convert``): the options, the ``threads`` setting, the data, resuming a completed
+run, progress, the checkpoint, and the method's registry entry (:func:`method`).
 
 A resumed request returns the existing ``out/model.pt`` when it was completed by the same
 method, dataset, seed and options, and is refused (:class:`ConfigError`) when any of them differ.
@@ -7,7 +8,9 @@ method, dataset, seed and options, and is refused (:class:`ConfigError`) when an
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +19,10 @@ import torch
 
 from ttfs.sim.errors import ConfigError
 from ttfs.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_atomic
+from ttfs.train.data import dataset_info, load_split, parse_dataset
+from ttfs.train.method import Method, TrainRequest
 
-__all__ = ["config", "start", "save"]
+__all__ = ["config", "start", "save", "Fit", "Fitted", "train", "method"]
 
 
 def _listed(d: dict) -> dict:
@@ -82,3 +87,63 @@ def save(req, method: str, final: Path, cfg: Any, n_features: int, n_classes: in
         "complete": True,
     }, final)
     return final
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What a one-shot method's ``fit`` trains from: its config, the training and validation
+    splits, the class count and the epoch count; :meth:`report` hands a progress record on."""
+
+    cfg: Any
+    X: np.ndarray
+    y: np.ndarray
+    Xv: np.ndarray
+    yv: np.ndarray
+    n_classes: int
+    epochs: int
+    progress: Callable[[dict], None] | None
+    t0: float
+
+    def report(self, **fields) -> None:
+        """Pass ``{"epochs": ..., **fields, "seconds": ...}`` to the progress callback, if any."""
+        if self.progress is not None:
+            self.progress({"epochs": self.epochs, **fields, "seconds": time.time() - self.t0})
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What ``fit`` returns: the trained model, its history and its input encoder record."""
+
+    model: torch.nn.Module
+    history: list
+    encoder: dict
+
+
+def train(req: TrainRequest, name: str, config_cls, defaults: Mapping[str, Any],
+          epochs_by_kind: Mapping[str, int], fit: Callable[[Fit], Fitted]) -> Path:
+    """Train method ``name`` for ``req`` with ``fit`` and save its checkpoint (or return the one
+    a completed earlier run left); ``epochs_by_kind`` is the default epoch count per dataset
+    kind."""
+    kind, _ = parse_dataset(req.dataset)
+    epochs = req.epochs if req.epochs is not None else epochs_by_kind[kind]
+    cfg = config(config_cls, name, dict(defaults), dict(req.options), epochs, req.seed)
+    final, done = start(req, name)
+    if done:
+        return final
+    info = dataset_info(req.dataset)
+    X, y = load_split(req.dataset, "train")
+    Xv, yv = load_split(req.dataset, "validation")
+    out = fit(Fit(cfg, X, y, Xv, yv, info.n_classes, epochs, req.progress, time.time()))
+    return save(req, name, final, cfg, X.shape[1], info.n_classes, out.encoder, out.model,
+                out.history, epochs)
+
+
+def method(name: str, summary: str, config_cls, defaults: Mapping[str, Any],
+           epochs_by_kind: Mapping[str, int], fit: Callable[[Fit], Fitted],
+           quantize: Callable[..., Any], predict: Callable[[dict, Any], Any]) -> Method:
+    """The registry entry of a one-shot method (``ttfs.train.methods``)."""
+    return Method(
+        name=name, summary=summary,
+        train=lambda req: train(req, name, config_cls, defaults, epochs_by_kind, fit),
+        quantize=quantize, defaults=dict(defaults), predict=predict,
+    )
