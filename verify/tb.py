@@ -41,7 +41,19 @@ from ttfs.verify.differential import BenchOptions, ExpectModel, Program
 __all__ = ["StreamDriver", "StreamMonitor", "TB", "run_job_from_env"]
 
 
-class StreamDriver:
+class _StreamEnd:
+    """One end of the stream ``name``: Amaranth's flattened ``<name>__valid``/``__ready``/
+    ``__payload`` ports and the seeded generator of its random stalls."""
+
+    def __init__(self, dut, name: str, rng: random.Random):
+        self.name = name
+        self._valid = getattr(dut, f"{name}__valid")
+        self._ready = getattr(dut, f"{name}__ready")
+        self._payload = getattr(dut, f"{name}__payload")
+        self._rng = rng
+
+
+class StreamDriver(_StreamEnd):
     """Drives ``<name>__valid``/``<name>__payload`` from a queue of payloads.
 
     With ``idle > 0`` each new payload waits a seeded random number of idle cycles first (each
@@ -49,11 +61,7 @@ class StreamDriver:
     """
 
     def __init__(self, dut, name: str, rng: random.Random, idle: float = 0.0):
-        self.name = name
-        self._valid = getattr(dut, f"{name}__valid")
-        self._ready = getattr(dut, f"{name}__ready")
-        self._payload = getattr(dut, f"{name}__payload")
-        self._rng = rng
+        super().__init__(dut, name, rng)
         self._idle = idle
         self.queue: deque[int] = deque()
         self.presenting = False
@@ -86,18 +94,14 @@ class StreamDriver:
         return False
 
 
-class StreamMonitor:
+class StreamMonitor(_StreamEnd):
     """Drives ``<name>__ready`` and collects ``<name>__payload`` on every transfer.
 
     With ``backpressure > 0`` ready is low in a seeded random fraction of cycles.
     """
 
     def __init__(self, dut, name: str, rng: random.Random, backpressure: float = 0.0):
-        self.name = name
-        self._valid = getattr(dut, f"{name}__valid")
-        self._ready = getattr(dut, f"{name}__ready")
-        self._payload = getattr(dut, f"{name}__payload")
-        self._rng = rng
+        super().__init__(dut, name, rng)
         self._bp = backpressure
         self._r = -1
         self.items: list[int] = []

@@ -26,23 +26,36 @@ from ttfs.sim.protocol import (
 from ttfs.verify.tb import StreamMonitor
 
 
+def _start(dut, *options: str) -> tuple[dict, random.Random]:
+    """Read the block job, log its seed and ``options``, start the clock and hold reset; returns
+    the job and the generator every random choice of the bench draws from."""
+    job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
+    shown = "".join(f", {name} {job[name]:.2f}" for name in options)
+    dut._log.info("bench seed %d%s", job["seed"], shown)
+    Clock(dut.clk, 10, unit="ns").start()
+    dut.rst.value = 1
+    return job, random.Random(job["seed"])
+
+
+async def _release_reset(dut) -> None:
+    """Three clock cycles in reset, then release it after a falling edge."""
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+
+
+
 @cocotb.test()
 async def result_serializer(dut):
     """``ResultSerializer`` streams each record word by word, ``last`` on the final word only,
     one word per cycle while ``ready`` from the second cycle after ``start``; ``busy`` holds
     until the last word is taken, ``done`` pulses with that transfer. Counterpart:
     ``sim.protocol.encode_record``."""
-    job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
-    rng = random.Random(job["seed"])
-    dut._log.info("bench seed %d, backpressure %.2f", job["seed"], job["backpressure"])
-    Clock(dut.clk, 10, unit="ns").start()
-    dut.rst.value = 1
+    job, rng = _start(dut, "backpressure")
     dut.start.value = 0
     mon = StreamMonitor(dut, "result", random.Random(rng.getrandbits(32)), job["backpressure"])
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await _release_reset(dut)
     out = []
     for r, rec in enumerate(job["records"]):
         dut.words.value = sum(int(w) << (32 * k) for k, w in enumerate(rec))
@@ -98,19 +111,12 @@ async def event_fetch(dut):
     from ttfs.verify.differential import event_status
     from ttfs.verify.tb import StreamDriver
 
-    job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
-    rng = random.Random(job["seed"])
-    dut._log.info("bench seed %d, idle %.2f, stall %.2f", job["seed"], job["idle"], job["stall"])
-    Clock(dut.clk, 10, unit="ns").start()
-    dut.rst.value = 1
+    job, rng = _start(dut, "idle", "stall")
     for name in ("start", "take", "may_start", "check", "time_steps", "n_inputs", "chunks"):
         getattr(dut, name).value = 0
     drv = StreamDriver(dut, "events", random.Random(rng.getrandbits(32)), job["idle"])
     take_rng = random.Random(rng.getrandbits(32))
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await _release_reset(dut)
     dut.check.value = 1
     out = []
     for s, sample in enumerate(job["samples"]):
@@ -178,17 +184,10 @@ async def image_loader(dut):
     Counterpart: ``sim.image.decode_network``."""
     from ttfs.verify.tb import StreamDriver
 
-    job = json.loads(open(os.environ["TTFS_BLOCK_JOB"], encoding="utf-8").read())
-    rng = random.Random(job["seed"])
-    dut._log.info("bench seed %d, idle %.2f", job["seed"], job["idle"])
-    Clock(dut.clk, 10, unit="ns").start()
-    dut.rst.value = 1
+    job, rng = _start(dut, "idle")
     dut.enable.value = 0
     drv = StreamDriver(dut, "load", random.Random(rng.getrandbits(32)), job["idle"])
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await _release_reset(dut)
     dut.enable.value = 1
     await ReadOnly()
     if int(dut.status.value) != 1:
