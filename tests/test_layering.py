@@ -28,13 +28,18 @@ ALLOWED = {
     "flows": {"sim", "hw", "train", "verify", "flows"},
 }
 
+#: third-party packages only the tests and benchmarks may import (dev extras, not installed for
+#: a user)
+DEV_ONLY = {"pytest", "hypothesis", "snntorch"}
+
 #: third-party packages a layer must not import (the sim's numpy-only rule is also checked by
 #: running it, in tests/sim/test_purity.py)
 FORBIDDEN_THIRD_PARTY = {
-    "sim": {"torch", "amaranth", "cocotb", "matplotlib", "sklearn"},
-    "hw": {"torch", "cocotb", "sklearn"},
-    "train": {"amaranth", "cocotb"},
-    "verify": {"torch", "sklearn"},
+    "sim": {"torch", "amaranth", "cocotb", "matplotlib", "sklearn", "nir", "h5py"} | DEV_ONLY,
+    "hw": {"torch", "cocotb", "sklearn"} | DEV_ONLY,
+    "train": {"amaranth", "cocotb"} | DEV_ONLY,
+    "verify": {"torch", "sklearn"} | DEV_ONLY,
+    "flows": DEV_ONLY,
 }
 
 _REGISTRY_STRING = re.compile(r"^(ttfs(?:\.\w+)+):\w+$")
@@ -189,7 +194,7 @@ def test_layering_third_party_per_layer(graph_parts):
     bad = sorted(
         f"{m} imports {t}"
         for m, names in third.items()
-        for t in names & FORBIDDEN_THIRD_PARTY.get(package_of(m), set())
+        for t in names & FORBIDDEN_THIRD_PARTY[package_of(m)]
     )
     assert bad == []
 
