@@ -188,7 +188,7 @@ class NeuronArray(wiring.Component):
     (from ``d_`` and ``d2_``, registered selects): consecutive ops on the same chunk see each
     other's result. A read in the cycle of a write to its address is never used
     (:func:`guarded_read`). Sweep ops write back in ``f_`` (in ``d_`` on a build without the
-    leak); the sequencer waits :data:`hw.params.WAIT_CYCLES` after a layer's last op, then
+    leak); the sequencer waits :data:`sim.costmodel.WAIT_CYCLES` after a layer's last op, then
     spends at least two cycles in ``NEXT``/``ENTER``, so no op ever reads a word a sweep op still
     holds. Latency (issue = the cycle ``i_valid`` is high): integrate write-back 5 cycles (4 on
     a deep membrane), fire-mask push 5 cycles, sweep write-back 7 cycles (5 on a build without

@@ -9,17 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ttfs.sim.core import CoreConfig
+from ttfs.sim.costmodel import WAIT_CYCLES
 from ttfs.sim.image.format import params_word, words_per_row
 from ttfs.sim.protocol import MAGIC, RECORD_HEAD, STATUS, VERSION
 
 __all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES",
            "bits", "counter_bounds", "counter_width"]
-
-#: cycles the sequencer waits after the last op of a layer phase: the last fire mask leaves the
-#: neuron array 5 cycles after its issue and the FIFO level shows it one cycle later, when the
-#: sweep write-back (6 cycles after issue) is done too. sim.costmodel uses the same number.
-WAIT_CYCLES = 6
-
 
 def bits(n: int) -> int:
     """Bits to hold the values ``0 .. n`` (at least 1)."""

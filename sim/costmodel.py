@@ -66,7 +66,10 @@ from ttfs.sim.reference import Activity
 __all__ = ["WAIT_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown", "Breakdown",
            "summarize"]
 
-#: cycles the sequencer waits after a layer phase's last op (hw.params.WAIT_CYCLES)
+#: cycles the sequencer waits after the last op of a layer phase (the RTL's drain, which
+#: ``hw.core`` takes from here): the last fire mask leaves the neuron array 5 cycles after its
+#: issue and the FIFO level shows it one cycle later, when the sweep write-back (6 cycles after
+#: issue) is done too
 WAIT_CYCLES = 6
 #: cycles an emission phase takes beyond one per spike
 EMIT_DRAIN = 5
