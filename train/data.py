@@ -1,4 +1,5 @@
-"""Datasets for training: Yin-Yang, scikit-learn digits, and MNIST-style IDX files.
+"""Datasets for training: Yin-Yang, scikit-learn digits, MNIST-style IDX files, and a user's
+own data as ``.npz`` arrays or CSV files.
 
 Every loader returns ``(X, y)``: ``X`` a ``float32`` array of shape ``(N, n_features)`` with
 values in ``[0, 1]`` (the range the TTFS encoder of :mod:`sim.encode` expects), ``y`` an
@@ -20,6 +21,30 @@ Dataset strings (what :func:`load_split` and the command line accept):
     ``t10k-labels-idx1-ubyte``, each optionally gzipped (``.gz``). Pixels are scaled from
     ``0..255`` to ``[0, 1]`` and flattened; ``validation`` is the last 5000 training images
     (``train`` the rest), ``test`` the t10k files.
+``npz:PATH``
+    A ``numpy.savez`` file with the arrays ``x_train``, ``y_train``, ``x_test``, ``y_test`` and
+    optionally ``x_val``, ``y_val`` (both or neither). ``x_*`` are numeric, one row per sample
+    (more than two dimensions are flattened), and must already lie in ``[0, 1]`` (a value
+    outside is refused with the range found; no scaling is applied); ``y_*`` are whole numbers
+    ``>= 0``. Without validation arrays, ``validation`` is the last ``n // 10`` training rows (at
+    least one) and ``train`` the rows before them.
+``csv:PATH``
+    ``PATH`` is a directory holding ``train.csv``, ``test.csv`` and optionally
+    ``validation.csv`` (without it, ``validation`` is the last ``n // 10`` rows of ``train.csv``,
+    at least one, as for ``npz``). Each file has a header row, the class in the column named
+    ``label`` (whole numbers ``>= 0``) and numeric features in every other column; the three
+    files name the same feature columns in the same order. Features are scaled per column to
+    ``[0, 1]`` by the ``train`` split's range (``(x - min) / (max - min)``, clipped to
+    ``[0, 1]``; a constant column becomes 0). That range is the *scaling record*
+    (:func:`dataset_scaling`, ``{"kind": "minmax", "min": [...], "max": [...]}``); training
+    stores it in the checkpoint (``scaling``) and quantization in ``QNet.meta["scaling"]``, and
+    encoding for a model refuses a file whose training range has changed
+    (:func:`check_scaling`).
+
+A path that does not exist, a file that is not an npz archive or cannot be read as CSV, a
+missing array or ``label`` column, a row count that differs between features and labels, a
+feature count that differs between splits, NaN or infinite features, and non-integer or negative
+labels are each a one-line :class:`ConfigError` naming the file.
 """
 
 from __future__ import annotations
@@ -47,6 +72,12 @@ __all__ = [
     "parse_dataset",
     "DatasetKind",
     "DATASETS",
+    "npz_dataset",
+    "csv_dataset",
+    "minmax_scaling",
+    "apply_scaling",
+    "dataset_scaling",
+    "check_scaling",
 ]
 
 SPLITS = ("train", "validation", "test")
@@ -241,6 +272,227 @@ def idx_dataset(root: str | os.PathLike, split: str) -> tuple[np.ndarray, np.nda
     return X, y
 
 
+# -- user data: npz and csv --------------------------------------------------------------------
+
+
+def _held_out(n: int) -> int:
+    """Rows of a training set without its own validation part that become validation: the last
+    ``n // 10`` (at least one when there are two or more)."""
+    return max(1, n // 10) if n >= 2 else 0
+
+
+def _split_rows(X: np.ndarray, y: np.ndarray, split: str, has_val: bool):
+    if split == "test" or has_val:
+        return X, y
+    cut = len(y) - _held_out(len(y))
+    return (X[:cut], y[:cut]) if split == "train" else (X[cut:], y[cut:])
+
+
+def _check_labels(y: np.ndarray, what: str) -> np.ndarray:
+    """``y`` as ``int64``; whole numbers >= 0 only, else :class:`ConfigError`."""
+    if y.dtype.kind not in "biuf":
+        raise ConfigError(f"{what} must hold integer labels, not {y.dtype} values")
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if bad.size:
+            k = int(bad[0])
+            raise ConfigError(f"{what} has a non-integer label {float(y[k])} at row {k}")
+    out = y.astype(np.int64)
+    if out.size and out.min() < 0:
+        k = int(np.argmin(out))
+        raise ConfigError(f"{what} has a negative label {int(out[k])} at row {k}")
+    return out
+
+
+def _check_finite(X: np.ndarray, what: str) -> None:
+    bad = np.argwhere(~np.isfinite(X))
+    if bad.size:
+        r, c = (int(v) for v in bad[0])
+        raise ConfigError(f"{what} has a non-finite value {float(X[r, c])} at row {r}, feature {c}")
+
+
+def _check_pair(X: np.ndarray, y: np.ndarray, what_x: str, what_y: str) -> None:
+    if X.shape[0] != y.shape[0]:
+        raise ConfigError(f"{what_x} has {X.shape[0]} rows but {what_y} has {y.shape[0]} labels")
+
+
+NPZ_ARRAYS = {"train": ("x_train", "y_train"), "validation": ("x_val", "y_val"),
+              "test": ("x_test", "y_test")}
+
+
+def npz_dataset(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """One split of a user's ``.npz`` file (see the module docstring)."""
+    _check_split(split)
+    p = Path(path)
+    where = f"npz file {str(p)!r}"
+    if not p.is_file():
+        raise ConfigError(f"{where} does not exist" if not p.exists() else f"{where} is not a file")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError
+            names = set(z.files)
+            need = ["x_train", "y_train", "x_test", "y_test"]
+            has_val = "x_val" in names or "y_val" in names
+            if has_val:
+                need += ["x_val", "y_val"]
+            missing = [n for n in need if n not in names]
+            if missing:
+                raise ConfigError(f"{where} has no array {missing[0]!r}; it needs x_train, "
+                                  "y_train, x_test, y_test (and optionally x_val, y_val)")
+            arrays = {n: np.asarray(z[n]) for n in need}
+    except ConfigError:
+        raise
+    except Exception:  # not a zip, a pickled object array, a plain .npy, ...
+        raise ConfigError(f"{where} is not an npz archive of numeric arrays "
+                          "(numpy.savez)") from None
+    n_feat = None
+    for xn, yn in NPZ_ARRAYS.values():
+        if xn not in arrays:
+            continue
+        X, y = arrays[xn], arrays[yn]
+        if X.ndim < 2 or X.dtype.kind not in "biuf":
+            raise ConfigError(f"{where}: {xn} must be a numeric array of shape (samples, "
+                              f"features...), not {X.dtype} of shape {X.shape}")
+        if y.ndim != 1:
+            raise ConfigError(f"{where}: {yn} must be 1-D, not of shape {y.shape}")
+        X = X.reshape(X.shape[0], -1)
+        _check_pair(X, y, f"{where}: {xn}", yn)
+        if n_feat is not None and X.shape[1] != n_feat:
+            raise ConfigError(f"{where}: {xn} has {X.shape[1]} features, x_train has {n_feat}")
+        n_feat = X.shape[1]
+        _check_finite(X, f"{where}: {xn}")
+        if X.size and (X.min() < 0 or X.max() > 1):
+            raise ConfigError(f"{where}: {xn} has values in [{float(X.min()):g}, "
+                              f"{float(X.max()):g}]; features must lie in [0, 1] (scale them, "
+                              "or use csv:PATH, which scales by the training range)")
+        arrays[yn] = _check_labels(y, f"{where}: {yn}")
+        arrays[xn] = X.astype(np.float32)
+    xn, yn = NPZ_ARRAYS["train" if split == "validation" and not has_val else split]
+    return _split_rows(arrays[xn], arrays[yn], split, has_val)
+
+
+CSV_LABEL = "label"
+CSV_FILES = {"train": "train.csv", "validation": "validation.csv", "test": "test.csv"}
+
+
+def _read_csv(p: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(feature names, X float64, y int64)`` of one CSV file with a header row."""
+    import csv
+
+    where = f"CSV file {str(p)!r}"
+    try:
+        with open(p, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"{where} cannot be read as CSV: {exc}") from None
+    if not rows or not any(c.strip() for c in rows[0]):
+        raise ConfigError(f"{where} has no header row")
+    header = [c.strip() for c in rows[0]]
+    if CSV_LABEL not in header:
+        raise ConfigError(f"{where} has no column {CSV_LABEL!r}; its header is {header}")
+    li = header.index(CSV_LABEL)
+    values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
+    for r, row in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise ConfigError(f"{where} line {r + 2} has {len(row)} fields, the header has "
+                              f"{len(header)}")
+        for c, cell in enumerate(row):
+            try:
+                values[r, c] = float(cell)
+            except ValueError:
+                raise ConfigError(f"{where} line {r + 2}, column {header[c]!r}: {cell!r} is not "
+                                  "a number") from None
+    names = header[:li] + header[li + 1:]
+    X = np.delete(values, li, axis=1)
+    if not names:
+        raise ConfigError(f"{where} has no feature columns besides {CSV_LABEL!r}")
+    _check_finite(X, where)
+    y = _check_labels(values[:, li], f"{where} column {CSV_LABEL!r}")
+    return names, X, y
+
+
+def _csv_parts(root: Path) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
+    where = f"CSV dataset directory {str(root)!r}"
+    if not root.is_dir():
+        raise ConfigError(f"{where} does not exist" if not root.exists() else
+                          f"{where} is not a directory (it must hold train.csv and test.csv)")
+    parts = {}
+    for split, name in CSV_FILES.items():
+        f = root / name
+        if f.is_file():
+            parts[split] = _read_csv(f)
+        elif split != "validation":
+            raise ConfigError(f"{where} has no {name}")
+    names = parts["train"][0]
+    for split, (other, _, _) in parts.items():
+        if other != names:
+            raise ConfigError(f"{where}: {CSV_FILES[split]} has feature columns {other}, "
+                              f"train.csv has {names}")
+    return parts
+
+
+def _csv_train_raw(root: Path, parts=None) -> np.ndarray:
+    parts = parts or _csv_parts(root)
+    _, X, y = parts["train"]
+    return _split_rows(X, y, "train", "validation" in parts)[0]
+
+
+def minmax_scaling(X: np.ndarray) -> dict:
+    """The scaling record of training features ``X``: per-feature minimum and maximum."""
+    if not len(X):
+        raise ConfigError("the training split is empty; its range cannot scale the features")
+    return {"kind": "minmax", "min": [float(v) for v in X.min(axis=0)],
+            "max": [float(v) for v in X.max(axis=0)]}
+
+
+def apply_scaling(X: np.ndarray, scaling: dict) -> np.ndarray:
+    """``(X - min) / (max - min)`` per feature, clipped to ``[0, 1]`` (a constant feature is 0)."""
+    lo = np.asarray(scaling["min"], dtype=np.float64)
+    span = np.asarray(scaling["max"], dtype=np.float64) - lo
+    span[span == 0] = 1.0
+    return np.clip((np.asarray(X, dtype=np.float64) - lo) / span, 0.0, 1.0).astype(np.float32)
+
+
+def csv_dataset(root: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """One split of a user's CSV directory, scaled by its training range (module docstring)."""
+    _check_split(split)
+    parts = _csv_parts(Path(root))
+    scaling = minmax_scaling(_csv_train_raw(Path(root), parts))
+    has_val = "validation" in parts
+    _, X, y = parts["train" if split == "validation" and not has_val else split]
+    X, y = _split_rows(X, y, split, has_val)
+    return apply_scaling(X, scaling), y
+
+
+def dataset_scaling(dataset: str) -> dict | None:
+    """The scaling record of a dataset string (``csv:PATH``: the training split's per-feature
+    range), ``None`` for a kind whose features are already in ``[0, 1]``."""
+    name, path = parse_dataset(dataset)
+    if name != "csv":
+        return None
+    return minmax_scaling(_csv_train_raw(Path(path)))
+
+
+def check_scaling(dataset: str, recorded: dict | None) -> None:
+    """Refuse a dataset whose training range differs from the one a model recorded."""
+    if recorded is None:
+        return
+    now = dataset_scaling(dataset)
+    if now is None or now == recorded:
+        return
+    if len(now["min"]) != len(recorded["min"]):
+        raise ConfigError(f"dataset {dataset!r} has {len(now['min'])} features; the model was "
+                          f"trained on {len(recorded['min'])}")
+    k = next(i for i in range(len(now["min"]))
+             if (now["min"][i], now["max"][i]) != (recorded["min"][i], recorded["max"][i]))
+    raise ConfigError(
+        f"dataset {dataset!r}: the training split's range of feature {k} is now "
+        f"[{now['min'][k]:g}, {now['max'][k]:g}], the model was trained with "
+        f"[{recorded['min'][k]:g}, {recorded['max'][k]:g}]; its inputs would be scaled "
+        "differently (train again, or restore the training file)")
+
+
 # -- dispatch ----------------------------------------------------------------------------------
 
 
@@ -276,6 +528,8 @@ DATASETS: dict[str, DatasetKind] = {
         DatasetKind("yinyang", False, lambda _, split: yinyang(*YINYANG_SPLITS[split]), (4, 3)),
         DatasetKind("digits", False, lambda _, split: digits(split), (64, 10)),
         DatasetKind("idx", True, idx_dataset),
+        DatasetKind("npz", True, npz_dataset),
+        DatasetKind("csv", True, csv_dataset),
     )
 }
 
