@@ -11,7 +11,9 @@
     X, y = load_split("yinyang", "test")
     events = encode_for(qnet, X, y)                               # the encoder it was trained with
 
-Datasets: ``yinyang``, ``digits``, ``idx:PATH`` (:mod:`ttfs.train.data`). Methods: those of
+Datasets: ``yinyang``, ``digits``, ``idx:PATH``, ``npz:PATH``, ``csv:PATH``
+(:mod:`ttfs.train.data`). A model path is a checkpoint file or the directory ``train_model``
+wrote (:func:`resolve_checkpoint`). Methods: those of
 the registry :mod:`ttfs.train.methods`. Options (``**options``) override a method's defaults
 (``get_method(name).defaults``); an unknown option is a :class:`ConfigError`.
 """
@@ -30,11 +32,12 @@ from ttfs.sim.errors import ConfigError
 from ttfs.sim.ir import EventSet, QNet, load_qnet, save_qnet
 from ttfs.sim.jsonio import is_int
 from ttfs.train import data as _data
-from ttfs.train.checkpoint import load_checkpoint
+from ttfs.train.checkpoint import load_checkpoint, resolve_checkpoint, save_atomic
 from ttfs.train.method import TrainRequest
 from ttfs.train.methods import get_method
 
-__all__ = ["train_model", "quantize_model", "load_split", "encode_for", "load_checkpoint"]
+__all__ = ["train_model", "quantize_model", "load_split", "encode_for", "load_checkpoint",
+           "resolve_checkpoint"]
 
 
 def train_model(
@@ -48,6 +51,9 @@ def train_model(
     **options: Any,
 ) -> Path:
     """Train ``method`` on ``dataset``; returns the final checkpoint ``out/model.pt``.
+
+    For a ``csv:`` dataset the checkpoint also records the training split's feature range
+    (``scaling``, :func:`ttfs.train.data.dataset_scaling`).
 
     ``epochs=None`` takes the method's default for the dataset. A checkpoint
     ``out/checkpoint.pt`` is written after every epoch; ``resume=True`` continues from it (same
@@ -70,7 +76,16 @@ def train_model(
     opts = {**m.defaults, **options}
     req = TrainRequest(dataset, None if epochs is None else int(epochs), int(seed), Path(out),
                        bool(resume), progress, opts)
-    return Path(m.train(req))
+    final = Path(m.train(req))
+    scaling = _data.dataset_scaling(dataset)
+    if scaling is not None:
+        ck = load_checkpoint(final)
+        if ck.get("scaling") is None:
+            ck["scaling"] = scaling
+            save_atomic(ck, final)
+        else:  # a resumed, finished run: the file must still give the range it was trained with
+            _data.check_scaling(dataset, ck["scaling"])
+    return final
 
 
 def quantize_model(
@@ -89,41 +104,71 @@ def quantize_model(
     ck = load_checkpoint(model_path)
     m = get_method(ck["method"])
     qnet = m.quantize(ck, weight_bits=weight_bits, potential_bits=potential_bits, **options)
+    if ck.get("scaling") is not None:
+        qnet.meta["scaling"] = ck["scaling"]
     if out_json is not None:
         save_qnet(qnet, out_json)
     return qnet
 
 
-def load_split(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, y)`` of a split (``train``, ``validation``, ``test``) of a dataset string."""
-    return _data.load_split(dataset, split)
+def load_split(dataset: str, split: str,
+               model: QNet | str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` of a split (``train``, ``validation``, ``test``) of a dataset string.
+
+    With ``model`` (a :class:`QNet`, a ``qnet.json``, a checkpoint or a model directory), the
+    data is also checked against it: a ``csv:`` dataset's training range must be the one the
+    model recorded (``scaling``), and every label must be one of the network's outputs.
+    """
+    X, y = _data.load_split(dataset, split)
+    if model is not None:
+        record = _model_record(model)
+        _data.check_scaling(dataset, record.get("scaling"))
+        _check_labels(y, record.get("n_out"))
+    return X, y
 
 
-def _encoder_of(model: Any) -> dict:
+def _model_record(model: Any) -> dict:
+    """``{"encoder", "scaling", "n_out"}`` of a model (what of it is known)."""
     if isinstance(model, QNet):
         enc = model.meta.get("encoder")
         if not isinstance(enc, dict):
             raise ConfigError("this qnet has no meta.encoder record; it was not made by "
                               "train.api.quantize_model, so its input encoding is unknown")
-        return enc
+        return {"encoder": enc, "scaling": model.meta.get("scaling"), "n_out": model.n_outputs}
     if isinstance(model, (str, os.PathLike)):
         p = Path(model)
-        if p.suffix == ".json":
-            return _encoder_of(load_qnet(p))
-        return load_checkpoint(p)["encoder"]
+        if p.suffix == ".json" and not p.is_dir():
+            return _model_record(load_qnet(p))
+        ck = load_checkpoint(p)
+        sizes = (ck.get("net") or {}).get("sizes")
+        n_out = ck.get("n_classes", sizes[-1] if sizes else None)
+        return {"encoder": ck["encoder"], "scaling": ck.get("scaling"), "n_out": n_out}
     raise TypeError(f"model must be a QNet or a path, not {type(model).__name__}")
+
+
+def _check_labels(y: np.ndarray | None, n_out: int | None) -> None:
+    if y is None or n_out is None or not len(y):
+        return
+    bad = np.flatnonzero(np.asarray(y) >= n_out)
+    if bad.size:
+        k = int(bad[0])
+        raise ConfigError(f"sample {k} has label {int(y[k])}, outside the network's {n_out} "
+                          f"outputs (labels 0..{n_out - 1})")
 
 
 def encode_for(model: QNet | str | os.PathLike, X: np.ndarray,
                y: np.ndarray | None = None) -> EventSet:
     """Input events of ``X`` under the encoder a model was trained with.
 
-    ``model`` is a :class:`QNet` (its ``meta["encoder"]``), a ``qnet.json`` path, or a
-    checkpoint path. Encoder records: ``{"kind": "ttfs", "time_steps", "t_in", "cutoff",
+    ``model`` is a :class:`QNet` (its ``meta["encoder"]``), a ``qnet.json`` path, a checkpoint
+    path or a model directory (``ttfs train -o``). A label ``>= `` the network's outputs is a
+    :class:`ConfigError`. Encoder records: ``{"kind": "ttfs", "time_steps", "t_in", "cutoff",
     "bias_steps"}`` (:func:`sim.encode.encode_ttfs`) or ``{"kind": "rate", "time_steps",
     "seed", "max_rate", "bias_steps"}`` (:func:`sim.encode.encode_rate`).
     """
-    enc = _encoder_of(model)
+    record = _model_record(model)
+    _check_labels(y, record["n_out"])
+    enc = record["encoder"]
     kind = enc.get("kind")
     try:
         if kind == "ttfs":
