@@ -440,9 +440,19 @@ class EventSet:
     def __len__(self) -> int:
         return len(self.samples)
 
-    def check(self, time_steps: int, n_inputs: int) -> None:
+    def check(self, time_steps: int, n_inputs: int, n_outputs: int | None = None) -> None:
+        """Times, inputs and order of every sample; with ``n_outputs``, also that every label is
+        one of the network's outputs ``0 .. n_outputs-1`` (naming the first sample that is not)."""
         for n, s in enumerate(self.samples):
             check_events(s, time_steps, n_inputs, f"sample {n}")
+        if n_outputs is not None and self.labels is not None:
+            bad = np.flatnonzero(self.labels >= n_outputs)
+            if bad.size:
+                n = int(bad[0])
+                raise ConfigError(
+                    f"sample {n} has label {int(self.labels[n])}, outside the network's "
+                    f"{n_outputs} outputs (labels 0..{n_outputs - 1})"
+                )
 
     def subset(self, indices) -> EventSet:
         idx = list(indices)
@@ -484,10 +494,11 @@ def save_qnet(qnet: QNet, path: str | os.PathLike) -> None:
 
 
 def load_events(path: str | os.PathLike, qnet: QNet | None = None) -> EventSet:
-    """Read a ``ttfs.events`` file; with ``qnet``, also check times, inputs and order against it."""
+    """Read a ``ttfs.events`` file; with ``qnet``, also check times, inputs, order and labels
+    against it."""
     events = EventSet.from_json(read_json(path, "events"))
     if qnet is not None:
-        events.check(qnet.time_steps, qnet.n_inputs)
+        events.check(qnet.time_steps, qnet.n_inputs, qnet.n_outputs)
     return events
 
 

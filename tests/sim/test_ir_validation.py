@@ -228,6 +228,23 @@ def test_events_are_checked_against_the_network(tmp_path, bad, message):
     assert str(exc.value) == message
 
 
+def test_labels_outside_the_network_outputs_are_refused_against_it(tmp_path):
+    q = QNet.from_json(BASE)  # one output neuron: labels 0..0
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(events_obj([[[0, 0]], [], [[1, 1]]], labels=[0, 0, 3])),
+                    encoding="utf-8")
+    assert load_events(path).labels.tolist() == [0, 0, 3]  # no network, no range to check
+    with pytest.raises(ConfigError) as exc:
+        load_events(path, q)
+    assert str(exc.value) == "sample 2 has label 3, outside the network's 1 outputs (labels 0..0)"
+    ev = EventSet(([], [], []), labels=[0, 2, 5])
+    with pytest.raises(ConfigError) as exc:
+        ev.check(4, 2, 3)
+    assert str(exc.value) == "sample 2 has label 5, outside the network's 3 outputs (labels 0..2)"
+    ev.check(4, 2)  # without n_outputs: times and inputs only, as before
+    EventSet(([],)).check(4, 2, 1)  # unlabelled: nothing to check
+
+
 def test_events_round_trip(tmp_path):
     ev = EventSet(
         (np.array([[0, 1], [2, 0]]), np.zeros((0, 2), dtype=np.int64), [[3, 1]]),
@@ -235,7 +252,8 @@ def test_events_round_trip(tmp_path):
     )
     path = tmp_path / "events.json"
     save_events(ev, path)
-    back = load_events(path, QNet.from_json(BASE))
+    three_out = edited(("layers", 1, "weights"), [[1, 0, 0], [2, 0, 0], [3, 0, 0]])
+    back = load_events(path, QNet.from_json(three_out))
     assert [s.tolist() for s in back.samples] == [[[0, 1], [2, 0]], [], [[3, 1]]]
     assert back.labels.tolist() == [2, 0, 1]
     assert json.loads(path.read_text()) == {
