@@ -217,7 +217,7 @@ def cmd_encode(args) -> int:
     from ttfs.sim.ir import save_events
     from ttfs.train.api import encode_for, load_split
 
-    X, y = load_split(args.dataset, args.split)
+    X, y = load_split(args.dataset, args.split, model=args.model)
     if args.limit is not None:
         if args.limit < 1:
             raise ConfigError(f"--limit must be a positive integer, not {args.limit}")
@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_report)
 
     s = common(sub.add_parser("train", help="train a spiking network"))
-    s.add_argument("--dataset", default="yinyang", help="yinyang | digits | idx:PATH")
+    s.add_argument("--dataset", default="yinyang",
+                   help="yinyang | digits | idx:PATH | npz:PATH | csv:PATH")
     s.add_argument("--method", default="baseline", help=" | ".join(METHODS))
     s.add_argument("--epochs", type=int, help="epochs (default: the method's)")
     s.add_argument("--seed", type=int, default=0)
@@ -295,11 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="method option (repeatable), e.g. --option lam=0.5")
     s.add_argument("--restart", action="store_true",
                    help="ignore an existing checkpoint instead of resuming from it")
-    s.add_argument("-o", "--output", required=True, metavar="MODEL")
+    s.add_argument("-o", "--output", required=True, metavar="MODEL",
+                   help="output directory (model.pt, checkpoint.pt)")
     s.set_defaults(func=cmd_train)
 
     s = common(sub.add_parser("quantize", help="export a trained model as an integer qnet.json"))
-    s.add_argument("model", metavar="MODEL")
+    s.add_argument("model", metavar="MODEL",
+                   help="the directory ttfs train -o wrote, or its model.pt")
     s.add_argument("-o", "--output", required=True, metavar="QNET.json")
     s.add_argument("--weight-bits", type=int, default=8)
     s.add_argument("--potential-bits", type=int, default=16)
@@ -308,8 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = common(sub.add_parser("encode", help="encode a dataset split as the input events a "
                                              "trained model expects"))
     s.add_argument("model", metavar="MODEL_OR_QNET",
-                   help="a checkpoint or a qnet.json made by ttfs quantize")
-    s.add_argument("--dataset", default="yinyang", help="yinyang | digits | idx:PATH")
+                   help="a model directory or checkpoint, or a qnet.json made by ttfs quantize")
+    s.add_argument("--dataset", default="yinyang",
+                   help="yinyang | digits | idx:PATH | npz:PATH | csv:PATH")
     s.add_argument("--split", default="test", choices=("train", "validation", "test"))
     s.add_argument("--limit", type=int, help="only the first N samples")
     s.add_argument("-o", "--output", required=True, metavar="EVENTS.json")

@@ -150,3 +150,99 @@ def test_cli_encode_refuses_a_qnet_without_encoder(files, capsys):
         "ttfs encode: error: this qnet has no meta.encoder record; it was not made by "
         "train.api.quantize_model, so its input encoding is unknown\n"
     )
+
+
+TINY = ["--epochs", "1", "--option", "hidden=[8]", "--option", "time_steps=16", "--option",
+        "t_in=8", "--option", "in_kernel=8", "--option", "out_kernel=16", "--option", "th_hold=8"]
+
+
+def _csv_dir(root, test="a,label,b\n4,1,2\n0,0,9\n", top=19):
+    root.mkdir(exist_ok=True)
+    rows = "".join(f"{i},{i % 2},{(7 * i) % 10}\n" for i in range(top + 1))
+    (root / "train.csv").write_text("a,label,b\n" + rows, encoding="utf-8")
+    (root / "test.csv").write_text(test, encoding="utf-8")
+    return f"csv:{root}"
+
+
+def test_cli_train_directory_is_the_model_of_quantize_and_encode(tmp_path, capsys):
+    ds = _csv_dir(tmp_path / "data")
+    m, q = tmp_path / "m", tmp_path / "q.json"
+    assert main(["train", "--dataset", ds, *TINY, "-o", str(m), "-q"]) == 0
+    assert sorted(p.name for p in m.iterdir()) == ["checkpoint.pt", "model.pt"]
+    assert main(["quantize", str(m), "-o", str(q), "-q"]) == 0  # the directory, as README writes
+    meta = json.loads(q.read_text())["meta"]
+    assert meta["scaling"] == {"kind": "minmax", "min": [0.0, 0.0], "max": [17.0, 9.0]}
+    for model in (m, m / "model.pt", q):
+        assert main(["encode", str(model), "--dataset", ds, "-o", str(tmp_path / "e.json"),
+                     "-q"]) == 0
+    capsys.readouterr()
+
+    # a test label the 2-output network does not have
+    other = _csv_dir(tmp_path / "other", test="a,label,b\n4,1,2\n0,2,9\n")
+    for model in (m, q):
+        assert main(["encode", str(model), "--dataset", other, "-o", str(tmp_path / "e.json")]) == 2
+        assert capsys.readouterr().err == (
+            "ttfs encode: error: sample 1 has label 2, outside the network's 2 outputs "
+            "(labels 0..1)\n")
+    # the training file changed: its range no longer scales the inputs as in training
+    _csv_dir(tmp_path / "data", top=20)
+    assert main(["encode", str(q), "--dataset", ds, "-o", str(tmp_path / "e.json")]) == 2
+    assert capsys.readouterr().err == (
+        f"ttfs encode: error: dataset {ds!r}: the training split's range of feature 0 is now "
+        "[0, 18], the model was trained with [0, 17]; its inputs would be scaled differently "
+        "(train again, or restore the training file)\n")
+
+
+def test_cli_model_paths_that_are_not_models_say_what_is_wrong(tmp_path, capsys):
+    q = str(tmp_path / "q.json")
+
+    def err(model):
+        assert main(["quantize", str(model), "-o", q]) == 2
+        return capsys.readouterr().err
+
+    assert err(tmp_path / "none") == (
+        f"ttfs quantize: error: checkpoint {str(tmp_path / 'none')!r} does not exist\n")
+    d = tmp_path / "run"
+    d.mkdir()
+    assert err(d) == (
+        f"ttfs quantize: error: model directory {str(d)!r} has no model.pt (nor checkpoint.pt); "
+        "it is not a directory written by ttfs train -o\n")
+    (d / "checkpoint.pt").write_bytes(b"")
+    assert err(d) == (
+        f"ttfs quantize: error: model directory {str(d)!r} has no model.pt, only the "
+        "checkpoint.pt of an unfinished training run (run the same ttfs train again to finish "
+        "it)\n")
+    js = tmp_path / "qnet.json"
+    js.write_text('{"format": "ttfs.qnet"}\n')
+    assert err(js) == (
+        f"ttfs quantize: error: checkpoint {str(js)!r} cannot be read (it is not a torch.save "
+        "file written by ttfs train): invalid load key, '{'.\n")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(bytes(range(256)))
+    line = err(junk)
+    assert line.startswith(f"ttfs quantize: error: checkpoint {str(junk)!r} cannot be read (it "
+                           "is not a torch.save file written by ttfs train): ")
+    assert line.count("\n") == 1
+
+
+def test_cli_compile_refuses_labels_outside_the_network_outputs(files, capsys):
+    d, rc = files
+    n = rc.qnet.n_outputs
+    labels = [0] * 6
+    labels[4] = n
+    save_events(EventSet(rc.events.samples, labels), d / "bad.json")
+    assert main(["compile", str(d / "qnet.json"), "--events", str(d / "bad.json"),
+                 "-o", str(d / "x.img")]) == 2
+    assert capsys.readouterr().err == (
+        f"ttfs compile: error: sample 4 has label {n}, outside the network's {n} outputs "
+        f"(labels 0..{n - 1})\n")
+    assert not (d / "x.img").exists()
+
+
+def test_cli_version(capsys):
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"ttfs {metadata.version('ttfs-codesign')}\n"
