@@ -231,6 +231,46 @@ def cmd_encode(args) -> int:
     return 0
 
 
+# -- nir -------------------------------------------------------------------------------------
+
+
+def cmd_nir_export(args) -> int:
+    from ttfs.sim.ir import load_qnet
+    from ttfs.train.nir import save_nir
+
+    qnet = load_qnet(args.qnet)
+    notes = save_nir(qnet, args.output, dt=args.dt)
+    if not args.quiet:
+        _eprint(f"{args.output}: {qnet.describe()} network as NIR (dt={args.dt:g})")
+        for line in notes:
+            _eprint(f"  {line}")
+    return 0
+
+
+def cmd_nir_import(args) -> int:
+    from ttfs.sim.ir import load_events, save_qnet
+    from ttfs.train.nir import dataset_calibration, import_nir
+
+    if args.calibrate and args.dataset:
+        raise ConfigError("give --calibrate or --dataset, not both")
+    calibration = None
+    if args.calibrate:
+        calibration = load_events(args.calibrate)
+    elif args.dataset:
+        calibration = dataset_calibration(args.dataset, args.time_steps)
+    result = import_nir(args.graph, time_steps=args.time_steps, dt=args.dt, reset=args.reset,
+                        weight_bits=args.weight_bits, potential_bits=args.potential_bits,
+                        calibration=calibration, readout=args.readout)
+    save_qnet(result.qnet, args.output)
+    if not args.quiet:
+        q = result.qnet
+        _eprint(f"{args.output}: {q.describe()} network, T={q.time_steps}, {q.weight_bits}-bit "
+                f"weights, {q.potential_bits}-bit potentials, readout {q.readout}")
+        for line in result.notes:
+            _eprint(f"  {line}")
+    return 0
+
+
 # -- flow ------------------------------------------------------------------------------------
 
 
@@ -332,6 +372,31 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("image", metavar="IMAGE.img")
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_image_info)
+
+    s = sub.add_parser("nir", help="NIR graphs: export a qnet, import a graph (docs/nir.md)")
+    nsub = s.add_subparsers(dest="nir_command", metavar="SUBCOMMAND", required=True)
+    n = common(nsub.add_parser("export", help="write a qnet as a NIR graph"))
+    n.add_argument("qnet", metavar="QNET.json")
+    n.add_argument("-o", "--output", required=True, metavar="NET.nir")
+    n.add_argument("--dt", type=float, default=1.0,
+                   help="time step of the LIF time constants (default 1; snnTorch uses 1e-4)")
+    n.set_defaults(func=cmd_nir_export)
+    n = common(nsub.add_parser("import", help="make a qnet from a NIR graph"))
+    n.add_argument("graph", metavar="NET.nir")
+    n.add_argument("-o", "--output", required=True, metavar="QNET.json")
+    n.add_argument("--time-steps", type=int, required=True, metavar="T")
+    n.add_argument("--dt", type=float, default=1.0, help="time step of the graph (default 1)")
+    n.add_argument("--reset", choices=("zero", "subtract", "fire_once"),
+                   help="reset of every layer (default zero, NIR's v_reset)")
+    n.add_argument("--readout", choices=("first_spike", "max_potential"),
+                   help="default: first_spike for a spiking output node, else max_potential")
+    n.add_argument("--weight-bits", type=int, default=8)
+    n.add_argument("--potential-bits", type=int, default=16)
+    n.add_argument("--calibrate", metavar="EVENTS.json",
+                   help="feature events (no bias inputs) that bound the potentials")
+    n.add_argument("--dataset", metavar="D",
+                   help="calibrate with D's training split, TTFS-encoded over T steps")
+    n.set_defaults(func=cmd_nir_import)
 
     s = common(sub.add_parser("sim", help="run an image on a backend"))
     s.add_argument("image", metavar="IMAGE.img")

@@ -47,6 +47,8 @@ __all__ = [
     "import_nir",
     "leak_shift_for",
     "float_predict",
+    "CALIBRATION_SAMPLES",
+    "dataset_calibration",
 ]
 
 #: The metadata key of every node (and of the graph) that carries what NIR cannot express.
@@ -59,6 +61,8 @@ LEAK_ERROR_BOUND = 1.0 / 3.0
 REL_TOL = 1e-6
 #: With calibration data, the potential scale keeps this percentile of per-sample peaks in range.
 CALIBRATION_PERCENTILE = 99.9
+#: :func:`dataset_calibration` encodes at most this many training samples (the first ones).
+CALIBRATION_SAMPLES = 1000
 
 _SPIKING = ("IF", "LIF", "CubaLIF")
 _NEURONS = ("IF", "LIF", "CubaLIF", "I", "LI")
@@ -584,10 +588,10 @@ def import_nir(
                      "potential_bits": potential_bits, "readout": readout}
             for key, value in asked.items():
                 if value is not None and value != getattr(got, key):
-                    notes.append(f"--{key.replace('_', '-')} {value} ignored: the ttfs metadata "
-                                 f"says {getattr(got, key)}")
+                    notes.append(f"{key} {getattr(got, key)} from the ttfs metadata (not "
+                                 f"{value})")
             if reset is not None:
-                notes.append(f"--reset {reset} ignored: the ttfs metadata sets each layer's reset")
+                notes.append(f"reset {reset} not used: the ttfs metadata sets each layer's reset")
             if calibration is not None:
                 notes.append("calibration not used: the weights are the exported integers")
             notes.insert(0, "restored from the ttfs metadata (threshold and kernel tables, resets, "
@@ -667,3 +671,15 @@ def _import_float(graph, T, dt, reset, wb, pb, calibration, readout, notes) -> I
             "nir": {"dt": dt, "reset": mode}}
     qnet = QNet(n_feat + len(bias_steps), T, tuple(qlayers), wb, pb, out, False, meta)
     return ImportResult(qnet, tuple(notes))
+
+
+def dataset_calibration(dataset: str, time_steps: int) -> EventSet:
+    """Calibration events from a dataset's training split (its first :data:`CALIBRATION_SAMPLES`
+    samples): TTFS-encoded over the whole window (``t_in = time_steps``, ``cutoff = 0``, the
+    encoder record :func:`import_nir` writes to ``qnet.meta``), without bias inputs."""
+    from ttfs.sim.encode import encode_ttfs
+    from ttfs.train.data import load_split
+
+    X, y = load_split(dataset, "train")
+    X, y = X[:CALIBRATION_SAMPLES], y[:CALIBRATION_SAMPLES]
+    return encode_ttfs(X, time_steps, t_in=time_steps, cutoff=0.0, labels=y)
