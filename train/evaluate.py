@@ -20,7 +20,10 @@ __all__ = ["float_predictions", "float_accuracy"]
 
 
 def float_predictions(model_path: str | os.PathLike, X: np.ndarray) -> np.ndarray:
-    """Predictions of the float model in the checkpoint ``model_path`` on features ``X``."""
+    """Predictions of the float model in the checkpoint ``model_path`` on features ``X``.
+
+    ``model_path`` is a checkpoint file or the directory ``train_model`` wrote (its ``model.pt``,
+    :func:`ttfs.train.checkpoint.resolve_checkpoint`)."""
     ck = load_checkpoint(model_path)
     name = ck.get("method")
     predict = get_method(name).predict if name in method_names() else None

@@ -246,3 +246,19 @@ def test_cli_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out == f"ttfs {metadata.version('ttfs-codesign')}\n"
+
+
+def test_cli_flow_config_takes_a_csv_dataset(tmp_path):
+    ds = _csv_dir(tmp_path / "data")
+    pairs = (p.split("=") for p in TINY[3::2])  # the --option KEY=VALUE pairs
+    config = {"format": "ttfs.flow", "version": 1, "name": "mine", "dataset": ds, "epochs": 1,
+              "train_options": {"baseline": {k: json.loads(v) for k, v in pairs}},
+              "cosim_backend": "image"}
+    (tmp_path / "flow.json").write_text(json.dumps(config))
+    run_dir = tmp_path / "run"
+    assert main(["run", "--config", str(tmp_path / "flow.json"), "--out", str(run_dir),
+                 "--to", "compile", "-q"]) == 0
+    qnets = list(run_dir.rglob("*.json"))
+    metas = [json.loads(p.read_text()).get("meta", {}) for p in qnets]
+    assert {"kind": "minmax", "min": [0.0, 0.0], "max": [17.0, 9.0]} in [
+        m.get("scaling") for m in metas]
