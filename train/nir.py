@@ -49,6 +49,7 @@ __all__ = [
     "float_predict",
     "CALIBRATION_SAMPLES",
     "dataset_calibration",
+    "events_to_nir",
 ]
 
 #: The metadata key of every node (and of the graph) that carries what NIR cannot express.
@@ -542,11 +543,25 @@ def _from_metadata(graph: nir.NIRGraph, head: dict) -> QNet | str:
         except (KeyError, ConfigError) as exc:
             return f"node {b!r}: bad ttfs metadata ({exc})"
     try:
-        return QNet(head["n_inputs"], head["time_steps"], tuple(layers), head["weight_bits"],
+        qnet = QNet(head["n_inputs"], head["time_steps"], tuple(layers), head["weight_bits"],
                     head["potential_bits"], head["readout"], head["early_exit"],
                     head.get("meta") or {})
-    except (KeyError, ConfigError) as exc:
+        again = export_nir(qnet, dt=float(head["dt"]))
+    except (KeyError, TypeError, ValueError) as exc:
         return f"bad ttfs metadata ({exc})"
+    # the NIR fields must still say what the metadata says (an edited threshold or tau wins)
+    for (_, b), k in zip(pairs, range(1, len(pairs) + 1), strict=True):
+        have, want = graph.nodes[b], again.nodes[f"neuron{k}"]
+        if type(have) is not type(want):
+            return f"node {b!r} is a {type(have).__name__}; the metadata makes a " \
+                   f"{type(want).__name__}"
+        for name in ("r", "tau", "v_leak", "v_threshold", "v_reset"):
+            if hasattr(want, name):
+                x = np.asarray(getattr(have, name), dtype=np.float64)
+                y = np.asarray(getattr(want, name), dtype=np.float64)
+                if x.shape != y.shape or not np.allclose(x, y, rtol=REL_TOL, atol=0.0):
+                    return f"node {b!r}: {name} disagrees with the ttfs metadata"
+    return qnet
 
 
 def import_nir(
@@ -683,3 +698,20 @@ def dataset_calibration(dataset: str, time_steps: int) -> EventSet:
     X, y = load_split(dataset, "train")
     X, y = X[:CALIBRATION_SAMPLES], y[:CALIBRATION_SAMPLES]
     return encode_ttfs(X, time_steps, t_in=time_steps, cutoff=0.0, labels=y)
+
+
+def events_to_nir(events: EventSet, n_inputs: int, time_steps: int, *,
+                  dt: float = 1.0) -> nir.EventData:
+    """Encoded samples as NIR ``EventData``: ``idx`` and ``time`` of shape ``(samples, most
+    events)``, event ``(t, i)`` as ``idx = i``, ``time = t * dt``, padded with ``-1`` / ``inf``;
+    ``n_neurons = n_inputs``, ``t_max = time_steps * dt`` (``to_time_gridded(dt)`` gives back the
+    steps)."""
+    events.check(time_steps, n_inputs)
+    width = max((len(s) for s in events.samples), default=0)
+    idx = np.full((len(events), width), -1, dtype=np.int64)
+    time = np.full((len(events), width), np.inf)
+    for k, s in enumerate(events.samples):
+        idx[k, :len(s)] = s[:, 1]
+        time[k, :len(s)] = s[:, 0] * float(dt)
+    return nir.EventData(idx=idx, time=time, n_neurons=int(n_inputs),
+                         t_max=float(time_steps) * float(dt))

@@ -19,6 +19,7 @@ from ttfs.sim.reference import run
 from ttfs.train.nir import (
     LEAK_ERROR_BOUND,
     META_KEY,
+    events_to_nir,
     export_nir,
     float_predict,
     import_nir,
@@ -349,3 +350,26 @@ def test_calibration_must_match_the_graph():
     bad = EventSet((np.array([[0, 5]]),))
     with pytest.raises(ConfigError, match="input"):
         import_nir(_lif_graph(tau=4.0), time_steps=8, calibration=bad)
+
+
+def test_encoded_samples_as_nir_event_data():
+    X = np.array([[1.0, 0.0, 0.5], [0.25, 1.0, 1.0]])
+    events = encode_ttfs(X, 5, bias_steps=[0])
+    data = events_to_nir(events, 4, 5)
+    assert data.idx.shape == (2, 4) and data.n_neurons == 4 and data.t_max == 5.0
+    grid = data.to_time_gridded(1.0).data
+    dense = np.zeros((2, 5, 4), dtype=bool)
+    for k, s in enumerate(events.samples):
+        dense[k, s[:, 0], s[:, 1]] = True
+    assert np.array_equal(grid, dense)
+    with pytest.raises(ConfigError):
+        events_to_nir(events, 3, 5)   # input 3 (the bias) is out of range
+
+
+def test_edited_nir_fields_override_stale_metadata():
+    q = _qnet()
+    g = export_nir(q)
+    g.nodes["neuron2"].v_threshold = np.full(2, 9.5)     # an edit the metadata does not know
+    r = import_nir(g, time_steps=6, weight_bits=8, potential_bits=16)
+    assert any("v_threshold disagrees with the ttfs metadata" in n for n in r.notes)
+    assert int(r.qnet.layers[1].threshold[0]) == 10 and not r.qnet.equals(q)
