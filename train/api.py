@@ -32,7 +32,13 @@ from ttfs.sim.errors import ConfigError
 from ttfs.sim.ir import EventSet, QNet, load_qnet, save_qnet
 from ttfs.sim.jsonio import is_int
 from ttfs.train import data as _data
-from ttfs.train.checkpoint import load_checkpoint, resolve_checkpoint, save_atomic
+from ttfs.train.checkpoint import (
+    FINAL_NAME,
+    PARTIAL_NAME,
+    load_checkpoint,
+    resolve_checkpoint,
+    save_atomic,
+)
 from ttfs.train.method import TrainRequest
 from ttfs.train.methods import get_method
 
@@ -52,8 +58,9 @@ def train_model(
 ) -> Path:
     """Train ``method`` on ``dataset``; returns the final checkpoint ``out/model.pt``.
 
-    For a ``csv:`` dataset the checkpoint also records the training split's feature range
-    (``scaling``, :func:`ttfs.train.data.dataset_scaling`).
+    For a ``csv:`` dataset the checkpoints also record the training split's feature range
+    (``scaling``, :func:`ttfs.train.data.dataset_scaling`), and resuming a run whose file no
+    longer gives that range is a :class:`ConfigError`.
 
     ``epochs=None`` takes the method's default for the dataset. A checkpoint
     ``out/checkpoint.pt`` is written after every epoch; ``resume=True`` continues from it (same
@@ -76,15 +83,20 @@ def train_model(
     opts = {**m.defaults, **options}
     req = TrainRequest(dataset, None if epochs is None else int(epochs), int(seed), Path(out),
                        bool(resume), progress, opts)
-    final = Path(m.train(req))
     scaling = _data.dataset_scaling(dataset)
+    run_files = [Path(out) / FINAL_NAME, Path(out) / PARTIAL_NAME]
+    if scaling is not None and resume:  # the file must still give the range it was trained with
+        for f in run_files:
+            ck = load_checkpoint(f) if f.is_file() else {}
+            if ck.get("dataset") == dataset:
+                _data.check_scaling(dataset, ck.get("scaling"))
+    final = Path(m.train(req))
     if scaling is not None:
-        ck = load_checkpoint(final)
-        if ck.get("scaling") is None:
-            ck["scaling"] = scaling
-            save_atomic(ck, final)
-        else:  # a resumed, finished run: the file must still give the range it was trained with
-            _data.check_scaling(dataset, ck["scaling"])
+        for f in run_files:
+            ck = load_checkpoint(f) if f.is_file() else {}
+            if ck and ck.get("scaling") != scaling:
+                ck["scaling"] = scaling
+                save_atomic(ck, f)
     return final
 
 
