@@ -64,7 +64,8 @@ def step_train(run):
 def _test_events(run, method: str, qnet=None):
     from ttfs.train.api import encode_for, load_split
 
-    X, y = load_split(run.config.dataset, "test")
+    # with the model: labels within its outputs, a csv file's training range as recorded
+    X, y = load_split(run.config.dataset, "test", model=model_path(run, method))
     if run.config.test_samples is not None:
         X, y = X[: run.config.test_samples], y[: run.config.test_samples]
     return encode_for(model_path(run, method), X, y)

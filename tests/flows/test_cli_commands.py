@@ -248,7 +248,7 @@ def test_cli_version(capsys):
     assert capsys.readouterr().out == f"ttfs {metadata.version('ttfs-codesign')}\n"
 
 
-def test_cli_flow_config_takes_a_csv_dataset(tmp_path):
+def test_cli_flow_config_takes_a_csv_dataset(tmp_path, capsys):
     ds = _csv_dir(tmp_path / "data")
     pairs = (p.split("=") for p in TINY[3::2])  # the --option KEY=VALUE pairs
     config = {"format": "ttfs.flow", "version": 1, "name": "mine", "dataset": ds, "epochs": 1,
@@ -262,3 +262,9 @@ def test_cli_flow_config_takes_a_csv_dataset(tmp_path):
     metas = [json.loads(p.read_text()).get("meta", {}) for p in qnets]
     assert {"kind": "minmax", "min": [0.0, 0.0], "max": [17.0, 9.0]} in [
         m.get("scaling") for m in metas]
+    # the training file changes; the flow, run again, refuses the finished model with it
+    _csv_dir(tmp_path / "data", top=20)
+    assert main(["run", "--config", str(tmp_path / "flow.json"), "--out", str(run_dir),
+                 "--to", "quantize", "--force", "-q"]) == 2
+    assert "the training split's range of feature 0 is now [0, 18], the model was trained with " \
+           "[0, 17]" in capsys.readouterr().err
