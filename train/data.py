@@ -49,6 +49,7 @@ labels are each a one-line :class:`ConfigError` naming the file.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from collections.abc import Callable
@@ -377,38 +378,51 @@ CSV_FILES = {"train": "train.csv", "validation": "validation.csv", "test": "test
 
 
 def _read_csv(p: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``(feature names, X float64, y int64)`` of one CSV file with a header row."""
+    """``(feature names, X float64, y int64)`` of one CSV file with a header row (read once per
+    version of the file: the splits and the scaling all read ``train.csv``)."""
+    st = p.stat()
+    return _read_csv_cached(str(p), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=6)
+def _read_csv_cached(path: str, _mtime: int, _size: int):
     import csv
 
-    where = f"CSV file {str(p)!r}"
+    where = f"CSV file {path!r}"
     try:
-        with open(p, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+        with open(path, newline="", encoding="utf-8") as f:
+            lines = [(n, row) for n, row in enumerate(csv.reader(f), start=1) if row]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ConfigError(f"{where} cannot be read as CSV: {exc}") from None
-    if not rows or not any(c.strip() for c in rows[0]):
+    if not lines or not any(c.strip() for c in lines[0][1]):
         raise ConfigError(f"{where} has no header row")
-    header = [c.strip() for c in rows[0]]
+    header = [c.strip() for c in lines[0][1]]
     if CSV_LABEL not in header:
         raise ConfigError(f"{where} has no column {CSV_LABEL!r}; its header is {header}")
     li = header.index(CSV_LABEL)
-    values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
-    for r, row in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise ConfigError(f"{where} line {r + 2} has {len(row)} fields, the header has "
-                              f"{len(header)}")
-        for c, cell in enumerate(row):
-            try:
-                values[r, c] = float(cell)
-            except ValueError:
-                raise ConfigError(f"{where} line {r + 2}, column {header[c]!r}: {cell!r} is not "
-                                  "a number") from None
+    rows = [row for _, row in lines[1:]]
+    try:  # numpy converts all cells at once; a bad cell or row is found below, for its message
+        values = np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
+    except ValueError:
+        values = np.empty((len(rows), len(header)), dtype=np.float64)
+        for r, (n, row) in enumerate(lines[1:]):
+            if len(row) != len(header):
+                raise ConfigError(f"{where} line {n} has {len(row)} fields, the header has "
+                                  f"{len(header)}") from None
+            for c, cell in enumerate(row):
+                try:
+                    values[r, c] = float(cell)
+                except ValueError:
+                    raise ConfigError(f"{where} line {n}, column {header[c]!r}: {cell!r} is not "
+                                      "a number") from None
     names = header[:li] + header[li + 1:]
     X = np.delete(values, li, axis=1)
     if not names:
         raise ConfigError(f"{where} has no feature columns besides {CSV_LABEL!r}")
     _check_finite(X, where)
     y = _check_labels(values[:, li], f"{where} column {CSV_LABEL!r}")
+    X.setflags(write=False)
+    y.setflags(write=False)
     return names, X, y
 
 
