@@ -32,7 +32,8 @@ Dataset strings (what :func:`load_split` and the command line accept):
     ``PATH`` is a directory holding ``train.csv``, ``test.csv`` and optionally
     ``validation.csv`` (without it, ``validation`` is the last ``n // 10`` rows of ``train.csv``,
     at least one, as for ``npz``). Each file has a header row, the class in the column named
-    ``label`` (whole numbers ``>= 0``) and numeric features in every other column; the three
+    ``label`` (whole numbers ``>= 0``) and numeric features in every other column (blank lines
+    are skipped); the three
     files name the same feature columns in the same order. Features are scaled per column to
     ``[0, 1]`` by the ``train`` split's range (``(x - min) / (max - min)``, clipped to
     ``[0, 1]``; a constant column becomes 0). That range is the *scaling record*
@@ -357,7 +358,7 @@ def npz_dataset(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.nda
                               f"features...), not {X.dtype} of shape {X.shape}")
         if y.ndim != 1:
             raise ConfigError(f"{where}: {yn} must be 1-D, not of shape {y.shape}")
-        X = X.reshape(X.shape[0], -1)
+        X = X.reshape(X.shape[0], int(np.prod(X.shape[1:])))
         _check_pair(X, y, f"{where}: {xn}", yn)
         if n_feat is not None and X.shape[1] != n_feat:
             raise ConfigError(f"{where}: {xn} has {X.shape[1]} features, x_train has {n_feat}")
@@ -576,4 +577,7 @@ def dataset_info(dataset: str) -> DatasetInfo:
         return DatasetInfo(name, *shape)
     X, y = load_split(dataset, "test")
     Xt, yt = load_split(dataset, "train")
-    return DatasetInfo(dataset, int(X.shape[1]), int(max(y.max(), yt.max())) + 1)
+    if not len(yt):
+        raise ConfigError(f"dataset {dataset!r} has no training samples")
+    top = max(int(yt.max()), int(y.max()) if len(y) else 0)
+    return DatasetInfo(dataset, int(X.shape[1]), top + 1)

@@ -296,6 +296,13 @@ def test_csv_is_scaled_by_the_training_range(tmp_path):
     assert yt.tolist() == [1, 0] and Xt.tolist() == [[0.5625, 1.0], [0.0, 0.375]]
     assert dataset_scaling(ds) == {"kind": "minmax", "min": [0.0, 2.0], "max": [8.0, 10.0]}
     assert dataset_info(ds) == DatasetInfo(ds, 2, 2)
+    spaced = _csv(tmp_path / "s", train="a,label\n\n1_0,1\n\n2,0\n3,1\n", test="a,label\n")
+    assert load_split(spaced, "train")[0].tolist() == [[1.0], [0.0]]  # 10, 2: Python's float()
+    assert dataset_info(spaced) == DatasetInfo(spaced, 1, 2)  # an empty test split is allowed
+    empty = _npz(tmp_path / "e.npz", x_train=np.zeros((0, 3)), y_train=np.zeros(0, dtype=int))
+    with pytest.raises(ConfigError) as exc:
+        dataset_info(empty)
+    assert str(exc.value) == f"dataset {empty!r} has no training samples"
     own_val = _csv(tmp_path / "v", validation="a,label,b\n1,1,1\n")
     assert len(load_split(own_val, "train")[1]) == 10
     assert dataset_scaling(own_val)["max"] == [9.0, 10.0]
@@ -330,6 +337,8 @@ def test_csv_refusals_name_the_file_and_the_problem(tmp_path):
         ({"train": "label\n1\n"}, f"{tr} has no feature columns besides 'label'"),
         ({"train": "a,label\n1,0\n2\n"}, f"{tr} line 3 has 1 fields, the header has 2"),
         ({"train": "a,label\n1,0\nx,1\n"}, f"{tr} line 3, column 'a': 'x' is not a number"),
+        ({"train": "a,label\n\n1,0\n\n1,x\n"}, f"{tr} line 5, column 'label': 'x' is not a "
+                                              "number"),
         ({"test": "a,label\n1,0\n"},
          f"{w}: test.csv has feature columns ['a'], train.csv has ['a', 'b']"),
         ({"test": "b,label,a\n1,0,1\n"},
