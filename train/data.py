@@ -477,7 +477,7 @@ def csv_dataset(root: str | os.PathLike, split: str) -> tuple[np.ndarray, np.nda
     has_val = "validation" in parts
     _, X, y = parts["train" if split == "validation" and not has_val else split]
     X, y = _split_rows(X, y, split, has_val)
-    return apply_scaling(X, scaling), y
+    return apply_scaling(X, scaling), y.copy()  # the parsed file is cached, read-only
 
 
 def dataset_scaling(dataset: str) -> dict | None:

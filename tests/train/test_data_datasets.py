@@ -287,6 +287,7 @@ def _csv(root, train=CSV_TRAIN, test="a,label,b\n4.5,1,20\n-1,0,5\n", validation
 def test_csv_is_scaled_by_the_training_range(tmp_path):
     ds = _csv(tmp_path / "c")
     X, y = load_split(ds, "train")  # rows 0..8; row 9 is the validation row
+    assert X.flags.writeable and y.flags.writeable  # torch takes them; the parse cache is apart
     assert y.tolist() == [0, 1, 0, 1, 0, 1, 0, 1, 0]
     assert X[:, 0].tolist() == pytest.approx(np.arange(9) / 8)   # a: 0..8
     assert X[:, 1].tolist() == pytest.approx((10 - np.arange(9) - 2) / 8)  # b: 2..10
