@@ -445,14 +445,21 @@ class EventSet:
         one of the network's outputs ``0 .. n_outputs-1`` (naming the first sample that is not)."""
         for n, s in enumerate(self.samples):
             check_events(s, time_steps, n_inputs, f"sample {n}")
-        if n_outputs is not None and self.labels is not None:
-            bad = np.flatnonzero(self.labels >= n_outputs)
-            if bad.size:
-                n = int(bad[0])
-                raise ConfigError(
-                    f"sample {n} has label {int(self.labels[n])}, outside the network's "
-                    f"{n_outputs} outputs (labels 0..{n_outputs - 1})"
-                )
+        if n_outputs is not None:
+            self.check_labels(n_outputs)
+
+    def check_labels(self, n_outputs: int, error: type[Exception] = ConfigError) -> None:
+        """Raise ``error`` naming the first sample whose label is not one of the network's
+        outputs ``0 .. n_outputs-1`` (nothing to check without labels)."""
+        if self.labels is None:
+            return
+        bad = np.flatnonzero(self.labels >= n_outputs)
+        if bad.size:
+            n = int(bad[0])
+            raise error(
+                f"sample {n} has label {int(self.labels[n])}, outside the network's "
+                f"{n_outputs} outputs (labels 0..{n_outputs - 1})"
+            )
 
     def subset(self, indices) -> EventSet:
         idx = list(indices)

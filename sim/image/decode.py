@@ -556,7 +556,9 @@ def parse_events(words, qnet: QNet, offset: int = 0) -> EventSet:
         raise TypeError(f"qnet must be a QNet, not {type(qnet).__name__}")
     w = _as_words(words)
     starts, counts, labels = decode_events(w, offset, qnet.time_steps, qnet.n_inputs)
-    return _eventset(w, starts, counts, labels)
+    events = _eventset(w, starts, counts, labels)
+    events.check_labels(qnet.n_outputs, ImageError)
+    return events
 
 
 def _eventset(w, starts, counts, labels) -> EventSet:
@@ -580,6 +582,7 @@ def from_words(words, core: CoreConfig | None = None) -> Image:
     ev_w = w[mem.net_words:]
     starts, counts, labels = decode_events(ev_w, mem.net_words, mem.time_steps, mem.n_inputs)
     events = _eventset(ev_w, starts, counts, labels)
+    events.check_labels(qnet.n_outputs, ImageError)
     return Image(qnet, mem.core, events, w[:mem.net_words].copy(), ev_w.copy())
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ttfs.sim.core import CoreConfig, chunks
-from ttfs.sim.errors import ConfigError, ImageError
+from ttfs.sim.errors import ImageError
 from ttfs.sim.ir import READOUTS, RESET_MODES, EventSet, QNet
 from ttfs.sim.protocol import MAGIC, VERSION, WORD_MASK, event_words
 
@@ -205,9 +205,7 @@ def _pack_network(qnet: QNet, core: CoreConfig) -> np.ndarray:
 
 
 def _pack_events(events: EventSet) -> np.ndarray:
-    labels = events.labels
-    if labels is not None and labels.size and int(labels.max()) > WORD_MASK:
-        raise ConfigError(f"label {int(labels.max())} does not fit a 32-bit image word")
+    labels = events.labels  # pack checked them against the network's outputs
     parts: list[np.ndarray] = [
         np.array([EVENT_MAGIC, EVENT_VERSION, len(events), int(labels is not None)],
                  dtype=np.uint64)
@@ -237,7 +235,7 @@ def pack(qnet: QNet, events: EventSet, core: CoreConfig | None = None) -> Image:
     elif not isinstance(core, CoreConfig):
         raise TypeError(f"core must be a CoreConfig, not {type(core).__name__}")
     core.check_fits(qnet)
-    events.check(qnet.time_steps, qnet.n_inputs)
+    events.check(qnet.time_steps, qnet.n_inputs, qnet.n_outputs)
     net = _pack_network(qnet, core)
     ev = _pack_events(events)
     return Image(qnet, core, events, net, ev)

@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 
 from ttfs.sim.core import CoreConfig
 from ttfs.sim.errors import ConfigError, FitError, ImageError
-from ttfs.sim.image import Image, from_words, load_image, pack, parse_network, save_image
+from ttfs.sim.image import (
+    Image,
+    from_words,
+    load_image,
+    pack,
+    parse_events,
+    parse_network,
+    save_image,
+)
 from ttfs.sim.ir import EventSet, Layer, QNet
 from ttfs.sim.random import random_case
 
@@ -345,6 +353,13 @@ def test_bad_events_are_named():
     w[48] = 3
     assert refused(reseal(w)) == (
         "sample 1 event 0 (word 48, 0x00000003) has input 3; inputs must be in 0..2")
+    w = words()
+    w[47] = 2  # sample 1's label: the network has 2 outputs
+    assert refused(reseal(w)) == (
+        "sample 1 has label 2, outside the network's 2 outputs (labels 0..1)")
+    with pytest.raises(ImageError) as info:
+        parse_events(reseal(w)[NET:], small_image().qnet, NET)
+    assert str(info.value) == "sample 1 has label 2, outside the network's 2 outputs (labels 0..1)"
 
 
 def test_malformed_lengths():
@@ -388,8 +403,12 @@ def test_pack_refuses_bad_events_and_misfits():
         pack(image.qnet, EventSet(([[5, 0]],)), image.core)
     assert str(info.value) == "sample 0 event 0 has time 5; times must be in 0..1"
     with pytest.raises(ConfigError) as info:
+        pack(image.qnet, EventSet(([[0, 0]], []), [1, 2]), image.core)
+    assert str(info.value) == "sample 1 has label 2, outside the network's 2 outputs (labels 0..1)"
+    with pytest.raises(ConfigError) as info:
         pack(image.qnet, EventSet(([[0, 0]],), [2**32]), image.core)
-    assert str(info.value) == "label 4294967296 does not fit a 32-bit image word"
+    assert str(info.value) == ("sample 0 has label 4294967296, outside the network's 2 outputs "
+                               "(labels 0..1)")
     params = {k: v for k, v in image.core.to_json().items() if k not in ("format", "version")}
     with pytest.raises(FitError) as info:
         pack(image.qnet, image.events, CoreConfig(**{**params, "weight_bits": 3}))
