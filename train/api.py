@@ -37,7 +37,6 @@ from ttfs.train.checkpoint import (
     PARTIAL_NAME,
     load_checkpoint,
     resolve_checkpoint,
-    save_atomic,
 )
 from ttfs.train.method import TrainRequest
 from ttfs.train.methods import get_method
@@ -81,23 +80,15 @@ def train_model(
         raise ConfigError(
             f"method {method!r} has no option {unknown[0]!r}; options: {sorted(m.defaults)}")
     opts = {**m.defaults, **options}
-    req = TrainRequest(dataset, None if epochs is None else int(epochs), int(seed), Path(out),
-                       bool(resume), progress, opts)
     scaling = _data.dataset_scaling(dataset)
-    run_files = [Path(out) / FINAL_NAME, Path(out) / PARTIAL_NAME]
     if scaling is not None and resume:  # the file must still give the range it was trained with
-        for f in run_files:
+        for f in (Path(out) / FINAL_NAME, Path(out) / PARTIAL_NAME):
             ck = load_checkpoint(f) if f.is_file() else {}
             if ck.get("dataset") == dataset:
                 _data.check_scaling(dataset, ck.get("scaling"))
-    final = Path(m.train(req))
-    if scaling is not None:
-        for f in run_files:
-            ck = load_checkpoint(f) if f.is_file() else {}
-            if ck and ck.get("scaling") != scaling:
-                ck["scaling"] = scaling
-                save_atomic(ck, f)
-    return final
+    req = TrainRequest(dataset, None if epochs is None else int(epochs), int(seed), Path(out),
+                       bool(resume), progress, opts, scaling)
+    return Path(m.train(req))
 
 
 def quantize_model(

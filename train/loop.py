@@ -265,6 +265,7 @@ def _checkpoint(req, method, opts, enc, model, opt, epoch, epochs, history, comp
         "epochs": int(epochs),
         "history": history,
         "complete": bool(complete),
+        "scaling": req.scaling,
     }
 
 

@@ -30,6 +30,9 @@ class TrainRequest:
     resume: bool
     progress: Callable[[dict], None] | None
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: the dataset's scaling record (a ``csv:`` dataset's training range), written into every
+    #: checkpoint of the run; ``None`` for datasets without one
+    scaling: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ def save(req, method: str, final: Path, cfg: Any, n_features: int, n_classes: in
         "epoch": int(epochs),
         "epochs": int(epochs),
         "complete": True,
+        "scaling": req.scaling,
     }, final)
     return final
 

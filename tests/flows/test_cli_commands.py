@@ -268,3 +268,21 @@ def test_cli_flow_config_takes_a_csv_dataset(tmp_path, capsys):
                  "--to", "quantize", "--force", "-q"]) == 2
     assert "the training split's range of feature 0 is now [0, 18], the model was trained with " \
            "[0, 17]" in capsys.readouterr().err
+
+
+def test_cli_interrupted_csv_run_resumed_on_a_changed_file_is_refused(tmp_path, capsys):
+    import torch
+
+    ds = _csv_dir(tmp_path / "data")
+    m = tmp_path / "m"
+    assert main(["train", "--dataset", ds, *TINY, "-o", str(m), "-q"]) == 0
+    record = {"kind": "minmax", "min": [0.0, 0.0], "max": [17.0, 9.0]}
+    for name in ("checkpoint.pt", "model.pt"):  # every checkpoint of the run holds the record
+        assert torch.load(m / name, weights_only=False)["scaling"] == record
+    (m / "model.pt").unlink()  # as if interrupted after the epoch's checkpoint
+    _csv_dir(tmp_path / "data", top=20)
+    assert main(["train", "--dataset", ds, *TINY, "-o", str(m)]) == 2
+    assert capsys.readouterr().err == (
+        f"ttfs train: error: dataset {ds!r}: the training split's range of feature 0 is now "
+        "[0, 18], the model was trained with [0, 17]; its inputs would be scaled differently "
+        "(train again, or restore the training file)\n")
