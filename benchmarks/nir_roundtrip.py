@@ -36,17 +36,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-steps", type=int, default=d.time_steps)
     p.add_argument("--hidden", type=int, default=d.hidden)
     p.add_argument("--leak-shift", type=int, default=d.leak_shift)
+    p.add_argument("--weight-bits", type=int, default=d.weight_bits)
+    p.add_argument("--potential-bits", type=int, default=d.potential_bits)
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     opt = H.Options(dataset=a.dataset, epochs=a.epochs, samples=a.samples, seed=a.seed,
-                    time_steps=a.time_steps, hidden=a.hidden, leak_shift=a.leak_shift)
+                    time_steps=a.time_steps, hidden=a.hidden, leak_shift=a.leak_shift,
+                    weight_bits=a.weight_bits, potential_bits=a.potential_bits)
     t0 = time.perf_counter()
     f = H.roundtrip(opt)
     total = time.perf_counter() - t0
     print(f"dataset {opt.dataset}, {opt.epochs} epochs, seed {opt.seed}, T {opt.time_steps} "
           f"(t_in {opt.t_in or opt.time_steps // 2}), hidden {opt.hidden}, "
-          f"beta 1 - 2**-{opt.leak_shift}")
+          f"beta 1 - 2**-{opt.leak_shift}, weight_bits {opt.weight_bits}, potential_bits "
+          f"{opt.potential_bits}")
     for note in f.notes:
         print(f"  import: {note}")
     rows = [
@@ -56,9 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         ("RTL == reference on every sample", "yes" if f.rtl_mismatch is None else "NO",
          f"{f.n_rtl} samples, check_equal"),
         ("agreement integer vs snnTorch", f"{f.agreement:.3f}", f"{f.n_test} test samples"),
+        ("agreement float NIR graph vs snnTorch", f"{f.nir_float_agreement:.3f}",
+         f"{f.n_test} test samples, float_predict"),
         ("agreement RTL vs snnTorch", f"{f.rtl_agreement:.3f}", f"first {f.n_rtl}"),
         ("spikes per sample, snnTorch", f"{f.float_spikes:.1f}", "hidden + output"),
         ("spikes per sample, integer", f"{f.int_spikes:.1f}", "hidden + output"),
+        ("decided by an output spike, snnTorch", f"{f.spike_decided:.3f}",
+         "else the largest final membrane"),
     ]
     w = max(len(r[0]) for r in rows)
     for name, value, what in rows:

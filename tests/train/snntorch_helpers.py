@@ -39,7 +39,7 @@ from ttfs.sim.image import pack
 from ttfs.sim.ir import EventSet
 from ttfs.sim.reference import run as reference_run
 from ttfs.train.data import load_split
-from ttfs.train.nir import import_nir
+from ttfs.train.nir import float_predict, import_nir
 from ttfs.train.snn import events_to_dense
 from ttfs.verify.backends import get_backend
 
@@ -64,6 +64,8 @@ class Options:
     train_samples: int | None = None  # None: the whole train split
     test_samples: int | None = None  # None: the whole test split
     calibration: int = 256  # train samples whose events calibrate the importer
+    weight_bits: int = 8
+    potential_bits: int = 16
     lanes: int = 8
 
 
@@ -76,11 +78,13 @@ class Figures:
     rtl_acc: float
     rtl_mismatch: str | None  # None: the RTL equals the reference model on every sample
     agreement: float
+    nir_float_agreement: float  # the float NIR graph run with our step order (float_predict)
     rtl_agreement: float
     n_test: int
     n_rtl: int
     float_spikes: float  # mean hidden + output spikes per sample, snnTorch
     int_spikes: float  # the same on the integer network (reference model)
+    spike_decided: float  # fraction of samples snnTorch decides by an output spike (not fallback)
     notes: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -199,11 +203,14 @@ def roundtrip(opt: Options) -> Figures:
         hid, spk, mem = forward(net, x_te)
     float_pred = first_spike_predictions(spk, mem)
     float_spikes = float((hid.sum() + spk.sum()) / len(yte))
+    spike_decided = float((spk.sum((0, 2)) > 0).float().mean())
 
     t0 = time.perf_counter()
     graph = export(net, n_in)
     calib = EventSet(ev_tr.samples[:opt.calibration], ev_tr.labels[:opt.calibration])
-    result = import_nir(graph, time_steps=T, dt=DT, calibration=calib, readout="first_spike")
+    result = import_nir(graph, time_steps=T, dt=DT, calibration=calib, readout="first_spike",
+                        weight_bits=opt.weight_bits, potential_bits=opt.potential_bits)
+    nir_pred = float_predict(graph, ev_te, time_steps=T, dt=DT, readout="first_spike")
     qnet = result.qnet
     sec["export+import"] = time.perf_counter() - t0
 
@@ -233,11 +240,13 @@ def roundtrip(opt: Options) -> Figures:
         rtl_acc=float(np.mean(rtl_pred == yte[:n_rtl])),
         rtl_mismatch=mismatch,
         agreement=float(np.mean(int_pred == float_pred)),
+        nir_float_agreement=float(np.mean(nir_pred == float_pred)),
         rtl_agreement=float(np.mean(rtl_pred == float_pred[:n_rtl])),
         n_test=len(yte),
         n_rtl=n_rtl,
         float_spikes=float_spikes,
         int_spikes=int_spikes,
+        spike_decided=spike_decided,
         notes=tuple(result.notes),
         seconds=sec,
     )

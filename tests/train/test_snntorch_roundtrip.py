@@ -18,9 +18,9 @@ import snntorch_helpers as H  # noqa: E402  (tests/train is on sys.path: pytest'
 #: options, seeds 0..3: Yin-Yang integer accuracy 0.58-0.76 (chance 1/3; seed 0: 0.74), agreement
 #: 0.92-0.96 (seed 0: 0.96); digits integer accuracy 0.54-0.68 (chance 1/10; seed 0: 0.68),
 #: agreement 0.92-0.95 (seed 0: 0.92). The floors sit well under the worst seed. Agreement is
-#: lost to 8-bit weight rounding only: the float NIR graph run with our step order agrees with
-#: snnTorch on every sample (docs/nir.md), and the loss falls on samples whose two largest final
-#: membranes are close.
+#: lost to 8-bit weight rounding only: the float NIR graph run with our step order
+#: (float_predict) agreed with snnTorch on every sample of every seed (1.000), so the semantic
+#: bridge is asserted at 0.98 (float64 against snnTorch's float32 may split a knife edge).
 CASES = {
     "yinyang": (dict(epochs=5, test_samples=100, samples=100), 0.5, 0.8),
     "digits": (dict(epochs=10, test_samples=100, samples=100), 0.4, 0.8),
@@ -39,4 +39,5 @@ def test_snntorch_nir_roundtrip_runs_on_rtl(dataset):
     assert f.rtl_acc == f.int_acc
     assert f.int_acc >= acc_floor, (f.int_acc, f.float_acc, f.notes)
     assert f.agreement >= agree_floor, (f.agreement, f.float_acc, f.int_acc, f.notes)
+    assert f.nir_float_agreement >= 0.98, (f.nir_float_agreement, f.notes)
     assert f.int_spikes > 0
