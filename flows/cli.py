@@ -287,6 +287,13 @@ def cmd_run(args) -> int:
     )
 
 
+def cmd_sweep(args) -> int:
+    from ttfs.flows.sweep import run_sweep
+
+    return run_sweep(args.sweep, out=args.out, address=args.address, workers=args.workers,
+                     resume=args.resume, echo=(lambda msg: None) if args.quiet else _eprint)
+
+
 def cmd_report(args) -> int:
     from ttfs.flows.flow import report_only
 
@@ -321,6 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="redo steps already completed")
     s.add_argument("-v", "--verbose", action="store_true", help="more detail")
     s.set_defaults(func=cmd_run)
+
+    s = common(sub.add_parser("sweep", help="run the flow over a grid of points on Ray "
+                                            "(docs/sweeps.md)"))
+    s.add_argument("sweep", metavar="SWEEP.toml", help="the sweep file")
+    s.add_argument("--out", metavar="DIR", help="sweep directory (default: runs/<sweep name>)")
+    s.add_argument("--address", metavar="ADDR",
+                   help="join the Ray cluster at ADDR (default: start a local one)")
+    s.add_argument("--workers", type=int, metavar="N",
+                   help="CPUs of the local Ray instance (default: one per core)")
+    s.add_argument("--resume", action="store_true",
+                   help="continue the sweep in DIR: finished points are not run again")
+    s.set_defaults(func=cmd_sweep)
 
     s = common(sub.add_parser("report", help="re-write the report of a run directory"))
     s.add_argument("run_dir", metavar="RUN_DIR")

@@ -1,0 +1,163 @@
+"""``ttfs sweep``: points as Ray tasks, resume, failures, bad sweep files (flows/sweep.py).
+
+One small sweep (2 methods x 2 seeds, one epoch, 8 hidden neurons, 48 test samples, the image
+backend) runs once for the module on a local Ray instance with 2 CPUs; the other tests compare
+with its table.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ttfs.flows.cli import main
+from ttfs.flows.sweep import TABLE_VOLATILE, load_sweep, run_sweep
+
+BASE = """
+[base]
+epochs = 1
+test_samples = 48
+cosim_backend = "image"
+train_options = {baseline = {hidden = [8]}, count = {hidden = [8]}}
+"""
+SWEEP = 'to = "cosim"\n' + BASE + """
+[axes]
+method = ["baseline", "count"]
+seed = [0, 1]
+"""
+NAMES = ["baseline_seed-0", "baseline_seed-1", "count_seed-0", "count_seed-1"]
+
+
+def table(root) -> list[dict]:
+    rows = json.loads((root / "results.json").read_text())["points"]
+    return [{k: v for k, v in r.items() if k not in TABLE_VOLATILE} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sweep")
+    (d / "s.toml").write_text(SWEEP)
+    lines: list[str] = []
+    code = run_sweep(d / "s.toml", out=d / "out", workers=2, echo=lines.append)
+    return d, code, lines
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_sweep_runs_every_point_as_a_run_directory(sweep):
+    d, code, lines = sweep
+    out = d / "out"
+    assert code == 0
+    assert lines[0] == f"ttfs sweep: s: 4 points to cosim in {out}"
+    assert lines[1] == "  on local Ray, 2 CPUs"
+    assert sorted(line.split()[1] for line in lines if line.startswith("  done ")) == NAMES
+    assert lines[-1] == f"ttfs sweep: 4 of 4 points done; results in {out / 'results.csv'}"
+    rows = json.loads((out / "results.json").read_text())["points"]
+    assert [r["point"] for r in rows] == NAMES
+    for r in rows:
+        assert r["status"] == "done" and r["error"] is None
+        assert r["rtl_accuracy"] == r["integer_accuracy"] is not None
+        assert len(r["spikes_per_layer"]) == 2 and r["cycles_per_sample"] > 0
+        assert r["energy_pj"] > 0 and r["membrane_accesses_per_sample"] > 0
+        cfg = json.loads((out / "points" / r["point"] / "flow.json").read_text())
+        assert cfg["methods"] == [r["method"]] and cfg["seed"] == r["seed"]
+        assert cfg["synth_targets"] == [] and cfg["name"] == r["point"]
+    csv_lines = (out / "results.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("point,method,seed,status,float_accuracy,")
+    assert [line.split(",")[0] for line in csv_lines[1:]] == NAMES
+    assert (out / "pareto.png").stat().st_size > 0
+    # any point continues alone as a normal run: every step up to cosim is done
+    p = out / "points" / NAMES[0]
+    r = subprocess.run([sys.executable, "-m", "ttfs.flows.cli", "run", "--config",
+                        str(p / "flow.json"), "--out", str(p), "--to", "cosim"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("done earlier, skipped") == 5
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_interrupted_sweep_resumes_only_unfinished_points(sweep, tmp_path):
+    d, _, _ = sweep
+    out = tmp_path / "out"
+    shutil.copytree(d / "out", out)
+    # as an interruption leaves it: one point never started, one stopped during cosim
+    shutil.rmtree(out / "points" / "baseline_seed-1")
+    m = out / "points" / "count_seed-1" / "manifest.json"
+    manifest = json.loads(m.read_text())
+    trained = manifest["steps"]["train"]
+    del manifest["steps"]["cosim"]
+    m.write_text(json.dumps(manifest))
+    (out / "points" / "count_seed-1" / "report.json").unlink()
+    untouched = {n: (out / "points" / n / "manifest.json").stat().st_mtime_ns
+                 for n in ("baseline_seed-0", "count_seed-0")}
+    assert main(["sweep", str(d / "s.toml"), "--out", str(out), "-q"]) == 2  # needs --resume
+    lines: list[str] = []
+    assert run_sweep(d / "s.toml", out=out, workers=2, resume=True, echo=lines.append) == 0
+    assert lines[0].endswith(", 2 done earlier")
+    assert sorted(line.split()[1] for line in lines if line.startswith("  done ")) == [
+        "baseline_seed-1", "count_seed-1"]
+    for n, mtime in untouched.items():
+        assert (out / "points" / n / "manifest.json").stat().st_mtime_ns == mtime
+    assert json.loads(m.read_text())["steps"]["train"] == trained  # not trained again
+    assert table(out) == table(d / "out")
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_failed_point_is_reported_and_the_others_finish(tmp_path, capsys):
+    (tmp_path / "s.toml").write_text('to = "quantize"\n' + BASE + f"""
+[axes]
+dataset = ["yinyang", "npz:{tmp_path}/missing.npz"]
+method = ["baseline"]
+""")
+    assert main(["sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path / "out"),
+                 "--workers", "2"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    bad = "dataset-npz__" + str(tmp_path).strip("/").replace("/", "_") + "_missing.npz_baseline"
+    failed = [line for line in err if line.startswith(f"  FAILED {bad} ")]
+    assert len(failed) == 1 and "missing.npz" in failed[0]
+    assert any(line.startswith("  done dataset-yinyang_baseline ") for line in err)
+    assert err[-1] == f"ttfs sweep: failed: {bad}"
+    rows = {r["point"]: r for r in json.loads((tmp_path / "out/results.json").read_text())[
+        "points"]}
+    assert rows["dataset-yinyang_baseline"]["status"] == "done"
+    assert rows["dataset-yinyang_baseline"]["integer_accuracy"] is not None
+    assert rows[bad]["status"] == "failed" and "missing.npz" in rows[bad]["error"]
+    assert not (tmp_path / "out" / "pareto.png").exists()  # no energy before cosim
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[axes]\nfoo = [1]\n", "unknown axis 'foo': neither a flow config field ("),
+    ('to = "simulate"\n[axes]\nseed = [1]\n', "unknown step 'simulate' in 'to'; steps: train, "),
+    ("[axes]\nseed = []\n", "axis 'seed' must be a non-empty list of values"),
+    ('base = "nowhere.json"\n[axes]\nseed = [1]\n', "the base flow config "),
+    ("to = 3\n", "unknown step 3 in 'to'"),
+    ("[axes]\n", "the sweep file needs an [axes] table with at least one axis"),
+    ("step = 1\n", "unknown key 'step' in the sweep file; keys: name, base, to, synth, axes"),
+    ("[axes\n", "is not valid TOML"),
+    ('[axes]\nmethod = ["magic"]\n', "magic"),
+])
+def test_bad_sweep_files_are_one_line_errors(tmp_path, capsys, text, message):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    assert main(["sweep", str(f), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ttfs sweep: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_option_axes_apply_only_to_methods_that_have_them(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text('[axes]\nmethod = ["baseline", "kernel"]\nwindow = [4, 8]\nlanes = [4]\n')
+    s = load_sweep(f)
+    assert [p.name for p in s.points] == ["baseline_lanes-4", "kernel_window-4_lanes-4",
+                                          "kernel_window-8_lanes-4"]
+    assert s.points[0].values == {"method": "baseline", "window": None, "lanes": 4}
+    assert s.points[1].config.train_options == {"kernel": {"window": 4}}
+    assert s.points[1].config.lanes == 4 and s.points[1].config.synth_targets == ()
