@@ -117,7 +117,14 @@ def cmd_sim(args) -> int:
 
     image = load_image(args.image)
     t0 = time.perf_counter()
-    results = run_backend(image, args.backend, args.trace, args.jobs)
+    if args.workers is not None or args.address is not None:
+        from ttfs.flows.sweep import run_sharded
+
+        if args.jobs != 1:
+            raise ConfigError("give --jobs (threads) or --workers/--address (Ray), not both")
+        results = run_sharded(image, args.backend, args.trace, args.workers, args.address)
+    else:
+        results = run_backend(image, args.backend, args.trace, args.jobs)
     dt = time.perf_counter() - t0
     doc = results_document(image, results, args.backend, args.trace, dt)
     if args.check and args.backend != "reference":
@@ -424,6 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="verilator backend: split the samples over N models on N threads "
                         "(results identical; default 1)")
+    s.add_argument("--workers", type=int, metavar="N",
+                   help="split the samples over N Ray actors, each with its own model "
+                        "(results identical; a local Ray instance unless --address)")
+    s.add_argument("--address", metavar="ADDR",
+                   help="with --workers: run the actors on the Ray cluster at ADDR")
     s.add_argument("--check", action="store_true",
                    help="also run the reference model and require equal results (exit 4 if not)")
     s.add_argument("-o", "--output", metavar="RESULTS.json", help="results file (default: stdout)")
