@@ -8,9 +8,15 @@ with its table.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +167,106 @@ def test_option_axes_apply_only_to_methods_that_have_them(tmp_path):
     assert s.points[0].values == {"method": "baseline", "window": None, "lanes": 4}
     assert s.points[1].config.train_options == {"kernel": {"window": 4}}
     assert s.points[1].config.lanes == 4 and s.points[1].config.synth_targets == ()
+
+
+# -- a cluster of three Ray nodes on the loopback interface ---------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray_processes(marks: tuple[str, ...]) -> list[tuple[int, str]]:
+    """Live processes whose command line names our temp dir or our head's port."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
+        except OSError:
+            continue
+        if cmd and any(m in cmd for m in marks):
+            found.append((int(pid), cmd[:120]))
+    return found
+
+
+@pytest.fixture
+def loopback_cluster():
+    """A head and two worker nodes (``ray start --block``, one CPU each) on 127.0.0.1, as
+    separate process groups; all stopped afterwards, and none of their processes may remain."""
+    ray = str(Path(sys.executable).with_name("ray"))
+    tmp = tempfile.mkdtemp(prefix="ttfsray", dir="/tmp")  # short: Ray's socket paths
+    logs = Path(tempfile.mkdtemp(prefix="ttfsraylogs"))
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    port = _free_port()
+    addr = f"127.0.0.1:{port}"
+    procs: list[subprocess.Popen] = []
+
+    def start(args: list[str]) -> Path:
+        log = logs / f"node{len(procs)}.log"
+        with open(log, "w") as f:
+            procs.append(subprocess.Popen(
+                [ray, "start", "--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
+                 "--disable-usage-stats", *args],
+                stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+        return log
+
+    def wait_started(log: Path, proc: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 120
+        while "Ray runtime started" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "a Ray node did not start in 120 s"
+            time.sleep(0.5)
+
+    marks = (tmp, f":{port} ", f":{port}\n", f"={addr}", f"127.0.0.1:{port}")
+    try:
+        # the workers take the head's temp dir (their own --temp-dir would clash with it)
+        wait_started(start(["--head", "--port", str(port), "--include-dashboard", "false",
+                            "--temp-dir", tmp]), procs[0])
+        for _ in range(2):
+            wait_started(start(["--address", addr]), procs[-1])
+        yield addr, env
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=20)
+        for p in procs:  # what a node left in its process group
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 20
+        while _ray_processes(marks) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        left = _ray_processes(marks)
+        for pid, _ in left:
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(logs, ignore_errors=True)
+        assert left == [], f"Ray processes left running: {left}"
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_sweep_on_an_existing_cluster_equals_a_local_sweep(sweep, loopback_cluster, tmp_path):
+    d, _, _ = sweep
+    addr, env = loopback_cluster
+    f = tmp_path / "s.toml"
+    f.write_text(SWEEP.replace("seed = [0, 1]", "seed = [0]"))
+    r = subprocess.run([sys.executable, "-m", "ttfs.flows.cli", "sweep", str(f), "--out",
+                        str(tmp_path / "out"), "--address", addr], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"  on Ray cluster at {addr}: 3 nodes, 3 CPUs\n" in r.stderr
+    local = [row for row in table(d / "out") if row["seed"] == 0]
+    assert table(tmp_path / "out") == local
