@@ -15,11 +15,12 @@ A sweep file (TOML) names a base flow config, the axes and the last step every p
 An axis named like a :class:`~ttfs.flows.flow.FlowConfig` field (``seed``, ``epochs``,
 ``lanes``, ``dataset``, ``test_samples``, ...) sets that field; ``method`` sets ``methods`` to
 that one method; any other axis is a training option (``lam``, ``hidden``, ``reset``, ...) set in
-``train_options`` of every method of the point that has it. A point whose methods have none of an
-option axis's options takes no value from that axis (``-`` in its name and an empty cell), and
-points that come out the same are run once. Each point is a normal run directory
-``OUT/points/<name>`` (``flow.json`` beside it), named from its axis values in file order
-(``count_lam-0.3_seed-1``), which ``ttfs run --config .../flow.json --out ...`` continues alone.
+``train_options`` of every method of the point that has it (``count.lam``: of the method
+``count`` only). A point whose methods have none of an option axis's options takes no value from
+that axis (nothing in its name, an empty cell), and points that come out the same are run once.
+Each point is a normal run directory ``OUT/points/<name>`` (``flow.json`` beside it), named from
+its axis values in file order (``count_lam-0.3_seed-1``), which ``ttfs run --config
+.../flow.json --out ...`` continues alone.
 
 The points run as Ray tasks (``@ray.remote(num_cpus=1)``) on a local Ray instance
 (``ray.init(num_cpus=N)``) or on an existing cluster (``ray.init(address=...)``; the run
@@ -124,14 +125,16 @@ def _point(base: FlowConfig, combo: dict, synth: bool, field_axes: set) -> Point
     values, parts = {}, []
     for axis, v in combo.items():
         if axis != "method" and axis not in field_axes:
-            hit = [m for m in d["methods"] if axis in _method_options(m)]
+            method, _, option = axis.rpartition(".")
+            hit = [m for m in d["methods"]
+                   if (method in ("", m)) and option in _method_options(m)]
             for m in hit:
-                opts.setdefault(m, {})[axis] = v
+                opts.setdefault(m, {})[option] = v
             if not hit:
                 values[axis] = None
                 continue
         values[axis] = v
-        parts.append(_fmt(v) if axis == "method" else f"{axis}-{_fmt(v)}")
+        parts.append(_fmt(v) if axis == "method" else f"{axis.rpartition('.')[2]}-{_fmt(v)}")
     d["train_options"] = opts
     name = "_".join(parts) or "base"
     d["name"] = name
@@ -186,8 +189,10 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     for axis in axes:
         if axis in _NOT_AXES:
             raise ConfigError(f"{axis!r} cannot be an axis (set it in the base config)")
+        method, _, option = axis.rpartition(".")
         if (axis != "method" and axis not in field_axes
-                and not any(axis in _method_options(m) for m in methods)):
+                and not any(method in ("", m) and option in _method_options(m)
+                            for m in methods)):
             raise ConfigError(
                 f"unknown axis {axis!r}: neither a flow config field "
                 f"({', '.join(sorted(field_axes))}) nor a training option of "
@@ -208,13 +213,14 @@ def point_dir(root: Path, point: Point) -> Path:
     return root / "points" / point.name
 
 
-def finished(directory: Path, to: str) -> bool:
-    """The point's manifest says its last step completed."""
+def finished(directory: Path, point: Point, to: str) -> bool:
+    """The point's manifest, made with the point's config, says its last step completed."""
     try:
         m = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    return (m.get("steps", {}).get(to) or {}).get("status") == "done"
+    return (m.get("config") == point.config.to_json()
+            and (m.get("steps", {}).get(to) or {}).get("status") == "done")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -333,6 +339,9 @@ def run_sweep(path, out=None, address: str | None = None, workers: int | None = 
     succeeded, else 2 (the failed points named on the last line).
     """
     sweep = load_sweep(path)
+    if address and workers is not None:
+        raise ConfigError("--workers sets the CPUs of a local Ray instance; with --address the "
+                          "cluster's CPUs are the workers")
     root = Path(out) if out else Path("runs") / sweep.name
     if (root / "sweep.json").exists() and not resume:
         raise ConfigError(f"{root} already holds a sweep; --resume to continue it, or another "
@@ -349,7 +358,7 @@ def run_sweep(path, out=None, address: str | None = None, workers: int | None = 
         f = d / "flow.json"
         if not f.exists() or f.read_text(encoding="utf-8") != text:
             f.write_text(text, encoding="utf-8")
-    todo = [p for p in sweep.points if not finished(point_dir(root, p), sweep.to)]
+    todo = [p for p in sweep.points if not finished(point_dir(root, p), p, sweep.to)]
     n = len(sweep.points)
     echo(f"ttfs sweep: {sweep.name}: {n} points to {sweep.to} in {root}"
          + (f", {n - len(todo)} done earlier" if len(todo) < n else ""))

@@ -22,6 +22,7 @@ import pytest
 
 from ttfs.flows.cli import main
 from ttfs.flows.sweep import TABLE_VOLATILE, load_sweep, run_sweep
+from ttfs.sim.errors import ConfigError
 
 BASE = """
 [base]
@@ -270,3 +271,35 @@ def test_sweep_on_an_existing_cluster_equals_a_local_sweep(sweep, loopback_clust
     assert f"  on Ray cluster at {addr}: 3 nodes, 3 CPUs\n" in r.stderr
     local = [row for row in table(d / "out") if row["seed"] == 0]
     assert table(tmp_path / "out") == local
+
+
+def test_a_method_scoped_option_axis_applies_to_that_method_only(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text('[axes]\nmethod = ["baseline", "count"]\n"count.lam" = [0.5, 2.0]\n')
+    s = load_sweep(f)
+    assert [p.name for p in s.points] == ["baseline", "count_lam-0.5", "count_lam-2.0"]
+    assert s.points[0].config.train_options == {}
+    assert s.points[2].config.train_options == {"count": {"lam": 2.0}}
+    f.write_text('[axes]\nmethod = ["baseline"]\n"count.lam" = [0.5]\n')
+    with pytest.raises(ConfigError, match="unknown axis 'count.lam'"):
+        load_sweep(f)
+
+
+def test_a_point_counts_as_finished_only_with_its_own_config(tmp_path):
+    from ttfs.flows.sweep import finished
+
+    f = tmp_path / "s.toml"
+    f.write_text('to = "cosim"\n[axes]\nseed = [1, 2]\n')
+    one, two = load_sweep(f).points
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"config": one.config.to_json(), "steps": {"train": {"status": "done"},
+                                                   "cosim": {"status": "done"}}}))
+    assert finished(tmp_path, one, "cosim")
+    assert not finished(tmp_path, one, "report")
+    assert not finished(tmp_path, two, "cosim")  # another config: submitted, and refused
+
+
+def test_the_example_sweep_files_load():
+    files = sorted((Path(__file__).resolve().parents[2] / "sweeps").glob("*.toml"))
+    assert [f.name for f in files] == ["penalties.toml", "smoke.toml"]
+    assert [len(load_sweep(f).points) for f in files] == [21, 4]
