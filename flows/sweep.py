@@ -36,6 +36,7 @@ import json
 import logging
 import math
 import os
+import socket
 import sys
 import time
 import tomllib
@@ -295,6 +296,22 @@ def point_row(point: Point, directory: Path, error: str | None = None) -> dict:
 # -- Ray -------------------------------------------------------------------------------------
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A ``HOST:PORT`` cluster address accepts a connection (else :class:`ConfigError` at once:
+    ``ray.init`` would retry for minutes); ``auto`` and ``ray://`` addresses are left to Ray."""
+    if address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"--address must be HOST:PORT (the head's ray start --port), "
+                          f"not {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); "
+                          "start its head with ray start --head --port PORT") from None
+
+
 @contextmanager
 def ray_session(address: str | None, workers: int | None):
     """A Ray connection: a local instance with ``workers`` CPUs (default: one per core), or the
@@ -302,6 +319,8 @@ def ray_session(address: str | None, workers: int | None):
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ConfigError(f"--workers must be a positive integer, not {workers!r}")
+    if address:
+        check_reachable(address)
     import ray
 
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
@@ -342,6 +361,8 @@ def run_sweep(path, out=None, address: str | None = None, workers: int | None = 
     if address and workers is not None:
         raise ConfigError("--workers sets the CPUs of a local Ray instance; with --address the "
                           "cluster's CPUs are the workers")
+    if address:
+        check_reachable(address)
     root = Path(out) if out else Path("runs") / sweep.name
     if (root / "sweep.json").exists() and not resume:
         raise ConfigError(f"{root} already holds a sweep; --resume to continue it, or another "

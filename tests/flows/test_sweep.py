@@ -303,3 +303,13 @@ def test_the_example_sweep_files_load():
     files = sorted((Path(__file__).resolve().parents[2] / "sweeps").glob("*.toml"))
     assert [f.name for f in files] == ["penalties.toml", "smoke.toml"]
     assert [len(load_sweep(f).points) for f in files] == [21, 4]
+
+
+def test_an_unreachable_cluster_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "s.toml").write_text("[axes]\nseed = [1]\n")
+    port = _free_port()  # nothing listens there
+    assert main(["sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path / "out"), "--address",
+                 f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ttfs sweep: error: cannot reach the Ray cluster at 127.0.0.1:{port} ")
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()
