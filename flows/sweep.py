@@ -24,8 +24,10 @@ its axis values in file order (``count_lam-0.3_seed-1``), which ``ttfs run --con
 
 The points run as Ray tasks (``@ray.remote(num_cpus=1)``) on a local Ray instance
 (``ray.init(num_cpus=N)``) or on an existing cluster (``ray.init(address=...)``; the run
-directories must then be on a file system every node shares). This module is the only user of
-Ray with :func:`run_sharded`, which splits an image's samples over Ray actors.
+directories must then be on a file system every node shares). A ``[search]`` table instead of
+``[axes]`` has Ray Tune draw ``trials`` points from distributions and rank them by an objective.
+This module is the only user of Ray, with :func:`run_sharded`, which splits an image's samples
+over Ray actors.
 """
 
 from __future__ import annotations
@@ -50,7 +52,15 @@ from ttfs.sim.errors import ConfigError, TTFSError
 __all__ = ["Sweep", "Point", "load_sweep", "run_sweep", "point_row", "ray_session",
            "run_sharded", "write_results", "TABLE_VOLATILE"]
 
-SWEEP_KEYS = ("name", "base", "to", "synth", "axes")
+SWEEP_KEYS = ("name", "base", "to", "synth", "axes", "search")
+SEARCH_KEYS = ("trials", "objective", "mode", "seed", "space")
+#: the results columns an objective may weigh
+OBJECTIVE_COLUMNS = ("float_accuracy", "integer_accuracy", "rtl_accuracy", "spikes_per_sample",
+                     "sops_per_sample", "cycles_per_sample", "membrane_accesses_per_sample",
+                     "energy_pj", "energy_compute_pj", "energy_memory_pj")
+#: the distributions of a search space: name -> (ray.tune function, what it takes)
+_DISTRIBUTIONS = {"uniform": "[low, high]", "loguniform": "[low, high]",
+                  "randint": "[low, high) of integers", "choice": "a list of values"}
 #: FlowConfig fields that cannot be an axis (the point sets its name; methods via ``method``)
 _NOT_AXES = ("name", "methods", "train_options", "core")
 #: columns of the results table that are wall-clock times (not equal between two sweeps)
@@ -78,6 +88,7 @@ class Sweep:
     synth: bool
     axes: dict
     points: tuple
+    search: dict | None = None
 
 
 def _field_axes() -> set:
@@ -115,7 +126,8 @@ def _base_config(obj, where: Path) -> FlowConfig:
     raise ConfigError("base must be the path of a flow config or a [base] table of its fields")
 
 
-def _point(base: FlowConfig, combo: dict, synth: bool, field_axes: set) -> Point:
+def _point(base: FlowConfig, combo: dict, synth: bool, field_axes: set,
+           digits: int | None = None) -> Point:
     d = base.to_json()
     for axis, v in combo.items():
         if axis == "method":
@@ -135,7 +147,8 @@ def _point(base: FlowConfig, combo: dict, synth: bool, field_axes: set) -> Point
                 values[axis] = None
                 continue
         values[axis] = v
-        parts.append(_fmt(v) if axis == "method" else f"{axis.rpartition('.')[2]}-{_fmt(v)}")
+        shown = f"{v:.{digits}g}" if digits and isinstance(v, float) else v
+        parts.append(_fmt(v) if axis == "method" else f"{axis.rpartition('.')[2]}-{_fmt(shown)}")
     d["train_options"] = opts
     name = "_".join(parts) or "base"
     d["name"] = name
@@ -146,6 +159,43 @@ def _point(base: FlowConfig, combo: dict, synth: bool, field_axes: set) -> Point
     except (ConfigError, TypeError) as exc:
         raise ConfigError(f"point {name}: {exc}") from None
     return Point(name, values, config)
+
+
+def _check_search(search) -> dict:
+    """The ``[search]`` table, checked: trials, objective (weights by column), mode, seed, space."""
+    if not isinstance(search, dict):
+        raise ConfigError("search must be a table")
+    unknown = sorted(set(search) - set(SEARCH_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} in [search]; keys: {', '.join(SEARCH_KEYS)}")
+    trials = search.get("trials")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ConfigError(f"search trials must be a positive integer, not {trials!r}")
+    objective = search.get("objective")
+    weights = {objective: 1.0} if isinstance(objective, str) else objective
+    if not isinstance(weights, dict) or not weights or any(
+            c not in OBJECTIVE_COLUMNS or isinstance(w, bool) or not isinstance(w, int | float)
+            for c, w in weights.items()):
+        raise ConfigError("search objective must be a results column or a table of weights by "
+                          f"column; columns: {', '.join(OBJECTIVE_COLUMNS)}")
+    mode = search.get("mode", "max")
+    if mode not in ("max", "min"):
+        raise ConfigError(f"search mode must be 'max' or 'min', not {mode!r}")
+    seed = search.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"search seed must be an integer, not {seed!r}")
+    space = search.get("space")
+    if not isinstance(space, dict) or not space:
+        raise ConfigError("search needs a [search.space] table with at least one axis")
+    for axis, dist in space.items():
+        kind = next(iter(dist)) if isinstance(dist, dict) and len(dist) == 1 else None
+        if kind not in _DISTRIBUTIONS or not isinstance(dist[kind], list) or not dist[kind] or (
+                kind != "choice" and len(dist[kind]) != 2):
+            raise ConfigError(
+                f"search axis {axis!r} must be one of "
+                + ", ".join(f"{{{k} = {v}}}" for k, v in _DISTRIBUTIONS.items()))
+    return {"trials": trials, "objective": {c: float(w) for c, w in weights.items()},
+            "mode": mode, "seed": seed, "space": dict(space)}
 
 
 def load_sweep(path: str | os.PathLike) -> Sweep:
@@ -173,12 +223,21 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     if not isinstance(synth, bool):
         raise ConfigError(f"synth must be true or false, not {synth!r}")
     base = _base_config(doc.get("base"), path.parent)
-    axes = doc.get("axes")
-    if not isinstance(axes, dict) or not axes:
-        raise ConfigError("the sweep file needs an [axes] table with at least one axis")
+    search = None
+    if "search" in doc:
+        if "axes" in doc:
+            raise ConfigError("give [axes] (a grid) or [search] (Ray Tune trials), not both")
+        search = _check_search(doc["search"])
+        axes = search["space"]
+    else:
+        axes = doc.get("axes")
+        if not isinstance(axes, dict) or not axes:
+            raise ConfigError("the sweep file needs an [axes] table with at least one axis")
     field_axes = _field_axes()
     methods = set(base.methods)
     for axis, vals in axes.items():
+        if search is not None:
+            vals = vals.get("choice", []) if axis == "method" else [0]
         if not isinstance(vals, list) or not vals:
             raise ConfigError(f"axis {axis!r} must be a non-empty list of values")
         if axis == "method":
@@ -198,6 +257,8 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
                 f"unknown axis {axis!r}: neither a flow config field "
                 f"({', '.join(sorted(field_axes))}) nor a training option of "
                 f"{', '.join(sorted(methods))}")
+    if search is not None:
+        return Sweep(name, base, to, synth, dict(axes), (), search)
     points: dict[str, Point] = {}
     for combo in itertools.product(*axes.values()):
         p = _point(base, dict(zip(axes, combo, strict=True)), synth, field_axes)
@@ -370,15 +431,13 @@ def run_sweep(path, out=None, address: str | None = None, workers: int | None = 
     root.mkdir(parents=True, exist_ok=True)
     (root / "sweep.json").write_text(json.dumps(
         {"format": "ttfs.sweep", "version": 1, "name": sweep.name, "to": sweep.to,
-         "synth": sweep.synth, "axes": sweep.axes, "points": [p.name for p in sweep.points]},
+         "synth": sweep.synth, "axes": sweep.axes, "search": sweep.search,
+         "points": [p.name for p in sweep.points]},
         indent=1) + "\n", encoding="utf-8")
+    if sweep.search is not None:
+        return _run_search(sweep, root, address, workers, echo)
     for p in sweep.points:
-        d = point_dir(root, p)
-        d.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(p.config.to_json(), indent=1) + "\n"
-        f = d / "flow.json"
-        if not f.exists() or f.read_text(encoding="utf-8") != text:
-            f.write_text(text, encoding="utf-8")
+        _write_config(root, p)
     todo = [p for p in sweep.points if not finished(point_dir(root, p), p, sweep.to)]
     n = len(sweep.points)
     echo(f"ttfs sweep: {sweep.name}: {n} points to {sweep.to} in {root}"
@@ -420,6 +479,121 @@ def run_sweep(path, out=None, address: str | None = None, workers: int | None = 
     plotted = write_pareto(root / "pareto.png", sweep, rows)
     echo(f"ttfs sweep: {n - len(errors)} of {n} points done; results in {root / 'results.csv'}"
          + ("" if plotted else " (no pareto.png: no point has a modelled energy)"))
+    if errors:
+        echo(f"ttfs sweep: failed: {', '.join(sorted(errors))}")
+        return 2
+    return 0
+
+
+def _write_config(root: Path, p: Point) -> Path:
+    """``points/<name>/flow.json`` (rewritten only when it changed); the point's directory."""
+    d = point_dir(root, p)
+    d.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(p.config.to_json(), indent=1) + "\n"
+    f = d / "flow.json"
+    if not f.exists() or f.read_text(encoding="utf-8") != text:
+        f.write_text(text, encoding="utf-8")
+    return d
+
+
+# -- search (Ray Tune) -----------------------------------------------------------------------
+
+#: significant digits of a sampled float in a trial's point name
+_NAME_DIGITS = 4
+
+
+def objective(row: dict, search: dict) -> float | None:
+    """The weighted sum of the row's objective columns; ``None`` if one is missing."""
+    vals = [row.get(c) for c in search["objective"]]
+    if any(v is None for v in vals):
+        return None
+    return float(sum(w * v for w, v in zip(search["objective"].values(), vals, strict=True)))
+
+
+def _search_point(sweep: Sweep, config: dict) -> Point:
+    plain = {k: v.item() if hasattr(v, "item") else v for k, v in config.items()}  # numpy
+    return _point(sweep.base, plain, sweep.synth, _field_axes(), _NAME_DIGITS)
+
+
+def search_trial(config: dict, root: str, sweep: Sweep) -> dict:
+    """One Tune trial: the sampled point's flow (skipped when already finished), its objective
+    (the worst value when it failed or lacks a column)."""
+    point = _search_point(sweep, config)
+    d = _write_config(Path(root), point)
+    if finished(d, point, sweep.to):
+        res = {"ok": True, "seconds": 0.0, "error": None}
+        if not (d / "report.json").exists():
+            _partial_report(d)
+    else:
+        res = run_point(str(d), sweep.to)
+    value = None if not res["ok"] else objective(point_row(point, d), sweep.search)
+    worst = -math.inf if sweep.search["mode"] == "max" else math.inf
+    return {"objective": worst if value is None else value, "point": point.name,
+            "ok": res["ok"], "error": res["error"] or "", "seconds": res["seconds"]}
+
+
+def _tune_space(space: dict) -> dict:
+    from ray import tune
+
+    return {axis: getattr(tune, kind)(*args) if kind != "choice" else tune.choice(args)
+            for axis, dist in space.items() for kind, args in dist.items()}
+
+
+def _run_search(sweep: Sweep, root: Path, address, workers, echo) -> int:
+    """``trials`` points drawn by Ray Tune's random search (seeded: the same file draws the same
+    points, so a second run finds them finished), one Tune trial each."""
+    s = sweep.search
+    echo(f"ttfs sweep: {sweep.name}: search of {s['trials']} trials to {sweep.to} in {root}, "
+         f"{s['mode']} {' + '.join(f'{w:g} * {c}' for c, w in s['objective'].items())}")
+    with ray_session(address, workers) as ray:
+        from ray import tune
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        echo(f"  on {_where(ray, address)}")
+        done = [0]
+
+        class Progress(tune.Callback):
+            def on_trial_complete(self, iteration, trials, trial, **info):
+                r = trial.last_result or {}
+                done[0] += 1
+                head = f"[{done[0]}/{s['trials']}]"
+                if r.get("ok"):
+                    echo(f"  done {r['point']} in {r['seconds']:.1f} s, objective "
+                         f"{r['objective']:.6g} {head}")
+                else:
+                    echo(f"  FAILED {r.get('point')} in {r.get('seconds', math.nan):.1f} s: "
+                         f"{r.get('error')} {head}")
+
+        tuner = tune.Tuner(
+            tune.with_resources(tune.with_parameters(search_trial, root=str(root.resolve()),
+                                                     sweep=sweep), {"cpu": 1}),
+            param_space=_tune_space(s["space"]),
+            tune_config=tune.TuneConfig(num_samples=s["trials"], metric="objective",
+                                        mode=s["mode"],
+                                        search_alg=BasicVariantGenerator(random_state=s["seed"])),
+            run_config=tune.RunConfig(storage_path=str((root / "tune").resolve()), name="search",
+                                      verbose=0, callbacks=[Progress()]))
+        grid = tuner.fit()
+        results = [(r.config, r.metrics or {}) for r in grid]
+    rows, errors = {}, {}
+    for config, metrics in results:
+        point = _search_point(sweep, config)
+        error = (metrics.get("error") or "the trial did not finish") if not metrics.get(
+            "ok") else None
+        if error:
+            errors[point.name] = error
+        row = point_row(point, point_dir(root, point), error)
+        row["objective"] = None if error else objective(row, s)
+        rows[point.name] = row
+    table = sorted(rows.values(), key=lambda r: r["point"])
+    write_results(root, sweep, table)
+    plotted = write_pareto(root / "pareto.png", sweep, table)
+    scored = [r for r in table if r["objective"] is not None]
+    if scored:
+        best = (max if s["mode"] == "max" else min)(scored, key=lambda r: r["objective"])
+        echo(f"ttfs sweep: best {best['point']}, objective {best['objective']:.6g}")
+    echo(f"ttfs sweep: {len(table) - len(errors)} of {len(table)} trials done; results in "
+         f"{root / 'results.csv'}" + ("" if plotted else " (no pareto.png: no modelled energy)"))
     if errors:
         echo(f"ttfs sweep: failed: {', '.join(sorted(errors))}")
         return 2

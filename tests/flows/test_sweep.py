@@ -313,3 +313,64 @@ def test_an_unreachable_cluster_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"ttfs sweep: error: cannot reach the Ray cluster at 127.0.0.1:{port} ")
     assert err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+SEARCH = 'to = "cosim"\n' + BASE.replace("[base]\n", '[base]\nmethods = ["count"]\n') + """
+[search]
+trials = 2
+objective = {rtl_accuracy = 1.0, energy_pj = -1e-5}
+seed = 1
+
+[search.space]
+lam = {loguniform = [0.01, 1.0]}
+seed = {choice = [0, 1]}
+"""
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_search_draws_trials_with_ray_tune_and_resumes_them(tmp_path):
+    (tmp_path / "s.toml").write_text(SEARCH)
+    out = tmp_path / "out"
+    lines: list[str] = []
+    assert run_sweep(tmp_path / "s.toml", out=out, workers=2, echo=lines.append) == 0
+    rows = json.loads((out / "results.json").read_text())["points"]
+    assert len(rows) == 2 and all(r["status"] == "done" for r in rows)
+    for r in rows:
+        assert 0.01 <= r["lam"] <= 1.0 and r["seed"] in (0, 1)
+        assert r["point"] == f"lam-{r['lam']:.4g}_seed-{r['seed']}"
+        assert r["objective"] == pytest.approx(r["rtl_accuracy"] - 1e-5 * r["energy_pj"])
+    best = max(rows, key=lambda r: r["objective"])
+    assert f"ttfs sweep: best {best['point']}, objective {best['objective']:.6g}" in lines
+    mtimes = {r["point"]: (out / "points" / r["point"] / "manifest.json").stat().st_mtime_ns
+              for r in rows}
+    lines.clear()
+    # the same seed draws the same points: found finished, not run again
+    assert run_sweep(tmp_path / "s.toml", out=out, workers=2, resume=True,
+                     echo=lines.append) == 0
+    assert sum(" in 0.0 s, objective " in line for line in lines) == 2
+    assert {n: (out / "points" / n / "manifest.json").stat().st_mtime_ns for n in mtimes} == mtimes
+    assert table(out) == [{k: v for k, v in r.items() if k not in TABLE_VOLATILE} for r in rows]
+
+
+@pytest.mark.parametrize("search, message", [
+    ("trials = 0\nobjective = 'energy_pj'\n[search.space]\nlam = {uniform = [0, 1]}\n",
+     "search trials must be a positive integer, not 0"),
+    ("trials = 2\nobjective = 'speed'\n[search.space]\nlam = {uniform = [0, 1]}\n",
+     "search objective must be a results column or a table of weights by column"),
+    ("trials = 2\nobjective = 'energy_pj'\n[search.space]\nlam = {normal = [0, 1]}\n",
+     "search axis 'lam' must be one of {uniform = [low, high]}"),
+    ("trials = 2\nobjective = 'energy_pj'\n[search.space]\nfoo = {uniform = [0, 1]}\n",
+     "unknown axis 'foo'"),
+    ("trials = 2\nobjective = 'energy_pj'\nmode = 'best'\n[search.space]\nlam = {choice = [1]}\n",
+     "search mode must be 'max' or 'min', not 'best'"),
+])
+def test_bad_search_tables_are_one_line_errors(tmp_path, capsys, search, message):
+    f = tmp_path / "bad.toml"
+    f.write_text("[search]\n" + search)
+    assert main(["sweep", str(f), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ttfs sweep: error: ") and message in err and err.count("\n") == 1
+    f.write_text("[axes]\nseed = [1]\n[search]\n" + search)
+    assert main(["sweep", str(f)]) == 2
+    assert "give [axes] (a grid) or [search] (Ray Tune trials), not both" in capsys.readouterr().err
