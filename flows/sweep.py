@@ -382,26 +382,43 @@ def ray_session(address: str | None, workers: int | None):
         raise ConfigError(f"--workers must be a positive integer, not {workers!r}")
     if address:
         check_reachable(address)
+    # ray.init sets RAY_AUTH_MODE for this process; a local instance is kept on the loopback
+    # address (Ray's single-machine mode, read when ray is first imported: otherwise its nodes
+    # talk over the machine's network address although nothing outside the machine takes part).
+    # Both are restored below.
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", LOOPBACK_ENV)}
+    if not address:
+        os.environ[LOOPBACK_ENV] = "0"
     import ray
 
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
-    auth = os.environ.get("RAY_AUTH_MODE")  # ray.init sets it for this process: restored below
     try:
         if address:
             ray.init(address=address, **quiet)
         else:
             ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        _restore(saved)
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise ConfigError(f"cannot start or join {where}: {_one_line(exc)}") from None
     try:
         yield ray
     finally:
         ray.shutdown()
-        if auth is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
+        _restore(saved)
+
+
+#: Ray's switch for multi-node clusters ("0": every node address is the loopback address, as
+#: on a single machine)
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _restore(saved: dict) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
         else:
-            os.environ["RAY_AUTH_MODE"] = auth
+            os.environ[key] = value
 
 
 def _where(ray, address: str | None) -> str:

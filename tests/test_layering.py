@@ -35,10 +35,11 @@ DEV_ONLY = {"pytest", "hypothesis", "snntorch"}
 #: third-party packages a layer must not import (the sim's numpy-only rule is also checked by
 #: running it, in tests/sim/test_purity.py)
 FORBIDDEN_THIRD_PARTY = {
-    "sim": {"torch", "amaranth", "cocotb", "matplotlib", "sklearn", "nir", "h5py"} | DEV_ONLY,
-    "hw": {"torch", "cocotb", "sklearn"} | DEV_ONLY,
-    "train": {"amaranth", "cocotb"} | DEV_ONLY,
-    "verify": {"torch", "sklearn"} | DEV_ONLY,
+    "sim": {"torch", "amaranth", "cocotb", "matplotlib", "sklearn", "nir", "h5py", "ray"}
+    | DEV_ONLY,
+    "hw": {"torch", "cocotb", "sklearn", "ray"} | DEV_ONLY,
+    "train": {"amaranth", "cocotb", "ray"} | DEV_ONLY,
+    "verify": {"torch", "sklearn", "ray"} | DEV_ONLY,
     "flows": DEV_ONLY,
 }
 

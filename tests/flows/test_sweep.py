@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ttfs.flows.cli import main
-from ttfs.flows.sweep import TABLE_VOLATILE, load_sweep, run_sweep
+from ttfs.flows.sweep import LOOPBACK_ENV, TABLE_VOLATILE, load_sweep, ray_session, run_sweep
 from ttfs.sim.errors import ConfigError
 
 BASE = """
@@ -202,7 +202,10 @@ def loopback_cluster():
     ray = str(Path(sys.executable).with_name("ray"))
     tmp = tempfile.mkdtemp(prefix="ttfsray", dir="/tmp")  # short: Ray's socket paths
     logs = Path(tempfile.mkdtemp(prefix="ttfsraylogs"))
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    # loopback only: the shim makes every node's address 127.0.0.1 (checked below)
+    shim = str(Path(__file__).with_name("ray_loopback"))
+    path = os.pathsep.join(p for p in (shim, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", LOOPBACK_ENV: "1", "PYTHONPATH": path}
     port = _free_port()
     addr = f"127.0.0.1:{port}"
     procs: list[subprocess.Popen] = []
@@ -222,6 +225,7 @@ def loopback_cluster():
             assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
             assert time.monotonic() < deadline, "a Ray node did not start in 120 s"
             time.sleep(0.5)
+        assert "Local node IP: 127.0.0.1" in log.read_text(errors="replace")
 
     marks = (tmp, f":{port} ", f":{port}\n", f"={addr}", f"127.0.0.1:{port}")
     try:
@@ -374,3 +378,11 @@ def test_bad_search_tables_are_one_line_errors(tmp_path, capsys, search, message
     f.write_text("[axes]\nseed = [1]\n[search]\n" + search)
     assert main(["sweep", str(f)]) == 2
     assert "give [axes] (a grid) or [search] (Ray Tune trials), not both" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_local_ray_instance_stays_on_the_loopback_address():
+    before = os.environ.get(LOOPBACK_ENV)
+    with ray_session(None, 1) as ray:
+        assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+    assert os.environ.get(LOOPBACK_ENV) == before  # restored for whatever runs next
