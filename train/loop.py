@@ -22,7 +22,13 @@ import torch.nn.functional as F
 
 from ttfs.sim.encode import encode_ttfs
 from ttfs.sim.errors import ConfigError
-from ttfs.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_atomic
+from ttfs.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    FINAL_NAME,
+    PARTIAL_NAME,
+    load_checkpoint,
+    save_atomic,
+)
 from ttfs.train.data import dataset_info, load_split, parse_dataset
 from ttfs.train.method import Method, TrainRequest
 from ttfs.train.penalties import PENALTY_DEFAULTS, make_penalty
@@ -161,7 +167,7 @@ def train_surrogate(req: TrainRequest, method: str) -> Path:
     torch.set_num_threads(int(opts["threads"]))
     out = Path(req.out)
     out.mkdir(parents=True, exist_ok=True)
-    ck_path = out / "checkpoint.pt"
+    ck_path = out / PARTIAL_NAME
     info = dataset_info(req.dataset)
     enc = encoder_settings(opts)
     Xtr, ytr = load_split(req.dataset, "train")
@@ -243,7 +249,7 @@ def train_surrogate(req: TrainRequest, method: str) -> Path:
             req.progress(dict(rec))
     if qat_from >= epochs:
         model.calibrate(xtr)
-    final = out / "model.pt"
+    final = out / FINAL_NAME
     save_atomic(_checkpoint(req, method, opts, enc, model, opt, epochs, epochs, history,
                              complete=True), final)
     return final

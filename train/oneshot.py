@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ttfs.sim.errors import ConfigError
-from ttfs.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_atomic
+from ttfs.train.checkpoint import CHECKPOINT_FORMAT, FINAL_NAME, load_checkpoint, save_atomic
 from ttfs.train.data import dataset_info, load_split, parse_dataset
 from ttfs.train.method import Method, TrainRequest
 
@@ -51,7 +51,7 @@ def start(req, method: str) -> tuple[Path, bool]:
     torch.set_num_threads(threads)  # small nets: more threads only contend
     out = Path(req.out)
     out.mkdir(parents=True, exist_ok=True)
-    final = out / "model.pt"
+    final = out / FINAL_NAME
     if req.resume and final.is_file():
         ck = load_checkpoint(final)
         if (ck.get("method"), ck.get("dataset"), ck.get("seed")) != (method, req.dataset,
