@@ -49,6 +49,7 @@ __all__ = [
     "QNet",
     "EventSet",
     "check_events",
+    "check_labels",
     "load_qnet",
     "save_qnet",
     "load_events",
@@ -368,6 +369,17 @@ class QNet:
 # -- events ---------------------------------------------------------------------------------
 
 
+def check_labels(labels, n_outputs: int, error: type[Exception] = ConfigError) -> None:
+    """Raise ``error`` naming the first sample whose label is not one of the network's outputs
+    ``0 .. n_outputs-1``."""
+    labels = np.asarray(labels)
+    bad = np.flatnonzero(labels >= n_outputs)
+    if bad.size:
+        n = int(bad[0])
+        raise error(f"sample {n} has label {int(labels[n])}, outside the network's "
+                    f"{n_outputs} outputs (labels 0..{n_outputs - 1})")
+
+
 def check_events(events: np.ndarray, time_steps: int, n_inputs: int, what: str = "sample") -> None:
     """Raise :class:`ConfigError` unless ``events`` is a valid ``(n, 2)`` array sorted by (t, i)."""
     if events.ndim != 2 or events.shape[1] != 2:
@@ -449,17 +461,9 @@ class EventSet:
             self.check_labels(n_outputs)
 
     def check_labels(self, n_outputs: int, error: type[Exception] = ConfigError) -> None:
-        """Raise ``error`` naming the first sample whose label is not one of the network's
-        outputs ``0 .. n_outputs-1`` (nothing to check without labels)."""
-        if self.labels is None:
-            return
-        bad = np.flatnonzero(self.labels >= n_outputs)
-        if bad.size:
-            n = int(bad[0])
-            raise error(
-                f"sample {n} has label {int(self.labels[n])}, outside the network's "
-                f"{n_outputs} outputs (labels 0..{n_outputs - 1})"
-            )
+        """:func:`check_labels` of this set's labels (nothing to check without labels)."""
+        if self.labels is not None:
+            check_labels(self.labels, n_outputs, error)
 
     def subset(self, indices) -> EventSet:
         idx = list(indices)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ttfs.sim.encode import encode_rate, encode_ttfs
 from ttfs.sim.errors import ConfigError
-from ttfs.sim.ir import EventSet, QNet, load_qnet, save_qnet
+from ttfs.sim.ir import EventSet, QNet, check_labels, load_qnet, save_qnet
 from ttfs.sim.jsonio import is_int
 from ttfs.train import data as _data
 from ttfs.train.checkpoint import (
@@ -150,13 +150,8 @@ def _model_record(model: Any) -> dict:
 
 
 def _check_labels(y: np.ndarray | None, n_out: int | None) -> None:
-    if y is None or n_out is None or not len(y):
-        return
-    bad = np.flatnonzero(np.asarray(y) >= n_out)
-    if bad.size:
-        k = int(bad[0])
-        raise ConfigError(f"sample {k} has label {int(y[k])}, outside the network's {n_out} "
-                          f"outputs (labels 0..{n_out - 1})")
+    if y is not None and n_out is not None:
+        check_labels(y, n_out)
 
 
 def encode_for(model: QNet | str | os.PathLike, X: np.ndarray,

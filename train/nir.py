@@ -32,6 +32,7 @@ import numpy as np
 
 from ttfs.sim.errors import ConfigError
 from ttfs.sim.ir import READOUTS, RESET_MODES, EventSet, Layer, QNet
+from ttfs.sim.jsonio import is_int
 from ttfs.sim.numeric import fits_signed, smax
 
 __all__ = [
@@ -587,8 +588,7 @@ def import_nir(
         else graph_or_path
     if not isinstance(graph, nir.NIRGraph):
         raise ConfigError(f"expected a NIRGraph, not {type(graph).__name__}")
-    if isinstance(time_steps, bool) or not isinstance(time_steps, (int, np.integer)) \
-            or time_steps < 1:
+    if not is_int(time_steps) or time_steps < 1:
         raise ConfigError(f"time_steps must be a positive integer, not {time_steps!r}")
     if not (isinstance(dt, (int, float)) and dt > 0 and math.isfinite(dt)):
         raise ConfigError(f"dt must be a positive number, not {dt!r}")
@@ -619,7 +619,7 @@ def import_nir(
 
 def _import_float(graph, T, dt, reset, wb, pb, calibration, readout, notes) -> ImportResult:
     for name, v, lo, hi in (("weight_bits", wb, 2, 16), ("potential_bits", pb, 2, 32)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+        if not is_int(v) or not lo <= v <= hi:
             raise ConfigError(f"{name} must be in {lo}..{hi}, not {v!r}")
     layers, lin_names = _float_layers(graph, dt)
     mode = reset or "zero"
