@@ -276,13 +276,13 @@ def point_dir(root: Path, point: Point) -> Path:
 
 
 def finished(directory: Path, point: Point, to: str) -> bool:
-    """The point's manifest, made with the point's config, says its last step completed."""
+    """The point's run directory, made with the point's config, completed its last step: the
+    flow's own test (:meth:`Run.completed`: the manifest read as a resume reads it, the step's
+    artifacts present and unchanged)."""
     try:
-        m = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return Run(directory, point.config, verbosity=0).completed(to)
+    except ConfigError:
         return False
-    return (m.get("config") == point.config.to_json()
-            and (m.get("steps", {}).get(to) or {}).get("status") == "done")
 
 
 def _one_line(exc: BaseException) -> str:
