@@ -283,7 +283,11 @@ def _held_out(n: int) -> int:
     return max(1, n // 10) if n >= 2 else 0
 
 
-def _split_rows(X: np.ndarray, y: np.ndarray, split: str, has_val: bool):
+def _split_rows(part, split: str, has_val: bool):
+    """``(X, y)`` of ``split`` from a user's parts: ``part(name)`` gives the ``(X, y)`` of the
+    part ``"train"``, ``"validation"`` or ``"test"``; without a validation part, validation is
+    the held-out tail of the training part and train the rest."""
+    X, y = part("train" if split == "validation" and not has_val else split)
     if split == "test" or has_val:
         return X, y
     cut = len(y) - _held_out(len(y))
@@ -370,8 +374,7 @@ def npz_dataset(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.nda
                               "or use csv:PATH, which scales by the training range)")
         arrays[yn] = _check_labels(y, f"{where}: {yn}")
         arrays[xn] = X.astype(np.float32)
-    xn, yn = NPZ_ARRAYS["train" if split == "validation" and not has_val else split]
-    return _split_rows(arrays[xn], arrays[yn], split, has_val)
+    return _split_rows(lambda name: tuple(arrays[a] for a in NPZ_ARRAYS[name]), split, has_val)
 
 
 CSV_LABEL = "label"
@@ -449,8 +452,7 @@ def _csv_parts(root: Path) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]
 
 def _csv_train_raw(root: Path, parts=None) -> np.ndarray:
     parts = parts or _csv_parts(root)
-    _, X, y = parts["train"]
-    return _split_rows(X, y, "train", "validation" in parts)[0]
+    return _split_rows(lambda name: parts[name][1:], "train", "validation" in parts)[0]
 
 
 def minmax_scaling(X: np.ndarray) -> dict:
@@ -474,9 +476,7 @@ def csv_dataset(root: str | os.PathLike, split: str) -> tuple[np.ndarray, np.nda
     _check_split(split)
     parts = _csv_parts(Path(root))
     scaling = minmax_scaling(_csv_train_raw(Path(root), parts))
-    has_val = "validation" in parts
-    _, X, y = parts["train" if split == "validation" and not has_val else split]
-    X, y = _split_rows(X, y, split, has_val)
+    X, y = _split_rows(lambda name: parts[name][1:], split, "validation" in parts)
     return apply_scaling(X, scaling), y.copy()  # the parsed file is cached, read-only
 
 
