@@ -15,7 +15,7 @@ import numpy as np
 
 from ttfs.flows.artifacts import read_events, read_json
 from ttfs.sim.core import load_core
-from ttfs.sim.energy import energy_report
+from ttfs.sim.energy import CROSSOVER_FACTORS, crossover, energy_report
 from ttfs.sim.metrics import summarise
 from ttfs.sim.reference import Counters, SampleResult
 
@@ -74,13 +74,34 @@ def _plots(run, report: dict, figdir: Path) -> dict[str, str]:
         fig, ax = plt.subplots(figsize=(5, 3))
         labels = ["SNN (this core)", "dense ANN"]
         comp = [snn["compute"], ann["compute_pj"]]
-        mem = [snn["memory"], ann["weight_memory_pj"]]
+        mem = [snn["memory"], ann["memory_pj"]]
         ax.bar(labels, comp, label="compute", color="#3b6ea8")
         ax.bar(labels, mem, bottom=comp, label="memory access", color="#c8a24a")
         ax.set_ylabel("pJ per inference (model estimate)")
         ax.set_title("Energy: SNN vs dense ANN")
         ax.legend()
         save(fig, "energy.png")
+
+    xo = report.get("crossover")
+    if xo:
+        pts = xo["points"]
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        x = [p["spikes_per_neuron"] for p in pts]
+        y = [p["snn_pj"] / 1000 for p in pts]
+        ax.plot(x, y, "o-", color="#3b6ea8", label="SNN on this core (cost model)")
+        for p, xi, yi in zip(pts, x, y, strict=True):
+            ax.annotate(f"x{p['factor']:g}", (xi, yi), textcoords="offset points",
+                        xytext=(3, 3), fontsize=7, color="#555555")
+        tr = [p for p in pts if p["trained"]]
+        ax.plot([p["spikes_per_neuron"] for p in tr], [p["snn_pj"] / 1000 for p in tr], "*",
+                ms=15, color="#d1495b", label="trained network")
+        ax.axhline(pts[0]["ann_pj"] / 1000, color="#c8a24a", ls="--", label="dense ANN")
+        ax.set_xlabel("hidden spikes per neuron per inference")
+        ax.set_ylabel("nJ per inference (model estimate)")
+        ax.set_ylim(bottom=0)
+        ax.set_title("Energy vs activity (hidden thresholds x factor)", fontsize=10)
+        ax.legend(fontsize=7)
+        save(fig, "crossover.png")
 
     methods = report.get("methods", {})
     if len(methods) > 1:
@@ -151,6 +172,7 @@ def write_report(run) -> list[Path]:
         report["neurobench"] = {k: v for k, v in summary.items() if k != "definitions"}
         report["neurobench_definitions"] = summary["definitions"]
         report["energy"] = energy_report(qnet, rtl, core=core)
+        report["crossover"] = _crossover(qnet, events, core)
     figs = _plots(run, report, run.path("figures"))
     report["figures"] = figs
     # the cycle list is long: keep it out of the JSON summary, the results file has it
@@ -163,6 +185,20 @@ def write_report(run) -> list[Path]:
     return [run.path("report.json"), run.path("report.md")] + [
         run.path(p) for p in figs.values()
     ]
+
+
+#: samples the report's crossover sweep runs (the reference model with the cost model: about
+#: 2 s for 1,000 Yin-Yang samples x 11 factors)
+CROSSOVER_SAMPLES = 1000
+
+
+def _crossover(qnet, events, core) -> dict:
+    """The energy crossover of the run's network (``sim.energy.crossover``): reference model and
+    cost model on the first :data:`CROSSOVER_SAMPLES` test samples, thresholds scaled."""
+    if len(events) > CROSSOVER_SAMPLES:
+        events = events.subset(range(CROSSOVER_SAMPLES))
+    return {"samples": len(events), "factors": list(CROSSOVER_FACTORS),
+            "points": crossover(qnet, events, core, CROSSOVER_FACTORS)}
 
 
 def _fmt(x, spec: str = ".4f") -> str:
@@ -220,10 +256,33 @@ def _markdown(r: dict, cfg) -> str:
                   f"| SNN on this core | {s['compute']:.1f} | {s['memory']:.1f} | "
                   f"{s['total']:.1f} |",
                   f"| dense ANN ({a['macs']} MACs) | {a['compute_pj']:.1f} | "
-                  f"{a['weight_memory_pj']:.1f} | {a['total_pj']:.1f} |", "",
-                  f"Counts used: {en['counts']}.", ""]
+                  f"{a['memory_pj']:.1f} | {a['total_pj']:.1f} |", "",
+                  f"Counts used: {en['counts']}. Memories priced by their size "
+                  "(docs/energy.md): "
+                  + ", ".join(f"{k} {m['bytes']:g} B ({m['pj_per_64bit']:.2f} pJ per 64 bits)"
+                              for k, m in en.get("memories", {}).items())
+                  + f"; the dense ANN reads every weight once ({a['weight_memory_pj']:.1f} pJ) "
+                  f"and each layer's inputs once, writes its outputs once "
+                  f"({a['activation_memory_pj']:.1f} pJ).", ""]
         if "energy.png" in r["figures"]:
             lines += ["![energy](figures/energy.png)", ""]
+    xo = r.get("crossover")
+    if xo:
+        lines += ["## Energy vs activity (model estimate, not silicon)", "",
+                  f"Every hidden threshold table scaled by a factor (entries that block firing "
+                  f"kept); reference model with the cost model's hardware counters on the first "
+                  f"{xo['samples']} test samples; factor 1 is the trained network.", "",
+                  "| factor | hidden spikes/neuron | SOPs/synapse | cycles | SNN pJ | dense ANN pJ "
+                  "| SNN/ANN | accuracy |", "|---|---|---|---|---|---|---|---|"]
+        for p in xo["points"]:
+            mark = " (trained)" if p["trained"] else ""
+            lines.append(f"| {p['factor']:g}{mark} | {p['spikes_per_neuron']:.4f} | "
+                         f"{p['sops_per_synapse']:.4f} | {p['cycles']:.1f} | "
+                         f"{p['snn_pj']:.1f} | {p['ann_pj']:.1f} | {p['snn_over_ann']:.2f} | "
+                         f"{_fmt(p['accuracy'])} |")
+        lines.append("")
+        if "crossover.png" in r["figures"]:
+            lines += ["![crossover](figures/crossover.png)", ""]
     syn = r.get("synthesis")
     if syn:
         lines += ["## Resources and Fmax", "", "| target | LUT/LC | FF | BRAM | DSP | Fmax (MHz) "
