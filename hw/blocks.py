@@ -18,8 +18,8 @@ from amaranth.lib.wiring import In, Out
 
 from ttfs.hw.params import Widths
 
-__all__ = ["WeightMemory", "ParameterTables", "NeuronArray", "EventFetch", "EventQueue",
-           "ResultSerializer", "INTEG", "SWEEP"]
+__all__ = ["WeightMemory", "ParameterTables", "ThresholdLookahead", "NeuronArray", "EventFetch",
+           "EventQueue", "ResultSerializer", "INTEG", "SWEEP"]
 
 #: op kinds of the neuron array
 SWEEP = 0
@@ -168,6 +168,43 @@ class ParameterTables(wiring.Component):
         return m
 
 
+class ThresholdLookahead(wiring.Component):
+    """Each layer's threshold at the step after the current one, ``Theta_l[t + 1]``, for all
+    layers at once: one small RAM per layer (a copy of its threshold table, written by the
+    loader with the shared table), all read at ``t + 1`` (mod the table depth; the sequencer
+    never uses the value read at ``t = T - 1``).
+
+    Latency 1: ``th_next`` in a cycle holds the entries at ``t + 1`` for the ``t`` of the cycle
+    before. Members: ``th_en/th_addr/th_data`` (the loader's table writes, address
+    ``Cat(t, layer)``), ``t``, ``th_next`` (layer ``l`` at bits ``l * (PB - 1)``).
+    """
+
+    def __init__(self, widths: Widths):
+        self._w = widths
+        vb = widths.PB - 1 or 1
+        super().__init__({
+            "th_en": In(1), "th_addr": In(_addr_bits(widths.table_depth)), "th_data": In(vb),
+            "t": In(widths.t_idx), "th_next": Out(widths.ML * vb),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._w
+        vb = w.PB - 1 or 1
+        ti = w.t_idx
+        layer = self.th_addr[ti:]
+        for k in range(w.ML):
+            mem = Memory(shape=unsigned(vb), depth=1 << ti, init=[], attrs=NO_RW_CHECK)
+            m.submodules[f"th_next{k}"] = mem
+            wp = mem.write_port()
+            rp = mem.read_port()
+            m.d.comb += [wp.en.eq(self.th_en & (layer == k)), wp.addr.eq(self.th_addr[:ti]),
+                         wp.data.eq(self.th_data), rp.addr.eq((self.t + 1)[:ti]),
+                         self.th_next[k * vb:(k + 1) * vb].eq(
+                             guarded_read(m, w, wp, rp, f"th_next{k}"))]
+        return m
+
+
 class NeuronArray(wiring.Component):
     """P neurons updated per cycle: the integrate and fire/leak datapath with the membrane memory.
 
@@ -222,6 +259,8 @@ class NeuronArray(wiring.Component):
             "sat_count": Out(_addr_bits(w.P + 1) or 1),
             "fire_valid": Out(1), "fire_chunk": Out(w.chunk_idx), "fire_mask": Out(w.P),
             "busy": Out(1),
+            "th_next": In(w.ML * (w.PB - 1 or 1)), "bound_clear": In(1),
+            "bound": Out(w.ML * (w.PB - 1 or 1)), "need_const": Out(w.ML),
         })
 
     def elaborate(self, platform):
@@ -419,6 +458,7 @@ class NeuronArray(wiring.Component):
             v1.append(Mux(d_ge[p], reset_v, v)[:PB])
         new_fired = fired(d_word) | Mux(d_reset == FIRE_ONCE, d_ge, 0)
         d_out = Cat(*v1, new_fired)
+        self._bounds(m, d_valid & ~d_integ, d_chunk == 0, d_maddr[ci:], v1, d_can & ~new_fired)
 
         f_valid = Signal()
         f_maddr = Signal(self._mab)
@@ -469,6 +509,66 @@ class NeuronArray(wiring.Component):
         m.d.comb += self.busy.eq(a_valid | bst["valid"] | mst["valid"] | c_valid | d_valid
                                  | e_valid | f_valid | s_valid)
         return m
+
+    def _bounds(self, m: Module, x_in_valid, x_in_first, x_in_layer, lanes, may) -> None:
+        """The layer bounds: per layer, the largest potential (clamped at 0) of the neurons that
+        may still fire, as the layer's last sweep left it, and whether it reaches the layer's
+        threshold at the next step (``need_const``; meaningful for a constant table).
+
+        A sweep op's post-reset lanes (``lanes``, those that may fire after it: ``may``) are
+        registered as they leave ``d_`` (``x_``); ``y_`` reduces them to two by maxima, ``z_``
+        to one and folds it into the layer's bound: chunk 0 of a sweep starts it afresh, later
+        chunks raise it, so after a sweep it is exact. The bound is final 7 cycles after the
+        last sweep op's issue (the register is written at the end of that cycle), before the
+        sequencer's next ``STEP`` reads it. Clamping at 0 changes no decision: every threshold
+        is at least 1, so ``max(V, 0) >= Theta`` exactly when ``V >= Theta``.
+        """
+        w = self._w
+        P, PB = w.P, w.PB
+        vb = PB - 1 or 1
+        ML = w.ML
+        x_valid, x_first = Signal(), Signal()
+        x_layer = Signal(max(1, len(x_in_layer)))
+        x_val = [Signal(vb, name=f"x_val{p}") for p in range(P)]
+        m.d.sync += [x_valid.eq(x_in_valid), x_first.eq(x_in_first), x_layer.eq(x_in_layer)]
+        for p in range(P):
+            v = lanes[p]
+            m.d.sync += x_val[p].eq(Mux(may[p] & ~v[PB - 1], v[:vb], 0))
+
+        def vmax(a, b):
+            return Mux(a >= b, a, b)
+
+        def reduce(vals, levels):
+            for _ in range(levels):
+                if len(vals) == 1:
+                    break
+                vals = [vmax(vals[k], vals[k + 1]) if k + 1 < len(vals) else vals[k]
+                        for k in range(0, len(vals), 2)]
+            return vals
+
+        levels = max(0, (P - 1).bit_length())
+        y_in = reduce(x_val, max(0, levels - 1))
+        y_valid, y_first = Signal(), Signal()
+        y_layer = Signal(len(x_layer))
+        y_val = [Signal(vb, name=f"y_val{k}") for k in range(len(y_in))]
+        m.d.sync += [y_valid.eq(x_valid), y_first.eq(x_first), y_layer.eq(x_layer)]
+        m.d.sync += [y_val[k].eq(y_in[k]) for k in range(len(y_in))]
+        (z_max,) = reduce(y_val, 1)
+
+        bounds = [Signal(vb, name=f"bound{k}") for k in range(ML)]
+        needs = [Signal(name=f"need_const{k}") for k in range(ML)]
+        for k in range(ML):
+            th = self.th_next[k * vb:(k + 1) * vb]
+            with m.If(self.bound_clear):
+                m.d.sync += [bounds[k].eq(0), needs[k].eq(0)]
+            with m.Elif(y_valid & (y_layer == k)):
+                # max(a, b) >= th  <=>  a >= th or b >= th: the need bit is folded in parallel
+                m.d.sync += [
+                    bounds[k].eq(Mux(y_first, z_max, vmax(bounds[k], z_max))),
+                    needs[k].eq((z_max >= th) | (~y_first & needs[k])),
+                ]
+            m.d.comb += [self.bound[k * vb:(k + 1) * vb].eq(bounds[k]),
+                         self.need_const[k].eq(needs[k])]
 
 
 EVENT_LAYOUT = {"word": 32, "end": 1}

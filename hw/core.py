@@ -19,12 +19,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ttfs.hw.blocks import (
-    SUBTRACT,
     EventFetch,
     EventQueue,
     NeuronArray,
     ParameterTables,
     ResultSerializer,
+    ThresholdLookahead,
     WeightMemory,
     event_signature,
 )
@@ -126,6 +126,7 @@ class NeuronCore(wiring.Component):
         m.submodules.weights = wm = WeightMemory(w)
         m.submodules.tables = tb = ParameterTables(w)
         m.submodules.array = na = NeuronArray(w)
+        m.submodules.lookahead = la = ThresholdLookahead(w)
         m.submodules.queue = eq = EventQueue(w, trace=self._trace)
         m.submodules.serializer = ser = ResultSerializer(RECORD_HEAD + w.ML)
 
@@ -140,6 +141,8 @@ class NeuronCore(wiring.Component):
             wm.w_en.eq(ld.w_en), wm.w_addr.eq(ld.w_addr), wm.w_data.eq(ld.w_data),
             tb.th_en.eq(ld.th_en), tb.th_addr.eq(ld.th_addr), tb.th_data.eq(ld.th_data),
             tb.k_en.eq(ld.k_en), tb.k_addr.eq(ld.k_addr), tb.k_data.eq(ld.k_data),
+            la.th_en.eq(ld.th_en), la.th_addr.eq(ld.th_addr), la.th_data.eq(ld.th_data),
+            na.th_next.eq(la.th_next),
             # the array's read ports
             wm.r_addr.eq(na.w_addr), na.w_data.eq(wm.r_data),
             tb.r_addr.eq(na.t_addr), na.th.eq(tb.th), na.k.eq(tb.k),
@@ -147,7 +150,7 @@ class NeuronCore(wiring.Component):
             eq.push_valid.eq(na.fire_valid), eq.push_chunk.eq(na.fire_chunk),
             eq.push_mask.eq(na.fire_mask),
         ]
-        return SimpleNamespace(ld=ld, fe=fe, na=na, eq=eq, ser=ser)
+        return SimpleNamespace(ld=ld, fe=fe, na=na, eq=eq, ser=ser, la=la)
 
     def _record(self, m: Module, b: SimpleNamespace, seq: _Sequencer, cnt: _Counters) -> None:
         """The result record's words (docs/core-interface.md), held still while RESULT streams
@@ -268,6 +271,7 @@ class _Sequencer:
         self._w = w
         self._cnt = cnt
         self.ld, self.fe, self.na, self.eq, self.ser = b.ld, b.fe, b.na, b.eq, b.ser
+        self.la = b.la
         self._load = load
         self._events = events
         ML = w.ML
@@ -282,8 +286,9 @@ class _Sequencer:
         self.cl = Signal(w.layer_idx)  # CLEAR walk
         self.wait = Signal(range(WAIT_CYCLES + 1))
         self.swept = Signal()  # the current layer phase issued sweep ops
-        self.pend_cur = Signal(ML)  # subtract layers that spiked at the previous step
-        self.pend_nxt = Signal(ML)
+        # layers without a leak whose bound reaches their threshold at this step: one of their
+        # neurons fires here even without events (set as STEP moves to the step)
+        self.need_cur = Signal(ML)
         self.out_spiked = Signal()  # the last layer spiked at this step
         self.started = Signal()  # a step has run in this sample
         self.sel_ev_r = Signal()  # the layer NEXT picked has events at this step
@@ -354,7 +359,7 @@ class _Sequencer:
         # Static facts about the loaded network, registered: they change only while loading, and
         # as registers they keep the loader's fields out of the sequencer's decision paths.
         self.sweepable = [Signal(name=f"sweepable{k}") for k in range(ML)]
-        self.always = [Signal(name=f"always{k}") for k in range(ML)]
+        self.leaky = [Signal(name=f"leaky{k}") for k in range(ML)]
         self.cm1 = [Signal(w.chunk_cnt, name=f"chunks_m1_{k}") for k in range(ML)]
         # for the chunk walk's "last chunk" flag (c_end): chunks - 2, chunks == 1, 2
         self.cm2 = [Signal(w.chunk_cnt, name=f"chunks_m2_{k}") for k in range(ML)]
@@ -370,7 +375,7 @@ class _Sequencer:
             dk = desc[k]
             sw = (k < L) & ~((L == k + 1) & ld.max_potential)
             al = (dk.leak != 0) | ~dk.th_const
-            m.d.sync += [self.sweepable[k].eq(sw), self.always[k].eq(al),
+            m.d.sync += [self.sweepable[k].eq(sw), self.leaky[k].eq(dk.leak != 0),
                          self.cm1[k].eq(dk.chunks - 1), self.cm2[k].eq(dk.chunks - 2),
                          self.one[k].eq(dk.chunks == 1), self.two[k].eq(dk.chunks == 2),
                          self.live[k].eq(k < L)]
@@ -397,6 +402,27 @@ class _Sequencer:
         # moves (t moves as STEP leaves for NEXT, and in IDLE and CLEAR to the 0 it has)
         self.t_last = Signal()
         m.d.sync += self.t_last.eq(t == last_t)
+
+        # The layer bounds' decisions (docs/microarchitecture.md, "The skip rule"): the
+        # lookahead RAMs are read at t + 1, so as STEP moves to t + 1 (every step is visited
+        # when a table varies) or to any later step (all tables constant) they hold the
+        # threshold of the step it moves to; need_next, whether each layer's bound reaches it,
+        # is registered into need_cur with the move. At a sample's first step every bound is 0
+        # (below every threshold), and the lookahead may hold another entry then: forced to 0.
+        la, na = self.la, self.na
+        vb = w.PB - 1 or 1
+        m.d.comb += la.t.eq(t)
+        self.need_next = Signal(ML)
+        for k in range(ML):
+            sl = slice(k * vb, (k + 1) * vb)
+            m.d.comb += self.need_next[k].eq(self.started & (na.bound[sl] >= la.th_next[sl]))
+        # a constant-table layer (no leak) whose bound reaches its threshold: the next step
+        # must be visited (the need bits are kept with the bounds; registers and an OR)
+        need_any = Const(0)
+        for k in range(ML):
+            need_any = need_any | (self.sweepable[k] & ~self.leaky[k] & na.need_const[k])
+        self.need_any = Signal()
+        m.d.comb += self.need_any.eq(need_any)
 
     # -- actions the states share ------------------------------------------------------------
 
@@ -505,7 +531,8 @@ class _Sequencer:
                              eq.q_clear.eq(1)]
                 m.d.sync += [k.eq(0) for k in cnt.cnt.values()]
                 m.d.sync += [cnt.spikes[k].eq(0) for k in range(self._w.ML)]
-                m.d.sync += [cnt.first_found.eq(0), self.pend_cur.eq(0), self.pend_nxt.eq(0),
+                m.d.comb += self.na.bound_clear.eq(1)
+                m.d.sync += [cnt.first_found.eq(0), self.need_cur.eq(0),
                              self.out_spiked.eq(0), self.cl.eq(0), self.cl_cm1.eq(self.cm1[0]),
                              self.c.eq(0), self.cl_cm2.eq(self.cm2[0]), self.c_zero.eq(1),
                              self.c_end.eq(self.one[0]), self.lc.eq(0)]
@@ -557,10 +584,10 @@ class _Sequencer:
                 m.d.sync += self.steps.eq(Mux(ld.early_exit & out_spiked, t + 1,
                                               ld.time_steps))
                 m.next = "FINISH"
-            with m.Elif(self.any_static | (self.pend_nxt != 0)):
+            with m.Elif(self.any_static | self.need_any):
                 self.move_t(t_next, Mux(started, _T_INC, _T_ZERO))
-                m.d.sync += [lc.eq(0), self.pend_cur.eq(self.pend_nxt), self.pend_nxt.eq(0),
-                             out_spiked.eq(0), started.eq(1)]
+                m.d.sync += [lc.eq(0), self.need_cur.eq(self.need_next), out_spiked.eq(0),
+                             started.eq(1)]
                 m.next = "NEXT"
             with m.Elif(~fe.ev_valid):
                 m.d.comb += self.stall.eq(1)
@@ -569,8 +596,8 @@ class _Sequencer:
                 m.next = "FINISH"
             with m.Else():
                 self.move_t(fe.ev_time, _T_EV)
-                m.d.sync += [lc.eq(0), self.pend_cur.eq(self.pend_nxt),
-                             self.pend_nxt.eq(0), out_spiked.eq(0), started.eq(1)]
+                m.d.sync += [lc.eq(0), self.need_cur.eq(self.need_next), out_spiked.eq(0),
+                             started.eq(1)]
                 m.next = "NEXT"
         with m.State("NEXT"):
             # work of each layer at this step; events only for layer lc
@@ -583,7 +610,7 @@ class _Sequencer:
             sel = Signal(w.layer_idx)
             sel_ev = Signal()
             for k in reversed(range(w.ML)):
-                sweep_k = self.sweepable[k] & (self.always[k] | self.pend_cur[k])
+                sweep_k = self.sweepable[k] & (self.leaky[k] | self.need_cur[k])
                 work_k = (k >= lc) & (self.live[k] & (has_ev & (lc == k)) | sweep_k)
                 with m.If(work_k):
                     m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
@@ -692,8 +719,6 @@ class _Sequencer:
             with m.If(wait == WAIT_CYCLES - 1):
                 m.d.sync += wait.eq(0)
                 with m.If(self.swept & eq.pending):
-                    with m.If(self.cur_reset == SUBTRACT):
-                        m.d.sync += self.pend_nxt.eq(self.pend_nxt | (Const(1, w.ML) << self.l))
                     with m.If(self.cur_last):
                         m.d.sync += self.out_spiked.eq(1)
                     m.next = "EMIT"

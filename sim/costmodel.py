@@ -117,10 +117,9 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     C = [chunks(layer.n_out, P) for layer in layers]
     mp = qnet.readout == "max_potential"
     sweepable = [not (k == L - 1 and mp) for k in range(L)]
-    always = [sweepable[k] and (layers[k].leak_shift > 0 or not layers[k].threshold_constant)
-              for k in range(L)]
-    subtract = [layer.reset == "subtract" for layer in layers]
-    any_static = any(always)
+    always = [sweepable[k] and layers[k].leak_shift > 0 for k in range(L)]
+    every_step = any(sweepable[k] and (layers[k].leak_shift > 0
+                                       or not layers[k].threshold_constant) for k in range(L))
     E = np.asarray(activity.events_in, dtype=np.int64)
     S = np.asarray(activity.spikes, dtype=np.int64)
     steps = int(activity.steps)
@@ -132,13 +131,13 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     ev_steps = np.flatnonzero(E[:, 0] > 0) if E.size else np.zeros(0, dtype=np.int64)
     started = False
     t = 0
-    pend_nxt: set[int] = set()
+    need_next = False
     out_spiked = False
     while True:
         seq += 1  # STEP
         if started and ((qnet.early_exit and out_spiked) or t == T - 1):
             break
-        if any_static or pend_nxt:
+        if every_step or need_next:
             t = t + 1 if started else 0
         else:
             later = ev_steps[ev_steps > t] if started else ev_steps
@@ -148,21 +147,24 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
         if t >= steps:  # the reference stopped earlier: cannot happen for a consistent activity
             raise ValueError(f"activity covers {steps} steps; the core visits step {t}")
         started = True
-        pend_cur, pend_nxt, out_spiked = pend_nxt, set(), False
+        out_spiked = False
+        # a layer without events fires at t exactly when its bound reaches Theta_l[t]
+        need = [sweepable[k] and not always[k] and S[t, k] > 0 and E[t, k] == 0
+                for k in range(L)]
         lc = 0
         while True:
             seq += 1  # NEXT
             has_ev = lc < L and (E[t, 0] > 0 if lc == 0 else S[t, lc - 1] > 0)
             sel = None
             for k in range(lc, L):
-                if (k == lc and has_ev) or (sweepable[k] and (always[k] or k in pend_cur)):
+                if (k == lc and has_ev) or (sweepable[k] and (always[k] or need[k])):
                     sel = k
                     break
             if sel is None:
                 break
             seq += 1  # ENTER
             e = int(E[t, sel]) if (sel == lc and has_ev) else 0
-            swept = sweepable[sel] and (e > 0 or always[sel] or sel in pend_cur)
+            swept = sweepable[sel] and (e > 0 or always[sel] or need[sel])
             ev_phase += e * C[sel]
             weight_reads += e * C[sel]
             if swept:
@@ -175,11 +177,14 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
             s = int(S[t, sel])
             if swept and s > 0:
                 emit += s + EMIT_DRAIN
-                if subtract[sel]:
-                    pend_nxt.add(sel)
                 if sel == L - 1:
                     out_spiked = True
             lc = sel + 1
+        # with constant tables, the next step is visited when a layer's bound reaches its
+        # threshold: it fires there without events (only a subtract reset can leave that)
+        need_next = (t + 1 < steps and not every_step
+                     and any(sweepable[k] and S[t + 1, k] > 0 and E[t + 1, k] == 0
+                             for k in range(L)))
     by_potential = mp or int(S[:, L - 1].sum()) == 0
     readout = (2 * C[L - 1] + layers[L - 1].n_out) if by_potential else 0
     hw = {

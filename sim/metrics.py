@@ -19,10 +19,10 @@ Definitions (``n_l`` = neurons of layer ``l``, ``steps`` = time steps the sample
 * **dense MACs**: the multiply-accumulates of the equivalent dense ANN, ``sum_l n_in_l * n_l``
   per inference, whatever the input.
 * **membrane updates**: neuron visits of the fire/leak sweeps. Layer ``l`` is swept at step ``t``
-  when it integrated an event at ``t``, or has a leak, or a time-varying threshold table, or (in
-  ``subtract`` reset) spiked at step ``t - 1``: a remainder ``V - Theta`` can still reach the
-  threshold and fire with no new event. A layer with none of these cannot change
-  (``docs/microarchitecture.md``, "The sequencer"). A sweep visits all ``n_l`` neurons. The
+  when it integrated an event at ``t``, or has a leak, or spiked at ``t``: without events and
+  leak, its potentials are as its last sweep left them, and the core sweeps it only when the
+  bound it keeps of them reaches ``Theta_l[t]``, that is, exactly when one of its neurons fires
+  there (``docs/microarchitecture.md``, "The skip rule"). A sweep visits all ``n_l`` neurons. The
   ``max_potential`` output layer is never swept. This needs the per-step activity of the result
   (reference and image models). Results without it (read back from the RTL, say) use the
   hardware counters instead, with a core. By
@@ -127,10 +127,9 @@ def layer_sops(qnet: QNet, result: SampleResult) -> list[int]:
 
 
 def swept(qnet: QNet) -> list[bool]:
-    """Per layer: whether it is swept at every step regardless of events (leak or varying
-    threshold), for the membrane-update rule; the ``max_potential`` output layer is excluded
-    separately."""
-    return [layer.leak_shift > 0 or not layer.threshold_constant for layer in qnet.layers]
+    """Per layer: whether it is swept at every step regardless of events (a leak), for the
+    membrane-update rule; the ``max_potential`` output layer is excluded separately."""
+    return [layer.leak_shift > 0 for layer in qnet.layers]
 
 
 def membrane_updates(qnet: QNet, result: SampleResult, where: str = "result") -> list[int]:
@@ -151,9 +150,7 @@ def membrane_updates(qnet: QNet, result: SampleResult, where: str = "result") ->
         if always[li]:
             sweeps = int(act.steps)
         else:
-            busy = act.events_in[: act.steps, li] > 0
-            if layer.reset == "subtract":
-                busy[1:] |= act.spikes[: act.steps - 1, li] > 0
+            busy = (act.events_in[: act.steps, li] > 0) | (act.spikes[: act.steps, li] > 0)
             sweeps = int(np.count_nonzero(busy))
         out.append(sweeps * layer.n_out)
     return out

@@ -64,12 +64,18 @@ def test_costmodel_leak_visits_every_step():
     assert leaky.counters.sweeps == 64
 
 
-def test_costmodel_subtract_layer_is_swept_after_it_fires():
+def test_costmodel_subtract_layer_is_swept_while_its_bound_reaches_the_threshold():
     net = QNet(1, 8, (Layer([[20]], 5, reset="subtract"),))
     res = _one(net, [[0, 0]])
-    # V = 20 fires at t = 0..3 (20, 15, 10, 5), then V = 0 stops the re-sweeps
+    # V = 20 fires at t = 0..3 (20, 15, 10, 5); after the sweep at t = 3 the bound is 0 < 5,
+    # so step 4 is neither visited nor swept
     assert res.trace[:, 1].tolist() == [0, 1, 2, 3]
-    assert res.counters.sweeps == 5
+    assert res.counters.sweeps == 4
+    C = 1
+    expect = (C + 1 + 2 + C + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1   # t = 0: event, sweep, emit
+              + 3 * (1 + 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1)  # t = 1..3: sweep, emit
+              + 1)                                                  # the STEP that ends
+    assert res.cycles == expect
     zero = _one(QNet(1, 8, (Layer([[20]], 5, reset="zero"),)), [[0, 0]])
     assert zero.counters.sweeps == 1
 
@@ -104,3 +110,23 @@ def test_costmodel_bad_arguments():
         cost_hook("core")
     with pytest.raises(TypeError, match="core must be a CoreConfig, not NoneType"):
         cost(None, net, act)
+
+
+def test_costmodel_varying_threshold_is_swept_only_where_a_neuron_fires():
+    # V = 10 after t = 0; the table is 100, 100, then 9: the layer fires at t = 2 and only then
+    # (afterwards its one neuron has fired, so its bound is 0)
+    table = [100, 100] + [9] * 6
+    net = QNet(1, 8, (Layer([[10]], table),))
+    res = _one(net, [[0, 0]])
+    assert res.trace.tolist() == [[1, 2, 0]]
+    assert res.counters.sweeps == 2  # t = 0 (it integrated) and t = 2 (it fires)
+    C = 1
+    empty = 1 + 1  # STEP, and the NEXT that finds no layer
+    expect = (C
+              + 1 + 2 + C + C + WAIT_CYCLES + 1                  # t = 0: event phase, sweep
+              + empty                                            # t = 1: bound 10 < 100
+              + 1 + 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1     # t = 2: sweep, emit
+              + 5 * empty                                        # t = 3 .. 7
+              + 1)                                               # the STEP that ends
+    assert res.cycles == expect
+    assert res.counters.membrane_reads == C + 2 * C

@@ -52,13 +52,16 @@ def test_leak_makes_a_layer_sweep_every_step():
     assert membrane_updates(q, r1) == [9, 0]
 
 
-def test_varying_threshold_makes_a_layer_sweep_every_step():
+def test_varying_threshold_sweeps_a_layer_only_where_it_integrates_or_fires():
     hidden = Layer(np.array([[2, 1, 1], [2, 1, 1]]), [2, 3, 2])
     out = Layer(np.array([[1], [1], [1]]), 3)
     q = QNet(2, 3, (hidden, out), 8, 16)
     (r1,) = run(q, SAMPLES.subset([1]))
-    # the empty sample: the hidden layer is swept at all 3 steps anyway, the output never
-    assert membrane_updates(q, r1) == [9, 0]
+    # the empty sample: nothing can fire, so nothing is swept (a leak would sweep every step)
+    assert membrane_updates(q, r1) == [0, 0]
+    leaky = QNet(2, 3, (Layer(hidden.weights, [2, 3, 2], leak_shift=1), out), 8, 16)
+    (r2,) = run(leaky, SAMPLES.subset([1]))
+    assert membrane_updates(leaky, r2) == [9, 0]
 
 
 def test_max_potential_output_layer_neither_spikes_nor_sweeps():
