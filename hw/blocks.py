@@ -261,6 +261,7 @@ class NeuronArray(wiring.Component):
             "busy": Out(1),
             "th_next": In(w.ML * (w.PB - 1 or 1)), "bound_clear": In(1),
             "bound": Out(w.ML * (w.PB - 1 or 1)), "need_const": Out(w.ML),
+            "fire_now": Out(w.ML),
         })
 
     def elaborate(self, platform):
@@ -458,7 +459,7 @@ class NeuronArray(wiring.Component):
             v1.append(Mux(d_ge[p], reset_v, v)[:PB])
         new_fired = fired(d_word) | Mux(d_reset == FIRE_ONCE, d_ge, 0)
         d_out = Cat(*v1, new_fired)
-        self._bounds(m, d_valid & ~d_integ, d_chunk == 0, d_maddr[ci:], v1, d_can & ~new_fired)
+        self._bounds(m, d_valid, d_chunk == 0, d_maddr[ci:], v1, d_can & ~new_fired, d_th)
 
         f_valid = Signal()
         f_maddr = Signal(self._mab)
@@ -510,18 +511,21 @@ class NeuronArray(wiring.Component):
                                  | e_valid | f_valid | s_valid)
         return m
 
-    def _bounds(self, m: Module, x_in_valid, x_in_first, x_in_layer, lanes, may) -> None:
+    def _bounds(self, m: Module, x_in_valid, x_in_first, x_in_layer, lanes, may, th) -> None:
         """The layer bounds: per layer, the largest potential (clamped at 0) of the neurons that
-        may still fire, as the layer's last sweep left it, and whether it reaches the layer's
-        threshold at the next step (``need_const``; meaningful for a constant table).
+        may still fire, as the layer's last pass left it; whether it reaches the threshold of
+        the op's step (``fire_now``) and of the next step (``need_const``; meaningful for a
+        constant table).
 
-        A sweep op's post-reset lanes (``lanes``, those that may fire after it: ``may``) are
-        registered as they leave ``d_`` (``x_``); ``y_`` reduces them to two by maxima, ``z_``
-        to one and folds it into the layer's bound: chunk 0 of a sweep starts it afresh, later
-        chunks raise it, so after a sweep it is exact. The bound is final 7 cycles after the
-        last sweep op's issue (the register is written at the end of that cycle), before the
-        sequencer's next ``STEP`` reads it. Clamping at 0 changes no decision: every threshold
-        is at least 1, so ``max(V, 0) >= Theta`` exactly when ``V >= Theta``.
+        Every op's result lanes (``lanes``: an integrate op's sums, a sweep op's post-reset
+        potentials; those that may fire after it: ``may``) are registered as they leave ``d_``
+        (``x_``); ``y_`` reduces them to two by maxima, ``z_`` to one and folds it into the
+        layer's bound: an op on chunk 0 starts it afresh, later chunks raise it. A pass (a
+        sweep, or the last event of an event phase) writes every chunk of the layer in order,
+        so after it the bound is exact. It is final 7 cycles after the pass's last op is
+        issued (the register is written at the end of that cycle). Clamping at 0 changes no
+        decision: every threshold is at least 1, so ``max(V, 0) >= Theta`` exactly when
+        ``V >= Theta``.
         """
         w = self._w
         P, PB = w.P, w.PB
@@ -530,7 +534,9 @@ class NeuronArray(wiring.Component):
         x_valid, x_first = Signal(), Signal()
         x_layer = Signal(max(1, len(x_in_layer)))
         x_val = [Signal(vb, name=f"x_val{p}") for p in range(P)]
-        m.d.sync += [x_valid.eq(x_in_valid), x_first.eq(x_in_first), x_layer.eq(x_in_layer)]
+        x_th = Signal(vb)
+        m.d.sync += [x_valid.eq(x_in_valid), x_first.eq(x_in_first), x_layer.eq(x_in_layer),
+                     x_th.eq(th)]
         for p in range(P):
             v = lanes[p]
             m.d.sync += x_val[p].eq(Mux(may[p] & ~v[PB - 1], v[:vb], 0))
@@ -550,25 +556,29 @@ class NeuronArray(wiring.Component):
         y_in = reduce(x_val, max(0, levels - 1))
         y_valid, y_first = Signal(), Signal()
         y_layer = Signal(len(x_layer))
+        y_th = Signal(vb)
         y_val = [Signal(vb, name=f"y_val{k}") for k in range(len(y_in))]
-        m.d.sync += [y_valid.eq(x_valid), y_first.eq(x_first), y_layer.eq(x_layer)]
+        m.d.sync += [y_valid.eq(x_valid), y_first.eq(x_first), y_layer.eq(x_layer),
+                     y_th.eq(x_th)]
         m.d.sync += [y_val[k].eq(y_in[k]) for k in range(len(y_in))]
         (z_max,) = reduce(y_val, 1)
 
         bounds = [Signal(vb, name=f"bound{k}") for k in range(ML)]
         needs = [Signal(name=f"need_const{k}") for k in range(ML)]
+        fires = [Signal(name=f"fire_now{k}") for k in range(ML)]
         for k in range(ML):
             th = self.th_next[k * vb:(k + 1) * vb]
             with m.If(self.bound_clear):
-                m.d.sync += [bounds[k].eq(0), needs[k].eq(0)]
+                m.d.sync += [bounds[k].eq(0), needs[k].eq(0), fires[k].eq(0)]
             with m.Elif(y_valid & (y_layer == k)):
                 # max(a, b) >= th  <=>  a >= th or b >= th: the need bit is folded in parallel
                 m.d.sync += [
                     bounds[k].eq(Mux(y_first, z_max, vmax(bounds[k], z_max))),
                     needs[k].eq((z_max >= th) | (~y_first & needs[k])),
+                    fires[k].eq((z_max >= y_th) | (~y_first & fires[k])),
                 ]
             m.d.comb += [self.bound[k * vb:(k + 1) * vb].eq(bounds[k]),
-                         self.need_const[k].eq(needs[k])]
+                         self.need_const[k].eq(needs[k]), self.fire_now[k].eq(fires[k])]
 
 
 EVENT_LAYOUT = {"word": 32, "end": 1}

@@ -29,14 +29,23 @@ from ttfs.hw.blocks import (
     event_signature,
 )
 from ttfs.hw.loader import ImageLoader, load_signature
-from ttfs.hw.params import RECORD_HEAD, STATUS, WAIT_CYCLES, Widths, counter_bounds, counter_width
+from ttfs.hw.params import (
+    RECORD_HEAD,
+    SETTLE_CYCLES,
+    STATUS,
+    WAIT_CYCLES,
+    Widths,
+    counter_bounds,
+    counter_width,
+)
 from ttfs.sim.core import CoreConfig
 
 __all__ = ["NeuronCore", "STATES", "core_signature"]
 
 #: sequencer states, in the order of a sample
 STATES = ("IDLE", "LOAD", "CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP",
-          "WAIT", "EMIT", "FINISH", "RD_ADDR", "RD_LOAD", "RD_LANE", "ABORT", "RESULT")
+          "WAIT", "DECIDE", "EMIT", "FINISH", "RD_ADDR", "RD_LOAD", "RD_LANE", "ABORT",
+          "RESULT")
 
 
 def core_signature(trace: bool = False) -> wiring.Signature:
@@ -241,7 +250,7 @@ class _Counters:
         the cycle-cost rule) in which the sequencer does not stall."""
         m = self._m
         busy_states = ("CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT",
-                       "EMIT", "RD_ADDR", "RD_LOAD", "RD_LANE")
+                       "DECIDE", "EMIT", "RD_ADDR", "RD_LOAD", "RD_LANE")
         in_busy = Const(0)
         for s in busy_states:
             in_busy = in_busy | fsm.ongoing(s)
@@ -284,7 +293,10 @@ class _Sequencer:
         self.c = Signal(w.chunk_cnt)
         self.q_idx = Signal(w.neuron_cnt)
         self.cl = Signal(w.layer_idx)  # CLEAR walk
-        self.wait = Signal(range(WAIT_CYCLES + 1))
+        self.wait = Signal(range(max(WAIT_CYCLES, SETTLE_CYCLES) + 1))
+        # the wait after an event phase of a layer that sweeps only where it fires: the bound
+        # settles, then DECIDE sweeps or not
+        self.settle = Signal()
         self.swept = Signal()  # the current layer phase issued sweep ops
         # layers without a leak whose bound reaches their threshold at this step: one of their
         # neurons fires here even without events (set as STEP moves to the step)
@@ -316,6 +328,7 @@ class _Sequencer:
         self.cur_nout = Signal(w.neuron_cnt)
         self.cur_last = Signal()
         self.cur_sweepable = Signal()
+        self.cur_leaky = Signal()
         self.nxt_base = Signal(w.row)
         self.nxt_chunks = Signal(w.chunk_cnt)
         self.cur_cm2 = Signal(w.chunk_cnt)  # chunks - 2
@@ -467,6 +480,14 @@ class _Sequencer:
 
     def to_wait(self) -> None:
         self._m.d.sync += self.wait.eq(0)
+        self._m.next = "WAIT"
+
+    def to_settle(self) -> None:
+        """Wait for the layer's bound after its event phase, then DECIDE. The queue's events
+        are spent: it is emptied now (a sweep would empty it too), so a layer that does not
+        sweep leaves nothing for the next NEXT to take as events."""
+        self._m.d.sync += [self.wait.eq(0), self.settle.eq(1)]
+        self._m.d.comb += self.eq.q_clear.eq(1)
         self._m.next = "WAIT"
 
     def layer_done(self) -> None:
@@ -641,6 +662,7 @@ class _Sequencer:
                 cur_one.eq(Array(one)[l]), cur_two.eq(Array(two)[l]), c_end.eq(Array(one)[l]),
                 self.q_end.eq(self.q_last == 0),
                 self.cur_sweepable.eq(Array(self.sweepable)[l]),
+                self.cur_leaky.eq(Array(self.leaky)[l]),
                 self.nxt_base.eq(Mux(has_next, nd.wbase, 0)),
                 self.nxt_chunks.eq(Mux(has_next, nd.chunks, 0)),
             ]
@@ -676,10 +698,14 @@ class _Sequencer:
                     self.c_zero_cur()
                 with m.Else():
                     self.c_inc(self.cur_cm2)
-            with m.Elif(self.cur_sweepable):
+            with m.Elif(self.cur_sweepable & self.cur_leaky):
                 self.start_sweep()
+            with m.Elif(self.cur_sweepable):
+                self.to_settle()
             with m.Else():
-                self.to_wait()
+                # nothing to sweep, nothing to emit: the phase ends here (integrate ops need
+                # no drain; the readout waits in FINISH for the last write-back)
+                self.layer_done()
         with m.State("INTEG_Q"):
             # chunk 0's row comes straight from the queue RAM, later chunks count up from it
             # (no adder behind the RAM's output)
@@ -698,10 +724,12 @@ class _Sequencer:
                 self.c_zero_cur()
                 m.d.sync += [q_idx.eq(q_idx + 1), self.q_end.eq(q_idx == self.q_last2)]
                 with m.If(self.q_end):
-                    with m.If(self.cur_sweepable):
+                    with m.If(self.cur_sweepable & self.cur_leaky):
                         m.next = "SWEEP"
+                    with m.Elif(self.cur_sweepable):
+                        self.to_settle()
                     with m.Else():
-                        self.to_wait()
+                        self.layer_done()
             with m.Else():
                 self.c_inc(self.cur_cm2)
         with m.State("SWEEP"):
@@ -716,7 +744,11 @@ class _Sequencer:
         with m.State("WAIT"):
             wait = self.wait
             m.d.sync += wait.eq(wait + 1)
-            with m.If(wait == WAIT_CYCLES - 1):
+            with m.If(self.settle):
+                with m.If(wait == SETTLE_CYCLES - 1):
+                    m.d.sync += [wait.eq(0), self.settle.eq(0)]
+                    m.next = "DECIDE"
+            with m.Elif(wait == WAIT_CYCLES - 1):
                 m.d.sync += wait.eq(0)
                 with m.If(self.swept & eq.pending):
                     with m.If(self.cur_last):
@@ -724,6 +756,14 @@ class _Sequencer:
                     m.next = "EMIT"
                 with m.Else():
                     self.layer_done()
+        with m.State("DECIDE"):
+            # the bound of the layer's potentials after its events, against Theta_l[t]: sweep
+            # only when one of its neurons fires here
+            fire_now = Array([self.na.fire_now[k] for k in range(w.ML)])[self.l]
+            with m.If(fire_now):
+                self.start_sweep()
+            with m.Else():
+                self.layer_done()
         with m.State("EMIT"):
             m.d.comb += [eq.run.eq(1), self.stall.eq(eq.stall)]
             with m.If(~eq.busy):
@@ -735,11 +775,13 @@ class _Sequencer:
         m, w, ld, fe, na, cnt = self._m, self._w, self.ld, self.fe, self.na, self._cnt
         c, rd_i, rd_p = self.c, self.rd_i, self.rd_p
         with m.State("FINISH"):
-            # consume the end word and any events after an early exit (not counted)
-            m.d.comb += fe.take.eq(1)
+            # consume the end word and any events after an early exit (not counted); the end
+            # word once the array is quiet (a layer phase that does not sweep ends without a
+            # wait, so its last write-back may still be in flight; the readout reads after it)
+            m.d.comb += fe.take.eq(~fe.ev_end | self.quiet_r)
             with m.If(self.ev_error):
                 m.next = "ABORT"
-            with m.Elif(fe.ev_valid & fe.ev_end):
+            with m.Elif(fe.ev_valid & fe.ev_end & self.quiet_r):
                 with m.If(ld.max_potential | ~cnt.first_found):
                     m.d.sync += [c.eq(0), self.c_zero.eq(1), rd_i.eq(0), rd_p.eq(0),
                                  self.rd_first.eq(1), self.rd_last.eq(self.out_m1 == 0)]

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ttfs.sim.core import CoreConfig
-from ttfs.sim.costmodel import EMIT_DRAIN, WAIT_CYCLES
+from ttfs.sim.costmodel import EMIT_DRAIN, SETTLE_CYCLES, WAIT_CYCLES
 from ttfs.sim.image.format import params_word, words_per_row
 from ttfs.sim.protocol import MAGIC, RECORD_HEAD, STATUS, VERSION
 
-__all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES",
+__all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES", "SETTLE_CYCLES",
            "bits", "counter_bounds", "counter_width"]
 
 def bits(n: int) -> int:
@@ -160,7 +160,7 @@ def counter_bounds(w: Widths) -> dict[str, int]:
     MT, ML, MN, MC, P = w.MT, w.ML, w.MN, w.MC, w.P
     integ = MT * ML * MN * MC  # row chunks integrated
     swept = MT * ML * MC  # chunks swept
-    per_layer = 2 + MN * MC + MC + 1 + WAIT_CYCLES + MN + EMIT_DRAIN
+    per_layer = 2 + MN * MC + 1 + SETTLE_CYCLES + MC + WAIT_CYCLES + MN + EMIT_DRAIN
     return {
         "cycles": ML * MC + MT * (1 + ML * per_layer + 1) + 1 + 2 * MC + MN,
         "input_events": MT * MN,

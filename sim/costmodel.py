@@ -63,14 +63,18 @@ from ttfs.sim.core import CoreConfig, chunks
 from ttfs.sim.ir import QNet
 from ttfs.sim.reference import Activity
 
-__all__ = ["WAIT_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown", "Breakdown",
-           "summarize"]
+__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown",
+           "Breakdown", "summarize"]
 
 #: cycles the sequencer waits after the last op of a layer phase (the RTL's drain, which
 #: ``hw.core`` takes from here): the last fire mask leaves the neuron array 5 cycles after its
 #: issue and the FIFO level shows it one cycle later, when the sweep write-back (6 cycles after
 #: issue) is done too
 WAIT_CYCLES = 6
+#: cycles the sequencer waits after the event phase of a layer that sweeps only where it fires
+#: (``hw.core``'s settle): the layer's bound is final 7 cycles after the phase's last op is
+#: issued, and ``DECIDE`` reads it in the cycle after
+SETTLE_CYCLES = 7
 #: cycles an emission phase takes beyond one per spike
 EMIT_DRAIN = 5
 
@@ -164,16 +168,21 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                 break
             seq += 1  # ENTER
             e = int(E[t, sel]) if (sel == lc and has_ev) else 0
-            swept = sweepable[sel] and (e > 0 or always[sel] or need[sel])
+            swept = sweepable[sel] and (always[sel] or S[t, sel] > 0)
             ev_phase += e * C[sel]
             weight_reads += e * C[sel]
+            if sel == 0 and e > 0 and not always[sel]:
+                seq += 1  # the stream phase's end: the cycle that sees a later event word
+            if e > 0 and sweepable[sel] and not always[sel]:
+                drain += SETTLE_CYCLES  # the bound settles; DECIDE sweeps or moves on
+                if not swept:
+                    seq += 1
             if swept:
                 sweep += C[sel]
                 sweep_chunks += C[sel]
                 n_sweeps += 1
-            elif sel == 0 and e > 0:
-                seq += 1
-            drain += WAIT_CYCLES
+                drain += WAIT_CYCLES
+
             s = int(S[t, sel])
             if swept and s > 0:
                 emit += s + EMIT_DRAIN

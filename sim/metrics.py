@@ -19,10 +19,10 @@ Definitions (``n_l`` = neurons of layer ``l``, ``steps`` = time steps the sample
 * **dense MACs**: the multiply-accumulates of the equivalent dense ANN, ``sum_l n_in_l * n_l``
   per inference, whatever the input.
 * **membrane updates**: neuron visits of the fire/leak sweeps. Layer ``l`` is swept at step ``t``
-  when it integrated an event at ``t``, or has a leak, or spiked at ``t``: without events and
-  leak, its potentials are as its last sweep left them, and the core sweeps it only when the
-  bound it keeps of them reaches ``Theta_l[t]``, that is, exactly when one of its neurons fires
-  there (``docs/microarchitecture.md``, "The skip rule"). A sweep visits all ``n_l`` neurons. The
+  when it has a leak (every step), or when it spikes at ``t``: without a leak the core keeps an
+  exact bound of the potentials that may still fire and sweeps the layer only when the bound
+  reaches ``Theta_l[t]``, that is, exactly when one of its neurons fires there
+  (``docs/microarchitecture.md``, "The skip rule"). A sweep visits all ``n_l`` neurons. The
   ``max_potential`` output layer is never swept. This needs the per-step activity of the result
   (reference and image models). Results without it (read back from the RTL, say) use the
   hardware counters instead, with a core. By
@@ -150,7 +150,7 @@ def membrane_updates(qnet: QNet, result: SampleResult, where: str = "result") ->
         if always[li]:
             sweeps = int(act.steps)
         else:
-            busy = (act.events_in[: act.steps, li] > 0) | (act.spikes[: act.steps, li] > 0)
+            busy = act.spikes[: act.steps, li] > 0
             sweeps = int(np.count_nonzero(busy))
         out.append(sweeps * layer.n_out)
     return out

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ttfs.sim.core import CoreConfig
-from ttfs.sim.costmodel import EMIT_DRAIN, WAIT_CYCLES, breakdown, cost, cost_hook
+from ttfs.sim.costmodel import EMIT_DRAIN, SETTLE_CYCLES, WAIT_CYCLES, breakdown, cost, cost_hook
 from ttfs.sim.ir import EventSet, Layer, QNet
 from ttfs.sim.reference import Activity, run
 
@@ -28,7 +28,9 @@ def test_costmodel_single_layer_by_hand():
     C = 2
     expect = (C                     # clear
               + 1 + 2               # STEP (jump to t=3), NEXT + ENTER (layer 1)
-              + 1 * C + C           # event phase, sweep
+              + 1 * C + 1           # event phase; the cycle that sees the end word
+              + SETTLE_CYCLES       # the bound settles; DECIDE issues the sweep's chunk 0
+              + C                   # sweep
               + WAIT_CYCLES + 2 + EMIT_DRAIN
               + 1                   # NEXT: no more layers
               + 1)                  # STEP: end word -> finish (prediction from the spike)
@@ -42,8 +44,10 @@ def test_costmodel_silent_sample_reads_out_by_potential():
     res = _one(net, [[0, 0]])
     assert res.counters.spikes_per_layer == (0,)
     C, n = 2, 3
-    assert res.cycles == C + 3 + 2 * C + WAIT_CYCLES + 1 + 1 + (2 * C + n)
-    assert res.counters.membrane_reads == 2 * C + C
+    # the bound after the event (at most 1) is below 50: no sweep, DECIDE moves on
+    assert res.cycles == C + 3 + C + 1 + SETTLE_CYCLES + 1 + 1 + 1 + (2 * C + n)
+    assert res.counters.membrane_reads == C + C
+    assert res.counters.sweeps == 0
 
 
 def test_costmodel_idle_steps_cost_nothing():
@@ -59,8 +63,11 @@ def test_costmodel_leak_visits_every_step():
 
     quiet, leaky = _one(net(0), [[0, 0]]), _one(net(1), [[0, 0]])
     C = 2
-    # every step t = 1..63 adds STEP + NEXT + ENTER + sweep + wait + the closing NEXT
-    assert leaky.cycles - quiet.cycles == 63 * (1 + 2 + C + WAIT_CYCLES + 1)
+    # every step t = 1..63 adds STEP + NEXT + ENTER + sweep + wait + the closing NEXT; at t = 0
+    # the leaky layer sweeps straight after its event (C + wait) where the quiet one settles
+    # its bound and decides not to (phase end, settle, DECIDE)
+    assert leaky.cycles - quiet.cycles == (63 * (1 + 2 + C + WAIT_CYCLES + 1)
+                                           + (C + WAIT_CYCLES) - (1 + SETTLE_CYCLES + 1))
     assert leaky.counters.sweeps == 64
 
 
@@ -72,7 +79,7 @@ def test_costmodel_subtract_layer_is_swept_while_its_bound_reaches_the_threshold
     assert res.trace[:, 1].tolist() == [0, 1, 2, 3]
     assert res.counters.sweeps == 4
     C = 1
-    expect = (C + 1 + 2 + C + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1   # t = 0: event, sweep, emit
+    expect = (C + 1 + 2 + C + 1 + SETTLE_CYCLES + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1  # t = 0
               + 3 * (1 + 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1)  # t = 1..3: sweep, emit
               + 1)                                                  # the STEP that ends
     assert res.cycles == expect
@@ -119,14 +126,14 @@ def test_costmodel_varying_threshold_is_swept_only_where_a_neuron_fires():
     net = QNet(1, 8, (Layer([[10]], table),))
     res = _one(net, [[0, 0]])
     assert res.trace.tolist() == [[1, 2, 0]]
-    assert res.counters.sweeps == 2  # t = 0 (it integrated) and t = 2 (it fires)
+    assert res.counters.sweeps == 1  # t = 2, where it fires
     C = 1
     empty = 1 + 1  # STEP, and the NEXT that finds no layer
     expect = (C
-              + 1 + 2 + C + C + WAIT_CYCLES + 1                  # t = 0: event phase, sweep
+              + 1 + 2 + C + 1 + SETTLE_CYCLES + 1 + 1            # t = 0: event, no sweep
               + empty                                            # t = 1: bound 10 < 100
               + 1 + 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1     # t = 2: sweep, emit
               + 5 * empty                                        # t = 3 .. 7
               + 1)                                               # the STEP that ends
     assert res.cycles == expect
-    assert res.counters.membrane_reads == C + 2 * C
+    assert res.counters.membrane_reads == C + C
