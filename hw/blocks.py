@@ -170,13 +170,16 @@ class ParameterTables(wiring.Component):
 
 class ThresholdLookahead(wiring.Component):
     """Each layer's threshold at the step after the current one, ``Theta_l[t + 1]``, for all
-    layers at once: one small RAM per layer (a copy of its threshold table, written by the
-    loader with the shared table), all read at ``t + 1`` (mod the table depth; the sequencer
-    never uses the value read at ``t = T - 1``).
+    layers at once, in every cycle, also right after ``t`` moved to ``t + 1``.
 
-    Latency 1: ``th_next`` in a cycle holds the entries at ``t + 1`` for the ``t`` of the cycle
-    before. Members: ``th_en/th_addr/th_data`` (the loader's table writes, address
-    ``Cat(t, layer)``), ``t``, ``th_next`` (layer ``l`` at bits ``l * (PB - 1)``).
+    Two small RAMs per layer (copies of its threshold table, written by the loader with the
+    shared table) are read at ``t + 1`` and ``t + 2`` (mod the table depth); ``th_next`` takes
+    the second when ``t`` moved by one at the last edge (``inc`` the cycle before), else the
+    first. After a jump (all tables constant) either entry is the one threshold; the value at
+    ``t = T - 1`` is never used.
+
+    Members: ``th_en/th_addr/th_data`` (the loader's table writes, address ``Cat(t, layer)``),
+    ``t``, ``inc``, ``th_next`` (layer ``l`` at bits ``l * (PB - 1)``).
     """
 
     def __init__(self, widths: Widths):
@@ -184,7 +187,7 @@ class ThresholdLookahead(wiring.Component):
         vb = widths.PB - 1 or 1
         super().__init__({
             "th_en": In(1), "th_addr": In(_addr_bits(widths.table_depth)), "th_data": In(vb),
-            "t": In(widths.t_idx), "th_next": Out(widths.ML * vb),
+            "t": In(widths.t_idx), "inc": In(1), "th_next": Out(widths.ML * vb),
         })
 
     def elaborate(self, platform):
@@ -193,15 +196,19 @@ class ThresholdLookahead(wiring.Component):
         vb = w.PB - 1 or 1
         ti = w.t_idx
         layer = self.th_addr[ti:]
+        inc_r = Signal()
+        m.d.sync += inc_r.eq(self.inc)
         for k in range(w.ML):
-            mem = Memory(shape=unsigned(vb), depth=1 << ti, init=[], attrs=NO_RW_CHECK)
-            m.submodules[f"th_next{k}"] = mem
-            wp = mem.write_port()
-            rp = mem.read_port()
-            m.d.comb += [wp.en.eq(self.th_en & (layer == k)), wp.addr.eq(self.th_addr[:ti]),
-                         wp.data.eq(self.th_data), rp.addr.eq((self.t + 1)[:ti]),
-                         self.th_next[k * vb:(k + 1) * vb].eq(
-                             guarded_read(m, w, wp, rp, f"th_next{k}"))]
+            reads = []
+            for ahead in (1, 2):
+                mem = Memory(shape=unsigned(vb), depth=1 << ti, init=[], attrs=NO_RW_CHECK)
+                m.submodules[f"th_next{k}_{ahead}"] = mem
+                wp = mem.write_port()
+                rp = mem.read_port()
+                m.d.comb += [wp.en.eq(self.th_en & (layer == k)), wp.addr.eq(self.th_addr[:ti]),
+                             wp.data.eq(self.th_data), rp.addr.eq((self.t + ahead)[:ti])]
+                reads.append(guarded_read(m, w, wp, rp, f"th_next{k}_{ahead}"))
+            m.d.comb += self.th_next[k * vb:(k + 1) * vb].eq(Mux(inc_r, reads[1], reads[0]))
         return m
 
 

@@ -400,7 +400,7 @@ class _Sequencer:
         # ev_time == t, kept in a register: each edge moves t to one of four values (t_sel: kept,
         # 0, t + 1 or ev_time) and ev_time to itself or s0's time (pop), so the next compare is
         # picked from compares of registers, and the state decisions start at a register
-        last_t = Signal(w.t_cnt)  # the last step (T is static while samples run)
+        last_t = self.last_t = Signal(w.t_cnt)  # the last step (T is static while samples run)
         m.d.sync += last_t.eq(T - 1)
         self.t_sel = Signal(2)  # default _T_KEEP
         t_eq = Signal(init=1)  # t and ev_time both reset to 0
@@ -417,14 +417,14 @@ class _Sequencer:
         m.d.sync += self.t_last.eq(t == last_t)
 
         # The layer bounds' decisions (docs/microarchitecture.md, "The skip rule"): the
-        # lookahead RAMs are read at t + 1, so as STEP moves to t + 1 (every step is visited
-        # when a table varies) or to any later step (all tables constant) they hold the
+        # lookahead holds Theta_l[t + 1], so as the step moves to t + 1 (every step is visited
+        # when a table varies) or to any later step (all tables constant) it holds the
         # threshold of the step it moves to; need_next, whether each layer's bound reaches it,
         # is registered into need_cur with the move. At a sample's first step every bound is 0
         # (below every threshold), and the lookahead may hold another entry then: forced to 0.
         la, na = self.la, self.na
         vb = w.PB - 1 or 1
-        m.d.comb += la.t.eq(t)
+        m.d.comb += [la.t.eq(t), la.inc.eq(self.t_sel == _T_INC)]
         self.need_next = Signal(ML)
         for k in range(ML):
             sl = slice(k * vb, (k + 1) * vb)
@@ -493,6 +493,34 @@ class _Sequencer:
     def layer_done(self) -> None:
         self._m.d.sync += self.lc.eq(self.l + 1)
         self._m.next = "NEXT"
+
+    def step_on(self, t_last) -> None:
+        """Choose the next step (from STEP, or from a NEXT that found no more layers): finish
+        (early exit, or ``t`` was the last step, ``t_last``), visit ``t + 1`` (a table varies,
+        a layer leaks, or a bound reaches its constant threshold) or jump to the next event's
+        step; the end word finishes. Waits (stall) for the event stream."""
+        m, ld, fe, eq = self._m, self.ld, self.fe, self.eq
+        t, lc, started, out_spiked = self.t, self.lc, self.started, self.out_spiked
+        t_next = Mux(started, t + 1, 0)
+        m.d.comb += eq.q_clear.eq(1)
+        with m.If(started & ((ld.early_exit & out_spiked) | t_last)):
+            m.d.sync += self.steps.eq(Mux(ld.early_exit & out_spiked, t + 1, ld.time_steps))
+            m.next = "FINISH"
+        with m.Elif(self.any_static | self.need_any):
+            self.move_t(t_next, Mux(started, _T_INC, _T_ZERO))
+            m.d.sync += [lc.eq(0), self.need_cur.eq(self.need_next), out_spiked.eq(0),
+                         started.eq(1)]
+            m.next = "NEXT"
+        with m.Elif(~fe.ev_valid):
+            m.d.comb += self.stall.eq(1)
+        with m.Elif(fe.ev_end):
+            m.d.sync += self.steps.eq(ld.time_steps)
+            m.next = "FINISH"
+        with m.Else():
+            self.move_t(fe.ev_time, _T_EV)
+            m.d.sync += [lc.eq(0), self.need_cur.eq(self.need_next), out_spiked.eq(0),
+                         started.eq(1)]
+            m.next = "NEXT"
 
     # -- the FSM -------------------------------------------------------------------------------
 
@@ -576,8 +604,8 @@ class _Sequencer:
     def _step_states(self) -> None:
         """CLEAR (the membranes), STEP (the next step), NEXT (the next layer with work at it)
         and ENTER (its descriptor into registers)."""
-        m, w, ld, fe, eq = self._m, self._w, self.ld, self.fe, self.eq
-        t, l, lc, c, cl = self.t, self.l, self.lc, self.c, self.cl
+        m, w, ld, fe = self._m, self._w, self.ld, self.fe
+        l, lc, c, cl = self.l, self.lc, self.c, self.cl
         ev_error = self.ev_error
         with m.State("CLEAR"):
             m.d.comb += [self.na.clr_en.eq(1), self.na.clr_addr.eq(Cat(c[:w.chunk_idx], cl))]
@@ -595,31 +623,12 @@ class _Sequencer:
             with m.Else():
                 self.c_inc(self.cl_cm2)
         with m.State("STEP"):
-            # choose the next step to visit
-            m.d.comb += eq.q_clear.eq(1)
-            started, out_spiked = self.started, self.out_spiked
-            t_next = Mux(started, t + 1, 0)
+            # the sample's first step (every later one is chosen by the NEXT that finds no
+            # more layers at the step before)
             with m.If(ev_error):
                 m.next = "ABORT"
-            with m.Elif(started & ((ld.early_exit & out_spiked) | self.t_last)):
-                m.d.sync += self.steps.eq(Mux(ld.early_exit & out_spiked, t + 1,
-                                              ld.time_steps))
-                m.next = "FINISH"
-            with m.Elif(self.any_static | self.need_any):
-                self.move_t(t_next, Mux(started, _T_INC, _T_ZERO))
-                m.d.sync += [lc.eq(0), self.need_cur.eq(self.need_next), out_spiked.eq(0),
-                             started.eq(1)]
-                m.next = "NEXT"
-            with m.Elif(~fe.ev_valid):
-                m.d.comb += self.stall.eq(1)
-            with m.Elif(fe.ev_end):
-                m.d.sync += self.steps.eq(ld.time_steps)
-                m.next = "FINISH"
             with m.Else():
-                self.move_t(fe.ev_time, _T_EV)
-                m.d.sync += [lc.eq(0), self.need_cur.eq(self.need_next), out_spiked.eq(0),
-                             started.eq(1)]
-                m.next = "NEXT"
+                self.step_on(self.t_last)
         with m.State("NEXT"):
             # work of each layer at this step; events only for layer lc
             has_ev = Signal()
@@ -642,7 +651,9 @@ class _Sequencer:
             with m.Elif((lc == 0) & ~fe.ev_valid):
                 m.d.comb += self.stall.eq(1)
             with m.Elif(~found):
-                m.next = "STEP"
+                # no more work at this step: choose the next one (STEP's choice, made here so
+                # that a step with nothing to do costs this one cycle)
+                self.step_on(self.t == self.last_t)
             with m.Else():
                 m.next = "ENTER"
         with m.State("ENTER"):

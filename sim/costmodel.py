@@ -138,7 +138,8 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     need_next = False
     out_spiked = False
     while True:
-        seq += 1  # STEP
+        if not started:
+            seq += 1  # STEP (later steps are chosen by the NEXT that finds no more layers)
         if started and ((qnet.early_exit and out_spiked) or t == T - 1):
             break
         if every_step or need_next:

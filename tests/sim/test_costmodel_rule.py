@@ -32,8 +32,8 @@ def test_costmodel_single_layer_by_hand():
               + SETTLE_CYCLES       # the bound settles; DECIDE issues the sweep's chunk 0
               + C                   # sweep
               + WAIT_CYCLES + 2 + EMIT_DRAIN
-              + 1                   # NEXT: no more layers
-              + 1)                  # STEP: end word -> finish (prediction from the spike)
+              + 1)                  # NEXT: no more layers; the end word -> finish (prediction
+                                    # from the spike)
     assert res.cycles == expect
     assert (res.counters.weight_reads, res.counters.membrane_reads,
             res.counters.membrane_writes, res.counters.sweeps) == (C, 2 * C, 3 * C, 1)
@@ -45,7 +45,8 @@ def test_costmodel_silent_sample_reads_out_by_potential():
     assert res.counters.spikes_per_layer == (0,)
     C, n = 2, 3
     # the bound after the event (at most 1) is below 50: no sweep, DECIDE moves on
-    assert res.cycles == C + 3 + C + 1 + SETTLE_CYCLES + 1 + 1 + 1 + (2 * C + n)
+    # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT (none: finish), readout
+    assert res.cycles == C + 3 + C + 1 + SETTLE_CYCLES + 1 + 1 + (2 * C + n)
     assert res.counters.membrane_reads == C + C
     assert res.counters.sweeps == 0
 
@@ -63,10 +64,10 @@ def test_costmodel_leak_visits_every_step():
 
     quiet, leaky = _one(net(0), [[0, 0]]), _one(net(1), [[0, 0]])
     C = 2
-    # every step t = 1..63 adds STEP + NEXT + ENTER + sweep + wait + the closing NEXT; at t = 0
+    # every step t = 1..63 adds NEXT + ENTER + sweep + wait + the closing NEXT; at t = 0
     # the leaky layer sweeps straight after its event (C + wait) where the quiet one settles
     # its bound and decides not to (phase end, settle, DECIDE)
-    assert leaky.cycles - quiet.cycles == (63 * (1 + 2 + C + WAIT_CYCLES + 1)
+    assert leaky.cycles - quiet.cycles == (63 * (2 + C + WAIT_CYCLES + 1)
                                            + (C + WAIT_CYCLES) - (1 + SETTLE_CYCLES + 1))
     assert leaky.counters.sweeps == 64
 
@@ -80,8 +81,8 @@ def test_costmodel_subtract_layer_is_swept_while_its_bound_reaches_the_threshold
     assert res.counters.sweeps == 4
     C = 1
     expect = (C + 1 + 2 + C + 1 + SETTLE_CYCLES + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1  # t = 0
-              + 3 * (1 + 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1)  # t = 1..3: sweep, emit
-              + 1)                                                  # the STEP that ends
+              + 3 * (2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1))     # t = 1..3: sweep, emit
+    # (each step's closing NEXT chooses the next step; the last one finishes)
     assert res.cycles == expect
     zero = _one(QNet(1, 8, (Layer([[20]], 5, reset="zero"),)), [[0, 0]])
     assert zero.counters.sweeps == 1
@@ -128,12 +129,11 @@ def test_costmodel_varying_threshold_is_swept_only_where_a_neuron_fires():
     assert res.trace.tolist() == [[1, 2, 0]]
     assert res.counters.sweeps == 1  # t = 2, where it fires
     C = 1
-    empty = 1 + 1  # STEP, and the NEXT that finds no layer
+    empty = 1  # the NEXT that finds no layer (and chooses the next step)
     expect = (C
               + 1 + 2 + C + 1 + SETTLE_CYCLES + 1 + 1            # t = 0: event, no sweep
               + empty                                            # t = 1: bound 10 < 100
-              + 1 + 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1     # t = 2: sweep, emit
-              + 5 * empty                                        # t = 3 .. 7
-              + 1)                                               # the STEP that ends
+              + 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1         # t = 2: sweep, emit
+              + 5 * empty)                                       # t = 3 .. 7 (t = 7's ends)
     assert res.cycles == expect
     assert res.counters.membrane_reads == C + C
