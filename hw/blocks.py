@@ -11,7 +11,7 @@ row and write.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -20,6 +20,11 @@ from ttfs.hw.params import Widths
 
 __all__ = ["WeightMemory", "ParameterTables", "ThresholdLookahead", "NeuronArray", "EventFetch",
            "EventQueue", "ResultSerializer", "INTEG", "SWEEP"]
+
+#: registered stages of the layer bounds' max tree after ``d_`` (then the fold): the bounds are
+#: final ``5 + BOUND_STAGES + 1`` cycles after an op's issue (``sim.costmodel.SETTLE_CYCLES``
+#: waits for them)
+BOUND_STAGES = 3
 
 #: op kinds of the neuron array
 SWEEP = 0
@@ -169,25 +174,35 @@ class ParameterTables(wiring.Component):
 
 
 class ThresholdLookahead(wiring.Component):
-    """Each layer's threshold at the step after the current one, ``Theta_l[t + 1]``, for all
-    layers at once, in every cycle, also right after ``t`` moved to ``t + 1``.
+    """The thresholds the sequencer's skip decisions compare the layer bounds with, for all
+    layers at once: ``Theta_l[t + 1]`` (``th_next``, in every cycle, also right after ``t``
+    moved to ``t + 1``), ``Theta_l[e]`` and ``Theta_l[e - 1]`` for the time ``e`` of the next
+    input event (``th_ev``, ``th_gap``), ``Theta_l[T - 1]`` (``th_last``), and ``rise_l``, the
+    last step at which the table rises (``Theta_l[t] > Theta_l[t - 1]``; 0 if it never does), so
+    the table is non-increasing from ``rise_l`` on.
 
-    Two small RAMs per layer (copies of its threshold table, written by the loader with the
-    shared table) are read at ``t + 1`` and ``t + 2`` (mod the table depth); ``th_next`` takes
-    the second when ``t`` moved by one at the last edge (``inc`` the cycle before), else the
-    first. After a jump (all tables constant) either entry is the one threshold; the value at
-    ``t = T - 1`` is never used.
+    Per layer, four small RAMs, copies of its threshold table written with the shared one by
+    the loader (which writes each layer's table in step order): two read at ``t + 1`` and
+    ``t + 2`` (``th_next`` takes the second when ``t`` moved by one at the last edge, ``inc``
+    the cycle before, else the first), one read at ``ev_time``, and one written a step later
+    (entry ``t`` at ``t + 1``) and read at ``ev_time``. Reads have a cycle's latency: a value
+    is for the ``t`` / ``ev_time`` of the cycle before. ``rise_l`` and ``th_last`` are
+    computed from the writes as they pass.
 
     Members: ``th_en/th_addr/th_data`` (the loader's table writes, address ``Cat(t, layer)``),
-    ``t``, ``inc``, ``th_next`` (layer ``l`` at bits ``l * (PB - 1)``).
+    ``t``, ``inc``, ``ev_time``; per layer ``l`` at bits ``l * (PB - 1)`` (``l * t_idx`` for
+    ``rise``): ``th_next``, ``th_ev``, ``th_gap``, ``th_last``, ``rise``.
     """
 
     def __init__(self, widths: Widths):
         self._w = widths
         vb = widths.PB - 1 or 1
+        ML, ti = widths.ML, max(1, widths.t_idx)
         super().__init__({
             "th_en": In(1), "th_addr": In(_addr_bits(widths.table_depth)), "th_data": In(vb),
-            "t": In(widths.t_idx), "inc": In(1), "th_next": Out(widths.ML * vb),
+            "t": In(widths.t_idx), "inc": In(1), "ev_time": In(widths.t_idx),
+            "th_next": Out(ML * vb), "th_ev": Out(ML * vb), "th_gap": Out(ML * vb),
+            "th_last": Out(ML * vb), "rise": Out(ML * ti),
         })
 
     def elaborate(self, platform):
@@ -195,20 +210,43 @@ class ThresholdLookahead(wiring.Component):
         w = self._w
         vb = w.PB - 1 or 1
         ti = w.t_idx
+        rb = max(1, ti)
         layer = self.th_addr[ti:]
+        tt = self.th_addr[:ti]
         inc_r = Signal()
         m.d.sync += inc_r.eq(self.inc)
+        # the last value written (the loader writes a layer's table in step order, so at a
+        # layer's entry t > 0 it is entry t - 1), for the rise
+        prev = Signal(vb)
+        with m.If(self.th_en):
+            m.d.sync += prev.eq(self.th_data)
         for k in range(w.ML):
-            reads = []
-            for ahead in (1, 2):
+            sl = slice(k * vb, (k + 1) * vb)
+            wen = self.th_en & (layer == k)
+
+            def copy(name, waddr, raddr, k=k, wen=wen):
                 mem = Memory(shape=unsigned(vb), depth=1 << ti, init=[], attrs=NO_RW_CHECK)
-                m.submodules[f"th_next{k}_{ahead}"] = mem
+                m.submodules[f"{name}{k}"] = mem
                 wp = mem.write_port()
                 rp = mem.read_port()
-                m.d.comb += [wp.en.eq(self.th_en & (layer == k)), wp.addr.eq(self.th_addr[:ti]),
-                             wp.data.eq(self.th_data), rp.addr.eq((self.t + ahead)[:ti])]
-                reads.append(guarded_read(m, w, wp, rp, f"th_next{k}_{ahead}"))
-            m.d.comb += self.th_next[k * vb:(k + 1) * vb].eq(Mux(inc_r, reads[1], reads[0]))
+                m.d.comb += [wp.en.eq(wen), wp.addr.eq(waddr), wp.data.eq(self.th_data),
+                             rp.addr.eq(raddr)]
+                return guarded_read(m, w, wp, rp, f"{name}{k}")
+
+            n1 = copy("th_next1_", tt, (self.t + 1)[:ti])
+            n2 = copy("th_next2_", tt, (self.t + 2)[:ti])
+            m.d.comb += [self.th_next[sl].eq(Mux(inc_r, n2, n1)),
+                         self.th_ev[sl].eq(copy("th_ev", tt, self.ev_time)),
+                         self.th_gap[sl].eq(copy("th_gap", (tt + 1)[:ti], self.ev_time))]
+            last = Signal(vb, name=f"th_last{k}")
+            rise = Signal(rb, name=f"rise{k}")
+            with m.If(wen):
+                m.d.sync += last.eq(self.th_data)
+                with m.If(tt == 0):
+                    m.d.sync += rise.eq(0)
+                with m.Elif(self.th_data > prev):
+                    m.d.sync += rise.eq(tt)
+            m.d.comb += [self.th_last[sl].eq(last), self.rise[k * rb:(k + 1) * rb].eq(rise)]
         return m
 
 
@@ -266,9 +304,8 @@ class NeuronArray(wiring.Component):
             "sat_count": Out(_addr_bits(w.P + 1) or 1),
             "fire_valid": Out(1), "fire_chunk": Out(w.chunk_idx), "fire_mask": Out(w.P),
             "busy": Out(1),
-            "th_next": In(w.ML * (w.PB - 1 or 1)), "bound_clear": In(1),
-            "bound": Out(w.ML * (w.PB - 1 or 1)), "need_const": Out(w.ML),
-            "fire_now": Out(w.ML),
+            "bound_clear": In(1),
+            "bound": Out(w.ML * (w.PB - 1 or 1)), "fire_now": Out(w.ML),
         })
 
     def elaborate(self, platform):
@@ -466,7 +503,15 @@ class NeuronArray(wiring.Component):
             v1.append(Mux(d_ge[p], reset_v, v)[:PB])
         new_fired = fired(d_word) | Mux(d_reset == FIRE_ONCE, d_ge, 0)
         d_out = Cat(*v1, new_fired)
-        self._bounds(m, d_valid, d_chunk == 0, d_maddr[ci:], v1, d_can & ~new_fired, d_th)
+        if w.subtract:
+            bound_lanes, bound_may = v1, d_can & ~new_fired
+        else:
+            # without the subtract reset a lane that fires leaves nothing that may fire (0, or
+            # fired): the lanes before the reset, masked by d_ge, are the same values, and the
+            # reset multiplexer is not in front of the bound's tree
+            bound_lanes = [lane(d_word, p) for p in range(P)]
+            bound_may = d_can & ~d_ge
+        self._bounds(m, d_valid, d_chunk == 0, d_maddr[ci:], bound_lanes, bound_may, d_th)
 
         f_valid = Signal()
         f_maddr = Signal(self._mab)
@@ -520,33 +565,23 @@ class NeuronArray(wiring.Component):
 
     def _bounds(self, m: Module, x_in_valid, x_in_first, x_in_layer, lanes, may, th) -> None:
         """The layer bounds: per layer, the largest potential (clamped at 0) of the neurons that
-        may still fire, as the layer's last pass left it; whether it reaches the threshold of
-        the op's step (``fire_now``) and of the next step (``need_const``; meaningful for a
-        constant table).
+        may still fire, as the layer's last pass left it, and whether it reaches the threshold
+        of the op's step (``fire_now``).
 
         Every op's result lanes (``lanes``: an integrate op's sums, a sweep op's post-reset
-        potentials; those that may fire after it: ``may``) are registered as they leave ``d_``
-        (``x_``); ``y_`` reduces them to two by maxima, ``z_`` to one and folds it into the
-        layer's bound: an op on chunk 0 starts it afresh, later chunks raise it. A pass (a
-        sweep, or the last event of an event phase) writes every chunk of the layer in order,
-        so after it the bound is exact. It is final 7 cycles after the pass's last op is
-        issued (the register is written at the end of that cycle). Clamping at 0 changes no
-        decision: every threshold is at least 1, so ``max(V, 0) >= Theta`` exactly when
-        ``V >= Theta``.
+        potentials; those that may fire after it: ``may``) leave ``d_`` into a max tree of
+        :data:`BOUND_STAGES` registered stages, and the fold writes the maximum into the layer's
+        bound: an op on chunk 0 starts it afresh, later chunks raise it. A pass (a sweep, or
+        each event of an event phase) writes every chunk of the layer in order, so after it
+        the bound is exact. It is final ``5 + BOUND_STAGES + 1`` cycles after the pass's last
+        op is issued (the registers are written at the end of the cycle before). Clamping at
+        0 changes no decision: every threshold is at least 1, so ``max(V, 0) >= Theta``
+        exactly when ``V >= Theta``.
         """
         w = self._w
         P, PB = w.P, w.PB
         vb = PB - 1 or 1
         ML = w.ML
-        x_valid, x_first = Signal(), Signal()
-        x_layer = Signal(max(1, len(x_in_layer)))
-        x_val = [Signal(vb, name=f"x_val{p}") for p in range(P)]
-        x_th = Signal(vb)
-        m.d.sync += [x_valid.eq(x_in_valid), x_first.eq(x_in_first), x_layer.eq(x_in_layer),
-                     x_th.eq(th)]
-        for p in range(P):
-            v = lanes[p]
-            m.d.sync += x_val[p].eq(Mux(may[p] & ~v[PB - 1], v[:vb], 0))
 
         def vmax(a, b):
             return Mux(a >= b, a, b)
@@ -559,33 +594,41 @@ class NeuronArray(wiring.Component):
                         for k in range(0, len(vals), 2)]
             return vals
 
+        # the lanes that may fire, clamped at 0, then BOUND_STAGES registered stages of the max
+        # tree (its levels spread over them: one compare and one multiplexer a level), so the
+        # latency is the same on every build
+        vals = [Mux(may[p] & ~lanes[p][PB - 1], lanes[p][:vb], 0) for p in range(P)]
+        tag = {"valid": x_in_valid, "first": x_in_first, "layer": x_in_layer, "th": th}
         levels = max(0, (P - 1).bit_length())
-        y_in = reduce(x_val, max(0, levels - 1))
-        y_valid, y_first = Signal(), Signal()
-        y_layer = Signal(len(x_layer))
-        y_th = Signal(vb)
-        y_val = [Signal(vb, name=f"y_val{k}") for k in range(len(y_in))]
-        m.d.sync += [y_valid.eq(x_valid), y_first.eq(x_first), y_layer.eq(x_layer),
-                     y_th.eq(x_th)]
-        m.d.sync += [y_val[k].eq(y_in[k]) for k in range(len(y_in))]
-        (z_max,) = reduce(y_val, 1)
+        for st in range(BOUND_STAGES):
+            lv = levels // BOUND_STAGES + (st < levels % BOUND_STAGES)
+            vals = reduce(vals, lv)
+            regs = [Signal(vb, name=f"bnd{st}_val{k}") for k in range(len(vals))]
+            m.d.sync += [r.eq(v) for r, v in zip(regs, vals, strict=True)]
+            vals = regs
+            nxt = {}
+            for name, sig in tag.items():
+                r = Signal(max(1, len(sig)), name=f"bnd{st}_{name}")
+                m.d.sync += r.eq(sig)
+                nxt[name] = r
+            tag = nxt
+        assert len(vals) == 1
+        (z,) = vals
+        valid, first, layer = tag["valid"], tag["first"], tag["layer"]
 
+        # the fold, shared by the layers: chunk 0 starts a pass's bound, later chunks raise it;
+        # max(a, b) >= th  <=>  a >= th or b >= th, so the threshold bit folds in parallel
         bounds = [Signal(vb, name=f"bound{k}") for k in range(ML)]
-        needs = [Signal(name=f"need_const{k}") for k in range(ML)]
         fires = [Signal(name=f"fire_now{k}") for k in range(ML)]
+        b_new = Mux(first, z, vmax(Array(bounds)[layer], z))
+        fire_new = (z >= tag["th"]) | (~first & Array(fires)[layer])
         for k in range(ML):
-            th = self.th_next[k * vb:(k + 1) * vb]
             with m.If(self.bound_clear):
-                m.d.sync += [bounds[k].eq(0), needs[k].eq(0), fires[k].eq(0)]
-            with m.Elif(y_valid & (y_layer == k)):
-                # max(a, b) >= th  <=>  a >= th or b >= th: the need bit is folded in parallel
-                m.d.sync += [
-                    bounds[k].eq(Mux(y_first, z_max, vmax(bounds[k], z_max))),
-                    needs[k].eq((z_max >= th) | (~y_first & needs[k])),
-                    fires[k].eq((z_max >= y_th) | (~y_first & fires[k])),
-                ]
+                m.d.sync += [bounds[k].eq(0), fires[k].eq(0)]
+            with m.Elif(valid & (layer == k)):
+                m.d.sync += [bounds[k].eq(b_new), fires[k].eq(fire_new)]
             m.d.comb += [self.bound[k * vb:(k + 1) * vb].eq(bounds[k]),
-                         self.need_const[k].eq(needs[k]), self.fire_now[k].eq(fires[k])]
+                         self.fire_now[k].eq(fires[k])]
 
 
 EVENT_LAYOUT = {"word": 32, "end": 1}

@@ -151,7 +151,6 @@ class NeuronCore(wiring.Component):
             tb.th_en.eq(ld.th_en), tb.th_addr.eq(ld.th_addr), tb.th_data.eq(ld.th_data),
             tb.k_en.eq(ld.k_en), tb.k_addr.eq(ld.k_addr), tb.k_data.eq(ld.k_data),
             la.th_en.eq(ld.th_en), la.th_addr.eq(ld.th_addr), la.th_data.eq(ld.th_data),
-            na.th_next.eq(la.th_next),
             # the array's read ports
             wm.r_addr.eq(na.w_addr), na.w_data.eq(wm.r_data),
             tb.r_addr.eq(na.t_addr), na.th.eq(tb.th), na.k.eq(tb.k),
@@ -379,21 +378,20 @@ class _Sequencer:
         self.one = [Signal(name=f"one_chunk{k}") for k in range(ML)]
         self.two = [Signal(name=f"two_chunks{k}") for k in range(ML)]
         self.live = [Signal(name=f"live{k}") for k in range(ML)]  # k < L
-        self.any_static = Signal()
+        self.any_leak = Signal()  # a layer that may fire leaks: every step is visited
         self.last_l = Signal(w.layer_cnt)  # L - 1
         self.out_m1 = Signal(w.neuron_cnt)  # n_L - 1
         self.out_m2 = Signal(w.neuron_cnt)  # n_L - 2
-        static_any = Const(0)
+        leak_any = Const(0)
         for k in range(ML):
             dk = desc[k]
             sw = (k < L) & ~((L == k + 1) & ld.max_potential)
-            al = (dk.leak != 0) | ~dk.th_const
             m.d.sync += [self.sweepable[k].eq(sw), self.leaky[k].eq(dk.leak != 0),
                          self.cm1[k].eq(dk.chunks - 1), self.cm2[k].eq(dk.chunks - 2),
                          self.one[k].eq(dk.chunks == 1), self.two[k].eq(dk.chunks == 2),
                          self.live[k].eq(k < L)]
-            static_any = static_any | (sw & al)
-        m.d.sync += [self.any_static.eq(static_any), self.last_l.eq(L - 1),
+            leak_any = leak_any | (sw & (dk.leak != 0))
+        m.d.sync += [self.any_leak.eq(leak_any), self.last_l.eq(L - 1),
                      self.out_m1.eq(desc[(L - 1).as_unsigned()].n_out - 1),
                      self.out_m2.eq(desc[(L - 1).as_unsigned()].n_out - 2)]
 
@@ -416,26 +414,35 @@ class _Sequencer:
         self.t_last = Signal()
         m.d.sync += self.t_last.eq(t == last_t)
 
-        # The layer bounds' decisions (docs/microarchitecture.md, "The skip rule"): the
-        # lookahead holds Theta_l[t + 1], so as the step moves to t + 1 (every step is visited
-        # when a table varies) or to any later step (all tables constant) it holds the
-        # threshold of the step it moves to; need_next, whether each layer's bound reaches it,
-        # is registered into need_cur with the move. At a sample's first step every bound is 0
-        # (below every threshold), and the lookahead may hold another entry then: forced to 0.
-        la, na = self.la, self.na
+        # The layer bounds' decisions (docs/microarchitecture.md, "The skip rule"), from the
+        # bounds and the lookahead's thresholds: need_next / need_ev, whether each layer's bound
+        # reaches the threshold of t + 1 / of the next event's step (registered into need_cur
+        # as the step moves there; at a sample's first step every bound is 0, below every
+        # threshold, and the lookahead may hold another entry: forced to 0), and jump_ok, that
+        # no layer can fire before the next event's step (or at all, before the end word):
+        # for each layer that may fire, its table does not rise after t + 1 and its bound is
+        # below the threshold of the step before the event's (the lowest of the gap).
+        la, na, fe = self.la, self.na, self.fe
         vb = w.PB - 1 or 1
-        m.d.comb += [la.t.eq(t), la.inc.eq(self.t_sel == _T_INC)]
+        rb = max(1, w.t_idx)
+        m.d.comb += [la.t.eq(t), la.inc.eq(self.t_sel == _T_INC), la.ev_time.eq(fe.ev_time)]
         self.need_next = Signal(ML)
+        self.need_ev = Signal(ML)
+        jump_ok = Const(1)
         for k in range(ML):
             sl = slice(k * vb, (k + 1) * vb)
-            m.d.comb += self.need_next[k].eq(self.started & (na.bound[sl] >= la.th_next[sl]))
-        # a constant-table layer (no leak) whose bound reaches its threshold: the next step
-        # must be visited (the need bits are kept with the bounds; registers and an OR)
-        need_any = Const(0)
-        for k in range(ML):
-            need_any = need_any | (self.sweepable[k] & ~self.leaky[k] & na.need_const[k])
-        self.need_any = Signal()
-        m.d.comb += self.need_any.eq(need_any)
+            bound = na.bound[sl]
+            gap = Mux(fe.ev_end, la.th_last[sl], la.th_gap[sl])
+            falls = la.rise[k * rb:(k + 1) * rb] <= t + 1
+            m.d.comb += [self.need_next[k].eq(self.started & (bound >= la.th_next[sl])),
+                         self.need_ev[k].eq(self.started & (bound >= la.th_ev[sl]))]
+            jump_ok = jump_ok & (~self.sweepable[k] | (falls & (gap > bound)))
+        self.jump_ok = Signal()
+        m.d.comb += self.jump_ok.eq(jump_ok)
+        # the event fetch's head has been there a cycle (the lookahead's reads at its time are
+        # current)
+        self.ev_ready = Signal()
+        m.d.sync += self.ev_ready.eq(fe.ev_valid & ~fe.pop)
 
     # -- actions the states share ------------------------------------------------------------
 
@@ -482,11 +489,12 @@ class _Sequencer:
         self._m.d.sync += self.wait.eq(0)
         self._m.next = "WAIT"
 
-    def to_settle(self) -> None:
-        """Wait for the layer's bound after its event phase, then DECIDE. The queue's events
-        are spent: it is emptied now (a sweep would empty it too), so a layer that does not
-        sweep leaves nothing for the next NEXT to take as events."""
-        self._m.d.sync += [self.wait.eq(0), self.settle.eq(1)]
+    def to_settle(self, waited: int = 0) -> None:
+        """Wait for the layer's bound after its event phase (``SETTLE_CYCLES`` after the last
+        op, ``waited`` of which have passed), then DECIDE. The queue's events are spent: it is
+        emptied now (a sweep would empty it too), so a layer that does not sweep leaves nothing
+        for the next NEXT to take as events."""
+        self._m.d.sync += [self.wait.eq(waited), self.settle.eq(1)]
         self._m.d.comb += self.eq.q_clear.eq(1)
         self._m.next = "WAIT"
 
@@ -496,30 +504,33 @@ class _Sequencer:
 
     def step_on(self, t_last) -> None:
         """Choose the next step (from STEP, or from a NEXT that found no more layers): finish
-        (early exit, or ``t`` was the last step, ``t_last``), visit ``t + 1`` (a table varies,
-        a layer leaks, or a bound reaches its constant threshold) or jump to the next event's
-        step; the end word finishes. Waits (stall) for the event stream."""
+        (early exit, or ``t`` was the last step, ``t_last``); with a leaky layer, visit ``t + 1``;
+        otherwise jump to the next input event's step when no layer can fire before it
+        (``jump_ok``; the end word then finishes), else visit ``t + 1``. Waits (stall) for the
+        event stream."""
         m, ld, fe, eq = self._m, self.ld, self.fe, self.eq
         t, lc, started, out_spiked = self.t, self.lc, self.started, self.out_spiked
-        t_next = Mux(started, t + 1, 0)
         m.d.comb += eq.q_clear.eq(1)
+        moved = [lc.eq(0), out_spiked.eq(0), started.eq(1)]
         with m.If(started & ((ld.early_exit & out_spiked) | t_last)):
             m.d.sync += self.steps.eq(Mux(ld.early_exit & out_spiked, t + 1, ld.time_steps))
             m.next = "FINISH"
-        with m.Elif(self.any_static | self.need_any):
-            self.move_t(t_next, Mux(started, _T_INC, _T_ZERO))
-            m.d.sync += [lc.eq(0), self.need_cur.eq(self.need_next), out_spiked.eq(0),
-                         started.eq(1)]
+        with m.Elif(self.any_leak):
+            self.move_t(Mux(started, t + 1, 0), Mux(started, _T_INC, _T_ZERO))
+            m.d.sync += [*moved, self.need_cur.eq(self.need_next)]
             m.next = "NEXT"
-        with m.Elif(~fe.ev_valid):
+        with m.Elif(~fe.ev_valid | ~self.ev_ready):
             m.d.comb += self.stall.eq(1)
+        with m.Elif(started & ~self.jump_ok):
+            self.move_t(t + 1, _T_INC)
+            m.d.sync += [*moved, self.need_cur.eq(self.need_next)]
+            m.next = "NEXT"
         with m.Elif(fe.ev_end):
             m.d.sync += self.steps.eq(ld.time_steps)
             m.next = "FINISH"
         with m.Else():
             self.move_t(fe.ev_time, _T_EV)
-            m.d.sync += [lc.eq(0), self.need_cur.eq(self.need_next), out_spiked.eq(0),
-                         started.eq(1)]
+            m.d.sync += [*moved, self.need_cur.eq(self.need_ev)]
             m.next = "NEXT"
 
     # -- the FSM -------------------------------------------------------------------------------
@@ -712,7 +723,7 @@ class _Sequencer:
             with m.Elif(self.cur_sweepable & self.cur_leaky):
                 self.start_sweep()
             with m.Elif(self.cur_sweepable):
-                self.to_settle()
+                self.to_settle(waited=1)  # this cycle (the phase's end) is one of them
             with m.Else():
                 # nothing to sweep, nothing to emit: the phase ends here (integrate ops need
                 # no drain; the readout waits in FINISH for the last write-back)

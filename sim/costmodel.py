@@ -6,43 +6,56 @@ and the steps run) and on the static network and core configuration. This module
 core's sequencer exactly as the RTL does (``hw/core.py``, ``docs/microarchitecture.md``).
 
 Notation: ``C_l = ceil(n_l / P)`` chunks of layer ``l``; ``E[t,l]`` events into layer ``l`` at step
-``t``; ``S[t,l]`` spikes of layer ``l`` at ``t``; ``W = 6`` (the neuron array's drain wait).
+``t``; ``S[t,l]`` spikes of layer ``l`` at ``t``; ``W = 6`` (the neuron array's drain wait);
+``Z = 8`` (the settle wait of a layer's bound).
 
-A layer is *sweepable* unless it is the ``max_potential`` output layer; it is *always swept* when
-sweepable with a leak (``s_l > 0``) or a non-constant threshold table. Layer ``l`` is **swept** at
-step ``t`` when it is sweepable and ``E[t,l] > 0``, or it is always swept, or its reset mode is
-``subtract`` and it spiked at ``t-1`` (a subtract reset can leave ``V >= Theta``; any other layer
-that received no event, has no leak and a constant threshold cannot change, so it costs nothing).
+A layer is *sweepable* unless it is the ``max_potential`` output layer; it is *leaky* when
+``s_l > 0``. **The skip rule** (``docs/microarchitecture.md``): the core keeps, per layer, an
+exact bound of the potentials of the neurons that may still fire (the largest, clamped at 0),
+rebuilt by every pass over the layer's chunks (a sweep, or the last event of an event phase:
+both write every chunk). A sweepable layer without a leak is **swept** at step ``t`` exactly when
+its bound reaches ``Theta_l[t]``, that is, when one of its neurons fires there: ``S[t,l] > 0``. A
+leaky layer is swept at every step. So a layer's cost follows its spikes, whatever its threshold
+table does.
 
-Visited steps: if any layer is always swept, or a subtract layer spiked at the previous step, the
-core visits the next step ``t+1``; otherwise it jumps straight to the next step with input events
-(a step nothing happens in costs zero cycles).
+Visited steps: every step when a sweepable layer leaks or has a time-varying threshold table
+(each step the core compares the bounds with the step's thresholds); otherwise the next step
+with input events, or ``t+1`` when a layer's bound reaches its (constant) threshold, which only a
+``subtract`` reset can leave (in activity terms: some layer spikes at ``t+1`` without events).
+Steps in between cost nothing.
 
 Cycles (counted from the cycle after the first event word is accepted to the cycle word 0 of the
 result is presented, excluding cycles stalled on an empty event stream or a full trace stream,
 and the cycles that consume the end word and any events after an early exit)::
 
     cycles = sum_l C_l                                    clear the membranes (one write a chunk)
+           + 1                                            STEP: pick the first step
            + sum over visited steps of
-               1                                          STEP: pick the step
-             + sum over active layers l of                (active: E[t,l] > 0 or swept)
+               sum over active layers l of                (active: E[t,l] > 0 or swept)
                  2                                        NEXT: pick the layer; ENTER: load
                                                             its descriptor
                + E[t,l] * C_l                             event phase: one row chunk a cycle
-               + C_l            if swept                  sweep: one chunk a cycle
-               + 1              if l = 1, E > 0, not swept  (the stream's phase-end cycle)
-               + W                                        drain the neuron array
+               + 1              if l = 1, E > 0, not leaky  (the stream's phase-end cycle)
+               + Z' + 1         if E > 0, sweepable,      the bound settles; DECIDE (which
+                                  not leaky, not swept      also issues the sweep's first chunk
+               + Z'             if E > 0, sweepable,        when the layer fires); Z' = Z - 1
+                                  not leaky, swept          for layer 1 (its phase-end cycle
+                                                            is the first of the Z), Z else
+               + C_l + W        if swept                  sweep one chunk a cycle, drain
                + S[t,l] + 5     if swept and S[t,l] > 0   emit spikes one a cycle, fill, drain
-             + 1                                          NEXT that finds no more layers
-           + 1                                            the STEP that ends the sample
+             + 1                                          the NEXT that finds no more layers
+                                                            (it picks the next step or ends
+                                                            the sample)
            + 2 C_L + n_L        if the output is read by potential (max_potential, or no
                                   output spike): a read and a load a chunk, one compare a
                                   neuron
 
-For layer 1 the phase-end decision (the next event word is at a later step) is made in the cycle
-that issues the sweep's first chunk, so a swept layer's event phase has no fill or drain cycles:
-consecutive integrate ops, and the sweep after them, follow each other back to back (the neuron
-array forwards membrane words). The event phase is exactly ``sum E * C`` cycles.
+A layer phase that does not sweep (the ``max_potential`` output layer, or a layer whose bound
+stays below the threshold) ends without a drain: integrate ops need none (the array forwards
+membrane words), and the readout waits, uncounted, for the last write-back. A leaky layer sweeps
+straight after its events: for layer 1 the phase-end decision (the next event word is at a later
+step) is made in the cycle that issues the sweep's first chunk. Consecutive integrate ops follow
+each other back to back, so the event phase is exactly ``sum E * C`` cycles.
 
 Hardware counters::
 
@@ -72,9 +85,9 @@ __all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "b
 #: issue) is done too
 WAIT_CYCLES = 6
 #: cycles the sequencer waits after the event phase of a layer that sweeps only where it fires
-#: (``hw.core``'s settle): the layer's bound is final 7 cycles after the phase's last op is
-#: issued, and ``DECIDE`` reads it in the cycle after
-SETTLE_CYCLES = 7
+#: (``hw.core``'s settle): the layer's bound is final 9 cycles after the phase's last op is
+#: issued (``hw.blocks.BOUND_STAGES`` after ``d_``, and the fold), where ``DECIDE`` reads it
+SETTLE_CYCLES = 8
 #: cycles an emission phase takes beyond one per spike
 EMIT_DRAIN = 5
 
@@ -122,8 +135,9 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     mp = qnet.readout == "max_potential"
     sweepable = [not (k == L - 1 and mp) for k in range(L)]
     always = [sweepable[k] and layers[k].leak_shift > 0 for k in range(L)]
-    every_step = any(sweepable[k] and (layers[k].leak_shift > 0
-                                       or not layers[k].threshold_constant) for k in range(L))
+    any_leak = any(always)
+    # the last step at which a table rises (0 if none): non-increasing from there on
+    rise = [_rise(layer.threshold) for layer in layers]
     E = np.asarray(activity.events_in, dtype=np.int64)
     S = np.asarray(activity.spikes, dtype=np.int64)
     steps = int(activity.steps)
@@ -135,20 +149,28 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     ev_steps = np.flatnonzero(E[:, 0] > 0) if E.size else np.zeros(0, dtype=np.int64)
     started = False
     t = 0
-    need_next = False
     out_spiked = False
     while True:
         if not started:
             seq += 1  # STEP (later steps are chosen by the NEXT that finds no more layers)
         if started and ((qnet.early_exit and out_spiked) or t == T - 1):
             break
-        if every_step or need_next:
+        if any_leak:
             t = t + 1 if started else 0
         else:
             later = ev_steps[ev_steps > t] if started else ev_steps
-            if later.size == 0:
+            t_ev = int(later[0]) if later.size else T
+            # jump to the next event's step (or end) unless a layer can fire before it: its
+            # table may rise after t + 1, or (no rise) its bound reaches the gap's lowest
+            # threshold, that is, it fires in the gap
+            if started and t_ev > t + 1 and (
+                    any(sweepable[k] and rise[k] > t + 1 for k in range(L))
+                    or S[t + 1:t_ev].any()):
+                t += 1
+            elif t_ev == T:
                 break
-            t = int(later[0])
+            else:
+                t = t_ev
         if t >= steps:  # the reference stopped earlier: cannot happen for a consistent activity
             raise ValueError(f"activity covers {steps} steps; the core visits step {t}")
         started = True
@@ -175,7 +197,9 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
             if sel == 0 and e > 0 and not always[sel]:
                 seq += 1  # the stream phase's end: the cycle that sees a later event word
             if e > 0 and sweepable[sel] and not always[sel]:
-                drain += SETTLE_CYCLES  # the bound settles; DECIDE sweeps or moves on
+                # the bound settles (for layer 1 the phase's end is its first cycle); DECIDE
+                # sweeps or moves on
+                drain += SETTLE_CYCLES - (sel == 0)
                 if not swept:
                     seq += 1
             if swept:
@@ -190,11 +214,6 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                 if sel == L - 1:
                     out_spiked = True
             lc = sel + 1
-        # with constant tables, the next step is visited when a layer's bound reaches its
-        # threshold: it fires there without events (only a subtract reset can leave that)
-        need_next = (t + 1 < steps and not every_step
-                     and any(sweepable[k] and S[t + 1, k] > 0 and E[t + 1, k] == 0
-                             for k in range(L)))
     by_potential = mp or int(S[:, L - 1].sum()) == 0
     readout = (2 * C[L - 1] + layers[L - 1].n_out) if by_potential else 0
     hw = {
@@ -205,6 +224,12 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     }
     exc = int(sum(int(E[:, k].sum()) * C[k] for k in range(L)))
     return hw, Breakdown(ev_phase, sweep, drain, emit, clear, seq, readout, exc)
+
+
+def _rise(table: np.ndarray) -> int:
+    """The last step ``t`` at which ``table[t] > table[t - 1]`` (0 if none)."""
+    up = np.flatnonzero(np.diff(np.asarray(table, dtype=np.int64)) > 0)
+    return int(up[-1]) + 1 if up.size else 0
 
 
 def cost(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, int]:

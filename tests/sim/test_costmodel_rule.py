@@ -12,6 +12,9 @@ from ttfs.sim.costmodel import EMIT_DRAIN, SETTLE_CYCLES, WAIT_CYCLES, breakdown
 from ttfs.sim.ir import EventSet, Layer, QNet
 from ttfs.sim.reference import Activity, run
 
+#: the settle wait after a layer-1 event phase: its phase-end cycle is the first of SETTLE_CYCLES
+Z1 = SETTLE_CYCLES - 1
+
 CORE = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64, weight_depth=64)
 
 
@@ -29,7 +32,7 @@ def test_costmodel_single_layer_by_hand():
     expect = (C                     # clear
               + 1 + 2               # STEP (jump to t=3), NEXT + ENTER (layer 1)
               + 1 * C + 1           # event phase; the cycle that sees the end word
-              + SETTLE_CYCLES       # the bound settles; DECIDE issues the sweep's chunk 0
+              + Z1       # the bound settles; DECIDE issues the sweep's chunk 0
               + C                   # sweep
               + WAIT_CYCLES + 2 + EMIT_DRAIN
               + 1)                  # NEXT: no more layers; the end word -> finish (prediction
@@ -46,7 +49,7 @@ def test_costmodel_silent_sample_reads_out_by_potential():
     C, n = 2, 3
     # the bound after the event (at most 1) is below 50: no sweep, DECIDE moves on
     # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT (none: finish), readout
-    assert res.cycles == C + 3 + C + 1 + SETTLE_CYCLES + 1 + 1 + (2 * C + n)
+    assert res.cycles == C + 3 + C + 1 + Z1 + 1 + 1 + (2 * C + n)
     assert res.counters.membrane_reads == C + C
     assert res.counters.sweeps == 0
 
@@ -68,7 +71,7 @@ def test_costmodel_leak_visits_every_step():
     # the leaky layer sweeps straight after its event (C + wait) where the quiet one settles
     # its bound and decides not to (phase end, settle, DECIDE)
     assert leaky.cycles - quiet.cycles == (63 * (2 + C + WAIT_CYCLES + 1)
-                                           + (C + WAIT_CYCLES) - (1 + SETTLE_CYCLES + 1))
+                                           + (C + WAIT_CYCLES) - (1 + Z1 + 1))
     assert leaky.counters.sweeps == 64
 
 
@@ -80,7 +83,7 @@ def test_costmodel_subtract_layer_is_swept_while_its_bound_reaches_the_threshold
     assert res.trace[:, 1].tolist() == [0, 1, 2, 3]
     assert res.counters.sweeps == 4
     C = 1
-    expect = (C + 1 + 2 + C + 1 + SETTLE_CYCLES + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1  # t = 0
+    expect = (C + 1 + 2 + C + 1 + Z1 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1  # t = 0
               + 3 * (2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1))     # t = 1..3: sweep, emit
     # (each step's closing NEXT chooses the next step; the last one finishes)
     assert res.cycles == expect
@@ -131,9 +134,34 @@ def test_costmodel_varying_threshold_is_swept_only_where_a_neuron_fires():
     C = 1
     empty = 1  # the NEXT that finds no layer (and chooses the next step)
     expect = (C
-              + 1 + 2 + C + 1 + SETTLE_CYCLES + 1 + 1            # t = 0: event, no sweep
+              + 1 + 2 + C + 1 + Z1 + 1 + 1            # t = 0: event, no sweep
               + empty                                            # t = 1: bound 10 < 100
-              + 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1         # t = 2: sweep, emit
-              + 5 * empty)                                       # t = 3 .. 7 (t = 7's ends)
+              + 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1)        # t = 2: sweep, emit
+    # (t = 1 is visited: the layer fires before the end; after t = 2 nothing can fire any more,
+    # the table never rises, so the NEXT at t = 2 ends the sample: t = 3 .. 7 cost nothing)
     assert res.cycles == expect
     assert res.counters.membrane_reads == C + C
+
+
+def test_costmodel_steps_are_jumped_only_where_no_layer_can_fire():
+    # a falling table (non-increasing): after the event at t = 0 (V = 10) the layer fires at
+    # t = 4, the first step with Theta <= 10; the core visits t = 1 .. 4 one cycle each (something
+    # fires before the end) and jumps nowhere. A table that rises again after t + 1 also makes
+    # the core step, even where nothing fires.
+    falling = QNet(1, 8, (Layer([[10]], [40, 30, 20, 15, 10, 5, 5, 5]),))
+    res = _one(falling, [[0, 0]])
+    assert res.trace.tolist() == [[1, 4, 0]]
+    C = 1
+    t0 = 1 + 2 + C + 1 + Z1 + 1 + 1  # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT
+    fire = 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1
+    assert res.cycles == C + t0 + 3 + fire  # t = 1, 2, 3 empty; t = 4 fires and ends
+    # the same sample on a table that never reaches 10 but rises at t = 6: steps t = 1 .. 5 are
+    # visited (the rise lies after t + 1), then nothing can fire: the NEXT at t = 5 ends
+    rising = QNet(1, 8, (Layer([[10]], [40, 30, 20, 15, 12, 11, 20, 20]),))
+    res = _one(rising, [[0, 0]])
+    assert res.trace.size == 0
+    assert res.cycles == C + t0 + 5 + (2 * C + 1)  # t = 1 .. 5, readout by potential
+    # and a table that never rises and never reaches 10: the NEXT at t = 0 ends the sample
+    never = QNet(1, 8, (Layer([[10]], [40, 30, 20, 15, 12, 11, 11, 11]),))
+    res = _one(never, [[0, 0]])
+    assert res.cycles == C + t0 + (2 * C + 1)
