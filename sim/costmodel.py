@@ -77,7 +77,7 @@ from ttfs.sim.ir import QNet
 from ttfs.sim.reference import Activity
 
 __all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown",
-           "Breakdown", "summarize"]
+           "Breakdown", "summarize", "event_floor"]
 
 #: cycles the sequencer waits after the last op of a layer phase (the RTL's drain, which
 #: ``hw.core`` takes from here): the last fire mask leaves the neuron array 5 cycles after its
@@ -230,6 +230,25 @@ def _rise(table: np.ndarray) -> int:
     """The last step ``t`` at which ``table[t] > table[t - 1]`` (0 if none)."""
     up = np.flatnonzero(np.diff(np.asarray(table, dtype=np.int64)) > 0)
     return int(up[-1]) + 1 if up.size else 0
+
+
+def event_floor(core: CoreConfig, qnet: QNet, counters) -> int:
+    """The cycles a sample's events themselves set, whatever the sequencing: one cycle per
+    integrate op (``weight_reads``), one per spike, the clear (``sum_l C_l``) and the readout
+    when the output is read by potential. ``counters`` is a :class:`sim.reference.Counters`
+    with the hardware counters set (from the cost model or read back from the RTL); the
+    measured ``cycles`` divided by this is the core's overhead factor on that sample."""
+    if not isinstance(core, CoreConfig):
+        raise TypeError(f"core must be a CoreConfig, not {type(core).__name__}")
+    if counters.weight_reads is None:
+        raise ValueError("event_floor needs the hardware counters (weight_reads is None)")
+    layers = qnet.layers
+    L = len(layers)
+    clear = sum(chunks(layer.n_out, core.lanes) for layer in layers)
+    by_potential = qnet.readout == "max_potential" or counters.spikes_per_layer[L - 1] == 0
+    readout = 2 * chunks(layers[L - 1].n_out, core.lanes) + layers[L - 1].n_out
+    return (int(counters.weight_reads) + int(sum(counters.spikes_per_layer)) + clear
+            + (readout if by_potential else 0))
 
 
 def cost(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, int]:

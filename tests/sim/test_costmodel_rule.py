@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from ttfs.sim.core import CoreConfig
-from ttfs.sim.costmodel import EMIT_DRAIN, SETTLE_CYCLES, WAIT_CYCLES, breakdown, cost, cost_hook
+from ttfs.sim.costmodel import (
+    EMIT_DRAIN,
+    SETTLE_CYCLES,
+    WAIT_CYCLES,
+    breakdown,
+    cost,
+    cost_hook,
+    event_floor,
+)
 from ttfs.sim.ir import EventSet, Layer, QNet
 from ttfs.sim.reference import Activity, run
 
@@ -165,3 +173,17 @@ def test_costmodel_steps_are_jumped_only_where_no_layer_can_fire():
     never = QNet(1, 8, (Layer([[10]], [40, 30, 20, 15, 12, 11, 11, 11]),))
     res = _one(never, [[0, 0]])
     assert res.cycles == C + t0 + (2 * C + 1)
+
+
+def test_event_floor_counts_ops_spikes_clear_and_readout():
+    # the hand example above: 1 event x 2 chunks, 2 spikes, clear 2, no readout (it spiked)
+    net = QNet(2, 8, (Layer([[5, 0, 5], [0, 1, 0]], 5),))
+    res = _one(net, [[3, 0]])
+    assert event_floor(CORE, net, res.counters) == 2 + 2 + 2
+    assert res.cycles > event_floor(CORE, net, res.counters)
+    # a silent sample is read out by potential: 2 C + n more
+    silent = _one(QNet(2, 8, (Layer([[1, 0, 1], [0, 1, 0]], 50),)), [[0, 0]])
+    assert event_floor(CORE, net, silent.counters) == 2 + 0 + 2 + (2 * 2 + 3)
+    with pytest.raises(ValueError, match="needs the hardware counters"):
+        event_floor(CORE, net, run(net, EventSet((np.zeros((0, 2), dtype=np.int64),)))[0]
+                    .counters)
