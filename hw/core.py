@@ -421,28 +421,43 @@ class _Sequencer:
         # threshold, and the lookahead may hold another entry: forced to 0), and jump_ok, that
         # no layer can fire before the next event's step (or at all, before the end word):
         # for each layer that may fire, its table does not rise after t + 1 and its bound is
-        # below the threshold of the step before the event's (the lowest of the gap).
+        # below the threshold of the step before the event's (the lowest of the gap). jump_ok
+        # is made of registered compares, so the decision starts at flip-flops: the gap compare
+        # (valid once the event's time and the bound have stood still for two cycles, which
+        # ev_ready2 checks and the bounds always have, see the doc) and "does not rise after
+        # t + 1" for t and for t + 1, picked like the lookahead's threshold by whether t moved
+        # by one at the last edge (NEXT never meets a jump's step without events, so the value
+        # after a jump is never used).
         la, na, fe = self.la, self.na, self.fe
         vb = w.PB - 1 or 1
         rb = max(1, w.t_idx)
         m.d.comb += [la.t.eq(t), la.inc.eq(self.t_sel == _T_INC), la.ev_time.eq(fe.ev_time)]
         self.need_next = Signal(ML)
         self.need_ev = Signal(ML)
+        inc_r = Signal()
+        m.d.sync += inc_r.eq(self.t_sel == _T_INC)
         jump_ok = Const(1)
         for k in range(ML):
             sl = slice(k * vb, (k + 1) * vb)
             bound = na.bound[sl]
             gap = Mux(fe.ev_end, la.th_last[sl], la.th_gap[sl])
-            falls = la.rise[k * rb:(k + 1) * rb] <= t + 1
+            rise = la.rise[k * rb:(k + 1) * rb]
+            gap_ok = Signal(name=f"gap_ok{k}")
+            falls1 = Signal(name=f"falls1_{k}")
+            falls2 = Signal(name=f"falls2_{k}")
+            m.d.sync += [gap_ok.eq(gap > bound), falls1.eq(rise <= t + 1),
+                         falls2.eq(rise <= t + 2)]
             m.d.comb += [self.need_next[k].eq(self.started & (bound >= la.th_next[sl])),
                          self.need_ev[k].eq(self.started & (bound >= la.th_ev[sl]))]
-            jump_ok = jump_ok & (~self.sweepable[k] | (falls & (gap > bound)))
+            jump_ok = jump_ok & (~self.sweepable[k] | (Mux(inc_r, falls2, falls1) & gap_ok))
         self.jump_ok = Signal()
         m.d.comb += self.jump_ok.eq(jump_ok)
-        # the event fetch's head has been there a cycle (the lookahead's reads at its time are
-        # current)
+        # the event fetch's head has stood still for two cycles (the lookahead's reads at its
+        # time, and the registered compares of them, are current)
+        ev_ready1 = Signal()
         self.ev_ready = Signal()
-        m.d.sync += self.ev_ready.eq(fe.ev_valid & ~fe.pop)
+        still = fe.ev_valid & ~fe.pop
+        m.d.sync += [ev_ready1.eq(still), self.ev_ready.eq(ev_ready1 & still)]
 
     # -- actions the states share ------------------------------------------------------------
 
