@@ -175,25 +175,23 @@ class ParameterTables(wiring.Component):
 
 class ThresholdLookahead(wiring.Component):
     """The thresholds the sequencer's skip decisions compare the layer bounds with, for all
-    layers at once: ``Theta_l[t + j]`` for ``j = 1, 2, 3`` (``th_next1..3``: whatever the last two
-    edges did to ``t``, one of them is the threshold of the step after the current one; the
-    sequencer picks it), ``Theta_l[e]`` and ``Theta_l[e - 1]`` for the time ``e`` of the next
+    layers at once: ``Theta_l[t + 1]`` (``th_next``, in every cycle, also right after ``t``
+    moved to ``t + 1``), ``Theta_l[e]`` and ``Theta_l[e - 1]`` for the time ``e`` of the next
     input event (``th_ev``, ``th_gap``), ``Theta_l[T - 1]`` (``th_last``), and ``rise_l``, the
     last step at which the table rises (``Theta_l[t] > Theta_l[t - 1]``; 0 if it never does), so
     the table is non-increasing from ``rise_l`` on.
 
-    Per layer, five small RAMs, copies of its threshold table written with the shared one by
-    the loader (which writes each layer's table in step order): three read at ``t + 1``,
-    ``t + 2`` and ``t + 3``, one read at ``ev_time``, and one written a step later (entry ``t``
-    at ``t + 1``) and read at ``ev_time``. Reads have a cycle's latency: a value is for the
-    ``t`` / ``ev_time`` of the cycle before. Every output comes straight from a RAM or a
-    register (on ECP5 the RAMs are block RAMs, whose clock-to-output is slow: the sequencer
-    registers its compares of them). ``rise_l`` and ``th_last`` are computed from the writes
-    as they pass.
+    Per layer, four small RAMs, copies of its threshold table written with the shared one by
+    the loader (which writes each layer's table in step order): two read at ``t + 1`` and
+    ``t + 2`` (``th_next`` takes the second when ``t`` moved by one at the last edge, ``inc``
+    the cycle before, else the first), one read at ``ev_time``, and one written a step later
+    (entry ``t`` at ``t + 1``) and read at ``ev_time``. Reads have a cycle's latency: a value
+    is for the ``t`` / ``ev_time`` of the cycle before. ``rise_l`` and ``th_last`` are
+    computed from the writes as they pass.
 
     Members: ``th_en/th_addr/th_data`` (the loader's table writes, address ``Cat(t, layer)``),
-    ``t``, ``ev_time``; per layer ``l`` at bits ``l * (PB - 1)`` (``l * t_idx`` for ``rise``):
-    ``th_next1``, ``th_next2``, ``th_next3``, ``th_ev``, ``th_gap``, ``th_last``, ``rise``.
+    ``t``, ``inc``, ``ev_time``; per layer ``l`` at bits ``l * (PB - 1)`` (``l * t_idx`` for
+    ``rise``): ``th_next``, ``th_ev``, ``th_gap``, ``th_last``, ``rise``.
     """
 
     def __init__(self, widths: Widths):
@@ -202,9 +200,8 @@ class ThresholdLookahead(wiring.Component):
         ML, ti = widths.ML, max(1, widths.t_idx)
         super().__init__({
             "th_en": In(1), "th_addr": In(_addr_bits(widths.table_depth)), "th_data": In(vb),
-            "t": In(widths.t_idx), "ev_time": In(widths.t_idx),
-            "th_next1": Out(ML * vb), "th_next2": Out(ML * vb), "th_next3": Out(ML * vb),
-            "th_ev": Out(ML * vb), "th_gap": Out(ML * vb),
+            "t": In(widths.t_idx), "inc": In(1), "ev_time": In(widths.t_idx),
+            "th_next": Out(ML * vb), "th_ev": Out(ML * vb), "th_gap": Out(ML * vb),
             "th_last": Out(ML * vb), "rise": Out(ML * ti),
         })
 
@@ -216,6 +213,8 @@ class ThresholdLookahead(wiring.Component):
         rb = max(1, ti)
         layer = self.th_addr[ti:]
         tt = self.th_addr[:ti]
+        inc_r = Signal()
+        m.d.sync += inc_r.eq(self.inc)
         # the last value written (the loader writes a layer's table in step order, so at a
         # layer's entry t > 0 it is entry t - 1), for the rise
         prev = Signal(vb)
@@ -234,9 +233,9 @@ class ThresholdLookahead(wiring.Component):
                              rp.addr.eq(raddr)]
                 return guarded_read(m, w, wp, rp, f"{name}{k}")
 
-            m.d.comb += [self.th_next1[sl].eq(copy("th_next1_", tt, (self.t + 1)[:ti])),
-                         self.th_next2[sl].eq(copy("th_next2_", tt, (self.t + 2)[:ti])),
-                         self.th_next3[sl].eq(copy("th_next3_", tt, (self.t + 3)[:ti])),
+            n1 = copy("th_next1_", tt, (self.t + 1)[:ti])
+            n2 = copy("th_next2_", tt, (self.t + 2)[:ti])
+            m.d.comb += [self.th_next[sl].eq(Mux(inc_r, n2, n1)),
                          self.th_ev[sl].eq(copy("th_ev", tt, self.ev_time)),
                          self.th_gap[sl].eq(copy("th_gap", (tt + 1)[:ti], self.ev_time))]
             last = Signal(vb, name=f"th_last{k}")

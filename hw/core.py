@@ -415,47 +415,41 @@ class _Sequencer:
         m.d.sync += self.t_last.eq(t == last_t)
 
         # The layer bounds' decisions (docs/microarchitecture.md, "The skip rule"), from the
-        # bounds and the lookahead's thresholds, every one a registered compare (the decisions
-        # start at flip-flops, and no compare follows a block RAM's slow output in the cycle
-        # it is used): need_next / need_ev, whether each layer's bound reaches the threshold of
-        # the step after the current one / of the next event's step (taken into need_cur as the
-        # step moves there; at a sample's first step every bound is 0, below every threshold,
-        # and need_cur is cleared), and jump_ok, that no layer can fire before the next event's
-        # step (or at all, before the end word): for each layer that may fire, its table does
-        # not rise after t + 1 and its bound is below the threshold of the step before the
-        # event's (the lowest of the gap). A compare registered in cycle k - 1 saw the
-        # lookahead's read of cycle k - 2's t, so which of t + 1, t + 2, t + 3 is the next step
-        # of cycle k's t depends on the moves at the last two edges (inc1, inc2: by one). After
-        # a jump NEXT meets no step without events for two cycles, so those values are never
-        # used. The event compares need the event's time and the bounds to have stood still for
-        # two cycles: ev_ready checks the first, and the bounds always have (see the doc).
+        # bounds and the lookahead's thresholds: need_next / need_ev, whether each layer's bound
+        # reaches the threshold of t + 1 / of the next event's step (registered into need_cur
+        # as the step moves there; at a sample's first step every bound is 0, below every
+        # threshold, and the lookahead may hold another entry: forced to 0), and jump_ok, that
+        # no layer can fire before the next event's step (or at all, before the end word):
+        # for each layer that may fire, its table does not rise after t + 1 and its bound is
+        # below the threshold of the step before the event's (the lowest of the gap). jump_ok
+        # is made of registered compares, so the decision starts at flip-flops: the gap compare
+        # (valid once the event's time and the bound have stood still for two cycles, which
+        # ev_ready2 checks and the bounds always have, see the doc) and "does not rise after
+        # t + 1" for t and for t + 1, picked like the lookahead's threshold by whether t moved
+        # by one at the last edge (NEXT never meets a jump's step without events, so the value
+        # after a jump is never used).
         la, na, fe = self.la, self.na, self.fe
         vb = w.PB - 1 or 1
         rb = max(1, w.t_idx)
-        m.d.comb += [la.t.eq(t), la.ev_time.eq(fe.ev_time)]
-        inc1, inc2 = Signal(), Signal()
-        m.d.sync += [inc1.eq(self.t_sel == _T_INC), inc2.eq(inc1)]
+        m.d.comb += [la.t.eq(t), la.inc.eq(self.t_sel == _T_INC), la.ev_time.eq(fe.ev_time)]
         self.need_next = Signal(ML)
         self.need_ev = Signal(ML)
+        inc_r = Signal()
+        m.d.sync += inc_r.eq(self.t_sel == _T_INC)
         jump_ok = Const(1)
         for k in range(ML):
             sl = slice(k * vb, (k + 1) * vb)
             bound = na.bound[sl]
             gap = Mux(fe.ev_end, la.th_last[sl], la.th_gap[sl])
             rise = la.rise[k * rb:(k + 1) * rb]
-            regs = {name: Signal(name=f"{name}{k}") for name in (
-                "gap_ok", "falls1_", "falls2_", "need1_", "need2_", "need3_", "need_ev_")}
-            m.d.sync += [regs["gap_ok"].eq(gap > bound), regs["falls1_"].eq(rise <= t + 1),
-                         regs["falls2_"].eq(rise <= t + 2),
-                         regs["need1_"].eq(bound >= la.th_next1[sl]),
-                         regs["need2_"].eq(bound >= la.th_next2[sl]),
-                         regs["need3_"].eq(bound >= la.th_next3[sl]),
-                         regs["need_ev_"].eq(bound >= la.th_ev[sl])]
-            need = Mux(inc1 & inc2, regs["need3_"], Mux(inc1 | inc2, regs["need2_"],
-                                                         regs["need1_"]))
-            m.d.comb += [self.need_next[k].eq(need), self.need_ev[k].eq(regs["need_ev_"])]
-            falls = Mux(inc1, regs["falls2_"], regs["falls1_"])
-            jump_ok = jump_ok & (~self.sweepable[k] | (falls & regs["gap_ok"]))
+            gap_ok = Signal(name=f"gap_ok{k}")
+            falls1 = Signal(name=f"falls1_{k}")
+            falls2 = Signal(name=f"falls2_{k}")
+            m.d.sync += [gap_ok.eq(gap > bound), falls1.eq(rise <= t + 1),
+                         falls2.eq(rise <= t + 2)]
+            m.d.comb += [self.need_next[k].eq(self.started & (bound >= la.th_next[sl])),
+                         self.need_ev[k].eq(self.started & (bound >= la.th_ev[sl]))]
+            jump_ok = jump_ok & (~self.sweepable[k] | (Mux(inc_r, falls2, falls1) & gap_ok))
         self.jump_ok = Signal()
         m.d.comb += self.jump_ok.eq(jump_ok)
         # the event fetch's head has stood still for two cycles (the lookahead's reads at its
@@ -533,13 +527,12 @@ class _Sequencer:
         t, lc, started, out_spiked = self.t, self.lc, self.started, self.out_spiked
         m.d.comb += eq.q_clear.eq(1)
         moved = [lc.eq(0), out_spiked.eq(0), started.eq(1)]
-        need_next = Mux(started, self.need_next, 0)
         with m.If(started & ((ld.early_exit & out_spiked) | t_last)):
             m.d.sync += self.steps.eq(Mux(ld.early_exit & out_spiked, t + 1, ld.time_steps))
             m.next = "FINISH"
         with m.Elif(self.any_leak):
             self.move_t(Mux(started, t + 1, 0), Mux(started, _T_INC, _T_ZERO))
-            m.d.sync += [*moved, self.need_cur.eq(need_next)]
+            m.d.sync += [*moved, self.need_cur.eq(self.need_next)]
             m.next = "NEXT"
         with m.Elif(~fe.ev_valid | ~self.ev_ready):
             m.d.comb += self.stall.eq(1)
@@ -552,7 +545,7 @@ class _Sequencer:
             m.next = "FINISH"
         with m.Else():
             self.move_t(fe.ev_time, _T_EV)
-            m.d.sync += [*moved, self.need_cur.eq(Mux(started, self.need_ev, 0))]
+            m.d.sync += [*moved, self.need_cur.eq(self.need_ev)]
             m.next = "NEXT"
 
     # -- the FSM -------------------------------------------------------------------------------
