@@ -51,6 +51,11 @@ def small_mul(a, b):
 #: address may return anything (see docs/microarchitecture.md, "Read during write")
 NO_RW_CHECK = {"no_rw_check": 1}
 
+#: the threshold lookahead's memories (ThresholdLookahead): LUT RAM where the part has it (ECP5;
+#: a block RAM's slow clock-to-output would start the skip decisions' compares), block RAM on the
+#: iCE40, which has no LUT RAM (``hw.synth`` drops the style there)
+LOOKAHEAD_RAM = {**NO_RW_CHECK, "ram_style": "distributed"}
+
 #: membrane memories up to this depth are read without an output register (see NeuronArray)
 MEMB_LUTRAM_DEPTH = 32
 
@@ -225,7 +230,7 @@ class ThresholdLookahead(wiring.Component):
             wen = self.th_en & (layer == k)
 
             def copy(name, waddr, raddr, k=k, wen=wen):
-                mem = Memory(shape=unsigned(vb), depth=1 << ti, init=[], attrs=NO_RW_CHECK)
+                mem = Memory(shape=unsigned(vb), depth=1 << ti, init=[], attrs=LOOKAHEAD_RAM)
                 m.submodules[f"{name}{k}"] = mem
                 wp = mem.write_port()
                 rp = mem.read_port()

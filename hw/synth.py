@@ -219,8 +219,11 @@ def _yosys(workdir: Path, target: Target, verilog: str, ports) -> tuple[dict, fl
     if target.family == "ice40":
         # -nodffe: enables become LUT logic in front of D instead of SB_DFFE clock enables; on
         # the fitted P = 8 core this took the UP5K from a 35.9 to a 38.5 MHz median (3 seeds)
-        # for about 8% more LCs (docs/microarchitecture.md): the deep paths there end at enables
-        synth_cmd = ("synth_ice40 -device u -dsp -spram -nodffe -top ttfs_synth_top "
+        # for about 8% more LCs (docs/microarchitecture.md): the deep paths there end at enables.
+        # The iCE40 has no LUT RAM: a memory the RTL asks to be "distributed" (hw.blocks.
+        # LOOKAHEAD_RAM) would become flip-flops, so the style is dropped and it stays a block RAM
+        synth_cmd = ("setattr -unset ram_style a:ram_style\n"
+                     "synth_ice40 -device u -dsp -spram -nodffe -top ttfs_synth_top "
                      "-json netlist.json")
     else:
         synth_cmd = "synth_ecp5 -top ttfs_synth_top -json netlist.json"
