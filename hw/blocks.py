@@ -189,8 +189,8 @@ class ThresholdLookahead(wiring.Component):
     Per layer, four small RAMs, copies of its threshold table written with the shared one by
     the loader (which writes each layer's table in step order): two read at ``t + 1`` and
     ``t + 2`` (``th_next`` takes the second when ``t`` moved by one at the last edge, ``inc``
-    the cycle before, else the first), one read at ``ev_time``, and one written a step later
-    (entry ``t`` at ``t + 1``) and read at ``ev_time``. Reads have a cycle's latency: a value
+    the cycle before, else the first), one read at ``ev_time`` and one at ``ev_time - 1`` (the
+    subtract on the read side: the write side starts at the loader, whose paths are long). Reads have a cycle's latency: a value
     is for the ``t`` / ``ev_time`` of the cycle before. ``rise_l`` and ``th_last`` are
     computed from the writes as they pass.
 
@@ -242,7 +242,7 @@ class ThresholdLookahead(wiring.Component):
             n2 = copy("th_next2_", tt, (self.t + 2)[:ti])
             m.d.comb += [self.th_next[sl].eq(Mux(inc_r, n2, n1)),
                          self.th_ev[sl].eq(copy("th_ev", tt, self.ev_time)),
-                         self.th_gap[sl].eq(copy("th_gap", (tt + 1)[:ti], self.ev_time))]
+                         self.th_gap[sl].eq(copy("th_gap", tt, (self.ev_time - 1)[:ti]))]
             last = Signal(vb, name=f"th_last{k}")
             rise = Signal(rb, name=f"rise{k}")
             with m.If(wen):
