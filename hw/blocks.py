@@ -190,9 +190,9 @@ class ThresholdLookahead(wiring.Component):
     the loader (which writes each layer's table in step order): two read at ``t + 1`` and
     ``t + 2`` (``th_next`` takes the second when ``t`` moved by one at the last edge, ``inc``
     the cycle before, else the first), one read at ``ev_time`` and one at ``ev_time - 1`` (the
-    subtract on the read side: the write side starts at the loader, whose paths are long). Reads have a cycle's latency: a value
-    is for the ``t`` / ``ev_time`` of the cycle before. ``rise_l`` and ``th_last`` are
-    computed from the writes as they pass.
+    subtract on the read side: the write side starts at the loader, whose paths are long).
+    Reads have a cycle's latency: a value is for the ``t`` / ``ev_time`` of the cycle before.
+    ``rise_l`` and ``th_last`` are computed from the writes as they pass.
 
     Members: ``th_en/th_addr/th_data`` (the loader's table writes, address ``Cat(t, layer)``),
     ``t``, ``inc``, ``ev_time``; per layer ``l`` at bits ``l * (PB - 1)`` (``l * t_idx`` for
