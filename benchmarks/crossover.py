@@ -30,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+from ttfs.flows.report import draw_crossover
 from ttfs.sim.core import CoreConfig, load_core
 from ttfs.sim.energy import CROSSOVER_FACTORS, ESTIMATE_NOTE, crossover
 from ttfs.sim.ir import load_events, load_qnet
@@ -71,21 +72,7 @@ def plot(cases: dict[str, list[dict]], path: str | Path) -> None:
     n = len(cases)
     fig, axes = plt.subplots(1, n, figsize=(5 * n, 3.8), squeeze=False)
     for ax, (name, pts) in zip(axes[0], cases.items(), strict=True):
-        x = [p["spikes_per_neuron"] for p in pts]
-        y = [p["snn_pj"] / 1000 for p in pts]
-        ax.plot(x, y, "o-", color="#3b6ea8", label="SNN on this core (cost model)")
-        for p, xi, yi in zip(pts, x, y, strict=True):
-            ax.annotate(f"x{p['factor']:g}", (xi, yi), textcoords="offset points", xytext=(3, 3),
-                        fontsize=7, color="#555555")
-        tr = [p for p in pts if p["trained"]]
-        ax.plot([p["spikes_per_neuron"] for p in tr], [p["snn_pj"] / 1000 for p in tr], "*",
-                ms=16, color="#d1495b", label="trained network")
-        ax.axhline(pts[0]["ann_pj"] / 1000, color="#c8a24a", ls="--", label="dense ANN")
-        ax.set_xlabel("hidden spikes per neuron per inference")
-        ax.set_ylabel("nJ per inference (model estimate)")
-        ax.set_ylim(bottom=0)
-        ax.set_title(f"{name}: thresholds x factor", fontsize=10)
-        ax.legend(fontsize=7)
+        draw_crossover(ax, pts, f"{name}: thresholds x factor")
     fig.suptitle("Energy per inference vs activity: model estimate, not silicon", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -20,7 +20,7 @@ from ttfs.sim.energy import CROSSOVER_FACTORS, crossover, energy_report
 from ttfs.sim.metrics import summarise
 from ttfs.sim.reference import Counters, SampleResult
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "draw_crossover"]
 
 
 def _results_from_json(doc: dict) -> list[SampleResult]:
@@ -92,23 +92,8 @@ def _plots(run, report: dict, figdir: Path) -> dict[str, str]:
 
     xo = report.get("crossover")
     if xo:
-        pts = xo["points"]
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
-        x = [p["spikes_per_neuron"] for p in pts]
-        y = [p["snn_pj"] / 1000 for p in pts]
-        ax.plot(x, y, "o-", color="#3b6ea8", label="SNN on this core (cost model)")
-        for p, xi, yi in zip(pts, x, y, strict=True):
-            ax.annotate(f"x{p['factor']:g}", (xi, yi), textcoords="offset points",
-                        xytext=(3, 3), fontsize=7, color="#555555")
-        tr = [p for p in pts if p["trained"]]
-        ax.plot([p["spikes_per_neuron"] for p in tr], [p["snn_pj"] / 1000 for p in tr], "*",
-                ms=15, color="#d1495b", label="trained network")
-        ax.axhline(pts[0]["ann_pj"] / 1000, color="#c8a24a", ls="--", label="dense ANN")
-        ax.set_xlabel("hidden spikes per neuron per inference")
-        ax.set_ylabel("nJ per inference (model estimate)")
-        ax.set_ylim(bottom=0)
-        ax.set_title("Energy vs activity (hidden thresholds x factor)", fontsize=10)
-        ax.legend(fontsize=7)
+        draw_crossover(ax, xo["points"], "Energy vs activity (hidden thresholds x factor)")
         save(fig, "crossover.png")
 
     methods = report.get("methods", {})
@@ -123,6 +108,27 @@ def _plots(run, report: dict, figdir: Path) -> dict[str, str]:
         ax.set_title("Accuracy vs hardware spikes, per method")
         save(fig, "methods.png")
     return figs
+
+
+def draw_crossover(ax, pts: list[dict], title: str) -> None:
+    """One crossover panel on ``ax``: the SNN's energy per inference against hidden spikes per
+    neuron (``sim.energy.crossover`` points), each point labelled with its threshold factor, the
+    trained network marked, the dense ANN's energy as a line."""
+    x = [p["spikes_per_neuron"] for p in pts]
+    y = [p["snn_pj"] / 1000 for p in pts]
+    ax.plot(x, y, "o-", color="#3b6ea8", label="SNN on this core (cost model)")
+    for p, xi, yi in zip(pts, x, y, strict=True):
+        ax.annotate(f"x{p['factor']:g}", (xi, yi), textcoords="offset points", xytext=(3, 3),
+                    fontsize=7, color="#555555")
+    tr = [p for p in pts if p["trained"]]
+    ax.plot([p["spikes_per_neuron"] for p in tr], [p["snn_pj"] / 1000 for p in tr], "*",
+            ms=15, color="#d1495b", label="trained network")
+    ax.axhline(pts[0]["ann_pj"] / 1000, color="#c8a24a", ls="--", label="dense ANN")
+    ax.set_xlabel("hidden spikes per neuron per inference")
+    ax.set_ylabel("nJ per inference (model estimate)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
 
 
 def write_report(run) -> list[Path]:

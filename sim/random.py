@@ -201,6 +201,13 @@ def _mask_events(rng, T: int, n_in: int, density, steps: slice | None = None) ->
 _EMPTY = np.zeros((0, 2), dtype=np.int64)
 
 
+def _samples(rng, qnet: QNet, n_samples: int, draw) -> EventSet:
+    """``n_samples`` samples, each ``draw(rng, T, n_inputs, r)`` with ``r`` a fresh uniform
+    draw (the family's choice of kind of sample)."""
+    T, n = qnet.time_steps, qnet.n_inputs
+    return EventSet(tuple(draw(rng, T, n, rng.random()) for _ in range(n_samples)))
+
+
 # -- at_threshold ------------------------------------------------------------------------------
 
 
@@ -228,18 +235,16 @@ def _at_threshold_qnet(rng, lim: _Limits, lanes: int) -> QNet:
 
 
 def _at_threshold_events(rng, qnet: QNet, n_samples: int) -> EventSet:
-    T, n = qnet.time_steps, qnet.n_inputs
-    samples = []
-    for _ in range(n_samples):
-        r = rng.random()
+    def draw(rng, T, n, r):
         if r < 0.08:
-            samples.append(_EMPTY)
-        elif r < 0.55:  # about one event per step: potentials climb in steps of 1 or 2
-            samples.append(_mask_events(rng, T, n, min(1.0, (0.3 + rng.random()) / n)))
-        else:  # input in the first half only; falling thresholds then meet stored potentials
-            samples.append(_mask_events(rng, T, n, min(1.0, (0.5 + 2 * rng.random()) / n),
-                                        slice(0, max(1, T // 2))))
-    return EventSet(tuple(samples))
+            return _EMPTY
+        if r < 0.55:  # about one event per step: potentials climb in steps of 1 or 2
+            return _mask_events(rng, T, n, min(1.0, (0.3 + rng.random()) / n))
+        # input in the first half only; falling thresholds then meet stored potentials
+        return _mask_events(rng, T, n, min(1.0, (0.5 + 2 * rng.random()) / n),
+                            slice(0, max(1, T // 2)))
+
+    return _samples(rng, qnet, n_samples, draw)
 
 
 # -- push_back ---------------------------------------------------------------------------------
@@ -276,14 +281,10 @@ def _push_back_qnet(rng, lim: _Limits, lanes: int) -> QNet:
 
 
 def _push_back_events(rng, qnet: QNet, n_samples: int) -> EventSet:
-    T, n = qnet.time_steps, qnet.n_inputs
-    samples = []
-    for _ in range(n_samples):
-        if rng.random() < 0.05:
-            samples.append(_EMPTY)
-        else:
-            samples.append(_mask_events(rng, T, n, 0.25 + 0.5 * rng.random()))
-    return EventSet(tuple(samples))
+    def draw(rng, T, n, r):
+        return _EMPTY if r < 0.05 else _mask_events(rng, T, n, 0.25 + 0.5 * rng.random())
+
+    return _samples(rng, qnet, n_samples, draw)
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -339,18 +340,15 @@ def _tables_qnet(rng, lim: _Limits, lanes: int) -> QNet:
 
 def _early_events(rng, qnet: QNet, n_samples: int) -> EventSet:
     """Half the samples with input in the first part of the steps only, the rest spread."""
-    T, n = qnet.time_steps, qnet.n_inputs
-    samples = []
-    for _ in range(n_samples):
-        r = rng.random()
+    def draw(rng, T, n, r):
         if r < 0.08:
-            samples.append(_EMPTY)
-        elif r < 0.55:
+            return _EMPTY
+        if r < 0.55:
             end = int(rng.integers(1, max(1, (2 * T) // 3) + 1))
-            samples.append(_mask_events(rng, T, n, 0.2 + 0.5 * rng.random(), slice(0, end)))
-        else:
-            samples.append(_mask_events(rng, T, n, 0.6 * rng.random()))
-    return EventSet(tuple(samples))
+            return _mask_events(rng, T, n, 0.2 + 0.5 * rng.random(), slice(0, end))
+        return _mask_events(rng, T, n, 0.6 * rng.random())
+
+    return _samples(rng, qnet, n_samples, draw)
 
 
 # -- saturate ----------------------------------------------------------------------------------
@@ -409,25 +407,22 @@ def _saturate_qnet(rng, lim: _Limits, lanes: int) -> QNet:
 def _saturate_events(rng, qnet: QNet, n_samples: int) -> EventSet:
     """Dense input; in half the samples the low-index inputs fire first, then the high-index
     ones (or the reverse), so a neuron driven down then up crosses the whole range."""
-    T, n = qnet.time_steps, qnet.n_inputs
-    samples = []
-    for _ in range(n_samples):
-        r = rng.random()
+    def draw(rng, T, n, r):
         if r < 0.05:
-            samples.append(_EMPTY)
-        elif r < 0.3:
-            samples.append(_mask_events(rng, T, n, 1.0))
-        elif r < 0.75 and T > 1:
+            return _EMPTY
+        if r < 0.3:
+            return _mask_events(rng, T, n, 1.0)
+        if r < 0.75 and T > 1:
             m = int(rng.integers(1, T))
             first = np.arange(n) < n // 2
             if rng.random() < 0.5:
                 first = ~first
             mask = rng.random((T, n)) < 0.6 + 0.4 * rng.random()
             mask &= np.where(np.arange(T)[:, None] < m, first[None, :], ~first[None, :])
-            samples.append(np.argwhere(mask).astype(np.int64))
-        else:
-            samples.append(_mask_events(rng, T, n, 0.3 + 0.6 * rng.random()))
-    return EventSet(tuple(samples))
+            return np.argwhere(mask).astype(np.int64)
+        return _mask_events(rng, T, n, 0.3 + 0.6 * rng.random())
+
+    return _samples(rng, qnet, n_samples, draw)
 
 
 # -- chunks ------------------------------------------------------------------------------------
@@ -502,15 +497,13 @@ def _far_above_qnet(rng, lim: _Limits, lanes: int) -> QNet:
 
 def _burst_events(rng, qnet: QNet, n_samples: int) -> EventSet:
     """Input in the first one to three steps only, then silence."""
-    T, n = qnet.time_steps, qnet.n_inputs
-    samples = []
-    for _ in range(n_samples):
-        if rng.random() < 0.05:
-            samples.append(_EMPTY)
-            continue
+    def draw(rng, T, n, r):
+        if r < 0.05:
+            return _EMPTY
         end = int(rng.integers(1, min(3, T) + 1))
-        samples.append(_mask_events(rng, T, n, 0.2 + 0.6 * rng.random(), slice(0, end)))
-    return EventSet(tuple(samples))
+        return _mask_events(rng, T, n, 0.2 + 0.6 * rng.random(), slice(0, end))
+
+    return _samples(rng, qnet, n_samples, draw)
 
 
 # -- leaky -------------------------------------------------------------------------------------
