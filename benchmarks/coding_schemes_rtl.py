@@ -121,7 +121,7 @@ def measure(row: dict, trained: dict) -> dict:
 def table(rows: list[dict]) -> str:
     head = ("| scheme | network | T | accuracy % | spikes/sample (all / hidden) | input events "
             "| SOPs | cycles | energy pJ: total = compute + weight mem. + membrane mem. "
-            "| dense ANN pJ (compute + weights) |")
+            "+ tables and queue | dense ANN pJ (compute + memory) |")
     lines = [head, "|" + "---|" * 10]
     for r in rows:
         e = r["energy_pj"]
@@ -131,6 +131,7 @@ def table(rows: list[dict]) -> str:
             f"| {r['sops']:.0f} | {r['cycles']:.0f} "
             f"| {e['total']:.0f} = {e['compute']:.0f} + {e['weight_memory']:.0f} "
             f"+ {e['membrane_memory']:.0f} "
+            f"+ {e['memory'] - e['weight_memory'] - e['membrane_memory']:.0f} "
             f"| {e['dense_ann_total']:.0f} ({e['dense_ann_compute']:.0f} + "
             f"{e['dense_ann_total'] - e['dense_ann_compute']:.0f}) |")
     return "\n".join(lines)
