@@ -97,3 +97,22 @@ def test_amaranth_core_modes_deep_membrane_memory_forwarding():
     assert Widths(core).memb_depth > MEMB_LUTRAM_DEPTH
     exp = _check(net, [[[0, i] for i in range(8)], [[1, i] for i in range(0, 8, 2)], []], core)
     assert exp[0].counters.spikes_per_layer[0] >= 2
+
+
+def test_amaranth_core_modes_skip_rule_hand_cases():
+    # the hand-checked cases of tests/sim/test_costmodel_rule.py, on the RTL: a falling table
+    # (fires at t = 4 without events; steps 1..3 cost a cycle each), one that rises after the
+    # window (steps visited to t = 5, then the sample ends), one that never reaches the potential
+    # (the sample ends at t = 0), a subtract layer that keeps firing from its remainder, and a
+    # two-layer net whose second layer fires from its bound alone at the step an event arrives
+    core = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=8, weight_depth=64)
+    for table in ([40, 30, 20, 15, 10, 5, 5, 5], [40, 30, 20, 15, 12, 11, 20, 20],
+                  [40, 30, 20, 15, 12, 11, 11, 11], [100, 100] + [9] * 6):
+        _check(QNet(1, 8, (Layer([[10]], table),)), [[[0, 0]], []], core)
+    _check(QNet(1, 8, (Layer([[20]], 5, reset="subtract"),)), [[[0, 0]]], core)
+    two = QNet(2, 8, (Layer([[6, 0], [0, 1]], [5, 5, 5, 5, 5, 5, 5, 5]),
+                      Layer([[4], [0]], [9, 9, 9, 9, 3, 3, 3, 3])), readout="first_spike")
+    exp = _check(two, [[[0, 0], [4, 1]], [[0, 0], [2, 1], [6, 1]]], core)
+    # sample 0: layer 1 fires at t = 0 (V = 6), layer 2 integrates 4 < 9; its bound (4) meets
+    # the falling table at t = 4, where the input event arrives: it fires there
+    assert exp[0].trace.tolist() == [[1, 0, 0], [2, 4, 0]]
