@@ -605,8 +605,13 @@ class NeuronArray(wiring.Component):
         vals = [Mux(may[p] & ~lanes[p][PB - 1], lanes[p][:vb], 0) for p in range(P)]
         tag = {"valid": x_in_valid, "first": x_in_first, "layer": x_in_layer, "th": th}
         levels = max(0, (P - 1).bit_length())
+        # with the subtract reset the lanes come through the reset's subtracter: the first
+        # stage registers them as they are and the tree's levels spread over the other stages
+        # (the same latency)
+        tree_stages = BOUND_STAGES - 1 if w.subtract else BOUND_STAGES
         for st in range(BOUND_STAGES):
-            lv = levels // BOUND_STAGES + (st < levels % BOUND_STAGES)
+            k = st - (BOUND_STAGES - tree_stages)
+            lv = 0 if k < 0 else levels // tree_stages + (k < levels % tree_stages)
             vals = reduce(vals, lv)
             regs = [Signal(vb, name=f"bnd{st}_val{k}") for k in range(len(vals))]
             m.d.sync += [r.eq(v) for r, v in zip(regs, vals, strict=True)]
