@@ -24,6 +24,7 @@ from ttfs.sim.core import load_core
 from ttfs.sim.costmodel import cost_hook, event_floor, summarize
 from ttfs.sim.energy import ESTIMATE_NOTE, energy_report
 from ttfs.sim.ir import load_events, load_qnet
+from ttfs.sim.metrics import hardware_membrane_updates
 from ttfs.sim.reference import run
 
 
@@ -33,9 +34,8 @@ def measure(qnet, events, core) -> dict:
     c = [r.counters for r in res]
     cycles = np.array([r.cycles for r in res], dtype=np.float64)
     floor = np.array([event_floor(core, qnet, x) for x in c], dtype=np.float64)
-    P = core.lanes
-    sweep_chunks = np.mean([x.membrane_writes - x.weight_reads for x in c]) - sum(
-        -(-layer.n_out // P) for layer in qnet.layers)
+    # swept chunks: sim.metrics counts the sweep ops' lanes from the same counters
+    sweep_chunks = np.mean([hardware_membrane_updates(qnet, r, core) for r in res]) / core.lanes
     energy = energy_report(qnet, res, core=core)
     return {
         "samples": len(res),
