@@ -610,8 +610,8 @@ class NeuronArray(wiring.Component):
         # (the same latency)
         tree_stages = BOUND_STAGES - 1 if w.subtract else BOUND_STAGES
         for st in range(BOUND_STAGES):
-            k = st - (BOUND_STAGES - tree_stages)
-            lv = 0 if k < 0 else levels // tree_stages + (k < levels % tree_stages)
+            j = st - (BOUND_STAGES - tree_stages)  # the tree stage this is (< 0: a register)
+            lv = 0 if j < 0 else levels // tree_stages + (j < levels % tree_stages)
             vals = reduce(vals, lv)
             regs = [Signal(vb, name=f"bnd{st}_val{k}") for k in range(len(vals))]
             m.d.sync += [r.eq(v) for r, v in zip(regs, vals, strict=True)]

@@ -409,11 +409,6 @@ class _Sequencer:
         m.d.sync += t_eq.eq(Mux(fe.pop, popped[self.t_sel], kept[self.t_sel]))
         self.ev_at_t = fe.ev_valid & ~fe.ev_end & t_eq
 
-        # t == T - 1, registered: only STEP reads it, and STEP never comes in the cycle after t
-        # moves (t moves as STEP leaves for NEXT, and in IDLE and CLEAR to the 0 it has)
-        self.t_last = Signal()
-        m.d.sync += self.t_last.eq(t == last_t)
-
         # The layer bounds' decisions (docs/microarchitecture.md, "The skip rule"), from the
         # bounds and the lookahead's thresholds: need_next / need_ev, whether each layer's bound
         # reaches the threshold of t + 1 / of the next event's step (registered into need_cur
@@ -424,7 +419,7 @@ class _Sequencer:
         # below the threshold of the step before the event's (the lowest of the gap). jump_ok
         # is made of registered compares, so the decision starts at flip-flops: the gap compare
         # (valid once the event's time and the bound have stood still for two cycles, which
-        # ev_ready2 checks and the bounds always have, see the doc) and "does not rise after
+        # ev_ready checks and the bounds always have, see the doc) and "does not rise after
         # t + 1" for t and for t + 1, picked like the lookahead's threshold by whether t moved
         # by one at the last edge (NEXT never meets a jump's step without events, so the value
         # after a jump is never used).
@@ -654,7 +649,8 @@ class _Sequencer:
             with m.If(ev_error):
                 m.next = "ABORT"
             with m.Else():
-                self.step_on(self.t_last)
+                # (no step has run: t == T - 1 cannot end the sample here)
+                self.step_on(Const(0))
         with m.State("NEXT"):
             # work of each layer at this step; events only for layer lc
             has_ev = Signal()
