@@ -4,36 +4,30 @@ Issue 15, goal 4: on the default network, a count-penalty network at a point wit
 baseline accuracy must show at least half of its relative spike cut as a relative cut in modelled
 energy (model estimate, not silicon) and in cycles.
 
-The point: the count penalty at lambda 3, the lambda the penalty comparison chose on validation
-(``docs/training.md``, "Penalty comparison on Yin-Yang": the largest swept lambda whose validation
-accuracy, seed 0, is within 1 point of the baseline's). It is reused here, not chosen again.
-``--extra`` adds the next-lower swept lambda, 2, as a second row that the protocol did not choose
-(its test figures were known before it was run); it never changes the verdict.
+The networks are those of the penalty comparison's sweeps (``benchmarks/penalties.py``, whose
+docstring lists the commands; run them first): the baseline and the count penalty at the lambda
+that comparison chose on validation (the largest swept lambda whose validation accuracy, seed 0,
+is within 1 point of the baseline's), seeds 0-2. ``--extra`` adds the next-lower swept lambda as
+a second row that the protocol did not choose; it never changes the verdict.
 
-The training is ``benchmarks/train_penalties.py``'s own code path, imported (``job``,
-``run_jobs``: ``train.api.train_model`` with the default 30 epochs, torch at one thread, then the
-validation and test figures of ``train.report.evaluate_checkpoint``), writing
-``runs/methods_hw/<run>/`` and skipping finished runs; an interrupted run resumes from its
-per-epoch checkpoint.
+For each network, the point's own run directory holds what the flow made (``flows/steps.py``):
+the integer network ``qnet_<method>.json`` (8-bit weights, 16-bit potentials) and the test
+split's ``events.json`` (1,000 samples). This script runs them on the core
+``CoreConfig.for_network(qnet, lanes=8)`` through ``sim.reference.run(qnet, events,
+cost=sim.costmodel.cost_hook(core))`` (the cost model's counters and cycles, which the RTL equals:
+the sweep's cosim step checked it), then ``sim.energy.energy_report(qnet, results, core=core)``
+and ``sim.costmodel.summarize`` (where the cycles go), and caches the figures in the point's
+``hw.json``.
 
-For each trained network, ``report`` does what the flow does (``flows/steps.py``): the integer
-network of ``train.api.quantize_model`` (8-bit weights, 16-bit potentials), the test split
-encoded for the model (``encode_for``, 1,000 samples), the core ``CoreConfig.for_network(qnet,
-lanes=8)``, ``sim.reference.run(qnet, events, cost=sim.costmodel.cost_hook(core))`` (the cost
-model's counters and cycles, which the RTL equals), ``sim.energy.energy_report(qnet, results,
-core=core)`` and ``sim.costmodel.summarize`` (where the cycles go).
+    .venv/bin/python benchmarks/methods_hw.py [--root runs/penalties] [--seeds 0 1 2] [--extra]
 
-    nice -n 10 .venv/bin/python benchmarks/methods_hw.py train [--seeds 0 1 2] [--extra]
-    .venv/bin/python benchmarks/methods_hw.py report [--seeds 0 1 2] [--extra]
-
-``report`` prints the tables (markdown) and writes ``runs/methods_hw/table.json`` (and
-``table.md``); each network's ``qnet.json`` and ``events.json`` go to its run directory (for
-``ttfs compile`` and the RTL check). The report names the cost and energy model it loaded and
-whether it equals the repository's HEAD; while others edit ``sim/`` or ``hw/``, measure a
-committed snapshot instead (the editable install yields to ``PYTHONPATH``):
+It prints the tables (markdown) and writes ``runs/methods_hw/table.json`` (and ``table.md``).
+The report names the cost and energy model it loaded and whether it equals the repository's
+HEAD; while others edit ``sim/`` or ``hw/``, measure a committed snapshot instead (the editable
+install yields to ``PYTHONPATH``):
 
     git archive --prefix=ttfs/ HEAD sim hw verify flows train | tar -x -C /tmp/ttfs_head
-    PYTHONPATH=/tmp/ttfs_head .venv/bin/python benchmarks/methods_hw.py report
+    PYTHONPATH=/tmp/ttfs_head .venv/bin/python benchmarks/methods_hw.py
 """
 
 from __future__ import annotations
@@ -41,19 +35,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import train_penalties as tp  # noqa: E402  (benchmarks/ is not a package)
+import penalties  # noqa: E402  (benchmarks/ is not a package)
 
 ROOT = Path("runs/methods_hw")
-#: the count penalty's lambda chosen on validation in the penalty comparison (docs/training.md)
-CHOSEN_LAMBDA = 3.0
-#: the next-lower swept lambda (``--extra``; not the protocol's choice)
-LOWER_LAMBDA = 2.0
 NOTE = "model estimate, not silicon"
 #: bump when ``measure`` changes: older ``hw.json`` caches are recomputed
 CACHE_VERSION = 3
@@ -70,19 +59,16 @@ FIELDS = {
 }
 
 
-def rows(extra: bool) -> list[tuple[str, float | None]]:
-    out = [("baseline", None), ("count", CHOSEN_LAMBDA)]
-    if extra:
-        out.append(("count", LOWER_LAMBDA))
+def rows(runs: dict, extra: bool) -> list[tuple[str, float | None]]:
+    """The baseline, the count penalty at its chosen lambda and, with ``extra``, the next-lower."""
+    chosen = penalties.choose(runs, "count")
+    if chosen is None:
+        sys.exit("methods_hw: the penalty comparison's stage 1 has not finished "
+                 "(benchmarks/penalties.py lists the commands)")
+    out = [("baseline", None), ("count", chosen)]
+    if extra and penalties.lower(runs, "count") is not None:
+        out.append(("count", penalties.lower(runs, "count")))
     return out
-
-
-def train(seeds, extra: bool) -> None:
-    tp.ROOT = ROOT  # train_penalties' runner writes under its module-level ROOT
-    jobs = [tp.job(row, lam, s) for s in seeds for row, lam in rows(extra)]
-    t0 = time.perf_counter()
-    tp.run_jobs(jobs)
-    print(f"training done in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -131,26 +117,26 @@ def silenced(qnet):
     return dataclasses.replace(qnet, layers=tuple(layers))
 
 
-def measure(name: str) -> dict:
-    """Hardware figures of one trained network on the test split (cached in ``hw.json``)."""
+def measure(point: dict) -> dict:
+    """Hardware figures of one sweep point's network on the test split (cached in its
+    ``hw.json``)."""
     from ttfs.sim.core import CoreConfig
     from ttfs.sim.costmodel import cost_hook, summarize
     from ttfs.sim.energy import energy_report
-    from ttfs.sim.ir import save_events
+    from ttfs.sim.ir import load_events, load_qnet
     from ttfs.sim.reference import run
-    from ttfs.train.api import encode_for, load_split, quantize_model
 
-    d = ROOT / name
+    d = Path(point["_dir"])
+    name = point["point"]
+    qpath = d / f"qnet_{point['method']}.json"
     cache = d / "hw.json"
-    if cache.exists() and cache.stat().st_mtime >= (d / "model.pt").stat().st_mtime:
+    if cache.exists() and cache.stat().st_mtime >= qpath.stat().st_mtime:
         fig = json.loads(cache.read_text())
         if fig.get("cache_key") == _model_key():
             return fig
-    model = d / "model.pt"
-    qnet = quantize_model(model, d / "qnet.json", weight_bits=8, potential_bits=16)
-    X, y = load_split("yinyang", "test", model=model)
-    events = encode_for(model, X, y)
-    save_events(events, d / "events.json")
+    qnet = load_qnet(qpath)
+    events = load_events(d / "events.json", qnet)
+    y = events.labels
     core = CoreConfig.for_network(qnet, lanes=8)
     core.check_fits(qnet)
     res = run(qnet, events, cost=cost_hook(core))
@@ -203,8 +189,7 @@ def measure(name: str) -> dict:
         "energy_pj": qrep["snn_pj"]["total"],
         "cycle_breakdown": summarize(core, quiet, [r.activity for r in qres]),
     }
-    val = tp._load(name, "val.json") if tp.ROOT == ROOT else None
-    fig["val_acc"] = None if val is None else 100 * val["int_acc"]
+    fig["val_acc"] = 100 * point["validation_accuracy"]
     cache.write_text(json.dumps(fig, indent=1) + "\n")
     return fig
 
@@ -218,23 +203,22 @@ def _fmt(key: str) -> str:
     return ".1f" if key in ("int_acc", "hidden_spikes", "spikes") else ".0f"
 
 
-def report(seeds, extra: bool) -> dict:
-    tp.ROOT = ROOT
+def report(root: Path, seeds, extra: bool) -> dict:
+    runs = penalties.load(root)
     have: dict[tuple, dict[int, dict]] = {}
     missing = []
-    for row, lam in rows(extra):
+    for row, lam in rows(runs, extra):
         for s in seeds:
-            name = tp.run_name(row, lam, s)
-            if (ROOT / name / "figures.json").exists():
-                have.setdefault((row, lam), {})[s] = measure(name)
+            if (row, lam, s) in runs:
+                have.setdefault((row, lam), {})[s] = measure(runs[(row, lam, s)])
             else:
-                missing.append(name)
+                missing.append(f"{row} lambda {lam} seed {s}")
     base = have.get(("baseline", None), {})
     lines: list[str] = []
     say = lines.append
     incomplete = bool(missing)
     if incomplete:
-        say(f"**INCOMPLETE**: not trained yet: {', '.join(missing)}\n")
+        say(f"**INCOMPLETE**: not in the sweeps yet: {', '.join(missing)}\n")
 
     code = code_identity()
     head = code["repo_head"][:7]
@@ -258,7 +242,8 @@ def report(seeds, extra: bool) -> dict:
                 f"{f['energy_pj']:.0f} |")
 
     table: dict = {"note": NOTE, "seeds": list(seeds), "incomplete": incomplete, "code": code,
-                   "missing": missing, "chosen_lambda": CHOSEN_LAMBDA, "rows": {}, "checks": {}}
+                   "missing": missing, "chosen_lambda": penalties.choose(runs, "count"), "rows": {},
+                   "checks": {}}
     for (row, lam), per in have.items():
         if row == "baseline":
             continue
@@ -381,8 +366,7 @@ def report(seeds, extra: bool) -> dict:
         rowj["cycle_breakdown"] = bd
         rowj["energy_parts_pj"] = eparts
         table["rows"][label] = rowj
-    table["networks"] = {tp.run_name(row, lam, s): f for (row, lam), per in have.items()
-                         for s, f in per.items()}
+    table["networks"] = {f["name"]: f for per in have.values() for f in per.values()}
     text = "\n".join(lines) + "\n"
     print(text)
     ROOT.mkdir(parents=True, exist_ok=True)
@@ -394,18 +378,13 @@ def report(seeds, extra: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=("train", "report"))
+    ap.add_argument("--root", type=Path, default=Path("runs/penalties"),
+                    help="the penalty comparison's sweeps (default runs/penalties)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--extra", action="store_true",
-                    help=f"also count lambda {LOWER_LAMBDA:g} (not the protocol's choice)")
+                    help="also the next-lower swept lambda (not the protocol's choice)")
     args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(1)
-    if args.stage == "train":
-        train(args.seeds, args.extra)
-    else:
-        report(args.seeds, args.extra)
+    report(args.root, args.seeds, args.extra)
 
 
 if __name__ == "__main__":

@@ -324,11 +324,14 @@ def _markdown(r: dict, cfg) -> str:
         lines.append("")
     methods = r.get("methods", {})
     if methods:
-        lines += ["## Methods", "", "| method | network | float acc | integer acc | hidden "
-                  "spikes/sample | SOPs/sample | cycles/sample |", "|---|---|---|---|---|---|---|"]
+        lines += ["## Methods", "", "| method | network | float acc | integer acc | integer "
+                  "acc (validation) | hidden spikes/sample | SOPs/sample | cycles/sample |",
+                  "|---|---|---|---|---|---|---|---|"]
         for name, m in methods.items():
             lines.append(f"| {name} | {m['network']} | {_fmt(m['float_accuracy'])} | "
-                         f"{_fmt(m['integer_accuracy'])} | {m['hidden_spikes_per_sample']:.2f} "
+                         f"{_fmt(m['integer_accuracy'])} | "
+                         f"{_fmt(m.get('validation_accuracy'))} | "
+                         f"{m['hidden_spikes_per_sample']:.2f} "
                          f"| {m['sops_per_sample']:.1f} | {m['cycles_per_sample']:.1f} |")
         lines.append("")
         if "methods.png" in r["figures"]:

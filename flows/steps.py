@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ttfs.flows.artifacts import model_path, qnet_path, relative, train_dir
 from ttfs.flows.console import say
 from ttfs.flows.report import write_report
@@ -71,6 +73,31 @@ def _test_events(run, method: str, qnet=None):
     return encode_for(model_path(run, method), X, y)
 
 
+def _validation_accuracy(run, method: str, qnet) -> float:
+    """The integer network's accuracy on the whole validation split (what a sweep chooses on;
+    the test split is only reported)."""
+    from ttfs.sim.reference import run as reference_run
+    from ttfs.train.api import encode_for, load_split
+
+    X, y = load_split(run.config.dataset, "validation", model=model_path(run, method))
+    events = encode_for(qnet, X, y)
+    pred = np.array([r.prediction for r in reference_run(qnet, events)])
+    return float(np.mean(pred == events.labels))
+
+
+def _never_firing_hidden(qnet, results) -> float | None:
+    """The fraction of hidden neurons that fire on no test sample (integer network); None
+    for a network without a hidden layer."""
+    sizes = [layer.n_out for layer in qnet.layers[:-1]]
+    if not sizes:
+        return None
+    fired = set()
+    for r in results:
+        hidden = r.trace[r.trace[:, 0] < len(qnet.layers)]
+        fired.update(zip(hidden[:, 0].tolist(), hidden[:, 2].tolist(), strict=True))
+    return 1.0 - len(fired) / sum(sizes)
+
+
 def step_quantize(run):
     """Export every method's integer network and measure it on the test split (reference)."""
     from ttfs.sim.costmodel import cost_hook
@@ -87,8 +114,9 @@ def step_quantize(run):
                               potential_bits=cfg.potential_bits)
         events = _test_events(run, method, qnet)
         core = CoreConfig.for_network(qnet, lanes=cfg.lanes)
-        results = reference_run(qnet, events, cost=cost_hook(core))
+        results = reference_run(qnet, events, trace=True, cost=cost_hook(core))
         int_summary = summarise(qnet, results, events.labels, core)
+        val_acc = _validation_accuracy(run, method, qnet)
         X, y = load_split(cfg.dataset, "test")
         n = cfg.test_samples or len(y)
         float_acc = float_accuracy(model_path(run, method), X[:n], y[:n])
@@ -97,6 +125,8 @@ def step_quantize(run):
             "float_accuracy": float_acc,
             "integer_accuracy": int_summary["accuracy"],
             "quantization_loss": float_acc - int_summary["accuracy"],
+            "validation_accuracy": val_acc,
+            "never_firing_hidden": _never_firing_hidden(qnet, results),
             "hidden_spikes_per_sample": float(sum(int_summary["spikes_per_layer_mean"][:-1])),
             "spikes_per_sample": float(sum(int_summary["spikes_per_layer_mean"])),
             "spikes_per_layer": int_summary["spikes_per_layer_mean"],

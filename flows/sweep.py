@@ -55,7 +55,8 @@ __all__ = ["Sweep", "Point", "load_sweep", "run_sweep", "point_row", "ray_sessio
 SWEEP_KEYS = ("name", "base", "to", "synth", "axes", "search")
 SEARCH_KEYS = ("trials", "objective", "mode", "seed", "space")
 #: the results columns an objective may weigh
-OBJECTIVE_COLUMNS = ("float_accuracy", "integer_accuracy", "rtl_accuracy", "spikes_per_sample",
+OBJECTIVE_COLUMNS = ("float_accuracy", "integer_accuracy", "validation_accuracy",
+                     "rtl_accuracy", "spikes_per_sample", "hidden_spikes_per_sample",
                      "sops_per_sample", "cycles_per_sample", "membrane_accesses_per_sample",
                      "energy_pj", "energy_compute_pj", "energy_memory_pj")
 #: the distributions of a search space: name -> (ray.tune function, what it takes)
@@ -331,9 +332,12 @@ def point_row(point: Point, directory: Path, error: str | None = None) -> dict:
     row.update({
         "float_accuracy": acc.get("float", q.get("float_accuracy")),
         "integer_accuracy": acc.get("integer", q.get("integer_accuracy")),
+        "validation_accuracy": q.get("validation_accuracy"),
         "rtl_accuracy": acc.get("rtl"),
         "spikes_per_layer": spl,
         "spikes_per_sample": None if spl is None else float(sum(spl)),
+        "hidden_spikes_per_sample": None if spl is None else float(sum(spl[:-1])),
+        "never_firing_hidden": q.get("never_firing_hidden"),
         "sops_per_sample": (nb.get("sops") or {}).get("mean", q.get("sops_per_sample")),
         "cycles_per_sample": hw.get("cycles_mean", q.get("cycles_per_sample")),
         "membrane_reads_per_sample": reads,

@@ -304,9 +304,11 @@ def test_a_point_counts_as_finished_only_with_its_own_config(tmp_path):
 
 
 def test_the_example_sweep_files_load():
-    files = sorted((Path(__file__).resolve().parents[2] / "sweeps").glob("*.toml"))
-    assert [f.name for f in files] == ["penalties.toml", "smoke.toml"]
-    assert [len(load_sweep(f).points) for f in files] == [21, 4]
+    root = Path(__file__).resolve().parents[2] / "sweeps"
+    files = sorted(root.rglob("*.toml"), key=lambda f: f.relative_to(root).as_posix())
+    assert [f.relative_to(root).as_posix() for f in files] == [
+        "penalties.toml", "penalties/fire_once.toml", "penalties/subtract.toml", "smoke.toml"]
+    assert [len(load_sweep(f).points) for f in files] == [21, 14, 9, 4]
 
 
 def test_an_unreachable_cluster_is_a_one_line_error(tmp_path, capsys):
