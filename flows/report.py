@@ -9,6 +9,7 @@ in the report.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from ttfs.sim.energy import CROSSOVER_FACTORS, crossover, energy_report
 from ttfs.sim.metrics import summarise
 from ttfs.sim.reference import Counters, SampleResult
 
-__all__ = ["write_report", "draw_crossover"]
+__all__ = ["write_report", "draw_crossover", "pareto_front"]
 
 
 def _results_from_json(doc: dict) -> list[SampleResult]:
@@ -98,16 +99,44 @@ def _plots(run, report: dict, figdir: Path) -> dict[str, str]:
 
     methods = report.get("methods", {})
     if len(methods) > 1:
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        with_energy = all(m.get("energy_pj") is not None for m in methods.values())
+        fig, axs = plt.subplots(1, 2 if with_energy else 1, figsize=(10 if with_energy else 5, 3.8),
+                                squeeze=False)
+        ax = axs[0][0]
         for name, m in methods.items():
             ax.scatter(m["hidden_spikes_per_sample"], 100 * m["integer_accuracy"], s=40)
             ax.annotate(name, (m["hidden_spikes_per_sample"], 100 * m["integer_accuracy"]),
                         textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.set_xlabel("hidden spikes per sample (hardware semantics)")
         ax.set_ylabel("integer accuracy (%)")
-        ax.set_title("Accuracy vs hardware spikes, per method")
+        ax.set_title("Accuracy vs hardware spikes, per method", fontsize=10)
+        if with_energy:
+            ax = axs[0][1]
+            pts = [(m["energy_pj"] / 1000, 100 * m["integer_accuracy"]) for m in methods.values()]
+            for name, (x, y) in zip(methods, pts, strict=True):
+                ax.scatter(x, y, s=40)
+                ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            fx, fy = zip(*pareto_front(pts), strict=True)
+            ax.step(fx, fy, where="post", color="k", lw=0.8, ls="--", label="Pareto front")
+            ann = [m.get("dense_ann_energy_pj") for m in methods.values()]
+            if ann[0] is not None and len(set(ann)) == 1:
+                ax.axvline(ann[0] / 1000, color="#c8a24a", ls=":", label="dense ANN")
+            ax.set_xlabel("nJ per inference on this core (model estimate, not silicon)")
+            ax.set_ylabel("integer accuracy (%)")
+            ax.set_title("Accuracy vs modelled energy, per method", fontsize=10)
+            ax.legend(fontsize=8)
         save(fig, "methods.png")
     return figs
+
+
+def pareto_front(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other point beats in both energy (lower) and accuracy (higher)."""
+    front, best = [], -math.inf
+    for x, y in sorted(pts, key=lambda p: (p[0], -p[1])):
+        if y > best:
+            front.append((x, y))
+            best = y
+    return front
 
 
 def draw_crossover(ax, pts: list[dict], title: str) -> None:
@@ -324,15 +353,20 @@ def _markdown(r: dict, cfg) -> str:
         lines.append("")
     methods = r.get("methods", {})
     if methods:
-        lines += ["## Methods", "", "| method | network | float acc | integer acc | integer "
-                  "acc (validation) | hidden spikes/sample | SOPs/sample | cycles/sample |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["## Methods", "", "Each method's integer network on the test split (the "
+                  "reference model with the core's cost model); energy: model estimate, not "
+                  "silicon.", "", "| method | network | float acc | integer acc | integer "
+                  "acc (validation) | hidden spikes/sample | SOPs/sample | cycles/sample | "
+                  "membrane r+w/sample | energy pJ/inference |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for name, m in methods.items():
             lines.append(f"| {name} | {m['network']} | {_fmt(m['float_accuracy'])} | "
                          f"{_fmt(m['integer_accuracy'])} | "
                          f"{_fmt(m.get('validation_accuracy'))} | "
                          f"{m['hidden_spikes_per_sample']:.2f} "
-                         f"| {m['sops_per_sample']:.1f} | {m['cycles_per_sample']:.1f} |")
+                         f"| {m['sops_per_sample']:.1f} | {m['cycles_per_sample']:.1f} | "
+                         f"{_fmt(m.get('membrane_accesses_per_sample'), '.1f')} | "
+                         f"{_fmt(m.get('energy_pj'), '.0f')} |")
         lines.append("")
         if "methods.png" in r["figures"]:
             lines += ["![methods](figures/methods.png)", ""]

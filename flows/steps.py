@@ -101,6 +101,7 @@ def _never_firing_hidden(qnet, results) -> float | None:
 def step_quantize(run):
     """Export every method's integer network and measure it on the test split (reference)."""
     from ttfs.sim.costmodel import cost_hook
+    from ttfs.sim.energy import energy_report
     from ttfs.sim.metrics import summarise
     from ttfs.sim.reference import run as reference_run
     from ttfs.train.api import load_split, quantize_model
@@ -116,6 +117,7 @@ def step_quantize(run):
         core = CoreConfig.for_network(qnet, lanes=cfg.lanes)
         results = reference_run(qnet, events, trace=True, cost=cost_hook(core))
         int_summary = summarise(qnet, results, events.labels, core)
+        energy = energy_report(qnet, results, core=core)
         val_acc = _validation_accuracy(run, method, qnet)
         X, y = load_split(cfg.dataset, "test")
         n = cfg.test_samples or len(y)
@@ -132,6 +134,11 @@ def step_quantize(run):
             "spikes_per_layer": int_summary["spikes_per_layer_mean"],
             "sops_per_sample": int_summary["per_sample"]["sops"]["mean"],
             "cycles_per_sample": int_summary["per_sample"]["cycles"]["mean"],
+            "membrane_accesses_per_sample": float(np.mean(
+                [r.counters.membrane_reads + r.counters.membrane_writes for r in results])),
+            "energy_pj": energy["snn_pj"]["total"],
+            "dense_ann_energy_pj": energy["dense_ann"]["total_pj"],
+            "energy_note": energy["note"],
         }
         say(run, f"  {method}: {qnet.describe()}, float {float_acc:.4f}, integer "
                  f"{int_summary['accuracy']:.4f}, {summary[method]['spikes_per_sample']:.1f} "

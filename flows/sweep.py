@@ -47,6 +47,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ttfs.flows.flow import DEFAULT_CONFIG, STEPS, FlowConfig, Run, load_config, run_flow
+from ttfs.flows.report import pareto_front
 from ttfs.sim.errors import ConfigError, TTFSError
 
 __all__ = ["Sweep", "Point", "load_sweep", "run_sweep", "point_row", "ray_session",
@@ -648,16 +649,6 @@ def write_results(root: Path, sweep: Sweep, rows: list[dict]) -> None:
             w.writerow([_cell(r.get(c)) for c in columns])
 
 
-def _pareto_front(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The points no other point beats in both energy (lower) and accuracy (higher)."""
-    front, best = [], -math.inf
-    for x, y in sorted(pts, key=lambda p: (p[0], -p[1])):
-        if y > best:
-            front.append((x, y))
-            best = y
-    return front
-
-
 def write_pareto(path: Path, sweep: Sweep, rows: list[dict]) -> bool:
     """Accuracy against modelled energy per method, seeds as error bars, the Pareto front."""
     good = [r for r in rows if r["status"] == "done" and r.get("energy_pj") is not None]
@@ -695,7 +686,7 @@ def write_pareto(path: Path, sweep: Sweep, rows: list[dict]) -> bool:
         for x, y, text in zip(xs, ys, labels, strict=True):
             if text:
                 ax.annotate(text, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    front = _pareto_front([(x, y) for pts in by_method.values() for x, y, *_ in pts])
+    front = pareto_front([(x, y) for pts in by_method.values() for x, y, *_ in pts])
     fx, fy = zip(*front, strict=True)
     ax.step(fx, fy, where="post", color="k", lw=0.8, ls="--", label="Pareto front")
     ax.set_xlabel("modelled energy per inference (pJ, estimate)")

@@ -189,3 +189,43 @@ def test_flow_steps_are_the_step_table_in_order():
     assert tuple(steps_mod.STEP_LOOKUP) == flow_mod.STEPS
     for name, fn in steps_mod.STEP_LOOKUP.items():
         assert fn is getattr(steps_mod, f"step_{name}")
+
+
+@pytest.mark.train
+def test_two_methods_report_validation_accuracy_and_energy(tmp_path):
+    """A real two-method flow (tiny): each method's validation accuracy, never-firing hidden
+    fraction and modelled energy in quantize.json equal an independent computation from its
+    integer network, and the report's methods table and plot carry them."""
+    import numpy as np
+
+    from ttfs.sim.core import CoreConfig
+    from ttfs.sim.costmodel import cost_hook
+    from ttfs.sim.energy import energy_report
+    from ttfs.sim.ir import load_qnet
+    from ttfs.sim.reference import run as reference_run
+    from ttfs.train.api import encode_for, load_split
+
+    cfg = tmp_path / "flow.json"
+    cfg.write_text(json.dumps({
+        "format": "ttfs.flow", "version": 1, "methods": ["baseline", "count"], "epochs": 1, "test_samples": 48,
+        "cosim_backend": "image", "synth_targets": [],
+        "train_options": {"baseline": {"hidden": [8]}, "count": {"hidden": [8], "lam": 0.01}}}))
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(cfg), "--out", str(out), "-q"]) == 0
+    q = json.loads((out / "quantize.json").read_text())
+    for method in ("baseline", "count"):
+        qnet = load_qnet(out / f"qnet_{method}.json")
+        X, y = load_split("yinyang", "validation")
+        res = reference_run(qnet, encode_for(qnet, X, y))
+        assert q[method]["validation_accuracy"] == np.mean([r.prediction for r in res] == y)
+        X, y = load_split("yinyang", "test")
+        res = reference_run(qnet, encode_for(qnet, X[:48], y[:48]), trace=True,
+                            cost=cost_hook(CoreConfig.for_network(qnet, lanes=8)))
+        fired = {(int(a), int(n)) for r in res for a, _, n in r.trace if a == 1}
+        assert q[method]["never_firing_hidden"] == 1 - len(fired) / 8
+        rep = energy_report(qnet, res, core=CoreConfig.for_network(qnet, lanes=8))
+        assert q[method]["energy_pj"] == rep["snn_pj"]["total"] > 0
+    md = (out / "report.md").read_text()
+    assert "| method | network | float acc | integer acc | integer acc (validation) |" in md
+    assert f"| {q['count']['energy_pj']:.0f} |" in md
+    assert (out / "figures" / "methods.png").stat().st_size > 0
