@@ -100,7 +100,7 @@ def test_the_report_pairs_seeds_with_their_baseline(pen, tmp_path, capsys):
     # count at lambda 2 over seeds 0-2: hidden spikes 9, 11, 12 against 30, 31, 32
     cut = [100 * (c / b - 1) for c, b in ((9, 30), (11, 31), (12, 32))]
     mean = sum(cut) / 3
-    assert f"| count | baseline | 2 | 97.0 ± 0.0% | " in text and f"{mean:+.0f} ± " in text
+    assert "| count | baseline | 2 | 97.0 ± 0.0% | " in text and f"{mean:+.0f} ± " in text
     assert (tmp_path / "fig" / "train_pareto.png").stat().st_size > 0
     assert (tmp_path / "fig" / "train_silent.png").stat().st_size > 0
     comparison = text.split("#### Comparison")[1].split("####")[0]

@@ -207,9 +207,11 @@ def test_two_methods_report_validation_accuracy_and_energy(tmp_path):
 
     cfg = tmp_path / "flow.json"
     cfg.write_text(json.dumps({
-        "format": "ttfs.flow", "version": 1, "methods": ["baseline", "count"], "epochs": 1, "test_samples": 48,
+        "format": "ttfs.flow", "version": 1, "methods": ["baseline", "count"], "epochs": 1,
+        "test_samples": 48,
         "cosim_backend": "image", "synth_targets": [],
-        "train_options": {"baseline": {"hidden": [8]}, "count": {"hidden": [8], "lam": 0.01}}}))
+        "train_options": {"baseline": {"hidden": [8]},
+                          "count": {"hidden": [8], "lam": 0.01}}}))
     out = tmp_path / "run"
     assert main(["run", "--config", str(cfg), "--out", str(out), "-q"]) == 0
     q = json.loads((out / "quantize.json").read_text())
