@@ -63,7 +63,8 @@ def evaluate_checkpoint(path: str | os.PathLike, split: str = "test",
         "method": ck["method"],
         "dataset": ck["dataset"],
         "seed": ck["seed"],
-        "options": {k: ck["options"][k] for k in ("lam", "reset", "two_phase")
+        "options": {k: ck["options"][k]
+                    for k in ("lam", "reset", "two_phase", "silence", "schedule")
                     if k in ck["options"]},
         "network": qnet.describe(),
         "epochs": ck["epoch"],

@@ -102,3 +102,34 @@ def test_builtin_methods_train_export_and_predict_and_share_penalty_defaults():
             k: v for k, v in PENALTY_DEFAULTS.items() if k != "lam"}
     assert get_method("baseline").defaults["lam"] == PENALTY_DEFAULTS["lam"]
     assert make_penalty("excess", {}) == make_penalty("excess", PENALTY_DEFAULTS)
+
+
+def test_excess_silence_term_placement():
+    # the same counts as above: silence term 0.1, excess 0.7; phase 1 is epochs 0-2 of 10
+    silence = (0.25 + 0.25) / 5
+    opts = {"lam": 2.0, "phase1": 0.3, "mu": 1.0, "r_min": 0.75}
+    both, phase1, none = (make_penalty("excess", {**opts, "silence": s})
+                          for s in ("both", "phase1", "none"))
+    assert both == make_penalty("excess", opts)  # the default
+    for e in (0, 2):  # phase 1: no penalty; the silence term unless "none"
+        assert float(phase1(COUNTS, FAN_OUTS, e, 10)) == pytest.approx(silence)
+        assert float(none(COUNTS, FAN_OUTS, e, 10)) == 0.0
+    for e in (3, 9):  # phase 2: the penalty; the silence term only with "both"
+        assert float(both(COUNTS, FAN_OUTS, e, 10)) == pytest.approx(1.4 + silence)
+        assert float(phase1(COUNTS, FAN_OUTS, e, 10)) == pytest.approx(1.4)
+        assert float(none(COUNTS, FAN_OUTS, e, 10)) == pytest.approx(1.4)
+
+
+def test_count_constant_schedule():
+    p = make_penalty("count", {"lam": 0.9, "schedule": "constant"})
+    assert [p.weight(e, 10) for e in (0, 5, 9)] == [0.9, 0.9, 0.9]
+    assert float(p(COUNTS, FAN_OUTS, 0, 10)) == pytest.approx(0.9 * 1.4)
+
+
+def test_bad_silence_and_schedule_are_refused():
+    with pytest.raises(ConfigError, match=r"^silence must be one of .*, not 'sometimes'$"):
+        make_penalty("excess", {"silence": "sometimes"})
+    with pytest.raises(ConfigError, match=r"^schedule must be one of .*, not 'cosine'$"):
+        make_penalty("count", {"schedule": "cosine"})
+    with pytest.raises(ConfigError, match="but two_phase is false"):
+        make_penalty("excess", {"two_phase": False, "silence": "phase1"})
