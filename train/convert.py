@@ -53,6 +53,7 @@ class ConvertConfig:
     l4: bool = True
     l4_beta: float = 0.25
     l4_rule: str = "rectified"
+    damping: float = 1.0
     weight_bits: int = 8
     seed: int = 0
     encode_seed: int = 0
@@ -71,7 +72,7 @@ class ConvertConfig:
                 raise ConfigError(f"{name} must be an integer, not {v!r}")
             if not lo <= v <= hi:
                 raise ConfigError(f"{name} must be in {lo}..{hi}, not {v}")
-        for name in ("lr", "weight_decay", "percentile", "max_rate", "l4_beta"):
+        for name in ("lr", "weight_decay", "percentile", "max_rate", "l4_beta", "damping"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
                 raise ConfigError(f"{name} must be a finite number, not {v!r}")
@@ -85,6 +86,8 @@ class ConvertConfig:
             raise ConfigError(f"max_rate must be in (0, 1], not {self.max_rate}")
         if self.l4_beta < 0:
             raise ConfigError(f"l4_beta must be >= 0, not {self.l4_beta}")
+        if self.damping <= 0:
+            raise ConfigError(f"damping must be > 0, not {self.damping}")
         if self.l4_rule not in ("rectified", "wiener"):
             raise ConfigError(f"l4_rule must be 'rectified' or 'wiener', not {self.l4_rule!r}")
         if not isinstance(self.l4, bool):
@@ -256,8 +259,10 @@ def normalised_weights(model: ReluNet, X_train, cfg: ConvertConfig,
                        time_steps: int | None = None) -> tuple[list[np.ndarray], list]:
     """Balanced (and, with ``cfg.l4``, L4-adjusted) weights in rate units, ``(in, out)``.
 
-    Returns ``(w_hat, factors)`` where ``factors[l]`` are the L4 factors of hidden layer ``l``
-    (all ones without the adjustment).
+    Returns ``(w_hat, factors)`` where ``factors[l]`` are the factors of hidden layer ``l``'s
+    neurons: the L4 factors (all ones without the adjustment) times ``cfg.damping``, a factor
+    uniform over every hidden neuron (1: none), the control that tells what the L4 rule adds to
+    a plain per-layer damping.
     """
     T = cfg.time_steps if time_steps is None else int(time_steps)
     ws = model.weights()
@@ -271,7 +276,7 @@ def normalised_weights(model: ReluNet, X_train, cfg: ConvertConfig,
             break
         wh = w * lams[li] / lams[li + 1]
         c = (l4_factors(wh, rates, T, cfg.l4_beta, cfg.l4_rule) if cfg.l4
-             else np.ones(wh.shape[1]))
+             else np.ones(wh.shape[1])) * cfg.damping
         wh = wh * c[None, :]
         factors.append(c)
         out.append(wh)
@@ -321,6 +326,7 @@ def export_convert(model: ReluNet, X_train, config: ConvertConfig | None = None,
         "l4": cfg.l4,
         "l4_beta": cfg.l4_beta,
         "l4_rule": cfg.l4_rule,
+        "damping": cfg.damping,
         "percentile": cfg.percentile,
         "l4_factors_mean": [float(np.mean(c)) for c in factors],
     }
@@ -353,6 +359,7 @@ METHOD_DEFAULTS = {
     "l4": True,
     "l4_beta": 0.25,
     "l4_rule": "rectified",
+    "damping": 1.0,
     "weight_bits": 8,
     "encode_seed": 0,
     "threads": 1,
@@ -360,7 +367,7 @@ METHOD_DEFAULTS = {
 METHOD_EPOCHS = {"yinyang": 40, "digits": 40, "idx": 10}
 #: Options that only matter at conversion time: ``quantize_model(..., **these)`` may override.
 CONVERSION_OPTIONS = ("time_steps", "percentile", "max_rate", "l4", "l4_beta", "l4_rule",
-                      "encode_seed")
+                      "damping", "encode_seed")
 
 
 def _fit(run: oneshot.Fit) -> oneshot.Fitted:

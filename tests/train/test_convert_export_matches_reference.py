@@ -85,6 +85,32 @@ def test_convert_l4_changes_the_weights(trained):
     assert adj.meta["l4"] is True and plain.meta["l4"] is False
 
 
+def test_convert_uniform_damping_scales_every_hidden_layer(trained):
+    """The control for the L4 rule: one factor for every hidden neuron, the output untouched."""
+    from ttfs.sim.errors import ConfigError
+    from ttfs.train.convert import normalised_weights
+
+    X, model = trained
+    cfg = ConvertConfig(hidden=(12, 8), time_steps=8, l4=False)
+    plain, _ = normalised_weights(model, X, cfg)
+    damped, factors = normalised_weights(
+        model, X, ConvertConfig(hidden=(12, 8), time_steps=8, l4=False, damping=0.7))
+    assert [float(np.max(np.abs(c - 0.7))) for c in factors] == [0.0, 0.0]
+    for w, d in zip(plain[:-1], damped[:-1], strict=True):
+        assert np.allclose(d, 0.7 * w, rtol=1e-12, atol=0)
+    assert np.array_equal(plain[-1], damped[-1])
+    # with the L4 rule the damping multiplies its factors
+    _, f4 = normalised_weights(model, X, ConvertConfig(hidden=(12, 8), time_steps=8))
+    _, f4d = normalised_weights(model, X, ConvertConfig(hidden=(12, 8), time_steps=8,
+                                                          damping=0.5))
+    assert np.allclose(f4d[0], 0.5 * f4[0], rtol=1e-12, atol=0)
+    q = export_convert(model, X, ConvertConfig(hidden=(12, 8), time_steps=8, l4=False,
+                                               damping=0.7))
+    assert q.meta["damping"] == 0.7 and q.meta["l4_factors_mean"] == pytest.approx([0.7, 0.7])
+    with pytest.raises(ConfigError, match=r"^damping must be > 0, not 0$"):
+        ConvertConfig(damping=0)
+
+
 def test_convert_events_are_seeded(trained):
     X, model = trained
     q = export_convert(model, X, ConvertConfig(hidden=(12, 8), time_steps=8, encode_seed=9))
