@@ -39,6 +39,7 @@ def _point(name, method, seed, val, acc, spikes=20.0, lam=None, **axes):
     p = {"point": name, "method": method, "seed": seed, "status": "done",
          "validation_accuracy": val, "integer_accuracy": acc, "hidden_spikes_per_sample": spikes,
          "never_firing_hidden": 0.1, "cycles_per_sample": 100 + spikes,
+         "sops_per_sample": 600 + 3 * spikes,
          "energy_pj": 1000 + 10 * spikes, **axes}
     if lam is not None:
         p["lam" if method == "excess" and "silence" in axes else f"{method}.lam"] = lam
@@ -71,6 +72,8 @@ def test_the_choice_is_on_the_three_seed_validation_mean(ev, tmp_path):
     runs = ev.load(tmp_path / "runs", ev.FONTANINI)
     assert ev.lambdas(runs, "excess, 1 phase") == [1.0, 10.0]
     assert ev.choose(runs, "excess, 1 phase", ev.BASELINE) == 1.0
+    # the iso band is the baseline's validation std (0.08 point): lambda 1 is outside it
+    assert ev.choose(runs, "excess, 1 phase", ev.BASELINE, "iso") is None
     # warm-up only: its one lambda is 5 points below on validation: none admissible
     assert ev.choose(runs, "excess, 2 phases, warm-up only", ev.BASELINE) is None
     assert ev.choose(runs, "excess, 2 phases, silence term in both", ev.BASELINE) is None
@@ -102,6 +105,6 @@ def test_the_report_counts_switched_off_seeds(ev, tmp_path):
     # lambda 10: two seeds at chance (10 classes: at most 20 % counts as switched off)
     assert "| excess, 1 phase | 10 | 93.0 ± 0.0 | 23.3 ± 18.9 |" in text
     assert "| 2 of 3 |" in text
-    assert "| excess, 1 phase | 1 (chosen) |" in text
-    assert "| excess, 2 phases, warm-up only | none admissible |" in text
+    assert "| excess, 1 phase | 1 (chosen: 1pt) |" in text
+    assert "| excess, 2 phases, warm-up only | 1pt | none admissible |" in text
     assert (tmp_path / "fig" / "evidence_fontanini.png").stat().st_size > 0
