@@ -16,12 +16,24 @@ Protocol (the same for every claim):
   accuracy; the 1-point band is reported too; a seed whose test accuracy is at most twice chance
   counts as switched off.
 
+Allred & Roy 2021 (L4-norm conversion), against plain conversion and a uniform damping with
+the same tuning budget (four candidates each, chosen per dataset and T on validation; one ReLU
+network per dataset and seed shared by the three; no sweep: the conversions share it)::
+
+    .venv/bin/python benchmarks/evidence.py conversion [--datasets ...] [--Ts 8 16 32 64]
+
 Fontanini et al. 2024 (the excess-spike penalty and its 2-phase schedule)::
 
     ttfs sweep sweeps/evidence/fontanini_fire_once.toml --out runs/evidence/fontanini_fire_once
     ttfs sweep sweeps/evidence/fontanini_one.toml --out runs/evidence/fontanini_one
     ttfs sweep sweeps/evidence/fontanini_two.toml --out runs/evidence/fontanini_two
     .venv/bin/python benchmarks/evidence.py fontanini [--root runs/evidence] [--markdown FILE]
+
+Allred et al. 2020 (the ramped count penalty) and Suetake et al. 2023 (the SOP penalty), on the
+same network and baseline::
+
+    ttfs sweep sweeps/evidence/digits_count_sop.toml --out runs/evidence/digits_count_sop
+    .venv/bin/python benchmarks/evidence.py counting [--root runs/evidence] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -288,15 +300,127 @@ def _plot(table: dict, variants: dict, path: Path, title: str) -> None:
     print(f"wrote {path}")
 
 
+# -- Allred & Roy 2021: L4-norm conversion against plain conversion and uniform damping ---------
+
+#: the conversion variants, each with the same tuning budget: four candidates, one chosen per
+#: (dataset, T) by the 3-seed mean validation accuracy
+CONVERSION = {
+    "plain (percentile on val)": [{"l4": False, "percentile": p}
+                                  for p in (99.0, 99.5, 99.9, 100.0)],
+    "uniform damping (factor on val)": [{"l4": False, "damping": d} for d in (0.6, 0.7, 0.8, 0.9)],
+    "L4 (beta on val)": [{"l4": True, "l4_beta": b} for b in (0.1, 0.25, 0.5, 1.0)],
+}
+CONVERT_HIDDEN = {"yinyang": (64,), "digits": (100,), "digits-deep": (64, 256)}
+VAL_ENCODE, TEST_ENCODE = (100, 101), (0, 1)
+
+
+def _convert_eval(model, X, cfg, Xe, ye, hardware: bool) -> dict:
+    """Accuracy (and hardware figures) of one conversion, mean over its encoding seeds."""
+    from dataclasses import replace
+
+    from ttfs.sim.core import CoreConfig
+    from ttfs.sim.costmodel import cost_hook
+    from ttfs.sim.energy import energy_report
+    from ttfs.sim.reference import run
+    from ttfs.train.convert import encode_convert, export_convert
+
+    out = []
+    for e in (TEST_ENCODE if hardware else VAL_ENCODE):
+        q = export_convert(model, X, replace(cfg, encode_seed=e))
+        ev = encode_convert(q, Xe, ye)
+        core = CoreConfig.for_network(q, lanes=8)
+        res = run(q, ev, cost=cost_hook(core) if hardware else None)
+        r = {"acc": float(np.mean([x.prediction for x in res] == ye))}
+        if hardware:
+            spl = np.array([x.counters.spikes_per_layer for x in res])
+            r.update(hidden_spikes=float(spl[:, :-1].sum(1).mean()),
+                     cycles=float(np.mean([x.cycles for x in res])),
+                     energy_pj=energy_report(q, res, core=core)["snn_pj"]["total"])
+        out.append(r)
+    return {k: float(np.mean([r[k] for r in out])) for k in out[0]}
+
+
+def conversion(datasets, Ts, out_md: Path | None, cache: Path) -> None:
+    """Train the ReLU networks (one per dataset and seed), choose each variant's candidate per
+    (dataset, T) on validation, and report the test figures."""
+    import torch
+
+    from ttfs.train.convert import ConvertConfig, ann_predict, train_convert
+    from ttfs.train.data import dataset_info, load_split
+
+    torch.set_num_threads(1)
+    done = json.loads(cache.read_text()) if cache.exists() else {}
+    lines: list[str] = []
+    say = lines.append
+    say("| dataset | network | T | ANN | " + " | ".join(f"{v} | chosen" for v in CONVERSION)
+        + " | L4 vs plain | L4 vs damping | hidden spikes (plain / damping / L4) | energy pJ "
+        f"(plain / damping / L4; {NOTE}) |")
+    say("|---|---|---|---|" + "---|---|" * len(CONVERSION) + "---|---|---|---|")
+    for ds in datasets:
+        data = "digits" if ds.startswith("digits") else ds
+        X, y = load_split(data, "train")
+        Xv, yv = load_split(data, "validation")
+        Xt, yt = load_split(data, "test")
+        models = {}
+        for seed in SEEDS:
+            cfg = ConvertConfig(hidden=CONVERT_HIDDEN[ds], epochs=40, seed=seed)
+            models[seed] = train_convert(X, y, cfg, n_classes=dataset_info(data).n_classes).model
+        ann = np.mean([np.mean(ann_predict(m, Xt) == yt) for m in models.values()])
+        for T in Ts:
+            key = f"{ds}/{T}"
+            if key not in done:
+                res = {}
+                for variant, cands in CONVERSION.items():
+                    val = [np.mean([_convert_eval(models[s], X, ConvertConfig(
+                        hidden=CONVERT_HIDDEN[ds], time_steps=T, **c), Xv, yv, False)["acc"]
+                        for s in SEEDS]) for c in cands]
+                    best = cands[int(np.argmax(val))]
+                    test = [_convert_eval(models[s], X, ConvertConfig(
+                        hidden=CONVERT_HIDDEN[ds], time_steps=T, **best), Xt, yt, True)
+                        for s in SEEDS]
+                    res[variant] = {"chosen": best, "val": [float(v) for v in val],
+                                    "test": test}
+                    shown = [round(100 * float(v), 1) for v in val]
+                    print(f"{key} {variant}: val {shown} -> {best}; "
+                          f"test {[round(100 * t['acc'], 1) for t in test]}", flush=True)
+                done[key] = res
+                cache.write_text(json.dumps(done, indent=1))
+            res = done[key]
+            acc = {v: 100 * np.array([t["acc"] for t in r["test"]]) for v, r in res.items()}
+            names = list(CONVERSION)
+            cells = []
+            for v in names:
+                c = res[v]["chosen"]
+                knob = {k: x for k, x in c.items() if k != "l4"}
+                cells += [_pm(acc[v], ".1f"), ", ".join(f"{k} {x:g}" for k, x in knob.items())]
+            gain = [_pm(acc[names[2]] - acc[names[i]], "+.1f") + " pt" for i in (0, 1)]
+            spk = " / ".join(f"{np.mean([t['hidden_spikes'] for t in res[v]['test']]):.0f}"
+                             for v in names)
+            en = " / ".join(f"{np.mean([t['energy_pj'] for t in res[v]['test']]):.0f}"
+                            for v in names)
+            net = "-".join(str(n) for n in (X.shape[1], *CONVERT_HIDDEN[ds], int(y.max()) + 1))
+            say(f"| {data} | {net} | {T} | {100 * ann:.1f} | " + " | ".join(cells)
+                + f" | {gain[0]} | {gain[1]} | {spk} | {en} |")
+    _finish(lines, out_md)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("claim", choices=("fontanini", "counting"))
+    ap.add_argument("claim", choices=("fontanini", "counting", "conversion"))
     ap.add_argument("--root", type=Path, default=Path("runs/evidence"))
     ap.add_argument("--markdown", type=Path, default=None)
     ap.add_argument("--figures", type=Path, default=Path("docs/figures"))
+    ap.add_argument("--datasets", nargs="+", default=list(CONVERT_HIDDEN),
+                    help="conversion: datasets (default: yinyang digits digits-deep)")
+    ap.add_argument("--Ts", nargs="+", type=int, default=[8, 16, 32, 64],
+                    help="conversion: time steps (default 8 16 32 64)")
     args = ap.parse_args()
-    {"fontanini": fontanini, "counting": counting}[args.claim](args.root, args.markdown,
-                                                               args.figures)
+    if args.claim == "conversion":
+        args.root.mkdir(parents=True, exist_ok=True)
+        conversion(args.datasets, args.Ts, args.markdown, args.root / "conversion.json")
+    else:
+        {"fontanini": fontanini, "counting": counting}[args.claim](args.root, args.markdown,
+                                                                   args.figures)
 
 
 if __name__ == "__main__":
