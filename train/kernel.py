@@ -64,6 +64,7 @@ class KernelConfig:
     bn_loss_weight: float = 0.0
     bn_loss_start: int = 10
     quantize_time: bool = True
+    learn_kernel: bool = True
     weight_bits: int = 8
     kernel_bits: int = 8
     seed: int = 0
@@ -94,6 +95,9 @@ class KernelConfig:
         for name in ("init_reg", "bn_loss_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, not {getattr(self, name)}")
+        for name in ("relax", "quantize_time", "learn_kernel"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
 
     @property
     def cutoff(self) -> float:
@@ -273,9 +277,11 @@ def train_kernel(X, y, config: KernelConfig | None = None, n_classes: int | None
     rng = np.random.default_rng(cfg.seed)
     model = KernelNet(X.shape[1], cfg.hidden, n_classes, cfg.window, cfg.tau0, cfg.td0,
                       cfg.quantize_time)
+    for q in model.kernel_params():  # learn_kernel=False: tau and t_d stay at tau0 and td0
+        q.requires_grad_(cfg.learn_kernel)
     xq = torch.from_numpy(quantize_inputs(X, cfg.window))
     yt = torch.from_numpy(y)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam([q for q in model.parameters() if q.requires_grad], lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
     lossf = nn.CrossEntropyLoss()
     res = KernelResult(model, cfg)
@@ -497,6 +503,7 @@ METHOD_DEFAULTS = {
     "bn_loss_weight": 0.02,
     "bn_loss_start": 10,
     "quantize_time": True,
+    "learn_kernel": True,
     "weight_bits": 8,
     "kernel_bits": 8,
     "threads": 1,

@@ -128,6 +128,22 @@ def test_kernel_config_rejects_bad_values():
         KernelConfig(tau0=-1.0)
     with pytest.raises(ConfigError, match="^bn_loss_weight must be >= 0, not -0.1$"):
         KernelConfig(bn_loss_weight=-0.1)
+    with pytest.raises(ConfigError, match="^learn_kernel must be true or false, not 0$"):
+        KernelConfig(learn_kernel=0)
+
+
+def test_kernel_parameters_frozen_stay_at_their_initial_values():
+    rng = np.random.default_rng(2)
+    X = rng.random((64, 3)).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(np.int64)
+    cfg = dict(hidden=(5, 4), window=6, epochs=2, batch_size=16, seed=0, tau0=2.5, td0=0.25)
+    frozen = train_kernel(X, y, KernelConfig(**cfg, learn_kernel=False)).model
+    learned = train_kernel(X, y, KernelConfig(**cfg)).model
+    assert [float(t.detach()) for t in frozen.taus] == [2.5, 2.5]
+    assert [float(t.detach()) for t in frozen.tds] == [0.25, 0.25]
+    assert any(float(t.detach()) != 2.5 for t in learned.taus)  # the ablation changes something
+    # the weights still learn
+    assert not torch.equal(frozen.linears[0].weight, learned.linears[0].weight)
 
 
 def test_kernel_training_follows_the_ramp_and_moves_bn_shifts_down():
