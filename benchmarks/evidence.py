@@ -81,17 +81,19 @@ def load(root: Path, variants: dict) -> dict:
     """``(variant, lambda, seed) -> results row`` of every finished point (plus its directory)."""
     out = {}
     tables = {}
-    for variant, (sweep, method, values) in variants.items():
-        if sweep not in tables:
-            path = root / sweep / "results.json"
-            tables[sweep] = json.loads(path.read_text())["points"] if path.exists() else []
-        for p in tables[sweep]:
-            if p["status"] != "done" or p.get("method", method) != method:
-                continue
-            if all(p.get(k) == v for k, v in values.items()):
-                lam = _lam(p) if method != "baseline" else None
-                out[(variant, lam, int(p.get("seed", 0)))] = {
-                    **p, "_dir": str(root / sweep / "points" / p["point"]), "_method": method}
+    for variant, (sweeps, method, values) in variants.items():
+        for sweep in (sweeps,) if isinstance(sweeps, str) else sweeps:
+            if sweep not in tables:
+                path = root / sweep / "results.json"
+                tables[sweep] = json.loads(path.read_text())["points"] if path.exists() else []
+            for p in tables[sweep]:
+                if p["status"] != "done" or p.get("method", method) != method:
+                    continue
+                if all(p.get(k) == v for k, v in values.items()):
+                    lam = _lam(p) if method != "baseline" else None
+                    out[(variant, lam, int(p.get("seed", 0)))] = {
+                        **p, "_dir": str(root / sweep / "points" / p["point"]),
+                        "_method": method}
     return out
 
 
@@ -300,6 +302,94 @@ def _plot(table: dict, variants: dict, path: Path, title: str) -> None:
     print(f"wrote {path}")
 
 
+# -- Park & Yoon 2021: the temporal kernel at the authors' settings, and its ablations ----------
+
+#: variant -> (sweeps, method, axis values); the first is the project's TTFS baseline (the
+#: default Yin-Yang network, the penalty comparison's baseline points, docs/training.md)
+PARK_YOON = {
+    "TTFS baseline (default network)": (("../penalties/fire_once", "../penalties/seeds_fire_once"),
+                                        "baseline", {}),
+    "kernel, project defaults (T_w 16, BN loss 0.02)": ("park_yoon_project", "kernel", {}),
+    "kernel, authors' settings at T_w 16": ("park_yoon_window", "kernel", {"window": 16}),
+    "kernel, authors' settings at T_w 48": ("park_yoon_window", "kernel", {"window": 48}),
+}
+for _bn in (1e-5, 0.0):
+    for _learn in (True, False):
+        for _relax in (True, False):
+            _name = ("kernel, authors' settings" if (_bn, _learn, _relax) == (1e-5, True, True)
+                     else "kernel, authors' settings without "
+                     + " / ".join(w for w, on in (("BN loss", _bn == 0), ("kernel learning",
+                                                                          not _learn),
+                                                  ("relaxation", not _relax)) if on))
+            PARK_YOON[_name] = ("park_yoon", "kernel", {"bn_loss_weight": _bn,
+                                                        "learn_kernel": _learn, "relax": _relax})
+
+
+def input_ceiling(levels: int, n: int = 100_000, seed: int = 7) -> float:
+    """The accuracy ceiling of Yin-Yang inputs quantised to ``levels`` steps per feature (the
+    kernel's ``window``): the majority class of each quantised input cell, on ``n`` points."""
+    from ttfs.train.data import yinyang
+    from ttfs.train.kernel import quantize_inputs
+
+    X, y = yinyang(n, seed)
+    cells = quantize_inputs(X, levels)
+    keys = np.unique(np.round(cells * (levels - 1)).astype(np.int64), axis=0,
+                     return_inverse=True)[1].ravel()
+    hits = 0
+    for k in np.unique(keys):
+        hits += int(np.bincount(y[keys == k]).max())
+    return hits / n
+
+
+def park_yoon(root: Path, out_md: Path | None, figures: Path) -> None:
+    runs = load(root, PARK_YOON)
+    base_name = next(iter(PARK_YOON))
+    base = {p["seed"]: p for p in seeds(runs, base_name, None)}
+    if len(base) < len(SEEDS):
+        sys.exit(f"evidence: the TTFS baseline's seeds 0-2 are not under {root}/../penalties "
+                 "(benchmarks/penalties.py lists the commands)")
+    b_acc = np.array([base[s]["integer_accuracy"] for s in SEEDS])
+    lines: list[str] = []
+    say = lines.append
+    say(f"TTFS baseline test accuracy {_pm(100 * b_acc, '.2f')} %. Changes per seed against "
+        f"the same seed's baseline; energy: {NOTE}.\n")
+    cols = (("hidden_spikes_per_sample", "hidden spikes", ".1f"),
+            ("sops_per_sample", "SOPs", ".0f"), ("cycles_per_sample", "cycles", ".0f"),
+            ("energy_pj", "energy pJ", ".0f"))
+    say("| variant | val acc | test acc | vs baseline | within 1 pt | "
+        + " | ".join(f"{lab} | vs baseline" for _, lab, _ in cols) + " | seeds |")
+    say("|---|---|---|---|---|" + "---|---|" * len(cols) + "---|")
+    table = {}
+    for variant in PARK_YOON:
+        ps = seeds(runs, variant, None)
+        if not ps:
+            say(f"| {variant} | not run |" + " |" * (3 + 2 * len(cols) + 1))
+            continue
+        acc = 100 * np.array([p["integer_accuracy"] for p in ps])
+        d_acc = [100 * (p["integer_accuracy"] - base[p["seed"]]["integer_accuracy"]) for p in ps]
+        cells = []
+        for key, _, fmt in cols:
+            rel = [100 * (p[key] / base[p["seed"]][key] - 1) for p in ps]
+            cells += [_pm([p[key] for p in ps], fmt),
+                      "-" if variant == base_name else f"{_pm(rel, '+.0f')}%"]
+        table[(variant, None)] = {"acc": [p["integer_accuracy"] for p in ps],
+                                  **{k: [p[k] for p in ps] for k, *_ in cols}}
+        within = "-" if variant == base_name else (
+            "yes" if acc.mean() >= 100 * b_acc.mean() - 1 else "no")
+        say(f"| {variant} | {_pm(100 * np.array([p['validation_accuracy'] for p in ps]), '.1f')}"
+            f" | {_pm(acc, '.1f')} | "
+            f"{'-' if variant == base_name else _pm(d_acc, '+.1f') + ' pt'} | {within} | "
+            + " | ".join(cells) + f" | {len(ps)} |")
+    say("\nThe accuracy ceiling of the quantised inputs alone (the majority class of each input "
+        "cell, 100,000 Yin-Yang points): "
+        + ", ".join(f"{lv} levels {100 * input_ceiling(lv):.1f} %" for lv in (8, 16, 48))
+        + " (the kernel's 8- and 16-step windows; the TTFS baseline's t_in = 48).")
+    _finish(lines, out_md)
+    _plot(table, PARK_YOON, figures / "evidence_park_yoon.png",
+          "Park & Yoon: temporal-kernel TTFS at the authors' settings and ablations vs the TTFS "
+          "baseline, Yin-Yang 5-120-3; 3 seeds, mean ± std")
+
+
 # -- Allred & Roy 2021: L4-norm conversion against plain conversion and uniform damping ---------
 
 #: the conversion variants, each with the same tuning budget: four candidates, one chosen per
@@ -406,7 +496,7 @@ def conversion(datasets, Ts, out_md: Path | None, cache: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("claim", choices=("fontanini", "counting", "conversion"))
+    ap.add_argument("claim", choices=("fontanini", "counting", "park_yoon", "conversion"))
     ap.add_argument("--root", type=Path, default=Path("runs/evidence"))
     ap.add_argument("--markdown", type=Path, default=None)
     ap.add_argument("--figures", type=Path, default=Path("docs/figures"))
@@ -419,8 +509,8 @@ def main() -> None:
         args.root.mkdir(parents=True, exist_ok=True)
         conversion(args.datasets, args.Ts, args.markdown, args.root / "conversion.json")
     else:
-        {"fontanini": fontanini, "counting": counting}[args.claim](args.root, args.markdown,
-                                                                   args.figures)
+        claims = {"fontanini": fontanini, "counting": counting, "park_yoon": park_yoon}
+        claims[args.claim](args.root, args.markdown, args.figures)
 
 
 if __name__ == "__main__":
