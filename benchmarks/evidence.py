@@ -341,6 +341,36 @@ def input_ceiling(levels: int, n: int = 100_000, seed: int = 7) -> float:
     return hits / n
 
 
+def runaway_shift(g, x_t: float):
+    """``b+``, the local maximum in ``b`` of the transcribed BN spike loss at scale ``g`` (see
+    :func:`bn_runaway`)."""
+    c = g ** 2 / 3 + g + 1
+    return (x_t + np.sqrt(x_t ** 2 + 3 * c * (x_t ** 2 * g + 2))) / (3 * c)
+
+
+def bn_runaway(point: dict) -> tuple[float, float]:
+    """For a kernel point: the fraction of its hidden BN channels whose shift ``b`` lies beyond
+    the local maximum of the transcribed BN spike loss (where the loss falls without bound as
+    ``b`` grows, so a gradient step pushes ``b`` up, towards more spikes), and the largest
+    shift. The local maximum of ``L(b)`` at the channel's scale ``g`` and the layer's ``x_T``:
+    ``b+ = (x_T + sqrt(x_T^2 + 3 c (x_T^2 g + 2))) / (3 c)``, ``c = g^2/3 + g + 1``."""
+    import torch
+
+    from ttfs.train.checkpoint import load_checkpoint
+    from ttfs.train.kernel import model_from_checkpoint
+
+    model = model_from_checkpoint(load_checkpoint(Path(point["_dir"]) / "train/kernel/model.pt"))
+    beyond = total = 0
+    top = -np.inf
+    with torch.no_grad():
+        for k, bn in enumerate(model.bns):
+            g, b = bn.weight.double().numpy(), bn.bias.double().numpy()
+            beyond += int(np.sum(b > runaway_shift(g, float(model.x_t(k)))))
+            total += b.size
+            top = max(top, float(b.max()))
+    return beyond / total, top
+
+
 def park_yoon(root: Path, out_md: Path | None, figures: Path) -> None:
     runs = load(root, PARK_YOON)
     base_name = next(iter(PARK_YOON))
@@ -380,6 +410,21 @@ def park_yoon(root: Path, out_md: Path | None, figures: Path) -> None:
             f" | {_pm(acc, '.1f')} | "
             f"{'-' if variant == base_name else _pm(d_acc, '+.1f') + ' pt'} | {within} | "
             + " | ".join(cells) + f" | {len(ps)} |")
+    say("\nThe transcribed BN spike loss's runaway region (shifts beyond its local maximum "
+        "in b, where the loss falls without bound as b grows): the fraction of hidden BN "
+        "channels there after training, and the largest shift, mean over seeds:\n")
+    say("| variant | BN loss weight | channels beyond the local maximum | largest shift b |")
+    say("|---|---|---|---|")
+    for variant in PARK_YOON:
+        ps = seeds(runs, variant, None)
+        if not ps or ps[0]["_method"] != "kernel":
+            continue
+        rb = [bn_runaway(p) for p in ps]
+        w = json.loads((Path(ps[0]["_dir"]) / "flow.json").read_text())
+        weight = (w.get("train_options", {}).get("kernel", {})
+                  .get("bn_loss_weight", "0.02 (default)"))
+        say(f"| {variant} | {weight} | {_pm([100 * r[0] for r in rb], '.1f')}% | "
+            f"{_pm([r[1] for r in rb], '.2f')} |")
     say("\nThe accuracy ceiling of the quantised inputs alone (the majority class of each input "
         "cell, 100,000 Yin-Yang points): "
         + ", ".join(f"{lv} levels {100 * input_ceiling(lv):.1f} %" for lv in (8, 16, 48))

@@ -108,3 +108,24 @@ def test_the_report_counts_switched_off_seeds(ev, tmp_path):
     assert "| excess, 1 phase | 1 (chosen: 1pt) |" in text
     assert "| excess, 2 phases, warm-up only | 1pt | none admissible |" in text
     assert (tmp_path / "fig" / "evidence_fontanini.png").stat().st_size > 0
+
+
+def test_the_bn_loss_runaway_starts_at_its_local_maximum(ev):
+    """b+ is where dL/db = 0 with d2L/db2 < 0, and beyond it the loss keeps falling."""
+    import torch
+
+    from ttfs.train.kernel import bn_spike_loss
+
+    for g, x in ((1.0, 0.0), (0.7, 0.2), (1.6, 0.05)):
+        b0 = float(ev.runaway_shift(g, x))
+        b = torch.tensor([b0], dtype=torch.float64, requires_grad=True)
+        gt = torch.tensor([g], dtype=torch.float64)
+        (d,) = torch.autograd.grad(bn_spike_loss(gt, b, torch.tensor(x, dtype=torch.float64)),
+                                   b, create_graph=True)
+        (d2,) = torch.autograd.grad(d.sum(), b)
+        assert abs(float(d.detach())) < 1e-9 and float(d2) < 0
+        loss = [float(bn_spike_loss(gt, torch.tensor([v], dtype=torch.float64),
+                                    torch.tensor(x, dtype=torch.float64)))
+                for v in (b0 + 0.5, b0 + 1.0, b0 + 2.0)]
+        assert loss[0] > loss[1] > loss[2]
+    assert ev.runaway_shift(1.0, 0.0) == pytest.approx((2 / 7) ** 0.5)  # +0.53
