@@ -12,9 +12,9 @@ Protocol (the same for every claim):
   excess spikes (``sum max(0, N - 1)`` over hidden neurons), never-firing hidden neurons, and
   from the core cosimulated on the test split, cycles, membrane accesses and modelled energy
   (model estimate, not silicon);
-* "iso-accuracy" = test accuracy within the baseline's 3-seed standard deviation of test
-  accuracy; the 1-point band is reported too; a seed whose test accuracy is at most twice chance
-  counts as switched off.
+* "iso-accuracy" = test accuracy not below the baseline's by more than the baseline's 3-seed
+  standard deviation of test accuracy; the 1-point band is reported too; a seed whose test
+  accuracy is at most twice chance counts as switched off.
 
 Allred & Roy 2021 (L4-norm conversion), against plain conversion and a uniform damping with
 the same tuning budget (four candidates each, chosen per dataset and T on validation; one ReLU
@@ -205,7 +205,8 @@ def claim(runs: dict, variants: dict, baseline: str, n_classes: int, excess: boo
         f"baseline; energy: {NOTE})\n")
     say(f"Baseline test accuracy {_pm(100 * b_acc, '.2f')} %. Bands (on the 3-seed mean "
         "validation accuracy): *iso* = within the baseline's standard deviation, *1pt* = within "
-        "1 point. On test, *iso-accuracy* = within the baseline's test standard deviation.\n")
+        "1 point. On test, *iso-accuracy* = not below the baseline by more than its test standard "
+        "deviation.\n")
     say("| variant | band | lambda | test acc | vs baseline | iso-accuracy on test | within 1 pt "
         "| " + " | ".join(f"{lab} | vs baseline" for _, lab, _ in HW) + " |")
     say("|---|---|---|---|---|---|---|" + "---|---|" * len(HW))
@@ -229,7 +230,7 @@ def claim(runs: dict, variants: dict, baseline: str, n_classes: int, excess: boo
             accs = 100 * np.array([p["integer_accuracy"] for p in ps])
             say(f"| {variant} | {band} | {lam:g} | {_pm(accs, '.1f')} | "
                 f"{_pm(d_acc, '+.1f')} pt | "
-                f"{'yes' if abs(acc - b_acc.mean()) <= b_acc.std() else 'no'} | "
+                f"{'yes' if acc >= b_acc.mean() - b_acc.std() else 'no'} | "
                 f"{'yes' if acc >= b_acc.mean() - 0.01 else 'no'} | " + " | ".join(cells) + " |")
     return lines, table
 
