@@ -436,6 +436,84 @@ def park_yoon(root: Path, out_md: Path | None, figures: Path) -> None:
           "baseline, Yin-Yang 5-120-3; 3 seeds, mean ± std")
 
 
+# -- the Pareto figures: every method of a dataset, accuracy against modelled energy -----------
+
+#: dataset -> {label: (sweeps, method, axis values)} of the points drawn (every lambda)
+PARETO = {
+    "digits 65-64-256-10": {
+        **{k: v for k, v in FONTANINI.items()}, **{k: v for k, v in COUNTING.items()
+                                                   if k != BASELINE}},
+    "Yin-Yang 5-120-3": {
+        "TTFS baseline": (("../penalties/fire_once", "../penalties/seeds_fire_once"),
+                          "baseline", {}),
+        "count (ramped)": (("../penalties/fire_once", "../penalties/seeds_fire_once"), "count",
+                           {}),
+        "sop": (("../penalties/fire_once", "../penalties/seeds_fire_once"), "sop", {}),
+        "TTFS baseline, subtract reset": (("../penalties/subtract",
+                                           "../penalties/seeds_subtract"), "baseline", {}),
+        "excess, 2 phases": (("../penalties/subtract", "../penalties/seeds_subtract"), "excess",
+                             {"excess.two_phase": True}),
+        "excess, 1 phase": (("../penalties/subtract", "../penalties/seeds_subtract"), "excess",
+                            {"excess.two_phase": False}),
+        **{k: v for k, v in PARK_YOON.items() if v[1] == "kernel"},
+    },
+}
+
+
+def pareto(root: Path, figures: Path) -> None:
+    """One figure per dataset: test accuracy against modelled energy per inference on the core,
+    every method at every swept lambda (mean ± std over the seeds that ran), the Pareto front
+    of the means, and the dense ANN's energy (``sim.energy``; model estimate, not silicon)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ttfs.flows.report import pareto_front
+
+    fig, axs = plt.subplots(1, len(PARETO), figsize=(6.5 * len(PARETO), 4.8), squeeze=False)
+    for ax, (title, variants) in zip(axs[0], PARETO.items(), strict=True):
+        runs = load(root, variants)
+        pts, anns = [], set()
+        for variant in variants:
+            lams = sorted({lam for (v, lam, _) in runs if v == variant},
+                          key=lambda x: -1 if x is None else x)
+            xs, ys, ex, ey = [], [], [], []
+            for lam in lams:
+                ps = seeds(runs, variant, lam)
+                e = [p["energy_pj"] / 1000 for p in ps]
+                a = [100 * p["integer_accuracy"] for p in ps]
+                anns.update(round(p["dense_ann_energy_pj"], 3) for p in ps
+                            if p.get("dense_ann_energy_pj") is not None)
+                xs.append(np.mean(e)), ys.append(np.mean(a))
+                ex.append(np.std(e)), ey.append(np.std(a))
+            if xs:
+                ax.errorbar(xs, ys, xerr=ex, yerr=ey, fmt="*" if lams == [None] else "o",
+                            ms=10 if lams == [None] else 4, capsize=2, lw=0.8, label=variant)
+                pts += list(zip(xs, ys, strict=True))
+        if pts:
+            fx, fy = zip(*pareto_front(pts), strict=True)
+            ax.step(fx, fy, where="post", color="k", lw=0.8, ls="--", label="Pareto front")
+        for a in sorted(anns):
+            ax.axvline(a / 1000, color="#c8a24a", ls=":", lw=1.2,
+                       label="dense ANN (same network)" if a == min(anns) else None)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"nJ per inference on the core ({NOTE})")
+        ax.set_ylabel("integer test accuracy (%)")
+        ax.set_ylim(bottom=max(0.0, min((y for _, y in pts), default=0) - 2))
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6, loc="lower right")
+    fig.suptitle("Every method at every swept setting: accuracy against modelled energy "
+                 "(mean ± std over seeds)", fontsize=10)
+    fig.tight_layout()
+    path = figures / "evidence_pareto.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
 # -- Allred & Roy 2021: L4-norm conversion against plain conversion and uniform damping ---------
 
 #: the conversion variants, each with the same tuning budget: four candidates, one chosen per
@@ -542,7 +620,8 @@ def conversion(datasets, Ts, out_md: Path | None, cache: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("claim", choices=("fontanini", "counting", "park_yoon", "conversion"))
+    ap.add_argument("claim", choices=("fontanini", "counting", "park_yoon", "conversion",
+                                      "pareto"))
     ap.add_argument("--root", type=Path, default=Path("runs/evidence"))
     ap.add_argument("--markdown", type=Path, default=None)
     ap.add_argument("--figures", type=Path, default=Path("docs/figures"))
@@ -551,7 +630,9 @@ def main() -> None:
     ap.add_argument("--Ts", nargs="+", type=int, default=[8, 16, 32, 64],
                     help="conversion: time steps (default 8 16 32 64)")
     args = ap.parse_args()
-    if args.claim == "conversion":
+    if args.claim == "pareto":
+        pareto(args.root, args.figures)
+    elif args.claim == "conversion":
         args.root.mkdir(parents=True, exist_ok=True)
         conversion(args.datasets, args.Ts, args.markdown, args.root / "conversion.json")
     else:
