@@ -294,8 +294,10 @@ def _plot(table: dict, variants: dict, path: Path, title: str) -> None:
         ax.set_xlabel(label)
         ax.set_ylabel("integer test accuracy (%)")
         ax.grid(alpha=0.3)
-    axs[0].set_xscale("symlog", linthresh=1)
-    axs[0].legend(fontsize=7, loc="lower right")
+    xs = [np.mean(r["hidden_spikes_per_sample"]) for r in table.values()]
+    if max(xs) > 20 * max(min(xs), 1.0):  # spikes over decades (a collapse to 0 included)
+        axs[0].set_xscale("symlog", linthresh=1)
+    axs[0].legend(fontsize=6, loc="best")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
