@@ -235,26 +235,27 @@ def claim(runs: dict, variants: dict, baseline: str, n_classes: int, excess: boo
     return lines, table
 
 
-def fontanini(root: Path, out_md: Path | None, figures: Path) -> None:
-    runs = load(root, FONTANINI)
+def _digits_claim(root: Path, variants: dict, excess: bool, out_md: Path | None,
+                  png: Path, title: str) -> None:
+    """A claim on the digits network (its baseline: fontanini_one's): tables and plot."""
+    runs = load(root, variants)
     if not seeds(runs, BASELINE, None):
         sys.exit(f"evidence: no finished baseline under {root / 'fontanini_one'}")
-    lines, table = claim(runs, FONTANINI, BASELINE, 10, excess=True)
+    lines, table = claim(runs, variants, BASELINE, 10, excess=excess)
     _finish(lines, out_md)
-    _plot(table, FONTANINI, figures / "evidence_fontanini.png",
-          "Fontanini et al.: excess-spike penalty, 1 vs 2 phases, digits 65-64-256-10 "
-          "(subtract reset); 3 seeds, mean ± std; labels: lambda")
+    _plot(table, variants, png, title)
+
+
+def fontanini(root: Path, out_md: Path | None, figures: Path) -> None:
+    _digits_claim(root, FONTANINI, True, out_md, figures / "evidence_fontanini.png",
+                  "Fontanini et al.: excess-spike penalty, 1 vs 2 phases, digits 65-64-256-10 "
+                  "(subtract reset); 3 seeds, mean ± std; labels: lambda")
 
 
 def counting(root: Path, out_md: Path | None, figures: Path) -> None:
-    runs = load(root, COUNTING)
-    if not seeds(runs, BASELINE, None):
-        sys.exit(f"evidence: no finished baseline under {root / 'fontanini_one'}")
-    lines, table = claim(runs, COUNTING, BASELINE, 10, excess=False)
-    _finish(lines, out_md)
-    _plot(table, COUNTING, figures / "evidence_counting.png",
-          "Allred et al. (ramped count penalty) and Suetake et al. (SOP penalty), digits "
-          "65-64-256-10 (subtract reset); 3 seeds, mean ± std; labels: lambda")
+    _digits_claim(root, COUNTING, False, out_md, figures / "evidence_counting.png",
+                  "Allred et al. (ramped count penalty) and Suetake et al. (SOP penalty), digits "
+                  "65-64-256-10 (subtract reset); 3 seeds, mean ± std; labels: lambda")
 
 
 def _finish(lines: list[str], out_md: Path | None) -> None:

@@ -1,26 +1,20 @@
 """benchmarks/evidence.py on made-up sweep tables and a tiny multi-spike network: the 3-seed
 validation choice, the excess-spike count, the report (no training)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_scripts import load_script
 
 from ttfs.sim.ir import Layer, QNet, save_events, save_qnet
 from ttfs.sim.random import random_events
 from ttfs.sim.reference import run
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "evidence.py"
-
 
 @pytest.fixture(scope="module")
 def ev():
-    spec = importlib.util.spec_from_file_location("evidence_glue", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("evidence")
 
 
 def _net(tmp_path):

@@ -1,23 +1,17 @@
 """benchmarks/penalties.py on made-up sweep tables: the lambda choice on validation, the stage-2
 sweep files it writes, and the report (no training)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from bench_scripts import load_script
 
 from ttfs.flows.sweep import load_sweep
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "penalties.py"
 
 
 @pytest.fixture(scope="module")
 def pen():
-    spec = importlib.util.spec_from_file_location("penalties_glue", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("penalties")
 
 
 def _point(method, seed, val, test, spikes, lam=None, two_phase=None):
