@@ -317,16 +317,24 @@ PARK_YOON = {
     "kernel, authors' settings at T_w 16": ("park_yoon_window", "kernel", {"window": 16}),
     "kernel, authors' settings at T_w 48": ("park_yoon_window", "kernel", {"window": 48}),
 }
-for _bn in (1e-5, 0.0):
-    for _learn in (True, False):
-        for _relax in (True, False):
-            _name = ("kernel, authors' settings" if (_bn, _learn, _relax) == (1e-5, True, True)
-                     else "kernel, authors' settings without "
-                     + " / ".join(w for w, on in (("BN loss", _bn == 0), ("kernel learning",
-                                                                          not _learn),
-                                                  ("relaxation", not _relax)) if on))
-            PARK_YOON[_name] = ("park_yoon", "kernel", {"bn_loss_weight": _bn,
-                                                        "learn_kernel": _learn, "relax": _relax})
+
+
+def _ablations() -> dict:
+    """The authors' settings and every combination of the three ablations (park_yoon.toml)."""
+    out = {}
+    for bn in (1e-5, 0.0):
+        for learn in (True, False):
+            for relax in (True, False):
+                off = [w for w, gone in (("BN loss", bn == 0), ("kernel learning", not learn),
+                                         ("relaxation", not relax)) if gone]
+                name = "kernel, authors' settings" + (
+                    " without " + " / ".join(off) if off else "")
+                out[name] = ("park_yoon", "kernel",
+                             {"bn_loss_weight": bn, "learn_kernel": learn, "relax": relax})
+    return out
+
+
+PARK_YOON.update(_ablations())
 
 
 def input_ceiling(levels: int, n: int = 100_000, seed: int = 7) -> float:
@@ -443,9 +451,7 @@ def park_yoon(root: Path, out_md: Path | None, figures: Path) -> None:
 
 #: dataset -> {label: (sweeps, method, axis values)} of the points drawn (every lambda)
 PARETO = {
-    "digits 65-64-256-10": {
-        **{k: v for k, v in FONTANINI.items()}, **{k: v for k, v in COUNTING.items()
-                                                   if k != BASELINE}},
+    "digits 65-64-256-10": {**FONTANINI, **COUNTING},
     "Yin-Yang 5-120-3": {
         "TTFS baseline": (("../penalties/fire_once", "../penalties/seeds_fire_once"),
                           "baseline", {}),
