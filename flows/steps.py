@@ -134,8 +134,8 @@ def step_quantize(run):
             "spikes_per_layer": int_summary["spikes_per_layer_mean"],
             "sops_per_sample": int_summary["per_sample"]["sops"]["mean"],
             "cycles_per_sample": int_summary["per_sample"]["cycles"]["mean"],
-            "membrane_accesses_per_sample": float(np.mean(
-                [r.counters.membrane_reads + r.counters.membrane_writes for r in results])),
+            "membrane_accesses_per_sample": (energy["ops"]["membrane_reads"]
+                                             + energy["ops"]["membrane_writes"]),
             "energy_pj": energy["snn_pj"]["total"],
             "dense_ann_energy_pj": energy["dense_ann"]["total_pj"],
             "energy_note": energy["note"],
