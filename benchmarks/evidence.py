@@ -97,30 +97,27 @@ def load(root: Path, variants: dict) -> dict:
     return out
 
 
-def excess_spikes(point: dict) -> tuple[float, list[float]]:
-    """Mean excess spikes per sample (``sum max(0, N - 1)`` over hidden neurons) and mean
-    spikes per sample of each hidden layer, from the point's integer network on its test
-    events (``sim.reference``)."""
+def excess_spikes(point: dict) -> float:
+    """Mean excess spikes per sample (``sum max(0, N - 1)`` over hidden neurons) of the point's
+    integer network on its test events (``sim.reference``; cached in the point's
+    ``excess.json``)."""
     from ttfs.sim.ir import load_events, load_qnet
     from ttfs.sim.reference import run
 
     d = Path(point["_dir"])
     cache = d / "excess.json"
     if cache.exists():
-        c = json.loads(cache.read_text())
-        return c["excess"], c["hidden_per_layer"]
+        return json.loads(cache.read_text())["excess"]
     qnet = load_qnet(d / f"qnet_{point['_method']}.json")
     events = load_events(d / "events.json", qnet)
     L = len(qnet.layers)
-    ex, spl = [], []
+    ex = []
     for r in run(qnet, events, trace=True):
         h = r.trace[r.trace[:, 0] < L]
         _, counts = np.unique(h[:, 0] * 65536 + h[:, 2], return_counts=True)
         ex.append(int(np.sum(np.maximum(counts - 1, 0))))
-        spl.append(r.counters.spikes_per_layer[:L - 1])
-    per = [float(x) for x in np.mean(spl, axis=0)]
-    cache.write_text(json.dumps({"excess": float(np.mean(ex)), "hidden_per_layer": per}))
-    return float(np.mean(ex)), per
+    cache.write_text(json.dumps({"excess": float(np.mean(ex))}))
+    return float(np.mean(ex))
 
 
 def _pm(a, fmt: str) -> str:
@@ -178,13 +175,12 @@ def claim(runs: dict, variants: dict, baseline: str, n_classes: int, excess: boo
             ps = seeds(runs, variant, lam)
             if not ps:
                 continue
-            ex = [excess_spikes(p) for p in ps]
-            per = np.array([e[1] for e in ex])
+            per = np.array([p["spikes_per_layer"][:-1] for p in ps])  # hidden layers
             row = {k: [p[k] for p in ps] for k, *_ in HW}
             row.update({
                 "val": [p["validation_accuracy"] for p in ps],
                 "acc": [p["integer_accuracy"] for p in ps],
-                "excess": [e[0] for e in ex],
+                "excess": [excess_spikes(p) for p in ps] if excess else None,
                 "silent": [p["never_firing_hidden"] for p in ps],
                 "off": sum(p["integer_accuracy"] <= 2 * chance for p in ps),
             })
