@@ -45,6 +45,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from penalties import mean_std  # noqa: E402  (benchmarks/ is not a package)
+
 SEEDS = (0, 1, 2)
 TOLERANCE = 0.01
 NOTE = "model estimate, not silicon"
@@ -120,11 +123,6 @@ def excess_spikes(point: dict) -> float:
     return float(np.mean(ex))
 
 
-def _pm(a, fmt: str) -> str:
-    a = np.asarray(a, dtype=np.float64)
-    return f"{a.mean():{fmt}} ± {a.std():{fmt.lstrip('+')}}"
-
-
 def lambdas(runs: dict, variant: str) -> list:
     return sorted({lam for (v, lam, _) in runs if v == variant and lam is not None})
 
@@ -188,18 +186,19 @@ def claim(runs: dict, variants: dict, baseline: str, n_classes: int, excess: boo
             bands = [b for b, c in chosen.items() if lam is not None and c == lam]
             mark = f" (chosen: {', '.join(bands)})" if bands else ""
             layers = " / ".join(f"{m:.1f}" for m in per.mean(axis=0))
-            middle = (_pm(row["excess"], ".1f") if excess
-                      else _pm(row["sops_per_sample"], ".0f"))
+            middle = (mean_std(row["excess"], ".1f") if excess
+                      else mean_std(row["sops_per_sample"], ".0f"))
             say(f"| {variant} | {'-' if lam is None else f'{lam:g}'}{mark} | "
-                f"{_pm(100 * np.array(row['val']), '.1f')} | "
-                f"{_pm(100 * np.array(row['acc']), '.1f')} | {layers} | {middle} | "
-                f"{_pm(100 * np.array(row['silent']), '.0f')}% | {row['off']} of {len(ps)} | "
-                f"{_pm(row['cycles_per_sample'], '.0f')} | {_pm(row['energy_pj'], '.0f')} | "
+                f"{mean_std(100 * np.array(row['val']), '.1f')} | "
+                f"{mean_std(100 * np.array(row['acc']), '.1f')} | {layers} | {middle} | "
+                f"{mean_std(100 * np.array(row['silent']), '.0f')}% | {row['off']} of {len(ps)} | "
+                f"{mean_std(row['cycles_per_sample'], '.0f')} | "
+                f"{mean_std(row['energy_pj'], '.0f')} | "
                 f"{len(ps)} |")
 
     say("\n#### At the chosen lambdas (test split; changes per seed against the same seed's "
         f"baseline; energy: {NOTE})\n")
-    say(f"Baseline test accuracy {_pm(100 * b_acc, '.2f')} %. Bands (on the 3-seed mean "
+    say(f"Baseline test accuracy {mean_std(100 * b_acc, '.2f')} %. Bands (on the 3-seed mean "
         "validation accuracy): *iso* = within the baseline's standard deviation, *1pt* = within "
         "1 point. On test, *iso-accuracy* = not below the baseline by more than its test standard "
         "deviation.\n")
@@ -222,10 +221,10 @@ def claim(runs: dict, variants: dict, baseline: str, n_classes: int, excess: boo
             cells = []
             for key, _, fmt in HW:
                 rel = [100 * (p[key] / by_seed[p["seed"]][key] - 1) for p in ps]
-                cells += [_pm([p[key] for p in ps], fmt), f"{_pm(rel, '+.0f')}%"]
+                cells += [mean_std([p[key] for p in ps], fmt), f"{mean_std(rel, '+.0f')}%"]
             accs = 100 * np.array([p["integer_accuracy"] for p in ps])
-            say(f"| {variant} | {band} | {lam:g} | {_pm(accs, '.1f')} | "
-                f"{_pm(d_acc, '+.1f')} pt | "
+            say(f"| {variant} | {band} | {lam:g} | {mean_std(accs, '.1f')} | "
+                f"{mean_std(d_acc, '+.1f')} pt | "
                 f"{'yes' if acc >= b_acc.mean() - b_acc.std() else 'no'} | "
                 f"{'yes' if acc >= b_acc.mean() - 0.01 else 'no'} | " + " | ".join(cells) + " |")
     return lines, table
@@ -389,7 +388,7 @@ def park_yoon(root: Path, out_md: Path | None, figures: Path) -> None:
     b_acc = np.array([base[s]["integer_accuracy"] for s in SEEDS])
     lines: list[str] = []
     say = lines.append
-    say(f"TTFS baseline test accuracy {_pm(100 * b_acc, '.2f')} %. Changes per seed against "
+    say(f"TTFS baseline test accuracy {mean_std(100 * b_acc, '.2f')} %. Changes per seed against "
         f"the same seed's baseline; energy: {NOTE}.\n")
     cols = (("hidden_spikes_per_sample", "hidden spikes", ".1f"),
             ("sops_per_sample", "SOPs", ".0f"), ("cycles_per_sample", "cycles", ".0f"),
@@ -408,15 +407,16 @@ def park_yoon(root: Path, out_md: Path | None, figures: Path) -> None:
         cells = []
         for key, _, fmt in cols:
             rel = [100 * (p[key] / base[p["seed"]][key] - 1) for p in ps]
-            cells += [_pm([p[key] for p in ps], fmt),
-                      "-" if variant == base_name else f"{_pm(rel, '+.0f')}%"]
+            cells += [mean_std([p[key] for p in ps], fmt),
+                      "-" if variant == base_name else f"{mean_std(rel, '+.0f')}%"]
         table[(variant, None)] = {"acc": [p["integer_accuracy"] for p in ps],
                                   **{k: [p[k] for p in ps] for k, *_ in cols}}
         within = "-" if variant == base_name else (
             "yes" if acc.mean() >= 100 * b_acc.mean() - 1 else "no")
-        say(f"| {variant} | {_pm(100 * np.array([p['validation_accuracy'] for p in ps]), '.1f')}"
-            f" | {_pm(acc, '.1f')} | "
-            f"{'-' if variant == base_name else _pm(d_acc, '+.1f') + ' pt'} | {within} | "
+        vals = 100 * np.array([p["validation_accuracy"] for p in ps])
+        say(f"| {variant} | {mean_std(vals, '.1f')}"
+            f" | {mean_std(acc, '.1f')} | "
+            f"{'-' if variant == base_name else mean_std(d_acc, '+.1f') + ' pt'} | {within} | "
             + " | ".join(cells) + f" | {len(ps)} |")
     say("\nThe transcribed BN spike loss's runaway region (shifts beyond its local maximum "
         "in b, where the loss falls without bound as b grows): the fraction of hidden BN "
@@ -431,8 +431,8 @@ def park_yoon(root: Path, out_md: Path | None, figures: Path) -> None:
         w = json.loads((Path(ps[0]["_dir"]) / "flow.json").read_text())
         weight = (w.get("train_options", {}).get("kernel", {})
                   .get("bn_loss_weight", "0.02 (default)"))
-        say(f"| {variant} | {weight} | {_pm([100 * r[0] for r in rb], '.1f')}% | "
-            f"{_pm([r[1] for r in rb], '.2f')} |")
+        say(f"| {variant} | {weight} | {mean_std([100 * r[0] for r in rb], '.1f')}% | "
+            f"{mean_std([r[1] for r in rb], '.2f')} |")
     say("\nThe accuracy ceiling of the quantised inputs alone (the majority class of each input "
         "cell, 100,000 Yin-Yang points): "
         + ", ".join(f"{lv} levels {100 * input_ceiling(lv):.1f} %" for lv in (8, 16, 48))
@@ -611,8 +611,8 @@ def conversion(datasets, Ts, out_md: Path | None, cache: Path) -> None:
             for v in names:
                 c = res[v]["chosen"]
                 knob = {k: x for k, x in c.items() if k != "l4"}
-                cells += [_pm(acc[v], ".1f"), ", ".join(f"{k} {x:g}" for k, x in knob.items())]
-            gain = [_pm(acc[names[2]] - acc[names[i]], "+.1f") + " pt" for i in (0, 1)]
+                cells += [mean_std(acc[v], ".1f"), ", ".join(f"{k} {x:g}" for k, x in knob.items())]
+            gain = [mean_std(acc[names[2]] - acc[names[i]], "+.1f") + " pt" for i in (0, 1)]
             spk = " / ".join(f"{np.mean([t['hidden_spikes'] for t in res[v]['test']]):.0f}"
                              for v in names)
             en = " / ".join(f"{np.mean([t['energy_pj'] for t in res[v]['test']]):.0f}"

@@ -41,6 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import penalties  # noqa: E402  (benchmarks/ is not a package)
+from penalties import mean_std  # noqa: E402
 
 ROOT = Path("runs/methods_hw")
 NOTE = "model estimate, not silicon"
@@ -194,11 +195,6 @@ def measure(point: dict) -> dict:
     return fig
 
 
-def _pm(a, fmt: str) -> str:
-    a = np.asarray(a, dtype=np.float64)
-    return f"{a.mean():{fmt}} ± {a.std():{fmt.lstrip('+')}}"
-
-
 def _fmt(key: str) -> str:
     return ".1f" if key in ("int_acc", "hidden_spikes", "spikes") else ".0f"
 
@@ -260,12 +256,12 @@ def report(root: Path, seeds, extra: bool) -> dict:
             c = np.array([per[s][key] for s in paired])
             if key == "int_acc":
                 d = c - b
-                ch = f"{_pm(d, '+.1f')} pt"
+                ch = f"{mean_std(d, '+.1f')} pt"
             else:
                 d = 100 * (c / b - 1)
                 rel[key] = d
-                ch = f"{_pm(d, '+.1f')}%"
-            say(f"| {lab} | {_pm(b, _fmt(key))} | {_pm(c, _fmt(key))} | {ch} |")
+                ch = f"{mean_std(d, '+.1f')}%"
+            say(f"| {lab} | {mean_std(b, _fmt(key))} | {mean_std(c, _fmt(key))} | {ch} |")
             rowj["figures"][key] = {"baseline": b.tolist(), "penalty": c.tolist(),
                                     "change": d.tolist(),
                                     "change_unit": "points" if key == "int_acc" else "%"}
@@ -273,8 +269,9 @@ def report(root: Path, seeds, extra: bool) -> dict:
         va_c = [per[s].get("val_acc") for s in paired]
         if None not in va_b and None not in va_c:
             dv = np.array(va_c) - np.array(va_b)
-            say(f"| validation accuracy (integer) % | {_pm(va_b, '.1f')} | {_pm(va_c, '.1f')} | "
-                f"{_pm(dv, '+.1f')} pt |")
+            say(f"| validation accuracy (integer) % | {mean_std(va_b, '.1f')} | "
+                f"{mean_std(va_c, '.1f')} | "
+                f"{mean_std(dv, '+.1f')} pt |")
             rowj["figures"]["val_acc"] = {"baseline": va_b, "penalty": va_c,
                                           "change": dv.tolist(), "change_unit": "points"}
         # the check: relative cut in energy and in cycles >= half the relative spike cut
@@ -327,7 +324,7 @@ def report(root: Path, seeds, extra: bool) -> dict:
             "fire before the next event, and spends a cycle on each of the others).")
         rowj["empty_steps"] = {"baseline": eb_.tolist(), "penalty": ec_.tolist()}
         say(f"Swept (step, layer) pairs per sample: {sw_b.mean():.2f} -> {sw_c.mean():.2f} "
-            f"({_pm(100 * (sw_c / sw_b - 1), '+.1f')}%); hidden spikes per swept step "
+            f"({mean_std(100 * (sw_c / sw_b - 1), '+.1f')}%); hidden spikes per swept step "
             f"{(np.array([base[s]['hidden_spikes'] for s in paired]) / sw_b).mean():.2f} -> "
             f"{(np.array([per[s]['hidden_spikes'] for s in paired]) / sw_c).mean():.2f}.")
         rowj["sweeps"] = {"baseline": sw_b.tolist(), "penalty": sw_c.tolist()}

@@ -153,7 +153,8 @@ def write_stage2(root: Path) -> None:
 # -- report -------------------------------------------------------------------------------------
 
 
-def _pm(a, fmt: str) -> str:
+def mean_std(a, fmt: str) -> str:
+    """``mean ± std`` of ``a`` in ``fmt`` (the std without a sign)."""
     a = np.asarray(a, dtype=np.float64)
     return f"{a.mean():{fmt}} ± {a.std():{fmt.lstrip('+')}}"
 
@@ -178,7 +179,7 @@ def _change(runs: dict, row: str, lam: float | None, key: str, relative: bool) -
     if is_baseline(row):
         return "-"
     d = _paired(runs, row, lam, key, relative)
-    return f"{_pm(d, '+.0f')}%" if relative else f"{_pm(d, '+.1f')} pt"
+    return f"{mean_std(d, '+.0f')}%" if relative else f"{mean_std(d, '+.1f')} pt"
 
 
 def seed_row(runs: dict, row: str, lam: float | None) -> str:
@@ -191,15 +192,16 @@ def seed_row(runs: dict, row: str, lam: float | None) -> str:
     dacc = _change(runs, row, lam, "integer_accuracy", False)
     dspk = _change(runs, row, lam, "hidden_spikes_per_sample", True)
     return (f"| {row} | {'-' if bl else ROWS[row][3]} | {'-' if lam is None else f'{lam:g}'} | "
-            f"{_pm(acc, '.1f')}% | {dacc} | {_pm(spk, '.1f')} | {dspk} | {_pm(sop, '.0f')} | "
-            f"{_pm(sil, '.0f')}% | {len(fs)} |")
+            f"{mean_std(acc, '.1f')}% | {dacc} | {mean_std(spk, '.1f')} | {dspk} | "
+            f"{mean_std(sop, '.0f')} | "
+            f"{mean_std(sil, '.0f')}% | {len(fs)} |")
 
 
 def hw_row(runs: dict, row: str, lam: float | None, what: str) -> str:
     fs = _seeds(runs, row, lam)
     cells = []
     for key in ("cycles_per_sample", "membrane_accesses_per_sample", "energy_pj"):
-        cells.append(_pm([f[key] for f in fs], ".0f"))
+        cells.append(mean_std([f[key] for f in fs], ".0f"))
         cells.append(_change(runs, row, lam, key, True))
     spk = _change(runs, row, lam, "spikes_per_sample", True)
     return (f"| {row} | {'-' if lam is None else f'{lam:g}'} | {what} | {spk} | "
