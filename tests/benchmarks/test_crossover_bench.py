@@ -1,22 +1,12 @@
 """benchmarks/crossover.py on a tiny random network (no training): table, JSON and PNG."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
+from bench_scripts import load_script
 
 from ttfs.sim.ir import Layer, QNet, save_events, save_qnet
 from ttfs.sim.random import random_events
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "crossover.py"
-
-
-def load():
-    spec = importlib.util.spec_from_file_location("crossover_bench", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_crossover_script_on_a_tiny_network(tmp_path, capsys):
@@ -26,7 +16,7 @@ def test_crossover_script_on_a_tiny_network(tmp_path, capsys):
     qp, ep = tmp_path / "q.json", tmp_path / "e.json"
     save_qnet(q, qp)
     save_events(random_events(rng, q, 12), ep)
-    mod = load()
+    mod = load_script("crossover")
     assert mod.main(["--case", f"tiny:{qp}:{ep}", "--factors", "0.5", "2", "--png",
                      str(tmp_path / "x.png"), "--json", str(tmp_path / "x.json")]) == 0
     out = capsys.readouterr().out
