@@ -769,14 +769,17 @@ class EventQueue(wiring.Component):
     integrates them before it is swept, and its own sweep restarts the queue (``q_clear``).
 
     Latency: the first spike leaves a cycle after ``run`` rises (the head register loads from
-    the FIFO's block RAM), then one a cycle; a spike is in the queue 3 cycles after it leaves;
-    emitting S spikes takes S cycles plus 4 (plus trace stalls). Counterpart: the per-layer event
+    the FIFO's block RAM), then one a cycle; a spike is in the queue 3 cycles after it leaves
+    (written at the end of that cycle); emitting S spikes takes S cycles plus 4 (plus trace
+    stalls). A stall never lets the emitter move: a stall needs a spike in ``e1_``, and then the
+    head either holds bits (no load) or the FIFO is empty. Counterpart: the per-layer event
     lists of ``sim.reference.run_sample``.
 
     Members: ``push_valid/push_chunk/push_mask`` (from the neuron array), ``reset`` (empty the
     FIFO), ``q_clear``, ``run``, ``layer`` (1-based, for the trace), ``t``, ``next_base``,
     ``next_chunks``, ``q_raddr``/``q_rdata`` (synchronous read of a queue entry), ``count``
-    (entries written since ``q_clear``), ``pending`` (FIFO not empty), ``busy``, ``stall``,
+    (entries written since ``q_clear``), ``popped`` (spikes that left the head since
+    ``q_clear``), ``pending`` (FIFO or head not empty), ``busy``, ``stall``,
     ``spike_valid/spike_neuron`` (a spike leaving ``e1_``), ``emitting`` (``e1_``..``e3_`` hold
     a spike), and ``trace`` when built with it.
     """
@@ -789,7 +792,8 @@ class EventQueue(wiring.Component):
             "reset": In(1), "q_clear": In(1), "run": In(1),
             "layer": In(8), "t": In(16), "next_base": In(w.row), "next_chunks": In(w.chunk_cnt),
             "q_raddr": In(w.neuron_idx), "q_rdata": Out(w.row),
-            "count": Out(w.neuron_cnt), "pending": Out(1), "busy": Out(1), "stall": Out(1),
+            "count": Out(w.neuron_cnt), "popped": Out(w.neuron_cnt),
+            "pending": Out(1), "busy": Out(1), "stall": Out(1),
             "spike_valid": Out(1), "spike_neuron": Out(w.neuron_idx), "emitting": Out(1),
         }
         if trace:
@@ -897,7 +901,15 @@ class EventQueue(wiring.Component):
             m.d.sync += count.eq(0)
         with m.Elif(e3_valid):
             m.d.sync += count.eq(count + 1)
-        m.d.comb += [self.count.eq(count), self.pending.eq(level_nz | hd_valid),
+        # the spikes that have left the head since q_clear: final a cycle after the last one
+        # leaves, three cycles before the queue's count (the sequencer's queue facts use it)
+        popped = Signal(w.neuron_cnt)
+        with m.If(self.q_clear):
+            m.d.sync += popped.eq(0)
+        with m.Elif(pop_bit):
+            m.d.sync += popped.eq(popped + 1)
+        m.d.comb += [self.count.eq(count), self.popped.eq(popped),
+                     self.pending.eq(level_nz | hd_valid),
                      self.busy.eq(level_nz | hd_valid | e1_valid | e2_valid | e3_valid),
                      self.emitting.eq(e1_valid | e2_valid | e3_valid)]
         return m

@@ -12,6 +12,7 @@ result record (:meth:`NeuronCore._record`).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
@@ -30,6 +31,7 @@ from ttfs.hw.blocks import (
 )
 from ttfs.hw.loader import ImageLoader, load_signature
 from ttfs.hw.params import (
+    EMIT_LEAD,
     RECORD_HEAD,
     SETTLE_CYCLES,
     STATUS,
@@ -237,10 +239,10 @@ class _Counters:
 
         for k in range(self._w.ML):  # one cycle behind, like the bumps
             spiked = Signal(name=f"add_spikes{k}")
-            m.d.sync += [spiked.eq(eq.spike_valid & (seq.l == k)),
+            m.d.sync += [spiked.eq(eq.spike_valid & (seq.em_l == k)),
                          self.spikes[k].eq(self.spikes[k] + spiked)]
         with m.If(eq.spike_valid):
-            with m.If(seq.cur_last & ~self.first_found):
+            with m.If(seq.em_last & ~self.first_found):
                 m.d.sync += [self.first_found.eq(1), self.first_idx.eq(eq.spike_neuron)]
         m.d.sync += cnt["saturations"].eq(cnt["saturations"] + na.sat_count)
 
@@ -346,6 +348,17 @@ class _Sequencer:
         self.cl_cm2 = Signal(w.chunk_cnt)
 
         self.stall = Signal()  # the sequencer waits on the event stream or the emission
+        # The emission's context, set as EMIT starts: it runs on under the next layer's NEXT,
+        # ENTER and INTEG_Q (EMIT's lead, sim.costmodel.EMIT_LEAD), which move l and the
+        # descriptor registers on. emit_on runs the emitter until the next sweep starts.
+        self.emit_on = Signal()
+        self.em_l = Signal(w.layer_idx)
+        self.em_last = Signal()  # the emitting layer is the last one
+        self.em_base = Signal(w.row)
+        self.em_chunks = Signal(w.chunk_cnt)
+        # a trace-stream stall of the emission (traced builds only) freezes the states the
+        # emission runs under, so the counted cycles do not depend on the stream's back-pressure
+        self.traced = "trace" in self.eq.signature.members
 
     def registered_facts(self) -> None:
         """Facts the state decisions read, kept in registers so each decision starts at
@@ -358,15 +371,20 @@ class _Sequencer:
         T = ld.time_steps
         t = self.t
 
-        # the queue holds events, registered (the queue's count is final a cycle before NEXT)
+        # The queue's facts, from the spikes that have left the emitter's head (``popped``; the
+        # emission runs on under the next layer's phase): the queue holds events, registered
+        # (the first spike leaves in EMIT's second cycle, NEXT comes after EMIT's lead); its
+        # last entry and the one before, registered, so INTEG_Q compares two registers. ENTER
+        # reads ``q_last == 0`` four cycles after the first spike left, when a second one has
+        # left too if there is one; INTEG_Q reads ``q_last2`` at the end of an entry, by when
+        # every spike has left (it reads each entry after it is written, three cycles after
+        # the spike left).
         self.q_nonempty = Signal()
-        m.d.sync += self.q_nonempty.eq(eq.count != 0)
-        # the queue's last entry, registered: the count is final before NEXT (the emission that
-        # filled the queue has drained), so INTEG_Q compares two registers, no subtracter
+        m.d.sync += self.q_nonempty.eq(eq.popped != 0)
         self.q_last = Signal(w.neuron_cnt)
-        m.d.sync += self.q_last.eq(eq.count - 1)
+        m.d.sync += self.q_last.eq(eq.popped - 1)
         self.q_last2 = Signal(w.neuron_cnt)
-        m.d.sync += self.q_last2.eq(eq.count - 2)
+        m.d.sync += self.q_last2.eq(eq.popped - 2)
 
         # Static facts about the loaded network, registered: they change only while loading, and
         # as registers they keep the loader's fields out of the sequencer's decision paths.
@@ -487,6 +505,7 @@ class _Sequencer:
         m = self._m
         self.issue_sweep(0)
         m.d.comb += self.eq.q_clear.eq(1)
+        m.d.sync += self.emit_on.eq(0)
         self._cnt.bump("sweeps")
         with m.If(self.cur_one):
             m.d.sync += self.wait.eq(0)
@@ -507,6 +526,21 @@ class _Sequencer:
         self._m.d.sync += [self.wait.eq(waited), self.settle.eq(1)]
         self._m.d.comb += self.eq.q_clear.eq(1)
         self._m.next = "WAIT"
+
+    @contextmanager
+    def unless_emit_stall(self):
+        """The body of a state the emission runs under (NEXT, ENTER, INTEG_Q), frozen while the
+        trace stream stalls the emission (traced builds; nothing otherwise): that cycle is a
+        stall, not counted, and nothing moves, so the emission and the next layer's reads of
+        the queue keep their counted distance."""
+        if not self.traced:
+            yield
+            return
+        m = self._m
+        with m.If(self.eq.stall):
+            m.d.comb += self.stall.eq(1)
+        with m.Else():
+            yield
 
     def layer_done(self) -> None:
         self._m.d.sync += self.lc.eq(self.l + 1)
@@ -553,9 +587,10 @@ class _Sequencer:
                      na.i_leak.eq(self.cur_leak), na.i_layer.eq(self.l)]
         # emission context
         m.d.comb += [
-            eq.layer.eq(self.l + 1), eq.t.eq(self.t),
-            eq.next_base.eq(self.nxt_base),
-            eq.next_chunks.eq(self.nxt_chunks),
+            eq.layer.eq(self.em_l + 1), eq.t.eq(self.t),
+            eq.next_base.eq(self.em_base),
+            eq.next_chunks.eq(self.em_chunks),
+            eq.run.eq(self.emit_on),
         ]
         self.q_raddr = Signal(w.neuron_cnt)
         m.d.comb += [eq.q_raddr.eq(self.q_raddr), self.q_raddr.eq(self.q_idx)]
@@ -599,6 +634,7 @@ class _Sequencer:
             with m.Elif(events.valid):
                 m.d.comb += [fe.start.eq(1), eq.reset.eq(1),
                              eq.q_clear.eq(1)]
+                m.d.sync += self.emit_on.eq(0)
                 m.d.sync += [k.eq(0) for k in cnt.cnt.values()]
                 m.d.sync += [cnt.spikes[k].eq(0) for k in range(self._w.ML)]
                 m.d.comb += self.na.bound_clear.eq(1)
@@ -652,61 +688,63 @@ class _Sequencer:
                 # (no step has run: t == T - 1 cannot end the sample here)
                 self.step_on(Const(0))
         with m.State("NEXT"):
-            # work of each layer at this step; events only for layer lc
-            has_ev = Signal()
-            with m.If(lc == 0):
-                m.d.comb += has_ev.eq(self.ev_at_t)
-            with m.Else():
-                m.d.comb += has_ev.eq(self.q_nonempty)
-            found = Signal()
-            sel = Signal(w.layer_idx)
-            sel_ev = Signal()
-            for k in reversed(range(w.ML)):
-                sweep_k = self.sweepable[k] & (self.leaky[k] | self.need_cur[k])
-                work_k = (k >= lc) & (self.live[k] & (has_ev & (lc == k)) | sweep_k)
-                with m.If(work_k):
-                    m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
-            m.d.sync += [l.eq(sel), c.eq(0), self.c_zero.eq(1), self.q_idx.eq(0),
-                         self.swept.eq(0), self.sel_ev_r.eq(sel_ev)]
-            with m.If(ev_error):
-                m.next = "ABORT"
-            with m.Elif((lc == 0) & ~fe.ev_valid):
-                m.d.comb += self.stall.eq(1)
-            with m.Elif(~found):
-                # no more work at this step: choose the next one (STEP's choice, made here so
-                # that a step with nothing to do costs this one cycle)
-                self.step_on(self.t == self.last_t)
-            with m.Else():
-                m.next = "ENTER"
+            with self.unless_emit_stall():
+                # work of each layer at this step; events only for layer lc
+                has_ev = Signal()
+                with m.If(lc == 0):
+                    m.d.comb += has_ev.eq(self.ev_at_t)
+                with m.Else():
+                    m.d.comb += has_ev.eq(self.q_nonempty)
+                found = Signal()
+                sel = Signal(w.layer_idx)
+                sel_ev = Signal()
+                for k in reversed(range(w.ML)):
+                    sweep_k = self.sweepable[k] & (self.leaky[k] | self.need_cur[k])
+                    work_k = (k >= lc) & (self.live[k] & (has_ev & (lc == k)) | sweep_k)
+                    with m.If(work_k):
+                        m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
+                m.d.sync += [l.eq(sel), c.eq(0), self.c_zero.eq(1), self.q_idx.eq(0),
+                             self.swept.eq(0), self.sel_ev_r.eq(sel_ev)]
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Elif((lc == 0) & ~fe.ev_valid):
+                    m.d.comb += self.stall.eq(1)
+                with m.Elif(~found):
+                    # no more work at this step: choose the next one (STEP's choice, made here so
+                    # that a step with nothing to do costs this one cycle)
+                    self.step_on(self.t == self.last_t)
+                with m.Else():
+                    m.next = "ENTER"
         with m.State("ENTER"):
-            # load the picked layer's descriptor into registers (a cycle of its own, so the
-            # pick and the descriptor multiplexers are not one path); the queue's entry 0 is
-            # read for INTEG_Q
-            sd = ld.desc[l]
-            nd = ld.desc[(l + 1).as_unsigned()]
-            last_l, one, two = self.last_l, self.one, self.two
-            cur_one, cur_two, c_end = self.cur_one, self.cur_two, self.c_end
-            has_next = l != last_l
-            # (one line for the three Array(...)[l]: the netlist shares their index match)
-            m.d.sync += [
-                self.cur_chunks.eq(sd.chunks), self.cur_reset.eq(sd.reset),
-                self.cur_leak.eq(sd.leak), self.cur_nout.eq(sd.n_out),
-                self.cur_last.eq(l == last_l), self.cur_cm2.eq(Array(self.cm2)[l]),
-                cur_one.eq(Array(one)[l]), cur_two.eq(Array(two)[l]), c_end.eq(Array(one)[l]),
-                self.q_end.eq(self.q_last == 0),
-                self.cur_sweepable.eq(Array(self.sweepable)[l]),
-                self.cur_leaky.eq(Array(self.leaky)[l]),
-                self.nxt_base.eq(Mux(has_next, nd.wbase, 0)),
-                self.nxt_chunks.eq(Mux(has_next, nd.chunks, 0)),
-            ]
-            with m.If(ev_error):
-                m.next = "ABORT"
-            with m.Elif(self.sel_ev_r & (l == 0)):
-                m.next = "INTEG_S"
-            with m.Elif(self.sel_ev_r):
-                m.next = "INTEG_Q"
-            with m.Else():
-                m.next = "SWEEP"
+            with self.unless_emit_stall():
+                # load the picked layer's descriptor into registers (a cycle of its own, so the
+                # pick and the descriptor multiplexers are not one path); the queue's entry 0 is
+                # read for INTEG_Q
+                sd = ld.desc[l]
+                nd = ld.desc[(l + 1).as_unsigned()]
+                last_l, one, two = self.last_l, self.one, self.two
+                cur_one, cur_two, c_end = self.cur_one, self.cur_two, self.c_end
+                has_next = l != last_l
+                # (one line for the three Array(...)[l]: the netlist shares their index match)
+                m.d.sync += [
+                    self.cur_chunks.eq(sd.chunks), self.cur_reset.eq(sd.reset),
+                    self.cur_leak.eq(sd.leak), self.cur_nout.eq(sd.n_out),
+                    self.cur_last.eq(l == last_l), self.cur_cm2.eq(Array(self.cm2)[l]),
+                    cur_one.eq(Array(one)[l]), cur_two.eq(Array(two)[l]), c_end.eq(Array(one)[l]),
+                    self.q_end.eq(self.q_last == 0),
+                    self.cur_sweepable.eq(Array(self.sweepable)[l]),
+                    self.cur_leaky.eq(Array(self.leaky)[l]),
+                    self.nxt_base.eq(Mux(has_next, nd.wbase, 0)),
+                    self.nxt_chunks.eq(Mux(has_next, nd.chunks, 0)),
+                ]
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Elif(self.sel_ev_r & (l == 0)):
+                    m.next = "INTEG_S"
+                with m.Elif(self.sel_ev_r):
+                    m.next = "INTEG_Q"
+                with m.Else():
+                    m.next = "SWEEP"
 
     def _layer_states(self) -> None:
         """A layer's phase at a step: INTEG_S (events from the stream) or INTEG_Q (from the
@@ -740,31 +778,32 @@ class _Sequencer:
                 # no drain; the readout waits in FINISH for the last write-back)
                 self.layer_done()
         with m.State("INTEG_Q"):
-            # chunk 0's row comes straight from the queue RAM, later chunks count up from it
-            # (no adder behind the RAM's output)
-            row_q = Signal(w.row)
-            m.d.comb += row_q.eq(Mux(c_zero, eq.q_rdata, self.last_row + 1))
-            m.d.sync += self.last_row.eq(row_q)
-            self.issue_integ(row_q, c)
-            with m.If(c_zero):
-                cnt.bump("sops")
-            with m.If(c_end):
-                # the next entry is read whether or not the sample aborts now
-                m.d.comb += self.q_raddr.eq(q_idx + 1)
-            with m.If(ev_error):
-                m.next = "ABORT"
-            with m.Elif(c_end):
-                self.c_zero_cur()
-                m.d.sync += [q_idx.eq(q_idx + 1), self.q_end.eq(q_idx == self.q_last2)]
-                with m.If(self.q_end):
-                    with m.If(self.cur_sweepable & self.cur_leaky):
-                        m.next = "SWEEP"
-                    with m.Elif(self.cur_sweepable):
-                        self.to_settle()
-                    with m.Else():
-                        self.layer_done()
-            with m.Else():
-                self.c_inc(self.cur_cm2)
+            with self.unless_emit_stall():
+                # chunk 0's row comes straight from the queue RAM, later chunks count up from it
+                # (no adder behind the RAM's output)
+                row_q = Signal(w.row)
+                m.d.comb += row_q.eq(Mux(c_zero, eq.q_rdata, self.last_row + 1))
+                m.d.sync += self.last_row.eq(row_q)
+                self.issue_integ(row_q, c)
+                with m.If(c_zero):
+                    cnt.bump("sops")
+                with m.If(c_end):
+                    # the next entry is read whether or not the sample aborts now
+                    m.d.comb += self.q_raddr.eq(q_idx + 1)
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Elif(c_end):
+                    self.c_zero_cur()
+                    m.d.sync += [q_idx.eq(q_idx + 1), self.q_end.eq(q_idx == self.q_last2)]
+                    with m.If(self.q_end):
+                        with m.If(self.cur_sweepable & self.cur_leaky):
+                            m.next = "SWEEP"
+                        with m.Elif(self.cur_sweepable):
+                            self.to_settle()
+                        with m.Else():
+                            self.layer_done()
+                with m.Else():
+                    self.c_inc(self.cur_cm2)
         with m.State("SWEEP"):
             with m.If(c_zero):
                 self.start_sweep()
@@ -786,6 +825,10 @@ class _Sequencer:
                 with m.If(self.swept & eq.pending):
                     with m.If(self.cur_last):
                         m.d.sync += self.out_spiked.eq(1)
+                    m.d.sync += [self.emit_on.eq(1), self.em_l.eq(self.l),
+                                 self.em_last.eq(self.cur_last),
+                                 self.em_base.eq(self.nxt_base),
+                                 self.em_chunks.eq(self.nxt_chunks)]
                     m.next = "EMIT"
                 with m.Else():
                     self.layer_done()
@@ -798,9 +841,19 @@ class _Sequencer:
             with m.Else():
                 self.layer_done()
         with m.State("EMIT"):
-            m.d.comb += [eq.run.eq(1), self.stall.eq(eq.stall)]
-            with m.If(~eq.busy):
-                self.layer_done()
+            # The last layer: until its last spike leaves the emitter's first stage (S + 2
+            # cycles; what is left writes only the queue, which no layer reads). A layer that
+            # feeds another: EMIT_LEAD cycles, then the emission runs on under the next layer's
+            # NEXT, ENTER and INTEG_Q, which reads each queue entry after it is written.
+            m.d.comb += self.stall.eq(eq.stall)
+            with m.If(self.cur_last):
+                with m.If(~eq.pending & ~eq.stall):
+                    self.layer_done()
+            with m.Elif(~eq.stall):
+                m.d.sync += self.wait.eq(self.wait + 1)
+                with m.If(self.wait == EMIT_LEAD - 1):
+                    m.d.sync += self.wait.eq(0)
+                    self.layer_done()
 
     def _readout_states(self) -> None:
         """FINISH (the end word) and, when the prediction comes from the output layer's

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ttfs.sim.core import CoreConfig
-from ttfs.sim.costmodel import EMIT_DRAIN, SETTLE_CYCLES, WAIT_CYCLES
+from ttfs.sim.costmodel import EMIT_LEAD, EMIT_TAIL, SETTLE_CYCLES, WAIT_CYCLES
 from ttfs.sim.image.format import params_word, words_per_row
 from ttfs.sim.protocol import MAGIC, RECORD_HEAD, STATUS, VERSION
 
@@ -160,7 +160,8 @@ def counter_bounds(w: Widths) -> dict[str, int]:
     MT, ML, MN, MC, P = w.MT, w.ML, w.MN, w.MC, w.P
     integ = MT * ML * MN * MC  # row chunks integrated
     swept = MT * ML * MC  # chunks swept
-    per_layer = 2 + MN * MC + 1 + SETTLE_CYCLES + MC + WAIT_CYCLES + MN + EMIT_DRAIN
+    per_layer = (2 + MN * MC + 1 + SETTLE_CYCLES + MC + WAIT_CYCLES
+                 + max(EMIT_LEAD, MN + EMIT_TAIL))
     return {
         "cycles": ML * MC + MT * (1 + ML * per_layer + 1) + 1 + 2 * MC + MN,
         "input_events": MT * MN,

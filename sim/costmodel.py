@@ -42,7 +42,10 @@ and the cycles that consume the end word and any events after an early exit)::
                                   not leaky, swept          for layer 1 (its phase-end cycle
                                                             is the first of the Z), Z else
                + C_l + W        if swept                  sweep one chunk a cycle, drain
-               + S[t,l] + 5     if swept and S[t,l] > 0   emit spikes one a cycle, fill, drain
+               + 4              if swept, S[t,l] > 0,     EMIT's lead: the emission then runs on
+                                  l < L                     under layer l+1's event phase
+               + S[t,l] + 2     if swept, S[t,l] > 0,     emit spikes one a cycle, the fill and
+                                  l = L (the last layer)    the last spike's first stage
              + 1                                          the NEXT that finds no more layers
                                                             (it picks the next step or ends
                                                             the sample)
@@ -76,8 +79,8 @@ from ttfs.sim.core import CoreConfig, chunks
 from ttfs.sim.ir import QNet
 from ttfs.sim.reference import Activity
 
-__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "EMIT_DRAIN", "cost_hook", "cost", "breakdown",
-           "Breakdown", "summarize", "event_floor"]
+__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "EMIT_LEAD", "EMIT_TAIL", "cost_hook", "cost",
+           "breakdown", "Breakdown", "summarize", "event_floor"]
 
 #: cycles the sequencer waits after the last op of a layer phase (the RTL's drain, which
 #: ``hw.core`` takes from here): the last fire mask leaves the neuron array 5 cycles after its
@@ -88,8 +91,13 @@ WAIT_CYCLES = 6
 #: (``hw.core``'s settle): the layer's bound is final 9 cycles after the phase's last op is
 #: issued (``hw.blocks.BOUND_STAGES`` after ``d_``, and the fold), where ``DECIDE`` reads it
 SETTLE_CYCLES = 8
-#: cycles an emission phase takes beyond one per spike
-EMIT_DRAIN = 5
+#: cycles ``EMIT`` takes for a layer that feeds another: the emission's lead over the next
+#: layer's event phase, which then reads each queue entry after it is written (the emission
+#: runs on under ``NEXT``, ``ENTER`` and ``INTEG_Q``)
+EMIT_LEAD = 4
+#: cycles ``EMIT`` takes for the last layer beyond one per spike (the head's first load, and the
+#: cycle the last spike leaves the emitter's first stage)
+EMIT_TAIL = 2
 
 
 @dataclass(frozen=True)
@@ -210,7 +218,7 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
 
             s = int(S[t, sel])
             if swept and s > 0:
-                emit += s + EMIT_DRAIN
+                emit += EMIT_LEAD if sel < L - 1 else s + EMIT_TAIL
                 if sel == L - 1:
                     out_spiked = True
             lc = sel + 1

@@ -9,7 +9,8 @@ import pytest
 
 from ttfs.sim.core import CoreConfig
 from ttfs.sim.costmodel import (
-    EMIT_DRAIN,
+    EMIT_LEAD,
+    EMIT_TAIL,
     SETTLE_CYCLES,
     WAIT_CYCLES,
     breakdown,
@@ -42,7 +43,7 @@ def test_costmodel_single_layer_by_hand():
               + 1 * C + 1           # event phase; the cycle that sees the end word
               + Z1       # the bound settles; DECIDE issues the sweep's chunk 0
               + C                   # sweep
-              + WAIT_CYCLES + 2 + EMIT_DRAIN
+              + WAIT_CYCLES + 2 + EMIT_TAIL
               + 1)                  # NEXT: no more layers; the end word -> finish (prediction
                                     # from the spike)
     assert res.cycles == expect
@@ -91,8 +92,8 @@ def test_costmodel_subtract_layer_is_swept_while_its_bound_reaches_the_threshold
     assert res.trace[:, 1].tolist() == [0, 1, 2, 3]
     assert res.counters.sweeps == 4
     C = 1
-    expect = (C + 1 + 2 + C + 1 + Z1 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1  # t = 0
-              + 3 * (2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1))     # t = 1..3: sweep, emit
+    expect = (C + 1 + 2 + C + 1 + Z1 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1  # t = 0
+              + 3 * (2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1))     # t = 1..3: sweep, emit
     # (each step's closing NEXT chooses the next step; the last one finishes)
     assert res.cycles == expect
     zero = _one(QNet(1, 8, (Layer([[20]], 5, reset="zero"),)), [[0, 0]])
@@ -144,7 +145,7 @@ def test_costmodel_varying_threshold_is_swept_only_where_a_neuron_fires():
     expect = (C
               + 1 + 2 + C + 1 + Z1 + 1 + 1            # t = 0: event, no sweep
               + empty                                            # t = 1: bound 10 < 100
-              + 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1)        # t = 2: sweep, emit
+              + 2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1)        # t = 2: sweep, emit
     # (t = 1 is visited: the layer fires before the end; after t = 2 nothing can fire any more,
     # the table never rises, so the NEXT at t = 2 ends the sample: t = 3 .. 7 cost nothing)
     assert res.cycles == expect
@@ -161,7 +162,7 @@ def test_costmodel_steps_are_jumped_only_where_no_layer_can_fire():
     assert res.trace.tolist() == [[1, 4, 0]]
     C = 1
     t0 = 1 + 2 + C + 1 + Z1 + 1 + 1  # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT
-    fire = 2 + C + WAIT_CYCLES + 1 + EMIT_DRAIN + 1
+    fire = 2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1
     assert res.cycles == C + t0 + 3 + fire  # t = 1, 2, 3 empty; t = 4 fires and ends
     # the same sample on a table that never reaches 10 but rises at t = 6: steps t = 1 .. 5 are
     # visited (the rise lies after t + 1), then nothing can fire: the NEXT at t = 5 ends
@@ -187,3 +188,20 @@ def test_event_floor_counts_ops_spikes_clear_and_readout():
     with pytest.raises(ValueError, match="needs the hardware counters"):
         event_floor(CORE, net, run(net, EventSet((np.zeros((0, 2), dtype=np.int64),)))[0]
                     .counters)
+
+
+def test_costmodel_emission_of_a_hidden_layer_runs_under_the_next_phase():
+    # 1 input -> 3 hidden (2 lanes: C = 2) -> 1 output; the event at t = 0 makes all three
+    # hidden neurons fire there; the output layer integrates their three spikes and fires too
+    net = QNet(1, 8, (Layer([[5, 5, 5]], 5), Layer([[2], [2], [2]], 6)))
+    res = _one(net, [[0, 0]])
+    assert res.trace.tolist() == [[1, 0, 0], [1, 0, 1], [1, 0, 2], [2, 0, 0]]
+    C1, C2 = 2, 1
+    hidden = (2 + C1 + 1 + Z1       # NEXT + ENTER, event, phase end, settle (DECIDE sweeps)
+              + C1 + WAIT_CYCLES    # sweep, wait
+              + EMIT_LEAD)          # the emission's lead: its 3 spikes leave under layer 2
+    output = (2 + 3 * C2            # NEXT + ENTER, one queue entry a cycle
+              + SETTLE_CYCLES       # the bound settles (DECIDE sweeps)
+              + C2 + WAIT_CYCLES
+              + 1 + EMIT_TAIL)      # the output spike, the emitter's fill and first stage
+    assert res.cycles == (C1 + C2) + 1 + hidden + output + 1
