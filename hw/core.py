@@ -330,8 +330,6 @@ class _Sequencer:
         self.cur_last = Signal()
         self.cur_sweepable = Signal()
         self.cur_leaky = Signal()
-        self.nxt_base = Signal(w.row)
-        self.nxt_chunks = Signal(w.chunk_cnt)
         self.cur_cm2 = Signal(w.chunk_cnt)  # chunks - 2
         self.cur_one = Signal()  # one chunk
         self.cur_two = Signal()  # two chunks
@@ -721,10 +719,8 @@ class _Sequencer:
                 # pick and the descriptor multiplexers are not one path); the queue's entry 0 is
                 # read for INTEG_Q
                 sd = ld.desc[l]
-                nd = ld.desc[(l + 1).as_unsigned()]
                 last_l, one, two = self.last_l, self.one, self.two
                 cur_one, cur_two, c_end = self.cur_one, self.cur_two, self.c_end
-                has_next = l != last_l
                 # (one line for the three Array(...)[l]: the netlist shares their index match)
                 m.d.sync += [
                     self.cur_chunks.eq(sd.chunks), self.cur_reset.eq(sd.reset),
@@ -734,8 +730,6 @@ class _Sequencer:
                     self.q_end.eq(self.q_last == 0),
                     self.cur_sweepable.eq(Array(self.sweepable)[l]),
                     self.cur_leaky.eq(Array(self.leaky)[l]),
-                    self.nxt_base.eq(Mux(has_next, nd.wbase, 0)),
-                    self.nxt_chunks.eq(Mux(has_next, nd.chunks, 0)),
                 ]
                 with m.If(ev_error):
                     m.next = "ABORT"
@@ -825,10 +819,13 @@ class _Sequencer:
                 with m.If(self.swept & eq.pending):
                     with m.If(self.cur_last):
                         m.d.sync += self.out_spiked.eq(1)
+                    # the next layer's weight base and chunk count, for the queue's rows (none
+                    # after the last layer)
+                    nd = self.ld.desc[(self.l + 1).as_unsigned()]
                     m.d.sync += [self.emit_on.eq(1), self.em_l.eq(self.l),
                                  self.em_last.eq(self.cur_last),
-                                 self.em_base.eq(self.nxt_base),
-                                 self.em_chunks.eq(self.nxt_chunks)]
+                                 self.em_base.eq(Mux(self.cur_last, 0, nd.wbase)),
+                                 self.em_chunks.eq(Mux(self.cur_last, 0, nd.chunks))]
                     m.next = "EMIT"
                 with m.Else():
                     self.layer_done()
