@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = common(sub.add_parser("train", help="train a spiking network"))
     s.add_argument("--dataset", default="yinyang",
-                   help="yinyang | digits | idx:PATH | npz:PATH | csv:PATH")
+                   help="yinyang | digits | mnist1d | idx:PATH | npz:PATH | csv:PATH")
     s.add_argument("--method", default="baseline", help=" | ".join(METHODS))
     s.add_argument("--epochs", type=int, help="epochs (default: the method's)")
     s.add_argument("--seed", type=int, default=0)
@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model", metavar="MODEL_OR_QNET",
                    help="a model directory or checkpoint, or a qnet.json made by ttfs quantize")
     s.add_argument("--dataset", default="yinyang",
-                   help="yinyang | digits | idx:PATH | npz:PATH | csv:PATH")
+                   help="yinyang | digits | mnist1d | idx:PATH | npz:PATH | csv:PATH")
     s.add_argument("--split", default="test", choices=("train", "validation", "test"))
     s.add_argument("--limit", type=int, help="only the first N samples")
     s.add_argument("-o", "--output", required=True, metavar="EVENTS.json")

@@ -15,6 +15,14 @@ Dataset strings (what :func:`load_split` and the command line accept):
 ``digits``
     scikit-learn's 8x8 digits (1797 images, 64 features scaled from ``0..16`` to ``[0, 1]``), split
     by a fixed seeded stratified split: test 360, validation 180, train the remaining 1257.
+``mnist1d``
+    Greydanus's MNIST-1D (:func:`mnist1d`): the ``mnist1d`` package's ``make_dataset`` with its
+    default arguments (seed 42), generated on the machine, nothing downloaded: 10 digit templates
+    turned into 40-sample 1-D signals by padding, shear, translation, correlated and i.i.d.
+    noise. 40 features, 10 classes; the package's 4000 training signals split into ``train`` (the
+    first 3500) and ``validation`` (the last 500), its 1000 test signals as ``test``. Features are
+    scaled to ``[0, 1]`` by the minimum and maximum over the ``train`` split (one range for all
+    40 features, so a signal keeps its shape), clipped to ``[0, 1]``.
 ``idx:PATH``
     MNIST or Fashion-MNIST in IDX format: ``PATH`` is a directory holding the standard four files
     ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
@@ -67,6 +75,7 @@ __all__ = [
     "yinyang",
     "yinyang_class",
     "digits",
+    "mnist1d",
     "read_idx",
     "idx_dataset",
     "load_split",
@@ -93,6 +102,9 @@ YINYANG_R_BIG = 0.5
 DIGITS_SEED = 0
 DIGITS_TEST = 360
 DIGITS_VALIDATION = 180
+
+#: MNIST-1D: the last training signals held out as the validation split
+MNIST1D_VALIDATION = 500
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -177,6 +189,47 @@ def digits(split: str) -> tuple[np.ndarray, np.ndarray]:
     part = {"train": train, "validation": val, "test": test}[split]
     part = np.sort(part)
     return X[part], y[part]
+
+
+# -- MNIST-1D -----------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist1d_splits() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The three splits of MNIST-1D, generated once per process."""
+    import random
+
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise ConfigError("dataset 'mnist1d' needs the mnist1d package "
+                          "(pip install 'mnist1d>=0.0.2,<0.1')") from None
+    # make_dataset seeds numpy's and Python's global generators: keep the caller's streams
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        d = make_dataset(get_dataset_args())
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    x, y = np.asarray(d["x"], dtype=np.float64), np.asarray(d["y"], dtype=np.int64)
+    xt, yt = np.asarray(d["x_test"], dtype=np.float64), np.asarray(d["y_test"], dtype=np.int64)
+    n_train = len(y) - MNIST1D_VALIDATION
+    lo, hi = float(x[:n_train].min()), float(x[:n_train].max())
+
+    def scale(a: np.ndarray) -> np.ndarray:
+        return np.clip((a - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+    return {"train": (scale(x[:n_train]), y[:n_train]),
+            "validation": (scale(x[n_train:]), y[n_train:]),
+            "test": (scale(xt), yt)}
+
+
+def mnist1d(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-1D (Greydanus 2020), generated offline by the ``mnist1d`` package, scaled to
+    ``[0, 1]`` by the training split's range; one split (see the module docstring)."""
+    _check_split(split)
+    X, y = _mnist1d_splits()[split]
+    return X.copy(), y.copy()
 
 
 # -- IDX (MNIST / Fashion-MNIST) ----------------------------------------------------------------
@@ -542,6 +595,7 @@ DATASETS: dict[str, DatasetKind] = {
     for kind in (
         DatasetKind("yinyang", False, lambda _, split: yinyang(*YINYANG_SPLITS[split]), (4, 3)),
         DatasetKind("digits", False, lambda _, split: digits(split), (64, 10)),
+        DatasetKind("mnist1d", False, lambda _, split: mnist1d(split), (40, 10)),
         DatasetKind("idx", True, idx_dataset),
         DatasetKind("npz", True, npz_dataset),
         DatasetKind("csv", True, csv_dataset),

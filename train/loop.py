@@ -74,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
     **PENALTY_DEFAULTS,
 }
 
-DEFAULT_EPOCHS = {"yinyang": 30, "digits": 30, "idx": 8}
+DEFAULT_EPOCHS = {"yinyang": 30, "digits": 30, "mnist1d": 30, "idx": 8}
 
 
 def encoder_settings(opts: dict) -> dict:

@@ -65,6 +65,40 @@ def test_yinyang_split_sizes():
     assert load_split("yinyang", "validation")[0].shape == (1000, 4)
 
 
+def test_mnist1d_is_the_packages_dataset_split_and_scaled_by_the_training_range():
+    import random
+
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    np.random.seed(123)
+    random.seed(123)
+    before = (np.random.random(), random.random())
+    np.random.seed(123)
+    random.seed(123)
+    parts = {s: load_split("mnist1d", s) for s in ("train", "validation", "test")}
+    # generating it leaves the caller's global random streams where they were
+    assert (np.random.random(), random.random()) == before
+    assert {s: v[0].shape for s, v in parts.items()} == {
+        "train": (3500, 40), "validation": (500, 40), "test": (1000, 40)}
+    assert all(v[0].dtype == np.float32 and v[1].dtype == np.int64 for v in parts.values())
+    # the package's own arrays (its defaults, seed 42): the split and the scaling are ours
+    d = make_dataset(get_dataset_args())
+    x, y = d["x"], d["y"]
+    lo, hi = x[:3500].min(), x[:3500].max()
+    np.testing.assert_array_equal(parts["train"][1], y[:3500])
+    np.testing.assert_array_equal(parts["validation"][1], y[3500:])
+    np.testing.assert_array_equal(parts["test"][1], d["y_test"])
+    np.testing.assert_allclose(parts["validation"][0], (x[3500:] - lo) / (hi - lo), atol=1e-6)
+    np.testing.assert_allclose(parts["test"][0], np.clip((d["x_test"] - lo) / (hi - lo), 0, 1),
+                               atol=1e-6)
+    train = parts["train"][0]
+    assert train.min() == 0.0 and train.max() == 1.0
+    assert sorted(set(parts["test"][1].tolist())) == list(range(10))
+    # each call hands out its own copy
+    parts["test"][0][0, 0] = -1.0
+    assert load_split("mnist1d", "test")[0][0, 0] >= 0.0
+
+
 def test_digits_split_is_disjoint_stratified_and_scaled():
     parts = {s: load_split("digits", s) for s in ("train", "validation", "test")}
     sizes = {s: len(v[1]) for s, v in parts.items()}
@@ -172,7 +206,8 @@ def test_bad_dataset_and_split_names():
     with pytest.raises(ConfigError) as exc:
         parse_dataset("mnist")
     assert str(exc.value) == (
-        "dataset must be 'yinyang', 'digits', 'idx:PATH', 'npz:PATH' or 'csv:PATH', not 'mnist'")
+        "dataset must be 'yinyang', 'digits', 'mnist1d', 'idx:PATH', 'npz:PATH' or 'csv:PATH', "
+        "not 'mnist'")
     with pytest.raises(ConfigError) as exc:
         load_split("yinyang", "dev")
     assert str(exc.value) == "split must be one of 'train', 'validation', 'test', not 'dev'"
@@ -195,11 +230,13 @@ def test_data_dataset_strings_parse_through_the_table():
     assert parse_dataset("csv:data/") == ("csv", "data/")
     assert dataset_info("yinyang") == DatasetInfo("yinyang", 4, 3)
     assert dataset_info("digits") == DatasetInfo("digits", 64, 10)
+    assert parse_dataset("mnist1d") == ("mnist1d", None)
+    assert dataset_info("mnist1d") == DatasetInfo("mnist1d", 40, 10)
 
 
 # -- user data: npz and csv --------------------------------------------------------------------
 
-KINDS = "'yinyang', 'digits', 'idx:PATH', 'npz:PATH' or 'csv:PATH'"
+KINDS = "'yinyang', 'digits', 'mnist1d', 'idx:PATH', 'npz:PATH' or 'csv:PATH'"
 
 
 def _npz(path, **arrays):
