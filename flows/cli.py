@@ -93,7 +93,8 @@ def cmd_compile(args) -> int:
               f"{len(image.net_words)} + {len(image.event_words)} words, "
               f"core P={core.lanes} max_neurons={core.max_neurons} "
               f"weight_depth={core.weight_depth}"
-              + ("" if core.leak else " no-leak") + ("" if core.subtract else " no-subtract"))
+              + ("" if core.leak else " no-leak") + ("" if core.subtract else " no-subtract")
+              + ("" if core.spiking_output else " no-spiking-output"))
     return 0
 
 

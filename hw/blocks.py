@@ -225,7 +225,9 @@ class ThresholdLookahead(wiring.Component):
         prev = Signal(vb)
         with m.If(self.th_en):
             m.d.sync += prev.eq(self.th_data)
-        for k in range(w.ML):
+        # (a slot that never fires, the top one on a build without a spiking output layer, has
+        # no tables: its outputs stay 0 and are never used)
+        for k in range(w.fire_layers):
             sl = slice(k * vb, (k + 1) * vb)
             wen = self.th_en & (layer == k)
 
@@ -628,11 +630,14 @@ class NeuronArray(wiring.Component):
 
         # the fold, shared by the layers: chunk 0 starts a pass's bound, later chunks raise it;
         # max(a, b) >= th  <=>  a >= th or b >= th, so the threshold bit folds in parallel
-        bounds = [Signal(vb, name=f"bound{k}") for k in range(ML)]
-        fires = [Signal(name=f"fire_now{k}") for k in range(ML)]
+        # a slot that never fires (w.fire_layers) keeps no bound: constant 0, never read
+        FL = w.fire_layers
+        bounds = ([Signal(vb, name=f"bound{k}") for k in range(FL)]
+                  + [Const(0, vb) for _ in range(FL, ML)])
+        fires = [Signal(name=f"fire_now{k}") for k in range(FL)] + [Const(0) for _ in range(FL, ML)]
         b_new = Mux(first, z, vmax(Array(bounds)[layer], z))
         fire_new = (z >= tag["th"]) | (~first & Array(fires)[layer])
-        for k in range(ML):
+        for k in range(FL):
             with m.If(self.bound_clear):
                 m.d.sync += [bounds[k].eq(0), fires[k].eq(0)]
             with m.Elif(valid & (layer == k)):

@@ -401,7 +401,8 @@ class _Sequencer:
         leak_any = Const(0)
         for k in range(ML):
             dk = desc[k]
-            sw = (k < L) & ~((L == k + 1) & ld.max_potential)
+            sw = ((k < L) & ~((L == k + 1) & ld.max_potential) if k < w.fire_layers
+                  else Const(0))
             m.d.sync += [self.sweepable[k].eq(sw), self.leaky[k].eq(dk.leak != 0),
                          self.cm1[k].eq(dk.chunks - 1), self.cm2[k].eq(dk.chunks - 2),
                          self.one[k].eq(dk.chunks == 1), self.two[k].eq(dk.chunks == 2),
@@ -448,7 +449,8 @@ class _Sequencer:
         inc_r = Signal()
         m.d.sync += inc_r.eq(self.t_sel == _T_INC)
         jump_ok = Const(1)
-        for k in range(ML):
+        # (a slot that never fires, w.fire_layers, is never sweepable: no decisions for it)
+        for k in range(w.fire_layers):
             sl = slice(k * vb, (k + 1) * vb)
             bound = na.bound[sl]
             gap = Mux(fe.ev_end, la.th_last[sl], la.th_gap[sl])

@@ -83,6 +83,12 @@ class Widths:
         return self.config.subtract
 
     @property
+    def fire_layers(self) -> int:
+        """Layer slots that may fire (have a bound and a threshold lookahead): all of them, or
+        all but the top one on a build without a spiking output layer."""
+        return self.ML if self.config.spiking_output else self.ML - 1
+
+    @property
     def neuron_idx(self) -> int:
         return bits(self.MN - 1)
 

@@ -51,6 +51,9 @@ class CoreConfig:
     of the unsigned kernel-table entries ``K_l[t]`` (the multiplier's second operand).
     ``leak`` / ``subtract``: the build has the leak datapath / the ``subtract`` reset. Without
     them a layer with ``leak_shift != 0`` / ``reset == "subtract"`` does not fit.
+    ``spiking_output``: the top layer slot (``max_layers - 1``) may fire, so a network may read
+    its output by first spike. Without it the slot has no bound and no threshold lookahead (it
+    is never swept) and only a ``max_potential`` network fits.
     """
 
     lanes: int = 8
@@ -63,6 +66,7 @@ class CoreConfig:
     weight_depth: int = 4096
     leak: bool = True
     subtract: bool = True
+    spiking_output: bool = True
 
     def __post_init__(self):
         for name, lo, hi in (
@@ -80,7 +84,7 @@ class CoreConfig:
                 raise ConfigError(f"core {name} must be an integer, not {v!r}")
             if not lo <= v <= hi:
                 raise ConfigError(f"core {name} must be in {lo}..{hi}, not {v}")
-        for name in ("leak", "subtract"):
+        for name in ("leak", "subtract", "spiking_output"):
             v = getattr(self, name)
             if not isinstance(v, bool):
                 raise ConfigError(f"core {name} must be true or false, not {v!r}")
@@ -96,6 +100,11 @@ class CoreConfig:
             problems.append(
                 f"the network has {qnet.weight_bits}-bit weights; "
                 f"this core has {self.weight_bits}-bit weights"
+            )
+        if qnet.readout == "first_spike" and not self.spiking_output:
+            problems.append(
+                "the network reads its output by first spike; this core was built without a "
+                "spiking output layer (only max_potential networks fit)"
             )
         if qnet.potential_bits != self.potential_bits:
             problems.append(
@@ -155,7 +164,8 @@ class CoreConfig:
     def for_network(cls, qnet: QNet, lanes: int = 8, **overrides) -> CoreConfig:
         """The smallest sensible core (powers of two) that runs ``qnet``.
 
-        The leak datapath and the subtract reset are built only when a layer uses them.
+        The leak datapath and the subtract reset are built only when a layer uses them, and a
+        spiking output layer only for the ``first_spike`` readout.
         """
 
         def pow2(n: int) -> int:
@@ -173,6 +183,7 @@ class CoreConfig:
             weight_depth=pow2(weight_rows(qnet, lanes)),
             leak=any(layer.leak_shift for layer in qnet.layers),
             subtract=any(layer.reset == "subtract" for layer in qnet.layers),
+            spiking_output=qnet.readout == "first_spike",
         )
         params.update(overrides)
         return cls(**params)

@@ -49,6 +49,7 @@ and the others keep their proportions.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -610,16 +611,22 @@ def random_qnet(
     subtract: bool = True,
     family: str = "classic",
     lanes: int = 8,
+    spiking_output: bool = True,
 ) -> QNet:
     """A random network of ``family``; ``potential_bits`` fixed or drawn, weights at most
     ``max_weight_bits``. ``lanes`` is the lane count the ``chunks`` family sizes layers around.
 
     ``leak`` / ``subtract`` false: no layer leaks / uses the subtract reset (a core built
-    without them runs the network).
+    without them runs the network). ``spiking_output`` false: the readout is ``max_potential``
+    (a network drawn with ``first_spike`` gets ``max_potential`` and no early exit instead, so
+    the draws, and every other network, stay as they were).
     """
     lim = _Limits(max_layers, max_neurons, max_inputs, max_time_steps, potential_bits,
                   max_weight_bits, max_kernel, leak, subtract)
-    return _check_family(family).qnet(rng, lim, lanes)
+    qnet = _check_family(family).qnet(rng, lim, lanes)
+    if not spiking_output and qnet.readout == "first_spike":
+        qnet = dataclasses.replace(qnet, readout="max_potential", early_exit=False)
+    return qnet
 
 
 def random_events(rng: np.random.Generator, qnet: QNet, n_samples: int,
@@ -656,6 +663,7 @@ def random_case(
             max_kernel=min(5, (1 << core.kernel_bits) - 1),
             leak=core.leak,
             subtract=core.subtract,
+            spiking_output=core.spiking_output,
         )
     if family is None:
         family = pick_family(seed, mix, leak=limits.get("leak", True),

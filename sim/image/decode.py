@@ -27,6 +27,7 @@ from ttfs.sim.image.format import (
     VERSION,
     W3_USED,
     W8_NO_LEAK,
+    W8_NO_SPIKING_OUT,
     W8_NO_SUBTRACT,
     W8_USED,
     WORD_MASK,
@@ -201,9 +202,10 @@ def decode_network(words, offset: int = 0) -> NetworkMemories:
     for name, i in (("max_neurons", 7), ("max_layers", 8), ("max_time_steps", 9),
                     ("weight_depth", 10)):
         _field_range(params[name], *_CORE_RANGES[name], name, offset + i)
-    _reserved(w8, W8_USED, offset + 8, "bits 31:18 of the max_layers word")
+    _reserved(w8, W8_USED, offset + 8, "bits 31:19 of the max_layers word")
     params["leak"] = not w8 & W8_NO_LEAK
     params["subtract"] = not w8 & W8_NO_SUBTRACT
+    params["spiking_output"] = not w8 & W8_NO_SPIKING_OUT
     if net_wb:
         if not 2 <= net_wb < wb:
             raise ImageError(
@@ -214,6 +216,11 @@ def decode_network(words, offset: int = 0) -> NetworkMemories:
         net_wb = wb
     core = CoreConfig(**params)
     # fit problems visible in the header, worded as CoreConfig.fit_problems words them
+    if readout == "first_spike" and not core.spiking_output:
+        raise FitError(
+            f"the network reads its output by first spike (word {offset + 3}); this core was "
+            "built without a spiking output layer (only max_potential networks fit)"
+        )
     if n_layers > core.max_layers:
         raise FitError(f"the network has {n_layers} layers; this core has {core.max_layers}")
     if T > core.max_time_steps:

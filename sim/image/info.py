@@ -87,7 +87,9 @@ def _labels_line(info: dict) -> str:
 def _without(core: dict) -> str:
     """``"; without the leak datapath"``-style words for a core's missing build options."""
     missing = [what for key, what in (("leak", "the leak datapath"),
-                                      ("subtract", "the subtract reset")) if not core[key]]
+                                      ("subtract", "the subtract reset"),
+                                      ("spiking_output", "a spiking output layer"))
+               if not core.get(key, True)]
     return "; without " + " and ".join(missing) if missing else ""
 
 

@@ -157,3 +157,33 @@ def test_amaranth_lean_core_refuses_only_the_modes_it_lacks(leak_shift, reset, o
         assert (recs[0].valid, recs[0].status) == (False, HEADER)
     assert (recs[1].valid, recs[1].status) == (True, 0)
     assert (recs[1].prediction, recs[1].cycles) == _good()
+
+
+NO_SPIKING_OUTPUT = dataclasses.replace(CORE, spiking_output=False)
+
+
+@pytest.mark.parametrize("readout, ok", [("max_potential", True), ("first_spike", False)])
+def test_amaranth_core_without_a_spiking_output_layer_refuses_only_first_spike(readout, ok):
+    """A build without a spiking output layer (no bound and no lookahead for its top layer slot)
+    runs a max_potential network exactly as the reference model and the cost model say, and
+    refuses (``LOAD_BAD_HEADER``) a first_spike image packed for the same core with the layer;
+    a good load afterwards runs."""
+    net = dataclasses.replace(_net(), readout=readout, early_exit=False)
+    image = [int(x) for x in pack(net, EventSet((SAMPLE,)), CORE).net_words]
+    good_net = dataclasses.replace(_net(), readout="max_potential", early_exit=False)
+    good = [int(x) for x in pack(good_net, EventSet((SAMPLE,)), NO_SPIKING_OUTPUT).net_words]
+    out = simulate_streams(NO_SPIKING_OUTPUT, [load_payloads(image), load_payloads(good)],
+                           [event_payloads(SAMPLE)] * 2,
+                           program=[("load", 0), ("sample", 0), ("load", 1), ("sample", 1)])
+    recs = [decode_record(r) for r in out.records]
+    if ok:
+        exp = run(net, EventSet((SAMPLE,)), trace=False, cost=cost_hook(NO_SPIKING_OUTPUT))[0]
+        assert (recs[0].valid, recs[0].status) == (True, 0)
+        assert (recs[0].prediction, recs[0].cycles, recs[0].counters) == (
+            exp.prediction, exp.cycles, exp.counters)
+    else:
+        assert (recs[0].valid, recs[0].status) == (False, HEADER)
+    exp = run(good_net, EventSet((SAMPLE,)), trace=False, cost=cost_hook(NO_SPIKING_OUTPUT))[0]
+    assert (recs[1].valid, recs[1].status) == (True, 0)
+    assert (recs[1].prediction, recs[1].cycles, recs[1].counters) == (
+        exp.prediction, exp.cycles, exp.counters)

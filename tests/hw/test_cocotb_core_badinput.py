@@ -65,8 +65,14 @@ def _bad_core_image(core, *, wide: bool):
     n_out = core.max_neurons + 1 if wide else 3
     T = 4 if wide else core.max_time_steps + 1
     w = np.ones((2, n_out), dtype=np.int64)
-    q = QNet(2, T, (Layer(w, threshold=1),), core.weight_bits, core.potential_bits)
+    q = QNet(2, T, (Layer(w, threshold=1),), core.weight_bits, core.potential_bits,
+             _readout(core))
     return pack(q, EventSet((np.array([[0, 0]]),)), big)
+
+
+def _readout(core) -> str:
+    """A readout the build runs (a build without a spiking output layer: max_potential only)."""
+    return "first_spike" if core.spiking_output else "max_potential"
 
 
 def script(core):
@@ -113,17 +119,19 @@ def script(core):
                                 load=load_payloads(np.asarray(bad.net_words).tolist()),
                                 qnet=bad.qnet, load_flag=LOAD_BAD_HEADER,
                                 samples=[event_payloads([[0, 0]])]))
-    # a build without the leak datapath / the subtract reset refuses an image that needs it
-    # (packed for the same core with both, so only the layer's mode is wrong)
-    full = dataclasses.replace(core, leak=True, subtract=True)
-    lacks = [(what, kw) for what, kw, has in (("leak", dict(leak_shift=1), core.leak),
-                                              ("subtract reset", dict(reset="subtract"),
-                                               core.subtract)) if not has]
+    # a build without the leak datapath / the subtract reset / a spiking output layer refuses an
+    # image that needs it (packed for the same core with all three, so only that is wrong)
+    full = dataclasses.replace(core, leak=True, subtract=True, spiking_output=True)
+    lacks = [(what, kw) for what, kw, has in (
+        ("leak", dict(leak_shift=1), core.leak),
+        ("subtract reset", dict(reset="subtract"), core.subtract),
+        ("spiking output layer", dict(readout="first_spike"), core.spiking_output)) if not has]
     for k, (what, kw) in enumerate(lacks):
+        readout = kw.pop("readout", _readout(core))
         q = QNet(2, 4, (Layer(np.ones((2, 3), dtype=np.int64), threshold=1, **kw),),
-                 core.weight_bits, core.potential_bits)
+                 core.weight_bits, core.potential_bits, readout)
         img = pack(q, EventSet((np.array([[0, 0]]),)), full)
-        programs.append(Program(f"13{'bc'[k]} image that needs the {what} this build lacks",
+        programs.append(Program(f"13{'bcd'[k]} image that needs the {what} this build lacks",
                                 load=load_payloads(np.asarray(img.net_words).tolist()), qnet=q,
                                 load_flag=LOAD_BAD_HEADER, samples=[event_payloads([[0, 0]])]))
     programs.append(Program("14 bad magic", load=load_payloads(bad_magic), qnet=qa,

@@ -49,7 +49,9 @@ def full_network(core, seed: int) -> QNet:
     layers = (Layer(w1, threshold=th, leak_shift=int(core.leak),
                     reset="subtract" if core.subtract else "zero"),
               Layer(w2, threshold=th, reset="fire_once"))
-    return QNet(n_in, T, layers, core.weight_bits, core.potential_bits, "first_spike", False)
+    # (a build without a spiking output layer runs the max_potential readout only)
+    readout = "first_spike" if core.spiking_output else "max_potential"
+    return QNet(n_in, T, layers, core.weight_bits, core.potential_bits, readout, False)
 
 
 def programs_for(core, name: str):

@@ -83,6 +83,19 @@ def test_for_network_picks_powers_of_two():
     assert CoreConfig.for_network(qnet(), lanes=4, max_layers=3).max_layers == 3
 
 
+def test_a_spiking_output_layer_is_built_only_for_the_first_spike_readout():
+    first = qnet()
+    maxpot = QNet(5, 32, first.layers, 8, 16, "max_potential")
+    assert CoreConfig.for_network(first).spiking_output
+    lean = CoreConfig.for_network(maxpot)
+    assert not lean.spiking_output and lean.fit_problems(maxpot) == []
+    assert lean.fit_problems(first) == [
+        "the network reads its output by first spike; this core was built without a spiking "
+        "output layer (only max_potential networks fit)"]
+    with pytest.raises(ConfigError, match="core spiking_output must be true or false, not 1"):
+        CoreConfig(spiking_output=1)
+
+
 def mode_qnet(leak_shift=0, reset="fire_once"):
     layers = (Layer(np.ones((5, 12), dtype=np.int64), 3, 1),
               Layer(np.ones((12, 3), dtype=np.int64), 3, 1, leak_shift, reset))
@@ -148,14 +161,15 @@ def test_core_json_round_trip_and_refusals(tmp_path):
     save_core(lean, path)
     assert load_core(path) == lean and '"leak": false' in path.read_text()
     # a core file from before the options means a core with both
-    old = {k: v for k, v in core.to_json().items() if k not in ("leak", "subtract")}
+    old = {k: v for k, v in core.to_json().items()
+           if k not in ("leak", "subtract", "spiking_output")}
     assert CoreConfig.from_json(old) == core
     with pytest.raises(ConfigError) as exc:
         CoreConfig.from_json({**core.to_json(), "clock": 100})
     assert str(exc.value) == (
         "core config has unknown field 'clock'; allowed: ['format', 'kernel_bits', 'lanes', "
-        "'leak', 'max_layers', 'max_neurons', 'max_time_steps', 'potential_bits', 'subtract', "
-        "'version', 'weight_bits', 'weight_depth']"
+        "'leak', 'max_layers', 'max_neurons', 'max_time_steps', 'potential_bits', "
+        "'spiking_output', 'subtract', 'version', 'weight_bits', 'weight_depth']"
     )
     with pytest.raises(ConfigError) as exc:
         CoreConfig.from_json({**core.to_json(), "version": 2})

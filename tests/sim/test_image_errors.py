@@ -151,6 +151,8 @@ EXPECTED_KINDS = [
     r"trailing words: the image ends at word \d+ but the file has \d+ words",
     r"the network has \d+ (layers|inputs); this core has \d+",
     r"the network needs \d+ (time steps|weight rows); this core has \d+",
+    r"the network reads its output by first spike \(word 3\); this core was built without a "
+    r"spiking output layer \(only max_potential networks fit\)",
 ]
 
 
@@ -288,8 +290,9 @@ def test_fit_problems_in_the_header(index, value, message):
     (5, 10, "net_words 37 at word 6 does not match the layout: 2 layers, 2 steps and 10 weight "
             "rows of 1 words make 38 words"),
     (8, 2 | 9 << 8, "network weight_bits 9 at word 8 is outside 2..7 (0 there means the core's 8)"),
-    (8, 2 | 4 << 8 | 1 << 18,
-     "reserved bits 0x00040000 set in word 8 (bits 31:18 of the max_layers word)"),
+    (8, 2 | 4 << 8 | 1 << 19,
+     "reserved bits 0x00080000 set in word 8 (bits 31:19 of the max_layers word)"),
+
     (11, 3 | 0 << 16, "layer 1 n_out 0 at word 11; a layer needs at least one neuron"),
     (11, 2 | 3 << 16, "layer 1 n_in 2 at word 11 does not match n_inputs 3"),
     (15, 4 | 2 << 16, "layer 2 n_in 4 at word 15 does not match layer 1's n_out 3"),
@@ -308,6 +311,16 @@ def test_bad_fields_are_named(index, value, message):
     w = words()
     w[index] = value
     assert refused(reseal(w)) == message
+
+
+def test_a_first_spike_network_on_a_core_without_a_spiking_output_layer_is_a_fit_error():
+    w = words()
+    w[8] = 2 | 4 << 8 | 1 << 18  # the core's options: no spiking output layer
+    with pytest.raises(FitError) as exc:
+        from_words(reseal(w))
+    assert str(exc.value) == (
+        "the network reads its output by first spike (word 3); this core was built without a "
+        "spiking output layer (only max_potential networks fit)")
 
 
 def test_weight_row_padding_and_width():
