@@ -4,7 +4,8 @@ Core (``--core``): ``general`` (default), ``P`` lanes (8 and 16), 8-bit weights,
 potentials, 8-bit kernel, 128 neurons, 4 layers, 64 steps, 256 weight rows (a 5-120-3 network
 needs 195 rows at P = 8 and 135 at P = 16), with the leak datapath and the subtract reset;
 ``fitted``, the core ``ttfs run`` builds for its default Yin-Yang network (5-120-3, T = 80,
-``fire_once``, no leak): 7-bit kernel, 2 layers, 128 steps, 256 rows, neither option.
+``fire_once``, no leak): 7-bit kernel, 2 layers, 128 steps, 256 rows, neither option;
+``fitted-nospike``, the same without a spiking output layer (``spiking_output=False``).
 
 For each part and lane count it prints, per seed, LUTs/LCs, FFs, block RAMs, DSPs and Fmax;
 then the best and median Fmax against the goal (40 MHz UP5K, 100 MHz ECP5; met when the median
@@ -12,7 +13,7 @@ seed reaches it) and the critical path nextpnr reports for the best seed (the ne
 with their Verilog source lines, so the core can be pipelined where it matters).
 
 Usage: ``.venv/bin/python benchmarks/bench_synth.py [--lanes 8 16] [--targets ice40-up5k
-ecp5-25k] [--seeds 1 2 3] [--core general|fitted] [--json OUT.json]``
+ecp5-25k] [--seeds 1 2 3] [--core general|fitted|fitted-nospike] [--json OUT.json]``
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from ttfs.sim.core import CoreConfig, chunks
 
 
 def config(lanes: int, kind: str = "general") -> CoreConfig:
-    if kind == "fitted":
+    if kind in ("fitted", "fitted-nospike"):
         return CoreConfig(lanes=lanes, weight_bits=8, potential_bits=16, kernel_bits=7,
                           max_neurons=128, max_layers=2, max_time_steps=128, weight_depth=256,
-                          leak=False, subtract=False)
+                          leak=False, subtract=False, spiking_output=kind == "fitted")
     return CoreConfig(lanes=lanes, weight_bits=8, potential_bits=16, kernel_bits=8,
                       max_neurons=128, max_layers=4, max_time_steps=64, weight_depth=256)
 
@@ -48,7 +49,7 @@ def main() -> None:
     ap.add_argument("--targets", nargs="+", default=["ice40-up5k", "ecp5-25k"],
                     choices=sorted(TARGETS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--core", choices=("general", "fitted"), default="general")
+    ap.add_argument("--core", choices=("general", "fitted", "fitted-nospike"), default="general")
     ap.add_argument("--json", metavar="OUT.json")
     args = ap.parse_args()
     out = []

@@ -143,8 +143,8 @@ class ImageLoader(wiring.Component):
         pre_src = {
             "magic": pw != MAGIC, "version": pw != VERSION, "params": pw != w.params_word,
             # (a build without a spiking output layer takes the max_potential readout only)
-            "h3": (pw[:8] == 0) | (pw[:8] > ML) | (pw[10:] != 0)
-                  | (Const(0) if w.config.spiking_output else ~pw[8]),
+            "h3": ((pw[:8] == 0) | (pw[:8] > ML) | (pw[10:] != 0)) if w.config.spiking_output
+                  else ((pw[:8] == 0) | (pw[:8] > ML) | (pw[10:] != 0) | ~pw[8]),
             "h4": (pw[:16] == 0) | (pw[:16] > w.MT) | (pw[16:] == 0) | (pw[16:] > w.MN),
             "h5": pw > w.WD,
             "net_hi": pw[len(net_words):] != 0,

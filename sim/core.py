@@ -13,6 +13,9 @@ JSON form (``core.json``, format ``ttfs.core``, version 1)::
 ``leak`` and ``subtract`` (optional, default ``true``) say whether the build has the leak
 datapath (``V - (V >> s)``) and the ``subtract`` reset; a core without them is smaller (the
 leak's shifters are most of a lane's logic) and refuses images whose layers need them.
+``spiking_output`` (optional, default ``true``) says whether the top layer slot may fire; a core
+without it keeps no bound and no threshold lookahead for that slot and runs only networks read
+by potential (``max_potential``).
 """
 
 from __future__ import annotations
@@ -164,8 +167,9 @@ class CoreConfig:
     def for_network(cls, qnet: QNet, lanes: int = 8, **overrides) -> CoreConfig:
         """The smallest sensible core (powers of two) that runs ``qnet``.
 
-        The leak datapath and the subtract reset are built only when a layer uses them, and a
-        spiking output layer only for the ``first_spike`` readout.
+        The leak datapath and the subtract reset are built only when a layer uses them. A
+        spiking output layer is always built (``spiking_output=False``, for a ``max_potential``
+        network, is an override: smaller, but slower on the UP5K; docs/microarchitecture.md).
         """
 
         def pow2(n: int) -> int:
@@ -183,7 +187,6 @@ class CoreConfig:
             weight_depth=pow2(weight_rows(qnet, lanes)),
             leak=any(layer.leak_shift for layer in qnet.layers),
             subtract=any(layer.reset == "subtract" for layer in qnet.layers),
-            spiking_output=qnet.readout == "first_spike",
         )
         params.update(overrides)
         return cls(**params)

@@ -52,10 +52,10 @@ __all__ = [
 
 #: The HDL parameter sets the cosimulation tests and the random run build: lanes 1, 3, 4 and 8,
 #: with widths that make saturation common on some of them. Layer sizes up to 24 are not all
-#: multiples of the lanes. The 8-lane build is built without the leak datapath, the subtract
-#: reset and a spiking output layer, like the default flow's core (``CoreConfig.for_network`` of
-#: a max_potential network that uses neither), and runs max_potential networks only; the other
-#: three have all three.
+#: multiples of the lanes. The 8-lane build is built without the leak datapath and the subtract
+#: reset, like the default flow's core (``CoreConfig.for_network`` of a network that uses
+#: neither), and without a spiking output layer (``spiking_output=False``, so it runs
+#: max_potential networks only); the other three have all three.
 COSIM_CORES = {
     "p1": CoreConfig(lanes=1, weight_bits=6, potential_bits=8, kernel_bits=3, max_neurons=24,
                      max_layers=3, max_time_steps=16, weight_depth=1536),

@@ -90,7 +90,10 @@ def _without(core: dict) -> str:
                                       ("subtract", "the subtract reset"),
                                       ("spiking_output", "a spiking output layer"))
                if not core.get(key, True)]
-    return "; without " + " and ".join(missing) if missing else ""
+    if not missing:
+        return ""
+    return "; without " + (missing[0] if len(missing) == 1
+                           else ", ".join(missing[:-1]) + " and " + missing[-1])
 
 
 def format_info(image: Image) -> str:

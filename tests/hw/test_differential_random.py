@@ -1,7 +1,7 @@
 """Lockstep random differential testing: 200 random networks on the cocotb simulation.
 
 Each build of :data:`verify.differential.COSIM_CORES` (lanes 1, 3, 4, 8; the 8-lane build
-without the leak datapath and the subtract reset) runs 50 networks
+without the leak datapath, the subtract reset and a spiking output layer) runs 50 networks
 from ``sim.random.random_case(seed, core=build)`` in one simulator invocation (the image is
 reloaded between networks). Inside the bench every spike event (in order), every counter, the
 prediction, steps and cycles of every sample are compared with the reference model. A failure

@@ -83,11 +83,12 @@ def test_for_network_picks_powers_of_two():
     assert CoreConfig.for_network(qnet(), lanes=4, max_layers=3).max_layers == 3
 
 
-def test_a_spiking_output_layer_is_built_only_for_the_first_spike_readout():
+def test_a_core_without_a_spiking_output_layer_runs_only_max_potential_networks():
     first = qnet()
     maxpot = QNet(5, 32, first.layers, 8, 16, "max_potential")
     assert CoreConfig.for_network(first).spiking_output
-    lean = CoreConfig.for_network(maxpot)
+    assert CoreConfig.for_network(maxpot).spiking_output  # built unless asked not to
+    lean = CoreConfig.for_network(maxpot, spiking_output=False)
     assert not lean.spiking_output and lean.fit_problems(maxpot) == []
     assert lean.fit_problems(first) == [
         "the network reads its output by first spike; this core was built without a spiking "
