@@ -129,6 +129,28 @@ def test_amaranth_core_events_after_early_exit_are_checked_not_integrated():
 
 
 LEAN = dataclasses.replace(CORE, leak=False, subtract=False)
+NO_SPIKING_OUTPUT = dataclasses.replace(CORE, spiking_output=False)
+
+
+def _check_refusal_then_good_load(build, net, ok, good_net):
+    """Load ``net`` packed for ``CORE`` (every option) into ``build`` and run a sample, then load
+    ``good_net`` packed for ``build`` and run it: the first is refused (``LOAD_BAD_HEADER``)
+    unless ``ok``, when it runs exactly as the reference and the cost model of ``build`` say;
+    the second always runs exactly."""
+    image = [int(x) for x in pack(net, EventSet((SAMPLE,)), CORE).net_words]
+    good = [int(x) for x in pack(good_net, EventSet((SAMPLE,)), build).net_words]
+    out = simulate_streams(build, [load_payloads(image), load_payloads(good)],
+                           [event_payloads(SAMPLE)] * 2,
+                           program=[("load", 0), ("sample", 0), ("load", 1), ("sample", 1)])
+    recs = [decode_record(r) for r in out.records]
+    expect = [(net, recs[0])] if ok else []
+    if not ok:
+        assert (recs[0].valid, recs[0].status) == (False, HEADER)
+    for q, rec in expect + [(good_net, recs[1])]:
+        exp = run(q, EventSet((SAMPLE,)), trace=False, cost=cost_hook(build))[0]
+        assert (rec.valid, rec.status) == (True, 0)
+        assert (rec.prediction, rec.cycles, rec.counters) == (
+            exp.prediction, exp.cycles, exp.counters)
 
 
 @pytest.mark.parametrize("leak_shift, reset, ok", [
@@ -142,24 +164,7 @@ def test_amaranth_lean_core_refuses_only_the_modes_it_lacks(leak_shift, reset, o
     l1, l2 = base.layers
     net = dataclasses.replace(base, layers=(l1, dataclasses.replace(l2, leak_shift=leak_shift,
                                                                         reset=reset)))
-    image = [int(x) for x in pack(net, EventSet((SAMPLE,)), CORE).net_words]
-    good = [int(x) for x in pack(_net(), EventSet((SAMPLE,)), LEAN).net_words]
-    out = simulate_streams(LEAN, [load_payloads(image), load_payloads(good)],
-                           [event_payloads(SAMPLE)] * 2,
-                           program=[("load", 0), ("sample", 0), ("load", 1), ("sample", 1)])
-    recs = [decode_record(r) for r in out.records]
-    if ok:
-        exp = run(net, EventSet((SAMPLE,)), trace=False, cost=cost_hook(LEAN))[0]
-        assert (recs[0].valid, recs[0].status) == (True, 0)
-        assert (recs[0].prediction, recs[0].cycles, recs[0].counters) == (
-            exp.prediction, exp.cycles, exp.counters)
-    else:
-        assert (recs[0].valid, recs[0].status) == (False, HEADER)
-    assert (recs[1].valid, recs[1].status) == (True, 0)
-    assert (recs[1].prediction, recs[1].cycles) == _good()
-
-
-NO_SPIKING_OUTPUT = dataclasses.replace(CORE, spiking_output=False)
+    _check_refusal_then_good_load(LEAN, net, ok, _net())
 
 
 @pytest.mark.parametrize("readout, ok", [("max_potential", True), ("first_spike", False)])
@@ -169,21 +174,5 @@ def test_amaranth_core_without_a_spiking_output_layer_refuses_only_first_spike(r
     refuses (``LOAD_BAD_HEADER``) a first_spike image packed for the same core with the layer;
     a good load afterwards runs."""
     net = dataclasses.replace(_net(), readout=readout, early_exit=False)
-    image = [int(x) for x in pack(net, EventSet((SAMPLE,)), CORE).net_words]
-    good_net = dataclasses.replace(_net(), readout="max_potential", early_exit=False)
-    good = [int(x) for x in pack(good_net, EventSet((SAMPLE,)), NO_SPIKING_OUTPUT).net_words]
-    out = simulate_streams(NO_SPIKING_OUTPUT, [load_payloads(image), load_payloads(good)],
-                           [event_payloads(SAMPLE)] * 2,
-                           program=[("load", 0), ("sample", 0), ("load", 1), ("sample", 1)])
-    recs = [decode_record(r) for r in out.records]
-    if ok:
-        exp = run(net, EventSet((SAMPLE,)), trace=False, cost=cost_hook(NO_SPIKING_OUTPUT))[0]
-        assert (recs[0].valid, recs[0].status) == (True, 0)
-        assert (recs[0].prediction, recs[0].cycles, recs[0].counters) == (
-            exp.prediction, exp.cycles, exp.counters)
-    else:
-        assert (recs[0].valid, recs[0].status) == (False, HEADER)
-    exp = run(good_net, EventSet((SAMPLE,)), trace=False, cost=cost_hook(NO_SPIKING_OUTPUT))[0]
-    assert (recs[1].valid, recs[1].status) == (True, 0)
-    assert (recs[1].prediction, recs[1].cycles, recs[1].counters) == (
-        exp.prediction, exp.cycles, exp.counters)
+    good = dataclasses.replace(_net(), readout="max_potential", early_exit=False)
+    _check_refusal_then_good_load(NO_SPIKING_OUTPUT, net, ok, good)
