@@ -390,27 +390,24 @@ def park_yoon(root: Path, out_md: Path | None, figures: Path) -> None:
     say = lines.append
     say(f"TTFS baseline test accuracy {mean_std(100 * b_acc, '.2f')} %. Changes per seed against "
         f"the same seed's baseline; energy: {NOTE}.\n")
-    cols = (("hidden_spikes_per_sample", "hidden spikes", ".1f"),
-            ("sops_per_sample", "SOPs", ".0f"), ("cycles_per_sample", "cycles", ".0f"),
-            ("energy_pj", "energy pJ", ".0f"))
     say("| variant | val acc | test acc | vs baseline | within 1 pt | "
-        + " | ".join(f"{lab} | vs baseline" for _, lab, _ in cols) + " | seeds |")
-    say("|---|---|---|---|---|" + "---|---|" * len(cols) + "---|")
+        + " | ".join(f"{lab} | vs baseline" for _, lab, _ in HW) + " | seeds |")
+    say("|---|---|---|---|---|" + "---|---|" * len(HW) + "---|")
     table = {}
     for variant in PARK_YOON:
         ps = seeds(runs, variant, None)
         if not ps:
-            say(f"| {variant} | not run |" + " |" * (3 + 2 * len(cols) + 1))
+            say(f"| {variant} | not run |" + " |" * (3 + 2 * len(HW) + 1))
             continue
         acc = 100 * np.array([p["integer_accuracy"] for p in ps])
         d_acc = [100 * (p["integer_accuracy"] - base[p["seed"]]["integer_accuracy"]) for p in ps]
         cells = []
-        for key, _, fmt in cols:
+        for key, _, fmt in HW:
             rel = [100 * (p[key] / base[p["seed"]][key] - 1) for p in ps]
             cells += [mean_std([p[key] for p in ps], fmt),
                       "-" if variant == base_name else f"{mean_std(rel, '+.0f')}%"]
         table[(variant, None)] = {"acc": [p["integer_accuracy"] for p in ps],
-                                  **{k: [p[k] for p in ps] for k, *_ in cols}}
+                                  **{k: [p[k] for p in ps] for k, *_ in HW}}
         within = "-" if variant == base_name else (
             "yes" if acc.mean() >= 100 * b_acc.mean() - 1 else "no")
         vals = 100 * np.array([p["validation_accuracy"] for p in ps])

@@ -374,9 +374,9 @@ class _Sequencer:
         # (the first spike leaves in EMIT's second cycle, NEXT comes after EMIT's lead); its
         # last entry and the one before, registered, so INTEG_Q compares two registers. ENTER
         # reads ``q_last == 0`` four cycles after the first spike left, when a second one has
-        # left too if there is one; INTEG_Q reads ``q_last2`` at the end of an entry, by when
-        # every spike has left (it reads each entry after it is written, three cycles after
-        # the spike left).
+        # left too if there is one; INTEG_Q compares ``q_last2`` with the entry it ends, when
+        # every spike has left or at least three more than that entry have, so the compare
+        # never holds early (docs/microarchitecture.md, "The overlap and the trace stream").
         self.q_nonempty = Signal()
         m.d.sync += self.q_nonempty.eq(eq.popped != 0)
         self.q_last = Signal(w.neuron_cnt)

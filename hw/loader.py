@@ -142,9 +142,7 @@ class ImageLoader(wiring.Component):
         pw = self.load.payload.word
         pre_src = {
             "magic": pw != MAGIC, "version": pw != VERSION, "params": pw != w.params_word,
-            # (a build without a spiking output layer takes the max_potential readout only)
-            "h3": ((pw[:8] == 0) | (pw[:8] > ML) | (pw[10:] != 0)) if w.config.spiking_output
-                  else ((pw[:8] == 0) | (pw[:8] > ML) | (pw[10:] != 0) | ~pw[8]),
+            "h3": (pw[:8] == 0) | (pw[:8] > ML) | (pw[10:] != 0),
             "h4": (pw[:16] == 0) | (pw[:16] > w.MT) | (pw[16:] == 0) | (pw[16:] > w.MN),
             "h5": pw > w.WD,
             "net_hi": pw[len(net_words):] != 0,
@@ -164,6 +162,9 @@ class ImageLoader(wiring.Component):
             "th": (pw == 0) | (pw[PB - 1:] != 0),
             "k": (pw[KB:] != 0) if KB < 32 else Const(0),
         }
+        if not w.config.spiking_output:
+            # a build without a spiking output layer takes the max_potential readout only
+            pre_src["h3"] = pre_src["h3"] | ~pw[8]
         for k in range(wpr):
             used = len(range(k * wpw, min(P, (k + 1) * wpw))) * WB
             pre_src[f"bits{k}"] = (pw[used:] != 0) if used < 32 else Const(0)

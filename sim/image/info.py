@@ -89,7 +89,7 @@ def _without(core: dict) -> str:
     missing = [what for key, what in (("leak", "the leak datapath"),
                                       ("subtract", "the subtract reset"),
                                       ("spiking_output", "a spiking output layer"))
-               if not core.get(key, True)]
+               if not core[key]]
     if not missing:
         return ""
     return "; without " + (missing[0] if len(missing) == 1
