@@ -6,6 +6,8 @@ needs 195 rows at P = 8 and 135 at P = 16), with the leak datapath and the subtr
 ``fitted``, the core ``ttfs run`` builds for its default Yin-Yang network (5-120-3, T = 80,
 ``fire_once``, no leak): 7-bit kernel, 2 layers, 128 steps, 256 rows, neither option;
 ``fitted-nospike``, the same without a spiking output layer (``spiking_output=False``).
+``--chunk-bounds N`` builds any of them with ``N`` chunk bounds (partial sweeps,
+``CoreConfig.chunk_bounds``).
 
 For each part and lane count it prints, per seed, LUTs/LCs, FFs, block RAMs, DSPs and Fmax;
 then the best and median Fmax against the goal (40 MHz UP5K, 100 MHz ECP5; met when the median
@@ -13,7 +15,8 @@ seed reaches it) and the critical path nextpnr reports for the best seed (the ne
 with their Verilog source lines, so the core can be pipelined where it matters).
 
 Usage: ``.venv/bin/python benchmarks/bench_synth.py [--lanes 8 16] [--targets ice40-up5k
-ecp5-25k] [--seeds 1 2 3] [--core general|fitted|fitted-nospike] [--json OUT.json]``
+ecp5-25k] [--seeds 1 2 3] [--core general|fitted|fitted-nospike] [--chunk-bounds N]
+[--json OUT.json]``
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ from ttfs.hw.synth import TARGETS, capacity_from_report, synth_seeds
 from ttfs.sim.core import CoreConfig, chunks
 
 
-def config(lanes: int, kind: str = "general") -> CoreConfig:
+def config(lanes: int, kind: str = "general", chunk_bounds: int = 0) -> CoreConfig:
     if kind in ("fitted", "fitted-nospike"):
         return CoreConfig(lanes=lanes, weight_bits=8, potential_bits=16, kernel_bits=7,
                           max_neurons=128, max_layers=2, max_time_steps=128, weight_depth=256,
-                          leak=False, subtract=False, spiking_output=kind == "fitted")
+                          leak=False, subtract=False, spiking_output=kind == "fitted",
+                          chunk_bounds=chunk_bounds)
     return CoreConfig(lanes=lanes, weight_bits=8, potential_bits=16, kernel_bits=8,
-                      max_neurons=128, max_layers=4, max_time_steps=64, weight_depth=256)
+                      max_neurons=128, max_layers=4, max_time_steps=64, weight_depth=256,
+                      chunk_bounds=chunk_bounds)
 
 
 def largest_hidden(rows: int, lanes: int, n_in: int = 5, n_out: int = 3) -> int:
@@ -50,11 +55,13 @@ def main() -> None:
                     choices=sorted(TARGETS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--core", choices=("general", "fitted", "fitted-nospike"), default="general")
+    ap.add_argument("--chunk-bounds", type=int, default=0, metavar="N",
+                    help="chunk bounds compared per cycle (0: whole-layer sweeps)")
     ap.add_argument("--json", metavar="OUT.json")
     args = ap.parse_args()
     out = []
     for lanes in args.lanes:
-        cfg = config(lanes, args.core)
+        cfg = config(lanes, args.core, args.chunk_bounds)
         for target in args.targets:
             t0 = time.perf_counter()
             res = synth_seeds(cfg, target, seeds=args.seeds)

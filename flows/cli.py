@@ -94,7 +94,8 @@ def cmd_compile(args) -> int:
               f"core P={core.lanes} max_neurons={core.max_neurons} "
               f"weight_depth={core.weight_depth}"
               + ("" if core.leak else " no-leak") + ("" if core.subtract else " no-subtract")
-              + ("" if core.spiking_output else " no-spiking-output"))
+              + ("" if core.spiking_output else " no-spiking-output")
+              + (f" chunk-bounds {core.chunk_bounds}" if core.chunk_bounds else ""))
     return 0
 
 

@@ -107,6 +107,11 @@ def _addr_bits(depth: int) -> int:
     return max(0, (depth - 1).bit_length())
 
 
+def _cb_addr_bits(w: Widths) -> int:
+    """Address width of the chunk-bound memory (``Cat(group, layer)``)."""
+    return _addr_bits(w.ML << w.group_bits)
+
+
 class WeightMemory(wiring.Component):
     """The weight memory: ``weight_depth`` rows of ``lanes`` weights (``weight_bits`` each, lane
     ``p`` at bits ``p*WB``), one block RAM with a write port (the loader) and a synchronous read
@@ -313,6 +318,12 @@ class NeuronArray(wiring.Component):
             "busy": Out(1),
             "bound_clear": In(1),
             "bound": Out(w.ML * (w.PB - 1 or 1)), "fire_now": Out(w.ML),
+            **({
+                "i_raise": In(1),
+                "cb_raddr": In(max(1, _cb_addr_bits(w))), "cb_rdata": Out(w.SW * (w.PB - 1 or 1)),
+                "bound_set": In(1), "bound_set_layer": In(w.layer_idx),
+                "bound_set_value": In(w.PB - 1 or 1), "th_q": Out(w.PB - 1 or 1),
+            } if w.SW else {}),
         })
 
     def elaborate(self, platform):
@@ -365,6 +376,11 @@ class NeuronArray(wiring.Component):
 
         a = {"valid": a_valid, "integ": a_integ, "chunk": a_chunk, "reset": a_reset,
              "leak": a_leak}
+        if w.SW:
+            # a sweep op of a partial sweep raises its layer's bound, never restarts it
+            a_raise = Signal()
+            m.d.sync += a_raise.eq(self.i_raise)
+            a["raise"] = a_raise
         bst = follow("b", a)
         b_maddr = Signal(self._mab)
         m.d.sync += b_maddr.eq(maddr(a_chunk, a_layer))
@@ -373,6 +389,10 @@ class NeuronArray(wiring.Component):
         m_th = Signal(PB - 1 or 1)
         # a sweep op multiplies by 0, so its "sum" is its potential and one path serves both
         m.d.sync += [m_w.eq(self.w_data), m_k.eq(Mux(bst["integ"], self.k, 0)), m_th.eq(self.th)]
+        if w.SW:
+            # the threshold table's entry for the layer and step i_layer / i_t named three
+            # cycles before (for the sequencer's scan after an event phase)
+            m.d.comb += self.th_q.eq(m_th)
         mst = follow("m", bst)
         m_maddr = Signal(self._mab)
         m.d.sync += m_maddr.eq(b_maddr)
@@ -444,6 +464,11 @@ class NeuronArray(wiring.Component):
             m.d.comb += vin[fb].eq(Mux(fwd_any, Mux(fwd1, d_word[fb], d2_word[fb]), rdata[fb]))
 
         d_chunk = Signal(ci)
+        d_first = d_chunk == 0  # the op starts its layer's bound afresh
+        if w.SW:
+            d_raise = Signal()
+            m.d.sync += d_raise.eq(cst["raise"])
+            d_first = d_first & ~d_raise
         d_reset = Signal(2)
         d_leak = Signal(5)
         d_th = Signal(PB - 1 or 1)
@@ -518,7 +543,8 @@ class NeuronArray(wiring.Component):
             # reset multiplexer is not in front of the bound's tree
             bound_lanes = [lane(d_word, p) for p in range(P)]
             bound_may = d_can & ~d_ge
-        self._bounds(m, d_valid, d_chunk == 0, d_maddr[ci:], bound_lanes, bound_may, d_th)
+        self._bounds(m, d_valid, d_first, d_maddr[ci:], d_chunk,
+                     bound_lanes, bound_may, d_th)
 
         f_valid = Signal()
         f_maddr = Signal(self._mab)
@@ -570,7 +596,8 @@ class NeuronArray(wiring.Component):
                                  | e_valid | f_valid | s_valid)
         return m
 
-    def _bounds(self, m: Module, x_in_valid, x_in_first, x_in_layer, lanes, may, th) -> None:
+    def _bounds(self, m: Module, x_in_valid, x_in_first, x_in_layer, x_in_chunk, lanes, may,
+                th) -> None:
         """The layer bounds: per layer, the largest potential (clamped at 0) of the neurons that
         may still fire, as the layer's last pass left it, and whether it reaches the threshold
         of the op's step (``fire_now``).
@@ -606,6 +633,8 @@ class NeuronArray(wiring.Component):
         # latency is the same on every build
         vals = [Mux(may[p] & ~lanes[p][PB - 1], lanes[p][:vb], 0) for p in range(P)]
         tag = {"valid": x_in_valid, "first": x_in_first, "layer": x_in_layer, "th": th}
+        if w.SW:
+            tag["chunk"] = x_in_chunk
         levels = max(0, (P - 1).bit_length())
         # with the subtract reset the lanes come through the reset's subtracter: the first
         # stage registers them as they are and the tree's levels spread over the other stages
@@ -640,10 +669,55 @@ class NeuronArray(wiring.Component):
         for k in range(FL):
             with m.If(self.bound_clear):
                 m.d.sync += [bounds[k].eq(0), fires[k].eq(0)]
+            if w.SW:
+                # a partial sweep's scan: the bound of the chunks it leaves (the swept ones'
+                # results raise it when they come)
+                with m.Elif(self.bound_set & (self.bound_set_layer == k)):
+                    m.d.sync += bounds[k].eq(self.bound_set_value)
             with m.Elif(valid & (layer == k)):
                 m.d.sync += [bounds[k].eq(b_new), fires[k].eq(fire_new)]
             m.d.comb += [self.bound[k * vb:(k + 1) * vb].eq(bounds[k]),
                          self.fire_now[k].eq(fires[k])]
+        if w.SW:
+            self._chunk_bounds(m, valid, layer, tag["chunk"], z)
+
+    def _chunk_bounds(self, m: Module, valid, layer, chunk, z) -> None:
+        """The chunk bounds (a build with ``chunk_bounds``): per layer and chunk, the largest
+        potential (clamped at 0) of its neurons that may still fire, as the last op on the chunk
+        left it, written by the fold with the op's maximum (an op covers its chunk, so the
+        value is exact from then on; the membrane clear writes 0). One memory of ``SW`` lanes:
+        chunk ``c`` of layer ``l`` is lane ``c % SW`` of word ``Cat(c // SW, l)``, so a read
+        returns ``SW`` chunk bounds, a cycle after its address (``cb_raddr``)."""
+        w = self._w
+        vb = w.PB - 1 or 1
+        ci, sb = w.chunk_idx, w.sw_bits
+        gb = w.group_bits
+        depth = w.ML << gb
+        mem = Memory(shape=unsigned(w.SW * vb), depth=depth, init=[], attrs=NO_RW_CHECK)
+        m.submodules.chunk_bounds = mem
+        wp = mem.write_port(granularity=vb)
+        rp = mem.read_port()
+
+        def lane_en(c):
+            return Const(1, w.SW) << c[:sb] if sb else Const(1, 1)
+
+        def addr(c, lyr):
+            return Cat((c >> sb)[:gb], lyr)[:_cb_addr_bits(w)]
+
+        clr_chunk, clr_layer = self.clr_addr[:ci], self.clr_addr[ci:]
+        with m.If(valid):
+            m.d.comb += [wp.en.eq(lane_en(chunk)), wp.addr.eq(addr(chunk, layer)),
+                         wp.data.eq(z.replicate(w.SW))]
+        with m.Elif(self.clr_en):
+            m.d.comb += [wp.en.eq(lane_en(clr_chunk)), wp.addr.eq(addr(clr_chunk, clr_layer)),
+                         wp.data.eq(0)]
+        m.d.comb += rp.addr.eq(self.cb_raddr)
+        data = rp.data
+        if w.poison:
+            hit = Signal(name="cb_rw_hit")
+            m.d.sync += hit.eq((wp.en != 0) & (wp.addr == rp.addr))
+            data = data ^ Mux(hit, Const((1 << len(data)) - 1, len(data)), 0)
+        m.d.comb += self.cb_rdata.eq(data)
 
 
 EVENT_LAYOUT = {"word": 32, "end": 1}

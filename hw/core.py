@@ -47,7 +47,7 @@ __all__ = ["NeuronCore", "STATES", "core_signature"]
 #: sequencer states, in the order of a sample
 STATES = ("IDLE", "LOAD", "CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP",
           "WAIT", "DECIDE", "EMIT", "FINISH", "RD_ADDR", "RD_LOAD", "RD_LANE", "ABORT",
-          "RESULT")
+          "RESULT", "SCAN", "SWEEP_M")  # the last two on a build with chunk bounds
 
 
 def core_signature(trace: bool = False) -> wiring.Signature:
@@ -252,6 +252,8 @@ class _Counters:
         m = self._m
         busy_states = ("CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT",
                        "DECIDE", "EMIT", "RD_ADDR", "RD_LOAD", "RD_LANE")
+        if self._w.SW:
+            busy_states += ("SCAN", "SWEEP_M")
         in_busy = Const(0)
         for s in busy_states:
             in_busy = in_busy | fsm.ongoing(s)
@@ -357,6 +359,33 @@ class _Sequencer:
         # a trace-stream stall of the emission (traced builds only) freezes the states the
         # emission runs under, so the counted cycles do not depend on the stream's back-pressure
         self.traced = "trace" in self.eq.signature.members
+        if w.SW:
+            self._scan_registers()
+
+    def _scan_registers(self) -> None:
+        """A build with chunk bounds: the scan's registers (docs/microarchitecture.md, "Partial
+        sweeps"). ``sg`` is the group of chunk bounds read (address ``Cat(sg, l)``, every
+        cycle), ``dg`` the group whose bounds arrive (read the cycle before); the scan sets one
+        mask bit per chunk that fires, and the bound of the chunks that do not fire goes to the
+        layer's bound when the last group has passed (``bound_set``, three cycles later)."""
+        m, w = self._m, self._w
+        self.sg = Signal(range(w.groups + 1))
+        self.dg = Signal(range(w.groups + 1))
+        m.d.sync += self.dg.eq(self.sg)
+        self.maskg = [Signal(w.SW, name=f"scan_mask{g}") for g in range(w.groups)]
+        # the current layer's last group and, in it, its last chunk's lane (from chunks - 1)
+        self.cur_glast = Signal(max(1, w.group_bits))
+        self.cur_blast = Signal(max(1, w.sw_bits))
+        self.first_sw = Signal()  # SWEEP_M issues the partial sweep's first op
+        # Theta_l[t] for each layer that may fire, set as the step is picked from the
+        # lookahead value that need_cur was set from (the threshold of a step reached without
+        # events, where NEXT may pick a layer to scan), and the scan's threshold, from it in
+        # ENTER or, after an event phase, from the array's table read in DECIDE
+        vb = w.PB - 1 or 1
+        self.th_cur = [Signal(vb, name=f"th_cur{k}") for k in range(w.fire_layers)]
+        self.th_cur += [Const(0, vb) for _ in range(w.fire_layers, w.ML)]
+        self.scan_th = Signal(vb)
+        m.d.comb += self.na.cb_raddr.eq(Cat(self.sg[:w.group_bits], self.l))
 
     def registered_facts(self) -> None:
         """Facts the state decisions read, kept in registers so each decision starts at
@@ -514,6 +543,21 @@ class _Sequencer:
             m.d.sync += [self.c.eq(1), self.c_zero.eq(0), self.c_end.eq(self.cur_two)]
             m.next = "SWEEP"
 
+    def _set_th_cur(self, th) -> None:
+        """(A build with chunk bounds) each firing layer's threshold at the step being picked:
+        ``th`` is the lookahead's ``th_next`` or ``th_ev``, whichever ``need_cur`` is set from
+        (at a sample's first step ``need_cur`` is 0 and the value is never used)."""
+        if not self._w.SW:
+            return
+        vb = self._w.PB - 1 or 1
+        self._m.d.sync += [self.th_cur[k].eq(th[k * vb:(k + 1) * vb])
+                           for k in range(self._w.fire_layers)]
+
+    def to_scan(self) -> None:
+        """Scan the current layer's chunk bounds (group 0 is read in this cycle)."""
+        self._m.d.sync += self.sg.eq(1)
+        self._m.next = "SCAN"
+
     def to_wait(self) -> None:
         self._m.d.sync += self.wait.eq(0)
         self._m.next = "WAIT"
@@ -562,12 +606,14 @@ class _Sequencer:
         with m.Elif(self.any_leak):
             self.move_t(Mux(started, t + 1, 0), Mux(started, _T_INC, _T_ZERO))
             m.d.sync += [*moved, self.need_cur.eq(self.need_next)]
+            self._set_th_cur(self.la.th_next)
             m.next = "NEXT"
         with m.Elif(~fe.ev_valid | ~self.ev_ready):
             m.d.comb += self.stall.eq(1)
         with m.Elif(started & ~self.jump_ok):
             self.move_t(t + 1, _T_INC)
             m.d.sync += [*moved, self.need_cur.eq(self.need_next)]
+            self._set_th_cur(self.la.th_next)
             m.next = "NEXT"
         with m.Elif(fe.ev_end):
             m.d.sync += self.steps.eq(ld.time_steps)
@@ -575,6 +621,7 @@ class _Sequencer:
         with m.Else():
             self.move_t(fe.ev_time, _T_EV)
             m.d.sync += [*moved, self.need_cur.eq(self.need_ev)]
+            self._set_th_cur(self.la.th_ev)
             m.next = "NEXT"
 
     # -- the FSM -------------------------------------------------------------------------------
@@ -611,10 +658,14 @@ class _Sequencer:
         self.idle_r = Signal(init=1)
         m.d.comb += fe.may_start.eq(self.idle_r & ~self._load.valid)
 
+        if w.SW:
+            self._scan_logic()
         with m.FSM(name="seq") as fsm:
             self._load_states()
             self._step_states()
             self._layer_states()
+            if w.SW:
+                self._scan_states()
             self._readout_states()
             self._end_states()
         return fsm
@@ -705,6 +756,8 @@ class _Sequencer:
                         m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
                 m.d.sync += [l.eq(sel), c.eq(0), self.c_zero.eq(1), self.q_idx.eq(0),
                              self.swept.eq(0), self.sel_ev_r.eq(sel_ev)]
+                if w.SW:
+                    m.d.sync += [self.sg.eq(0), *[g.eq(0) for g in self.maskg]]
                 with m.If(ev_error):
                     m.next = "ABORT"
                 with m.Elif((lc == 0) & ~fe.ev_valid):
@@ -733,14 +786,27 @@ class _Sequencer:
                     self.cur_sweepable.eq(Array(self.sweepable)[l]),
                     self.cur_leaky.eq(Array(self.leaky)[l]),
                 ]
+                if w.SW:
+                    cm1 = Array(self.cm1)[l]
+                    m.d.sync += [self.cur_glast.eq(cm1[w.sw_bits:]),
+                                 self.cur_blast.eq(cm1[:w.sw_bits]),
+                                 self.scan_th.eq(Array(self.th_cur)[l])]
                 with m.If(ev_error):
                     m.next = "ABORT"
                 with m.Elif(self.sel_ev_r & (l == 0)):
                     m.next = "INTEG_S"
                 with m.Elif(self.sel_ev_r):
                     m.next = "INTEG_Q"
-                with m.Else():
-                    m.next = "SWEEP"
+                if w.SW:
+                    # a layer without a leak scans its chunk bounds, then sweeps the chunks
+                    # that fire; a leaky one sweeps them all
+                    with m.Elif(Array(self.leaky)[l]):
+                        m.next = "SWEEP"
+                    with m.Else():
+                        self.to_scan()
+                else:
+                    with m.Else():
+                        m.next = "SWEEP"
 
     def _layer_states(self) -> None:
         """A layer's phase at a step: INTEG_S (events from the stream) or INTEG_Q (from the
@@ -835,8 +901,15 @@ class _Sequencer:
             # the bound of the layer's potentials after its events, against Theta_l[t]: sweep
             # only when one of its neurons fires here
             fire_now = Array([self.na.fire_now[k] for k in range(w.ML)])[self.l]
+            if w.SW:
+                # Theta_l[t] as the array read it for this layer and step (they have not
+                # changed since the phase's ops)
+                m.d.sync += self.scan_th.eq(self.na.th_q)
             with m.If(fire_now):
-                self.start_sweep()
+                if w.SW:
+                    self.to_scan()
+                else:
+                    self.start_sweep()
             with m.Else():
                 self.layer_done()
         with m.State("EMIT"):
@@ -853,6 +926,85 @@ class _Sequencer:
                 with m.If(self.wait == EMIT_LEAD - 1):
                     m.d.sync += self.wait.eq(0)
                     self.layer_done()
+
+    def _scan_logic(self) -> None:
+        """A build with chunk bounds, outside the FSM: which chunks of the arriving group of
+        chunk bounds fire, and the bound of those that do not. The latter is the largest bound
+        over the groups as they arrive (registered, a max tree of the group, then the running
+        maximum) and goes into the layer's bound three cycles after the last group; the partial
+        sweep's ops raise it when their results come (eight cycles after issue at the
+        earliest), so after them the layer's bound is its exact maximum again."""
+        m, w, na = self._m, self._w, self.na
+        vb = w.PB - 1 or 1
+        SW = w.SW
+        dg = self.dg
+        data = na.cb_rdata
+        cbv = [data[b * vb:(b + 1) * vb] for b in range(SW)]
+        self.scan_last = dg == self.cur_glast
+        exists = [~self.scan_last | (b <= self.cur_blast) for b in range(SW)]
+        self.scan_fires = [exists[b] & (cbv[b] >= self.scan_th) for b in range(SW)]
+        self.scanning = Signal()  # set in SCAN
+
+        def vmax(a, b):
+            return Mux(a >= b, a, b)
+
+        a_on, a_first, a_last = Signal(), Signal(), Signal()
+        a_l = Signal.like(self.l)
+        nfr = [Signal(vb, name=f"scan_nf{b}") for b in range(SW)]
+        m.d.sync += [a_on.eq(self.scanning), a_first.eq(dg == 0), a_last.eq(self.scan_last),
+                     a_l.eq(self.l)]
+        m.d.sync += [nfr[b].eq(Mux(self.scan_fires[b] | ~exists[b], 0, cbv[b]))
+                     for b in range(SW)]
+        vals = nfr
+        while len(vals) > 1:
+            vals = [vmax(vals[k], vals[k + 1]) for k in range(0, len(vals), 2)]
+        b_on, b_first, b_last = Signal(), Signal(), Signal()
+        b_l = Signal.like(self.l)
+        b_max = Signal(vb)
+        m.d.sync += [b_on.eq(a_on), b_first.eq(a_first), b_last.eq(a_last), b_l.eq(a_l),
+                     b_max.eq(vals[0])]
+        acc = Signal(vb)
+        c_set = Signal()
+        c_l = Signal.like(self.l)
+        with m.If(b_on):
+            m.d.sync += acc.eq(Mux(b_first, b_max, vmax(acc, b_max)))
+        m.d.sync += [c_set.eq(b_on & b_last), c_l.eq(b_l)]
+        m.d.comb += [na.bound_set.eq(c_set), na.bound_set_layer.eq(c_l),
+                     na.bound_set_value.eq(acc)]
+
+    def _scan_states(self) -> None:
+        """A build with chunk bounds: SCAN (the current layer's chunk bounds against
+        ``Theta_l[t]``, ``SW`` a cycle) and SWEEP_M (a sweep op for each chunk that fires, in
+        chunk order); docs/microarchitecture.md, "Partial sweeps"."""
+        m, w, na, cnt = self._m, self._w, self.na, self._cnt
+        SW = w.SW
+        dg, sg = self.dg, self.sg
+        with m.State("SCAN"):
+            m.d.comb += self.scanning.eq(1)
+            m.d.sync += [Array(self.maskg)[dg].eq(Cat(*self.scan_fires)), sg.eq(sg + 1)]
+            with m.If(self.scan_last):
+                m.d.sync += self.first_sw.eq(1)
+                m.next = "SWEEP_M"
+        with m.State("SWEEP_M"):
+            mask = Cat(*self.maskg)
+            pick = Signal(range(len(mask)))
+            for i in reversed(range(len(mask))):
+                with m.If(mask[i]):
+                    m.d.comb += pick.eq(i)
+            rest = Signal(len(mask))
+            m.d.comb += rest.eq(mask & (mask - 1))  # the lowest set bit cleared
+            with m.If(mask == 0):
+                self.layer_done()  # (never: the scan runs only when a chunk fires)
+            with m.Else():
+                self.issue_sweep(pick)
+                m.d.comb += na.i_raise.eq(1)
+                m.d.sync += [g.eq(rest[k * SW:(k + 1) * SW]) for k, g in enumerate(self.maskg)]
+                with m.If(self.first_sw):
+                    m.d.comb += self.eq.q_clear.eq(1)
+                    m.d.sync += [self.emit_on.eq(0), self.first_sw.eq(0)]
+                    cnt.bump("sweeps")
+                with m.If(rest == 0):
+                    self.to_wait()
 
     def _readout_states(self) -> None:
         """FINISH (the end word) and, when the prediction comes from the output layer's

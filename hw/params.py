@@ -89,6 +89,27 @@ class Widths:
         return self.ML if self.config.spiking_output else self.ML - 1
 
     @property
+    def SW(self) -> int:
+        """Chunk bounds read and compared per cycle (``CoreConfig.chunk_bounds``); 0: the build
+        keeps no chunk bounds and sweeps whole layers."""
+        return self.config.chunk_bounds
+
+    @property
+    def sw_bits(self) -> int:
+        """``log2(SW)``: a chunk's bank is its low ``sw_bits`` bits, its group the rest."""
+        return max(0, self.SW - 1).bit_length()
+
+    @property
+    def groups(self) -> int:
+        """Groups of ``SW`` chunks in a layer of ``max_chunks`` chunks (0 without chunk bounds)."""
+        return -(-self.MC // self.SW) if self.SW else 0
+
+    @property
+    def group_bits(self) -> int:
+        """Width of a group index within a layer (0 when a layer has one group)."""
+        return max(0, self.groups - 1).bit_length()
+
+    @property
     def neuron_idx(self) -> int:
         return bits(self.MN - 1)
 
@@ -168,6 +189,8 @@ def counter_bounds(w: Widths) -> dict[str, int]:
     swept = MT * ML * MC  # chunks swept
     per_layer = (2 + MN * MC + 1 + SETTLE_CYCLES + MC + WAIT_CYCLES
                  + max(EMIT_LEAD, MN + EMIT_TAIL))
+    if w.SW:
+        per_layer += 1 + w.groups  # DECIDE no longer issues a sweep op; the scan
     return {
         "cycles": ML * MC + MT * (1 + ML * per_layer + 1) + 1 + 2 * MC + MN,
         "input_events": MT * MN,

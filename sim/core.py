@@ -16,6 +16,11 @@ leak's shifters are most of a lane's logic) and refuses images whose layers need
 ``spiking_output`` (optional, default ``true``) says whether the top layer slot may fire; a core
 without it keeps no bound and no threshold lookahead for that slot and runs only networks read
 by potential (``max_potential``).
+``chunk_bounds`` (optional, default ``0``) is 0, or the number of chunk bounds (a power of two,
+1..16) the core reads and compares per cycle. With it the core keeps, beside each layer's bound,
+the bound of every chunk, and a layer without a leak sweeps only the chunks that fire at a step
+(it first scans the chunk bounds, ``chunk_bounds`` a cycle); 0: whole-layer sweeps. It changes
+cycles and the membrane counters, never a result.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from ttfs.sim.errors import ConfigError, FitError
 from ttfs.sim.ir import QNet
 from ttfs.sim.jsonio import check_format, check_keys, is_int, read_json
 
-__all__ = ["CoreConfig", "load_core", "save_core", "chunks", "weight_rows"]
+__all__ = ["CoreConfig", "CHUNK_BOUNDS", "load_core", "save_core", "chunks", "weight_rows"]
 
 CORE_FORMAT = "ttfs.core"
+#: the values ``CoreConfig.chunk_bounds`` may take: 0 (whole-layer sweeps) or a power of two
+CHUNK_BOUNDS = (0, 1, 2, 4, 8, 16)
 
 
 def chunks(n_out: int, lanes: int) -> int:
@@ -57,6 +64,11 @@ class CoreConfig:
     ``spiking_output``: the top layer slot (``max_layers - 1``) may fire, so a network may read
     its output by first spike. Without it the slot has no bound and no threshold lookahead (it
     is never swept) and only a ``max_potential`` network fits.
+    ``chunk_bounds``: 0, or the number of chunk bounds (a power of two, 1..16) the core reads and
+    compares per cycle. With it the core keeps, beside each layer's bound, the bound of every
+    chunk, and a layer without a leak sweeps only the chunks that fire at a step (it first scans
+    the chunk bounds, ``chunk_bounds`` a cycle); 0: whole-layer sweeps. It changes cycles and
+    the membrane counters, never a result.
     """
 
     lanes: int = 8
@@ -70,6 +82,7 @@ class CoreConfig:
     leak: bool = True
     subtract: bool = True
     spiking_output: bool = True
+    chunk_bounds: int = 0
 
     def __post_init__(self):
         for name, lo, hi in (
@@ -91,6 +104,13 @@ class CoreConfig:
             v = getattr(self, name)
             if not isinstance(v, bool):
                 raise ConfigError(f"core {name} must be true or false, not {v!r}")
+        cb = self.chunk_bounds
+        if not is_int(cb):
+            raise ConfigError(f"core chunk_bounds must be an integer, not {cb!r}")
+        if cb not in CHUNK_BOUNDS:
+            raise ConfigError(
+                f"core chunk_bounds must be 0 or a power of two in 1..16, not {cb}"
+            )
 
     @property
     def max_chunks(self) -> int:

@@ -42,6 +42,9 @@ and the cycles that consume the end word and any events after an early exit)::
                                   not leaky, swept          for layer 1 (its phase-end cycle
                                                             is the first of the Z), Z else
                + C_l + W        if swept                  sweep one chunk a cycle, drain
+                                                            (with chunk bounds and no leak:
+                                                            G_l + K[t,l] + W, and DECIDE
+                                                            issues no sweep op: + 1 if E > 0)
                + 4              if swept, S[t,l] > 0,     EMIT's lead: the emission then runs on
                                   l < L                     under layer l+1's event phase
                + S[t,l] + 2     if swept, S[t,l] > 0,     emit spikes one a cycle, the fill and
@@ -60,12 +63,22 @@ straight after its events: for layer 1 the phase-end decision (the next event wo
 step) is made in the cycle that issues the sweep's first chunk. Consecutive integrate ops follow
 each other back to back, so the event phase is exactly ``sum E * C`` cycles.
 
+**Partial sweeps** (a core with ``chunk_bounds = SW > 0``, ``docs/microarchitecture.md``,
+"Partial sweeps"): the core also keeps the bound of every chunk, and a swept layer without a
+leak first scans its chunk bounds against ``Theta_l[t]``, ``SW`` a cycle (``SCAN``,
+``G_l = ceil(C_l / SW)`` cycles), then sweeps only the ``K[t,l]`` chunks that fire, one a cycle
+(``SWEEP_M``; ``K[t,l]``: the chunks of layer ``l`` with a spike at ``t``, from the sample's
+spike rows). After an event phase, ``DECIDE`` then costs its own cycle whether or not the layer
+fires. Every other term is as above; a leaky layer still sweeps every chunk.
+
 Hardware counters::
 
     weight_reads    = sum E[t,l] * C_l                    one row chunk per integrate op
     membrane_reads  = weight_reads + sum_swept C_l + (C_L if read by potential)
     membrane_writes = weight_reads + sum_swept C_l + sum_l C_l   (the clear)
     sweeps          = number of (t, l) swept
+
+(with chunk bounds, ``K[t,l]`` in place of ``C_l`` for a swept layer without a leak).
 """
 
 from __future__ import annotations
@@ -106,7 +119,8 @@ class Breakdown:
 
     ``event_phase``: integrate ops (``sum E * C``); ``sweep``: sweep ops; ``drain``: the wait
     after each layer phase; ``emit``: spike emission; ``clear``; ``sequencing``: STEP/NEXT and the
-    phase-end cycle of an unswept stream phase; ``readout``.
+    phase-end cycle of an unswept stream phase; ``readout``; ``scan``: the chunk-bound scans of
+    partial sweeps (a core with ``chunk_bounds``).
     """
 
     event_phase: int
@@ -117,17 +131,18 @@ class Breakdown:
     sequencing: int
     readout: int
     events_x_chunks: int
+    scan: int = 0
 
     @property
     def cycles(self) -> int:
         return (self.event_phase + self.sweep + self.drain + self.emit + self.clear
-                + self.sequencing + self.readout)
+                + self.sequencing + self.readout + self.scan)
 
     def to_json(self) -> dict:
         return {
             "event_phase": self.event_phase, "sweep": self.sweep, "drain": self.drain,
             "emit": self.emit, "clear": self.clear, "sequencing": self.sequencing,
-            "readout": self.readout, "events_x_chunks": self.events_x_chunks,
+            "readout": self.readout, "scan": self.scan, "events_x_chunks": self.events_x_chunks,
             "cycles": self.cycles,
         }
 
@@ -148,10 +163,16 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     rise = [_rise(layer.threshold) for layer in layers]
     E = np.asarray(activity.events_in, dtype=np.int64)
     S = np.asarray(activity.spikes, dtype=np.int64)
+    SW = core.chunk_bounds
+    if SW:
+        # a layer without a leak sweeps the chunks that fire: K[t, l] of them, after a scan of
+        # ceil(C_l / SW) cycles
+        G = [-(-c // SW) for c in C]
+        K = _firing_chunks(activity, S.shape, P)
     steps = int(activity.steps)
     T = qnet.time_steps
 
-    ev_phase = sweep = drain = emit = seq = 0
+    ev_phase = sweep = drain = emit = seq = scan = 0
     clear = sum(C)
     n_sweeps = weight_reads = sweep_chunks = 0
     ev_steps = np.flatnonzero(E[:, 0] > 0) if E.size else np.zeros(0, dtype=np.int64)
@@ -208,11 +229,16 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                 # the bound settles (for layer 1 the phase's end is its first cycle); DECIDE
                 # sweeps or moves on
                 drain += SETTLE_CYCLES - (sel == 0)
-                if not swept:
-                    seq += 1
+                if not swept or SW:
+                    seq += 1  # DECIDE (with chunk bounds it never issues a sweep op)
             if swept:
-                sweep += C[sel]
-                sweep_chunks += C[sel]
+                if SW and not always[sel]:
+                    scan += G[sel]
+                    sweep += int(K[t, sel])
+                    sweep_chunks += int(K[t, sel])
+                else:
+                    sweep += C[sel]
+                    sweep_chunks += C[sel]
                 n_sweeps += 1
                 drain += WAIT_CYCLES
 
@@ -231,7 +257,19 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
         "sweeps": n_sweeps,
     }
     exc = int(sum(int(E[:, k].sum()) * C[k] for k in range(L)))
-    return hw, Breakdown(ev_phase, sweep, drain, emit, clear, seq, readout, exc)
+    return hw, Breakdown(ev_phase, sweep, drain, emit, clear, seq, readout, exc, scan)
+
+
+def _firing_chunks(activity: Activity, shape: tuple, lanes: int) -> np.ndarray:
+    """``K[t, l]``: the chunks of layer ``l`` (``lanes`` neurons each) with a spike at step
+    ``t``, from the sample's spike rows."""
+    K = np.zeros(shape, dtype=np.int64)
+    rows = np.asarray(activity.spike_rows, dtype=np.int64).reshape(-1, 3)
+    if rows.size:
+        pairs = np.unique(np.stack([rows[:, 0], rows[:, 1], rows[:, 2] // lanes], axis=1),
+                          axis=0)
+        np.add.at(K, (pairs[:, 0], pairs[:, 1]), 1)
+    return K
 
 
 def _rise(table: np.ndarray) -> int:

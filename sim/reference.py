@@ -57,11 +57,17 @@ class Activity:
 
     ``events_in[t, l-1]`` counts the events integrated by layer ``l`` at step ``t`` and
     ``spikes[t, l-1]`` the spikes layer ``l`` emitted; both cover steps ``0 .. steps-1``.
+    ``spike_rows`` says which neurons fired (the cost model needs which chunks fire): an
+    ``int64`` array of shape ``(n, 3)``, a row ``[t, l-1, neuron]`` for every spike of steps
+    ``0 .. steps-1``, sorted by ``(t, l, neuron)`` (the order the spikes are emitted in);
+    ``spikes[t, l-1]`` of its rows begin ``[t, l-1]``. It is read-only and may share memory
+    with other samples' rows.
     """
 
     events_in: np.ndarray
     spikes: np.ndarray
     steps: int
+    spike_rows: np.ndarray
 
 
 @dataclass(eq=False)
@@ -204,13 +210,17 @@ def run_sample(qnet: QNet, events: np.ndarray, trace: bool = True) -> SampleResu
     else:
         vl = V[L - 1]
         pred = int(np.argmax(vl))
+    emitted_rows = np.array(spikes_out, dtype=np.int64).reshape(-1, 3)  # [layer, t, neuron]
+    spike_rows = np.stack([emitted_rows[:, 1], emitted_rows[:, 0] - 1, emitted_rows[:, 2]],
+                          axis=1)
+    spike_rows.setflags(write=False)
     return SampleResult(
         prediction=int(pred),
         valid=True,
         counters=Counters(n_in_events, tuple(spk_count), sops, sats),
         steps=steps,
-        trace=np.array(spikes_out, dtype=np.int64).reshape(-1, 3) if trace else None,
-        activity=Activity(act_in[:steps], act_spk[:steps], steps),
+        trace=emitted_rows if trace else None,
+        activity=Activity(act_in[:steps], act_spk[:steps], steps, spike_rows),
     )
 
 
@@ -336,7 +346,6 @@ def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None)
     active = np.ones(N, dtype=bool)
     steps = np.full(N, T, dtype=np.int64)
     act_in = np.zeros((N, T, L), dtype=np.int64)
-    act_spk = np.zeros((N, T, L), dtype=np.int64)
     sats = np.zeros(N, dtype=np.int64)
     first = np.full(N, -1, dtype=np.int64)
     # per-layer precomputation: W*K for each distinct kernel value, with its sign split
@@ -352,7 +361,8 @@ def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None)
             wk_cache[li][k] = c
         return c
 
-    trace_parts: list[np.ndarray] = []  # rows [sample, layer, t, neuron]
+    # the spikes of each (t, layer) that has any: (t, layer index, flat indices into spk)
+    spike_parts: list[tuple[int, int, np.ndarray]] = []
     spiking_last = qnet.readout == "first_spike"
     # with no leak, constant thresholds and no subtract reset, a step without input events
     # changes nothing (docs/microarchitecture.md, "The sequencer"): skip it
@@ -413,12 +423,9 @@ def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None)
                 v[spk] -= th
             if layer.leak_shift:
                 v[can] = leak(v[can], layer.leak_shift)
-            act_spk[:, t, li] = spk.sum(axis=1)
-            if trace and spk.any():
-                ns, idx = np.nonzero(spk)
-                trace_parts.append(
-                    np.stack([ns, np.full_like(ns, li + 1), np.full_like(ns, t), idx], axis=1)
-                )
+            flat = np.flatnonzero(spk)  # by sample, then neuron
+            if flat.size:
+                spike_parts.append((t, li, flat))
             x = spk
         if spiking_last:
             out_spk = x.any(axis=1) if L else np.zeros(N, dtype=bool)
@@ -428,12 +435,13 @@ def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None)
             if qnet.early_exit and out_spk.any():
                 steps[out_spk & active] = t + 1
                 active &= ~out_spk
-    if trace:
-        allrows = (np.concatenate(trace_parts) if trace_parts
-                   else np.zeros((0, 4), dtype=np.int64))
-        order = np.argsort(allrows[:, 0], kind="stable")
-        allrows = allrows[order]
-        bounds = np.searchsorted(allrows[:, 0], np.arange(N + 1))
+    spike_rows, act_spk = _spike_rows(qnet, spike_parts, N)
+    bounds = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(act_spk.sum(axis=(1, 2)), out=bounds[1:])
+    bounds_l = bounds.tolist()
+    if trace:  # rows [layer, t, neuron], layer 1-based
+        trace_rows = spike_rows[:, [1, 0, 2]]
+        trace_rows[:, 0] += 1
     vlast = V[L - 1]
     argmax_v = np.argmax(vlast, axis=1)
     ran = np.arange(T)[None, :] < steps[:, None]  # (N, T): steps each sample ran
@@ -454,13 +462,14 @@ def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None)
             sops=sops[n],
             saturations=sats_l[n],
         )
-        activity = Activity(act_in[n, :s], act_spk[n, :s], s)
+        a, b = bounds_l[n], bounds_l[n + 1]
+        activity = Activity(act_in[n, :s], act_spk[n, :s], s, spike_rows[a:b])
         res = SampleResult(
             prediction=preds[n],
             valid=True,
             counters=counters,
             steps=s,
-            trace=allrows[bounds[n]:bounds[n + 1], 1:].copy() if trace else None,
+            trace=trace_rows[a:b].copy() if trace else None,
             activity=activity,
         )
         if cost is not None:
@@ -470,6 +479,40 @@ def _run_block(qnet: QNet, events: EventSet, trace: bool, cost: CostHook | None)
             res.cycles = cycles
         results.append(res)
     return results
+
+
+def _spike_rows(qnet: QNet, parts: list[tuple[int, int, np.ndarray]], N: int):
+    """The spikes of a block, from the flat indices into ``spk`` that :func:`_run_block`
+    collected per ``(t, layer)``: ``(rows, counts)``. ``rows`` (read-only) holds
+    ``[t, l-1, neuron]`` by sample, and within a sample in emission order; ``counts`` is the
+    ``(N, T, L)`` number of spikes per sample, step and layer."""
+    T, L = qnet.time_steps, len(qnet.layers)
+    TL = T * L
+    if not parts:
+        rows = np.zeros((0, 3), dtype=np.int64)
+        rows.setflags(write=False)
+        return rows, np.zeros((N, T, L), dtype=np.int64)
+    # 32-bit arithmetic where every value fits (half the memory traffic of int64)
+    wide = N * max(max(layer.n_out for layer in qnet.layers), TL) >= 1 << 31
+    dt = np.int64 if wide else np.int32
+    sizes = [flat.size for _, _, flat in parts]
+    flat = np.concatenate([f for _, _, f in parts]).astype(dt, copy=False)
+    tl = np.repeat(np.array([t * L + li for t, li, _ in parts], dtype=dt), sizes)
+    n_out = np.repeat(np.array([qnet.layers[li].n_out for _, li, _ in parts], dtype=dt), sizes)
+    who = flat // n_out
+    neuron = flat - who * n_out
+    counts = np.bincount(who * TL + tl, minlength=N * TL).reshape(N, T, L)
+    # each part is ascending in the sample, so a stable sort by sample keeps emission order
+    # (16-bit keys sort by radix)
+    key = who.astype(np.int16) if N <= np.iinfo(np.int16).max else who
+    order = np.argsort(key, kind="stable")
+    tl = tl.take(order)
+    rows = np.empty((flat.size, 3), dtype=np.int64)
+    rows[:, 0] = tl // L
+    rows[:, 1] = tl - rows[:, 0] * L
+    rows[:, 2] = neuron.take(order)
+    rows.setflags(write=False)
+    return rows, counts
 
 
 def check_event_rows(events, time_steps: int, n_inputs: int) -> str | None:

@@ -55,14 +55,17 @@ __all__ = [
 #: multiples of the lanes. The 8-lane build is built without the leak datapath and the subtract
 #: reset, like the default flow's core (``CoreConfig.for_network`` of a network that uses
 #: neither), and without a spiking output layer (``spiking_output=False``, so it runs
-#: max_potential networks only); the other three have all three.
+#: max_potential networks only); the other three have all three. The 3- and 4-lane builds keep
+#: chunk bounds (``chunk_bounds`` 2 and 4: partial sweeps, two and four chunk bounds scanned a
+#: cycle; with 24 neurons their layers have up to 8 and 6 chunks, so up to 4 and 2 groups, the
+#: last one partial); the 1- and 8-lane builds sweep whole layers.
 COSIM_CORES = {
     "p1": CoreConfig(lanes=1, weight_bits=6, potential_bits=8, kernel_bits=3, max_neurons=24,
                      max_layers=3, max_time_steps=16, weight_depth=1536),
     "p3": CoreConfig(lanes=3, weight_bits=8, potential_bits=12, kernel_bits=4, max_neurons=24,
-                     max_layers=3, max_time_steps=16, weight_depth=512),
+                     max_layers=3, max_time_steps=16, weight_depth=512, chunk_bounds=2),
     "p4": CoreConfig(lanes=4, weight_bits=8, potential_bits=16, kernel_bits=3, max_neurons=24,
-                     max_layers=3, max_time_steps=16, weight_depth=512),
+                     max_layers=3, max_time_steps=16, weight_depth=512, chunk_bounds=4),
     "p8": CoreConfig(lanes=8, weight_bits=4, potential_bits=10, kernel_bits=3, max_neurons=24,
                      max_layers=3, max_time_steps=16, weight_depth=256, leak=False,
                      subtract=False, spiking_output=False),

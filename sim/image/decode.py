@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ttfs.sim.core import CoreConfig, chunks
+from ttfs.sim.core import CHUNK_BOUNDS, CoreConfig, chunks
 from ttfs.sim.errors import ConfigError, FitError, ImageError
 from ttfs.sim.image.format import (
     D1_USED,
@@ -26,6 +26,7 @@ from ttfs.sim.image.format import (
     MAGIC,
     VERSION,
     W3_USED,
+    W8_CHUNK_BOUNDS_SHIFT,
     W8_NO_LEAK,
     W8_NO_SPIKING_OUT,
     W8_NO_SUBTRACT,
@@ -202,10 +203,16 @@ def decode_network(words, offset: int = 0) -> NetworkMemories:
     for name, i in (("max_neurons", 7), ("max_layers", 8), ("max_time_steps", 9),
                     ("weight_depth", 10)):
         _field_range(params[name], *_CORE_RANGES[name], name, offset + i)
-    _reserved(w8, W8_USED, offset + 8, "bits 31:19 of the max_layers word")
+    _reserved(w8, W8_USED, offset + 8, "bits 31:24 of the max_layers word")
     params["leak"] = not w8 & W8_NO_LEAK
     params["subtract"] = not w8 & W8_NO_SUBTRACT
     params["spiking_output"] = not w8 & W8_NO_SPIKING_OUT
+    params["chunk_bounds"] = w8 >> W8_CHUNK_BOUNDS_SHIFT & 0x1F
+    if params["chunk_bounds"] not in CHUNK_BOUNDS:
+        raise ImageError(
+            f"chunk_bounds {params['chunk_bounds']} at word {offset + 8} is not 0 or a power "
+            "of two in 1..16"
+        )
     if net_wb:
         if not 2 <= net_wb < wb:
             raise ImageError(

@@ -18,7 +18,7 @@ from ttfs.sim.protocol import MAGIC, VERSION, WORD_MASK, event_words
 __all__ = [
     "MAGIC", "VERSION", "EVENT_MAGIC", "EVENT_VERSION", "HEADER_WORDS", "DESC_WORDS",
     "EVENT_HEADER_WORDS", "FIELD16", "WORD_MASK", "W3_USED", "W8_USED", "W8_NO_LEAK",
-    "W8_NO_SUBTRACT", "W8_NO_SPIKING_OUT", "D1_USED",
+    "W8_NO_SUBTRACT", "W8_NO_SPIKING_OUT", "W8_CHUNK_BOUNDS_SHIFT", "D1_USED",
     "words_per_row", "params_word", "network_words", "checksum", "Image", "pack", "save_image",
 ]
 
@@ -34,11 +34,13 @@ FIELD16 = 0xFFFF
 
 # bit fields of the header and descriptor words that carry data; everything else is reserved
 W3_USED = 0x3FF  # n_layers[7:0], readout[8], early_exit[9]
-# max_layers[7:0], net weight_bits[15:8], no leak[16], no subtract[17], no spiking output[18]
-W8_USED = 0x7FFFF
+# max_layers[7:0], net weight_bits[15:8], no leak[16], no subtract[17], no spiking output[18],
+# chunk_bounds[23:19]
+W8_USED = 0xFFFFFF
 W8_NO_LEAK = 1 << 16
 W8_NO_SUBTRACT = 1 << 17
 W8_NO_SPIKING_OUT = 1 << 18
+W8_CHUNK_BOUNDS_SHIFT = 19
 D1_USED = 0x1F03  # reset[1:0], leak_shift[12:8]
 
 
@@ -179,7 +181,8 @@ def _pack_network(qnet: QNet, core: CoreConfig) -> np.ndarray:
         core.max_neurons,
         core.max_layers | net_wb << 8 | (0 if core.leak else W8_NO_LEAK)
         | (0 if core.subtract else W8_NO_SUBTRACT)
-        | (0 if core.spiking_output else W8_NO_SPIKING_OUT),
+        | (0 if core.spiking_output else W8_NO_SPIKING_OUT)
+        | core.chunk_bounds << W8_CHUNK_BOUNDS_SHIFT,
         core.max_time_steps,
         core.weight_depth,
     ]

@@ -96,6 +96,12 @@ def _without(core: dict) -> str:
                            else ", ".join(missing[:-1]) + " and " + missing[-1])
 
 
+def _chunk_bounds(core: dict) -> str:
+    """``"; per-chunk bounds, 4 a cycle"`` for a core built with them, else nothing."""
+    n = core["chunk_bounds"]
+    return f"; per-chunk bounds, {n} a cycle" if n else ""
+
+
 def format_info(image: Image) -> str:
     """A human summary of ``image``: what ``ttfs image info`` prints."""
     info = image_info(image)
@@ -108,7 +114,7 @@ def format_info(image: Image) -> str:
         f"{c['potential_bits']}-bit potentials, {c['kernel_bits']}-bit kernels; maxima "
         f"{_plural(c['max_neurons'], 'neuron')}, {_plural(c['max_layers'], 'layer')}, "
         f"{_plural(c['max_time_steps'], 'step')}, {_plural(c['weight_depth'], 'weight row')}"
-        + _without(c),
+        + _without(c) + _chunk_bounds(c),
         f"  network weights: {q['weight_bits']}-bit",
     ]
     def table(lay: dict, name: str) -> str:

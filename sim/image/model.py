@@ -107,7 +107,7 @@ def _run_block(mem: NetworkMemories, ev_w, starts, counts, trace: bool) -> list[
     sats = np.zeros(N, dtype=np.int64)
     events_in = np.zeros((N, T, L), dtype=np.int64)
     spikes = np.zeros((N, T, L), dtype=np.int64)
-    trace_parts: list[np.ndarray] = []
+    spike_parts: list[np.ndarray] = []  # rows [sample, t, layer index, neuron]
     last_fires = mem.readout == "first_spike"
 
     for t in range(T):
@@ -150,9 +150,9 @@ def _run_block(mem: NetworkMemories, ev_w, starts, counts, trace: bool) -> list[
                 v[can] -= v[can] >> sh
             ss, nn = np.nonzero(spk)  # row-major: by sample, then ascending neuron
             spikes[:, t, li] = np.bincount(ss, minlength=N) if ss.size else 0
-            if trace and ss.size:
-                trace_parts.append(np.stack(
-                    [ss, np.full_like(ss, li + 1), np.full_like(ss, t), nn], axis=1))
+            if ss.size:
+                spike_parts.append(np.stack(
+                    [ss, np.full_like(ss, t), np.full_like(ss, li), nn], axis=1))
             Q, qn = _queues(ss, nn, N)
             out_spk = spk
         if last_fires and out_spk is not None:
@@ -163,11 +163,16 @@ def _run_block(mem: NetworkMemories, ev_w, starts, counts, trace: bool) -> list[
                 steps[any_out & active] = t + 1
                 active &= ~any_out
 
-    if trace:
-        rows = (np.concatenate(trace_parts) if trace_parts
-                else np.zeros((0, 4), dtype=np.int64))
-        rows = rows[np.argsort(rows[:, 0], kind="stable")]
-        bounds = np.searchsorted(rows[:, 0], np.arange(N + 1))
+    # every sample's spikes, [t, layer index, neuron] in emission order: the parts come by
+    # step and layer, each by sample and neuron, so a stable sort by sample keeps that order
+    rows = (np.concatenate(spike_parts) if spike_parts
+            else np.zeros((0, 4), dtype=np.int64))
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    bounds = np.searchsorted(rows[:, 0], np.arange(N + 1))
+    spike_rows = np.ascontiguousarray(rows[:, 1:])
+    spike_rows.setflags(write=False)
+    if trace:  # rows [layer, t, neuron], layer 1-based
+        trace_rows = np.stack([rows[:, 2] + 1, rows[:, 1], rows[:, 3]], axis=1)
     n_last = mem.n_out[-1]
     fallback = np.argmax(V[-1][:, :n_last], axis=1)
     n_out = np.array(mem.n_out, dtype=np.int64)
@@ -185,8 +190,8 @@ def _run_block(mem: NetworkMemories, ev_w, starts, counts, trace: bool) -> list[
                 saturations=int(sats[n]),
             ),
             steps=s,
-            trace=rows[bounds[n]:bounds[n + 1], 1:].copy() if trace else None,
-            activity=Activity(ei, sp, s),
+            trace=trace_rows[bounds[n]:bounds[n + 1]].copy() if trace else None,
+            activity=Activity(ei, sp, s, spike_rows[bounds[n]:bounds[n + 1]]),
         ))
     return results
 

@@ -286,3 +286,18 @@ def test_cli_interrupted_csv_run_resumed_on_a_changed_file_is_refused(tmp_path, 
         f"ttfs train: error: dataset {ds!r}: the training split's range of feature 0 is now "
         "[0, 18], the model was trained with [0, 17]; its inputs would be scaled differently "
         "(train again, or restore the training file)\n")
+
+
+def test_cli_compile_for_a_core_with_chunk_bounds(files, capsys):
+    from ttfs.sim.core import CoreConfig, save_core
+
+    d, rc = files
+    core = CoreConfig.for_network(rc.qnet, lanes=rc.core.lanes, chunk_bounds=4)
+    save_core(core, d / "core.json")
+    img = d / "x.img"
+    assert main(["compile", str(d / "qnet.json"), "--events", str(d / "events.json"),
+                 "--core", str(d / "core.json"), "-o", str(img)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(" chunk-bounds 4")
+    assert load_image(img).core == core
+    assert main(["image", "info", str(img)]) == 0
+    assert "; per-chunk bounds, 4 a cycle" in capsys.readouterr().out

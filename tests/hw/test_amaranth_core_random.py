@@ -3,6 +3,8 @@ seeded random networks: predictions, every counter, cycles and the spike trace, 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from ttfs.sim.image import pack
 from ttfs.sim.random import random_case
 from ttfs.sim.reference import run
 from ttfs.verify.amaranth import AmaranthBackend
+from ttfs.verify.differential import COSIM_CORES
 
 pytestmark = pytest.mark.amaranth
 
@@ -29,8 +32,9 @@ def _first_difference(exp, got) -> str | None:
     return None
 
 
-def _check(seed: int, idle: float = 0.0, backpressure: float = 0.0, n_samples: int = 4):
-    case = random_case(seed, n_samples=n_samples)
+def _check(seed: int, idle: float = 0.0, backpressure: float = 0.0, n_samples: int = 4,
+           core=None):
+    case = random_case(seed, n_samples=n_samples, core=core)
     image = pack(case.qnet, case.events, case.core)
     got = AmaranthBackend(idle=idle, backpressure=backpressure, seed=seed).run(image, trace=True)
     exp = run(case.qnet, case.events, trace=True, cost=cost_hook(case.core))
@@ -43,6 +47,18 @@ def _check(seed: int, idle: float = 0.0, backpressure: float = 0.0, n_samples: i
 @pytest.mark.parametrize("seed", range(0, 12))
 def test_amaranth_core_random_equals_reference(seed):
     _check(seed)
+
+
+#: builds with chunk bounds (partial sweeps): every scan width from one chunk bound a cycle to
+#: more than a layer has chunks, on 1, 3, 4 and 8 lanes
+CHUNK_BUILDS = [("p1", 1), ("p3", 2), ("p4", 4), ("p4", 16), ("p8", 2), ("p8", 8)]
+
+
+@pytest.mark.parametrize("seed", range(200, 212))
+def test_amaranth_core_partial_sweeps_equal_reference(seed):
+    name, sw = CHUNK_BUILDS[seed % len(CHUNK_BUILDS)]
+    core = dataclasses.replace(COSIM_CORES[name], chunk_bounds=sw)
+    _check(seed, core=core, idle=0.3 if seed % 2 else 0.0, backpressure=0.3 if seed % 2 else 0.0)
 
 
 @pytest.mark.parametrize("seed", range(100, 106))

@@ -126,6 +126,28 @@ def test_a_core_without_leak_or_subtract_refuses_networks_that_need_them():
     assert str(exc.value) == "core leak must be true or false, not 1"
 
 
+def test_chunk_bounds_is_off_unless_asked_for_and_changes_no_fit():
+    q = qnet()
+    assert CoreConfig().chunk_bounds == 0
+    assert CoreConfig.for_network(q).chunk_bounds == 0
+    for n in (1, 2, 4, 8, 16):
+        core = CoreConfig.for_network(q, chunk_bounds=n)
+        assert core.chunk_bounds == n and core.fit_problems(q) == []
+
+
+@pytest.mark.parametrize("value, message", [
+    (3, "core chunk_bounds must be 0 or a power of two in 1..16, not 3"),
+    (32, "core chunk_bounds must be 0 or a power of two in 1..16, not 32"),
+    (-1, "core chunk_bounds must be 0 or a power of two in 1..16, not -1"),
+    (True, "core chunk_bounds must be an integer, not True"),
+    (4.0, "core chunk_bounds must be an integer, not 4.0"),
+])
+def test_bad_chunk_bounds(value, message):
+    with pytest.raises(ConfigError) as exc:
+        CoreConfig(chunk_bounds=value)
+    assert str(exc.value) == message
+
+
 @settings(max_examples=50, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), lanes=st.sampled_from([1, 2, 3, 4, 8, 16]))
 def test_for_network_always_fits(seed, lanes):
@@ -161,16 +183,25 @@ def test_core_json_round_trip_and_refusals(tmp_path):
     lean = CoreConfig(lanes=3, leak=False)
     save_core(lean, path)
     assert load_core(path) == lean and '"leak": false' in path.read_text()
-    # a core file from before the options means a core with both
+    bounded = CoreConfig(lanes=4, chunk_bounds=4)
+    save_core(bounded, path)
+    assert load_core(path) == bounded and '"chunk_bounds": 4' in path.read_text()
+    assert CoreConfig.from_json(bounded.to_json()) == bounded
+    with pytest.raises(ConfigError) as exc:
+        CoreConfig.from_json({**bounded.to_json(), "chunk_bounds": 3})
+    assert str(exc.value) == "core chunk_bounds must be 0 or a power of two in 1..16, not 3"
+    # a core file from before the options means a core with both leak and subtract, a spiking
+    # output layer and no chunk bounds (the format stays version 1)
     old = {k: v for k, v in core.to_json().items()
-           if k not in ("leak", "subtract", "spiking_output")}
+           if k not in ("leak", "subtract", "spiking_output", "chunk_bounds")}
     assert CoreConfig.from_json(old) == core
     with pytest.raises(ConfigError) as exc:
         CoreConfig.from_json({**core.to_json(), "clock": 100})
     assert str(exc.value) == (
-        "core config has unknown field 'clock'; allowed: ['format', 'kernel_bits', 'lanes', "
-        "'leak', 'max_layers', 'max_neurons', 'max_time_steps', 'potential_bits', "
-        "'spiking_output', 'subtract', 'version', 'weight_bits', 'weight_depth']"
+        "core config has unknown field 'clock'; allowed: ['chunk_bounds', 'format', "
+        "'kernel_bits', 'lanes', 'leak', 'max_layers', 'max_neurons', 'max_time_steps', "
+        "'potential_bits', 'spiking_output', 'subtract', 'version', 'weight_bits', "
+        "'weight_depth']"
     )
     with pytest.raises(ConfigError) as exc:
         CoreConfig.from_json({**core.to_json(), "version": 2})

@@ -125,7 +125,8 @@ def test_costmodel_breakdown_sums_and_event_phase_is_exact():
 
 def test_costmodel_bad_arguments():
     net = QNet(1, 2, (Layer([[1]], 1),))
-    act = Activity(np.zeros((2, 1), dtype=np.int64), np.zeros((2, 1), dtype=np.int64), 2)
+    act = Activity(np.zeros((2, 1), dtype=np.int64), np.zeros((2, 1), dtype=np.int64), 2,
+                   np.zeros((0, 3), dtype=np.int64))
     with pytest.raises(TypeError, match="core must be a CoreConfig, not str"):
         cost_hook("core")
     with pytest.raises(TypeError, match="core must be a CoreConfig, not NoneType"):
@@ -205,3 +206,47 @@ def test_costmodel_emission_of_a_hidden_layer_runs_under_the_next_phase():
               + C2 + WAIT_CYCLES
               + 1 + EMIT_TAIL)      # the output spike, the emitter's fill and first stage
     assert res.cycles == (C1 + C2) + 1 + hidden + output + 1
+
+
+def test_costmodel_partial_sweep_by_hand():
+    # the first test's network on a core with chunk bounds: neurons 0 and 2 fire (chunks 0
+    # and 1 of 2); then a network where only chunk 1 of 3 fires
+    net = QNet(2, 8, (Layer([[5, 0, 5], [0, 1, 0]], 5),))
+    for sw, G in ((1, 2), (2, 1), (4, 1)):
+        core = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64,
+                          weight_depth=64, chunk_bounds=sw)
+        res = _one(net, [[3, 0]], core)
+        assert res.trace.tolist() == [[1, 3, 0], [1, 3, 2]]
+        C, K = 2, 2
+        expect = (C + 1 + 2 + 1 * C + 1
+                  + Z1 + 1              # the bound settles; DECIDE (no sweep op of its own)
+                  + G + K               # SCAN, SWEEP_M
+                  + WAIT_CYCLES + 2 + EMIT_TAIL + 1)
+        assert res.cycles == expect, sw
+        assert (res.counters.membrane_reads, res.counters.membrane_writes,
+                res.counters.sweeps) == (C + K, 2 * C + K, 1)
+    net = QNet(1, 8, (Layer([[0, 0, 9, 9, 0, 0]], 5),))
+    core = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64,
+                      weight_depth=64, chunk_bounds=2)
+    res = _one(net, [[0, 0]], core)
+    assert res.trace.tolist() == [[1, 0, 2], [1, 0, 3]]
+    C, G, K = 3, 2, 1
+    hw, b = breakdown(core, net, res.activity)
+    assert (b.sweep, b.scan) == (K, G)
+    assert hw["membrane_reads"] == C + K and hw["sweeps"] == 1
+    assert res.cycles == C + 1 + 2 + C + 1 + Z1 + 1 + G + K + WAIT_CYCLES + 2 + EMIT_TAIL + 1
+
+
+def test_costmodel_partial_sweep_at_a_step_without_events():
+    # a falling table meets a stored potential at t = 4 (no event there): NEXT, ENTER, the
+    # scan and one chunk; a leaky layer would sweep every chunk instead
+    th = [100, 100, 100, 100, 3, 3, 3, 3]
+    net = QNet(1, 8, (Layer([[0, 0, 4, 0]], th),))
+    core = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64,
+                      weight_depth=64, chunk_bounds=1)
+    res = _one(net, [[0, 0]], core)
+    assert res.trace.tolist() == [[1, 4, 2]]
+    hw, b = breakdown(core, net, res.activity)
+    assert (b.sweep, b.scan) == (1, 2)  # chunk 1 of 2, after a scan of two cycles
+    whole = _one(net, [[0, 0]])
+    assert res.cycles == whole.cycles - 2 + 2 + 1  # scan 2 + K 1 in place of C 2

@@ -290,8 +290,11 @@ def test_fit_problems_in_the_header(index, value, message):
     (5, 10, "net_words 37 at word 6 does not match the layout: 2 layers, 2 steps and 10 weight "
             "rows of 1 words make 38 words"),
     (8, 2 | 9 << 8, "network weight_bits 9 at word 8 is outside 2..7 (0 there means the core's 8)"),
-    (8, 2 | 4 << 8 | 1 << 19,
-     "reserved bits 0x00080000 set in word 8 (bits 31:19 of the max_layers word)"),
+    (8, 2 | 4 << 8 | 1 << 24,
+     "reserved bits 0x01000000 set in word 8 (bits 31:24 of the max_layers word)"),
+    # word 8 bits 23:19: chunk_bounds, 0 or a power of two in 1..16
+    (8, 2 | 4 << 8 | 3 << 19, "chunk_bounds 3 at word 8 is not 0 or a power of two in 1..16"),
+    (8, 2 | 4 << 8 | 31 << 19, "chunk_bounds 31 at word 8 is not 0 or a power of two in 1..16"),
 
     (11, 3 | 0 << 16, "layer 1 n_out 0 at word 11; a layer needs at least one neuron"),
     (11, 2 | 3 << 16, "layer 1 n_in 2 at word 11 does not match n_inputs 3"),

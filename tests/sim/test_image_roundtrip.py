@@ -1,5 +1,7 @@
 """Packing and reading images: exact round trips, the word layout of docs/image.md, the summary."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -187,3 +189,24 @@ def test_property_round_trip_from_words(case):
     assert_events_equal(back.events, case.events)
     assert np.array_equal(back.net_words, image.net_words)
     assert np.array_equal(back.event_words, image.event_words)
+
+
+def test_chunk_bounds_round_trip_in_word_8(tmp_path):
+    case = random_case(5, n_samples=3, lanes=4)
+    plain = pack(case.qnet, case.events, case.core)
+    assert case.core.chunk_bounds == 0 and int(plain.net_words[8]) >> 19 == 0
+    for n in (1, 2, 4, 8, 16):
+        core = dataclasses.replace(case.core, chunk_bounds=n)
+        image = pack(case.qnet, case.events, core)
+        back = assert_round_trip(image, tmp_path)
+        assert back.core.chunk_bounds == n
+        assert decode_network(image.net_words).core == core
+        assert parse_network(image.net_words)[1] == core
+        # word 8 bits 23:19, and nothing else but the checksum, differ from the plain image
+        diff = np.flatnonzero(image.net_words != plain.net_words).tolist()
+        assert diff == [8, len(plain.net_words) - 1]
+        assert int(image.net_words[8]) == int(plain.net_words[8]) | n << 19
+        assert image_info(image)["core"]["chunk_bounds"] == n
+        assert f"; per-chunk bounds, {n} a cycle" in format_info(image)
+    assert "per-chunk bounds" not in format_info(plain)
+    assert image_info(plain)["core"]["chunk_bounds"] == 0
