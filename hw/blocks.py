@@ -108,8 +108,9 @@ def _addr_bits(depth: int) -> int:
 
 
 def _cb_addr_bits(w: Widths) -> int:
-    """Address width of the chunk-bound memory (``Cat(group, layer)``)."""
-    return _addr_bits(w.ML << w.group_bits)
+    """Address width of the chunk-bound memory (``Cat(group, layer)``; at least one bit, so a
+    one-layer, one-group build has no zero-width address)."""
+    return max(1, _addr_bits(w.ML << w.group_bits))
 
 
 class WeightMemory(wiring.Component):
@@ -692,8 +693,8 @@ class NeuronArray(wiring.Component):
         vb = w.PB - 1 or 1
         ci, sb = w.chunk_idx, w.sw_bits
         gb = w.group_bits
-        depth = w.ML << gb
-        mem = Memory(shape=unsigned(w.SW * vb), depth=depth, init=[], attrs=NO_RW_CHECK)
+        mem = Memory(shape=unsigned(w.SW * vb), depth=1 << _cb_addr_bits(w), init=[],
+                     attrs=NO_RW_CHECK)
         m.submodules.chunk_bounds = mem
         wp = mem.write_port(granularity=vb)
         rp = mem.read_port()
@@ -702,7 +703,7 @@ class NeuronArray(wiring.Component):
             return Const(1, w.SW) << c[:sb] if sb else Const(1, 1)
 
         def addr(c, lyr):
-            return Cat((c >> sb)[:gb], lyr)[:_cb_addr_bits(w)]
+            return (Cat((c >> sb)[:gb], lyr) if gb else lyr)[:_cb_addr_bits(w)]
 
         clr_chunk, clr_layer = self.clr_addr[:ci], self.clr_addr[ci:]
         with m.If(valid):

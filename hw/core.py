@@ -385,7 +385,8 @@ class _Sequencer:
         self.th_cur = [Signal(vb, name=f"th_cur{k}") for k in range(w.fire_layers)]
         self.th_cur += [Const(0, vb) for _ in range(w.fire_layers, w.ML)]
         self.scan_th = Signal(vb)
-        m.d.comb += self.na.cb_raddr.eq(Cat(self.sg[:w.group_bits], self.l))
+        m.d.comb += self.na.cb_raddr.eq(Cat(self.sg[:w.group_bits], self.l) if w.group_bits
+                                        else self.l)
 
     def registered_facts(self) -> None:
         """Facts the state decisions read, kept in registers so each decision starts at
@@ -787,10 +788,14 @@ class _Sequencer:
                     self.cur_leaky.eq(Array(self.leaky)[l]),
                 ]
                 if w.SW:
+                    # (the last group and lane fields, where they have bits: one group a
+                    # layer, or one lane a group, leaves them 0)
                     cm1 = Array(self.cm1)[l]
-                    m.d.sync += [self.cur_glast.eq(cm1[w.sw_bits:]),
-                                 self.cur_blast.eq(cm1[:w.sw_bits]),
-                                 self.scan_th.eq(Array(self.th_cur)[l])]
+                    m.d.sync += self.scan_th.eq(Array(self.th_cur)[l])
+                    if w.group_bits:
+                        m.d.sync += self.cur_glast.eq(cm1[w.sw_bits:])
+                    if w.sw_bits:
+                        m.d.sync += self.cur_blast.eq(cm1[:w.sw_bits])
                 with m.If(ev_error):
                     m.next = "ABORT"
                 with m.Elif(self.sel_ev_r & (l == 0)):
@@ -941,7 +946,8 @@ class _Sequencer:
         data = na.cb_rdata
         cbv = [data[b * vb:(b + 1) * vb] for b in range(SW)]
         self.scan_last = dg == self.cur_glast
-        exists = [~self.scan_last | (b <= self.cur_blast) for b in range(SW)]
+        # (lane 0 of every group read exists: the last group holds at least one chunk)
+        exists = [Const(1)] + [~self.scan_last | (self.cur_blast >= b) for b in range(1, SW)]
         self.scan_fires = [exists[b] & (cbv[b] >= self.scan_th) for b in range(SW)]
         self.scanning = Signal()  # set in SCAN
 

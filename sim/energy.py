@@ -62,7 +62,12 @@ The model (:func:`energy_report`), per sample, then averaged over samples:
   kernel-table entry per sweep (``sweeps``; the kernel entry an event phase of a layer that is
   not swept at that step reads is not counted: the counters do not tell those phases apart), and
   the event queue: one write per spike and one read per event integrated by layers ``2..L``
-  (the spikes of layers ``1..L-1``). Without them (core ``None`` or counters ``None``) the model
+  (the spikes of layers ``1..L-1``); on a core with chunk bounds (``chunk_bounds = SW``), the
+  chunk-bound memory (``max_layers << bits(groups - 1)`` words of ``SW x (potential_bits -
+  1)`` bits): one lane written per membrane write (every op and the clear write their chunk's
+  bound) and, per sweep, the scan's ``ceil(C_l / SW)`` words of the largest layer without a
+  leak that may fire (the counters do not split sweeps by layer; exact with one such layer).
+  Without them (core ``None`` or counters ``None``) the model
   counts per neuron against memories sized by the network: one ``weight_bits`` read per SOP from
   a weight memory holding the network's weights (``sum_l n_in_l n_l weight_bits`` bits), and one
   ``potential_bits`` membrane read and one write per SOP and per membrane update from a membrane
@@ -206,7 +211,7 @@ def core_memories(core: CoreConfig) -> dict[str, Memory]:
         raise TypeError(f"core must be a CoreConfig, not {type(core).__name__}")
     P, ML = core.lanes, core.max_layers
     table_depth = ML << _bits(core.max_time_steps - 1)
-    return {
+    mems = {
         "weight": Memory("weight", core.weight_depth, P * core.weight_bits),
         "membrane": Memory("membrane", ML << _bits(core.max_chunks - 1),
                            P * core.potential_bits + P),
@@ -214,6 +219,12 @@ def core_memories(core: CoreConfig) -> dict[str, Memory]:
         "kernel": Memory("kernel", table_depth, core.kernel_bits),
         "queue": Memory("queue", core.max_neurons, _bits(core.weight_depth)),
     }
+    if core.chunk_bounds:
+        # SW chunk bounds a word, a word per group of SW chunks (hw.blocks.NeuronArray)
+        groups = -(-core.max_chunks // core.chunk_bounds)
+        mems["chunk_bounds"] = Memory("chunk_bounds", ML << (groups - 1).bit_length(),
+                                      core.chunk_bounds * max(1, core.potential_bits - 1))
+    return mems
 
 
 def network_memories(qnet: QNet) -> dict[str, Memory]:
@@ -434,6 +445,16 @@ def energy_report(
     sweepable = qnet.layers[:-1] if qnet.readout == "max_potential" else qnet.layers
     hw_visit = e_add * (2 if any(layer.leak_shift > 0 for layer in sweepable) else 1)
     e_table = (table.access(mems["threshold"]) + table.access(mems["kernel"])) if hw else 0.0
+    # a core with chunk bounds: each membrane write (an op, or the clear) also writes its
+    # chunk's bound (one lane of the word), and each scan of a layer without a leak reads its
+    # groups, ceil(C_l / SW) words; the counters do not split sweeps by layer, so a sweep is
+    # charged the largest such layer's scan (exact with one sweepable layer without a leak)
+    cb_mem = mems.get("chunk_bounds") if hw else None
+    cb_scan = 0
+    if cb_mem is not None:
+        groups = [math.ceil(math.ceil(layer.n_out / core.lanes) / core.chunk_bounds)
+                  for layer in sweepable if layer.leak_shift == 0]
+        cb_scan = max(groups, default=0)
 
     rows = []
     for n, r in enumerate(res):
@@ -452,8 +473,8 @@ def energy_report(
             fires = not (li == L - 1 and qnet.readout == "max_potential")
             if layer.reset == "subtract" and fires:
                 upd += spk[li] * e_add
-        t_reads = q_reads = q_writes = 0
-        t_mem = q_mem = 0.0
+        t_reads = q_reads = q_writes = cb_reads = cb_writes = 0
+        t_mem = q_mem = cb_e = 0.0
         if hw:
             w_reads = r.counters.weight_reads
             m_reads = r.counters.membrane_reads
@@ -463,6 +484,10 @@ def energy_report(
                 t_mem = t_reads * e_table
             q_writes, q_reads = sum(spk), sum(spk[:-1])
             q_mem = table.access(mems["queue"], q_writes + q_reads)
+            if cb_mem is not None and tables:
+                cb_writes, cb_reads = m_writes, r.counters.sweeps * cb_scan
+                cb_e = table.memory(cb_writes * (cb_mem.width // core.chunk_bounds)
+                                    + cb_reads * cb_mem.width, cb_mem.bytes)
         else:
             w_reads = sum(sops)
             m_reads = m_writes = sum(sops) + sum(mu)
@@ -470,11 +495,13 @@ def energy_report(
         m_mem = table.access(mems["membrane"], m_reads + m_writes)
         rows.append((syn, upd, w_mem, m_mem, t_mem, q_mem, sum(sops),
                      sum(s for s, o in zip(sops, ones, strict=True) if not o), sum(mu),
-                     w_reads, m_reads, m_writes, t_reads, q_reads, q_writes))
+                     w_reads, m_reads, m_writes, t_reads, q_reads, q_writes, cb_e, cb_reads,
+                     cb_writes))
     m = np.asarray(rows, dtype=np.float64).mean(axis=0)
     syn, upd, w_mem, m_mem, t_mem, q_mem = (float(x) for x in m[:6])
+    cb_e = float(m[15])
     compute = syn + upd
-    memory = w_mem + m_mem + t_mem + q_mem
+    memory = w_mem + m_mem + t_mem + q_mem + cb_e
     ann = dense_ann(qnet, table)
     if hw:
         counts = (f"hardware counters of a {core.lanes}-lane core: weight reads of "
@@ -483,6 +510,9 @@ def energy_report(
                   "spike of layers 1..L-1")
         counts += ("; one threshold and one kernel entry per sweep" if tables
                    else "; table reads not counted (no sweep counter)")
+        if cb_mem is not None and tables:
+            counts += ("; a chunk-bound lane written per membrane write and a scan's words "
+                       "read per sweep")
         counts += "; each memory priced by its size in this core"
     else:
         counts = ("per-neuron counts (no hardware counters): one weight read per SOP, one "
@@ -506,11 +536,15 @@ def energy_report(
             "membrane_reads": float(m[10]), "membrane_writes": float(m[11]),
             "table_reads": float(m[12]), "queue_reads": float(m[13]),
             "queue_writes": float(m[14]),
+            **({"chunk_bound_reads": float(m[16]), "chunk_bound_writes": float(m[17])}
+               if cb_mem is not None else {}),
         },
         "snn_pj": {
             "synaptic": syn, "membrane_update": upd, "compute": compute,
             "weight_memory": w_mem, "membrane_memory": m_mem, "table_memory": t_mem,
-            "queue_memory": q_mem, "memory": memory, "total": compute + memory,
+            "queue_memory": q_mem,
+            **({"chunk_bound_memory": cb_e} if cb_mem is not None else {}),
+            "memory": memory, "total": compute + memory,
         },
         "dense_ann": ann,
         "snn_over_ann": {

@@ -85,6 +85,12 @@ LINT_CORES = [
     (CoreConfig(), False),
     (CoreConfig(lanes=3, weight_bits=5, potential_bits=9, kernel_bits=2, max_neurons=10,
                 max_layers=1, max_time_steps=5, weight_depth=100), True),
+    # chunk bounds: several groups a layer, one lane a group, one group a layer
+    (CoreConfig(chunk_bounds=4), False),
+    (CoreConfig(lanes=2, max_neurons=24, max_layers=3, max_time_steps=16, weight_depth=1536,
+                chunk_bounds=1), True),
+    (CoreConfig(lanes=3, weight_bits=5, potential_bits=9, kernel_bits=2, max_neurons=10,
+                max_layers=1, max_time_steps=5, weight_depth=100, chunk_bounds=16), True),
 ]
 
 

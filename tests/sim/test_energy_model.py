@@ -326,3 +326,25 @@ def test_report_without_activity_uses_hardware_counters():
     q = network(leak_shift=1)
     rep = energy_report(q, [hw], core=CoreConfig(lanes=2))
     assert rep["snn_pj"]["membrane_update"] == approx(1.2)
+
+
+def test_chunk_bounds_memory_by_hand():
+    # the same counters on a 2-lane core with 2 chunk bounds a cycle: the hidden layer (3
+    # neurons, 2 chunks) is the largest layer without a leak that sweeps: one group, so each
+    # sweep reads one word of 2 x 15 bits; each membrane write writes a 15-bit lane
+    q = network()
+    (r,) = run(q, SAMPLE)
+    c = r.counters
+    c.weight_reads, c.membrane_reads, c.membrane_writes, c.sweeps = 5, 9, 11, 3
+    plain = energy_report(q, [r], core=CoreConfig(lanes=2, max_time_steps=4))
+    core = CoreConfig(lanes=2, max_time_steps=4, chunk_bounds=2)
+    mem = core_memories(core)["chunk_bounds"]
+    # 128 neurons: 64 chunks, 32 groups a layer, 4 layers: 128 words of 30 bits
+    assert (mem.depth, mem.width) == (128, 30)
+    rep = energy_report(q, [r], core=core)
+    cb = rep["snn_pj"]["chunk_bound_memory"]
+    assert cb == approx((11 * 15 + 3 * 30) / 64 * e64(128 * 30 / 8))
+    assert (rep["ops"]["chunk_bound_writes"], rep["ops"]["chunk_bound_reads"]) == (11.0, 3.0)
+    assert rep["snn_pj"]["total"] == approx(plain["snn_pj"]["total"] + cb)
+    assert "chunk_bound_memory" not in plain["snn_pj"]
+    assert "chunk-bound lane" in rep["counts"]
