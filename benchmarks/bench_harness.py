@@ -38,7 +38,8 @@ cycles/s are both printed, so the figure can be re-derived when the core's cycle
 change.
 
 Usage: ``.venv/bin/python benchmarks/bench_harness.py [--run DIR | --fresh]
-[--workload default|random] [--core fitted|general] [--samples N] [--repeat N] [--jobs N]
+[--workload default|random] [--core fitted|general] [--chunk-bounds N] [--samples N]
+[--repeat N] [--jobs N]
 [--cocotb N] [--amaranth N]`` (``--cocotb 0`` / ``--amaranth 0`` skip those backends,
 ``--jobs 1`` the parallel figure).
 """
@@ -46,6 +47,7 @@ Usage: ``.venv/bin/python benchmarks/bench_harness.py [--run DIR | --fresh]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -214,6 +216,8 @@ def main() -> None:
                     help="default workload: train a new cached run even if one exists")
     ap.add_argument("--core", choices=("fitted", "general"), default="fitted",
                     help="random workload: the flow's core for it, or a general one")
+    ap.add_argument("--chunk-bounds", type=int, default=None, metavar="N",
+                    help="build the workload's core with N chunk bounds (partial sweeps)")
     ap.add_argument("--samples", type=int, default=None,
                     help="the first N test samples (default: all, 1,000)")
     ap.add_argument("--repeat", type=int, default=10, help="calls per timing; the best counts")
@@ -227,6 +231,11 @@ def main() -> None:
 
     desc, qnet, events, core, image = (default_workload(args) if args.workload == "default"
                                        else random_workload(args))
+    if args.chunk_bounds is not None:
+        # the same network on its core built with chunk bounds (partial sweeps)
+        core = dataclasses.replace(core, chunk_bounds=args.chunk_bounds)
+        image = pack(qnet, events, core)
+        desc += f"; core built with chunk_bounds={args.chunk_bounds}"
     n = len(events)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"workload: {desc}; {n} samples, {sum(len(s) for s in events.samples)} input "
