@@ -20,6 +20,7 @@ and ``sim.costmodel.summarize`` (where the cycles go), and caches the figures in
 ``hw.json``.
 
     .venv/bin/python benchmarks/methods_hw.py [--root runs/penalties] [--seeds 0 1 2] [--extra]
+        [--chunk-bounds N]
 
 It prints the tables (markdown) and writes ``runs/methods_hw/table.json`` (and ``table.md``).
 The report names the cost and energy model it loaded and whether it equals the repository's
@@ -44,6 +45,9 @@ import penalties  # noqa: E402  (benchmarks/ is not a package)
 from penalties import mean_std  # noqa: E402
 
 ROOT = Path("runs/methods_hw")
+#: chunk bounds of the core the networks are measured on (``--chunk-bounds``; 0: the core
+#: ``ttfs compile`` builds, whole-layer sweeps)
+CHUNK_BOUNDS = 0
 NOTE = "model estimate, not silicon"
 #: bump when ``measure`` changes: older ``hw.json`` caches are recomputed
 CACHE_VERSION = 3
@@ -130,7 +134,7 @@ def measure(point: dict) -> dict:
     d = Path(point["_dir"])
     name = point["point"]
     qpath = d / f"qnet_{point['method']}.json"
-    cache = d / "hw.json"
+    cache = d / ("hw.json" if not CHUNK_BOUNDS else f"hw_cb{CHUNK_BOUNDS}.json")
     if cache.exists() and cache.stat().st_mtime >= qpath.stat().st_mtime:
         fig = json.loads(cache.read_text())
         if fig.get("cache_key") == _model_key():
@@ -138,7 +142,7 @@ def measure(point: dict) -> dict:
     qnet = load_qnet(qpath)
     events = load_events(d / "events.json", qnet)
     y = events.labels
-    core = CoreConfig.for_network(qnet, lanes=8)
+    core = CoreConfig.for_network(qnet, lanes=8, chunk_bounds=CHUNK_BOUNDS)
     core.check_fits(qnet)
     res = run(qnet, events, cost=cost_hook(core))
     pred = np.array([r.prediction if r.valid else -1 for r in res])
@@ -151,7 +155,7 @@ def measure(point: dict) -> dict:
         "cache_key": _model_key(),
         "network": qnet.describe(),
         "core": {"lanes": core.lanes, "max_neurons": core.max_neurons,
-                 "weight_depth": core.weight_depth},
+                 "weight_depth": core.weight_depth, "chunk_bounds": core.chunk_bounds},
         "samples": len(res),
         "time_steps": qnet.time_steps,
         "int_acc": 100 * float(np.mean(pred == np.asarray(y))),
@@ -223,6 +227,9 @@ def report(root: Path, seeds, extra: bool) -> dict:
     where = Path(code["files"]["sim/costmodel.py"]["loaded_from"]).parent.parent
     say(f"Cost and energy model: `sim/costmodel.py`, `sim/energy.py`, `hw/core.py` {state} "
         f"(loaded from `{where}`).\n")
+    say(f"Core: `CoreConfig.for_network(qnet, lanes=8, chunk_bounds={CHUNK_BOUNDS})` ("
+        + ("whole-layer sweeps, the core `ttfs compile` builds" if not CHUNK_BOUNDS
+           else f"partial sweeps, {CHUNK_BOUNDS} chunk bounds scanned a cycle") + ").\n")
     say(f"#### Per network (test split, {next(iter(base.values()))['samples'] if base else '?'}"
         f" samples; cost model = RTL counters; energy: {NOTE})\n")
     say("| network | seed | val acc | test acc | hidden spikes | spikes | SOPs | cycles | "
@@ -380,7 +387,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--extra", action="store_true",
                     help="also the next-lower swept lambda (not the protocol's choice)")
+    ap.add_argument("--chunk-bounds", type=int, default=0, metavar="N",
+                    help="measure on the core built with N chunk bounds (partial sweeps); "
+                         "writes runs/methods_hw_cbN")
     args = ap.parse_args()
+    global CHUNK_BOUNDS, ROOT
+    CHUNK_BOUNDS = args.chunk_bounds
+    if CHUNK_BOUNDS:
+        ROOT = Path(f"runs/methods_hw_cb{CHUNK_BOUNDS}")
     report(args.root, args.seeds, args.extra)
 
 

@@ -7,7 +7,7 @@ the RTL equals on every sample and counter (``ttfs run``'s cosim step checks it)
 ``sim.energy`` (a model estimate, not silicon).
 
     .venv/bin/ttfs run --out /tmp/yy --to compile -q
-    .venv/bin/python benchmarks/skip_rule.py /tmp/yy
+    .venv/bin/python benchmarks/skip_rule.py /tmp/yy [--chunk-bounds 4 8 16]
 
 ``RUN`` is a run directory with ``qnet_<method>.json``, ``events.json`` and ``core.json``.
 """
@@ -15,6 +15,7 @@ the RTL equals on every sample and counter (``ttfs run``'s cosim step checks it)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -57,6 +58,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path, help="a run directory (ttfs run --to compile is enough)")
     ap.add_argument("--method", default="baseline", help="the qnet_<method>.json to use")
+    ap.add_argument("--chunk-bounds", type=int, nargs="+", default=None, metavar="N",
+                    help="also the run's core built with N chunk bounds (partial sweeps)")
     args = ap.parse_args(argv)
     qpath = args.run / f"qnet_{args.method}.json"
     for p in (qpath, args.run / "events.json", args.run / "core.json"):
@@ -66,11 +69,19 @@ def main(argv=None) -> int:
             return 2
     qnet = load_qnet(qpath)
     events = load_events(args.run / "events.json", qnet)
-    m = measure(qnet, events, load_core(args.run / "core.json"))
+    core = load_core(args.run / "core.json")
+    for sw in [core.chunk_bounds, *(args.chunk_bounds or [])]:
+        _report(qnet, events, dataclasses.replace(core, chunk_bounds=sw))
+    return 0
+
+
+def _report(qnet, events, core) -> None:
+    m = measure(qnet, events, core)
     ph = m["phases"]
-    print(f"{qnet.describe()}, {m['samples']} samples; per sample:")
+    print(f"{qnet.describe()}, {m['samples']} samples, core chunk_bounds {core.chunk_bounds}; "
+          "per sample:")
     print(f"  cycles {ph['cycles']:.1f}: " + ", ".join(
-        f"{k} {ph[k]:.1f}" for k in ("event_phase", "sweep", "drain", "emit", "clear",
+        f"{k} {ph[k]:.1f}" for k in ("event_phase", "sweep", "scan", "drain", "emit", "clear",
                                      "sequencing", "readout")))
     print(f"  swept (step, layer) {m['sweeps']:.2f}, swept chunks {m['sweep_chunks']:.1f}, "
           f"spikes {m['spikes']:.1f}")
@@ -80,7 +91,6 @@ def main(argv=None) -> int:
           f"{m['ratio'][1]:.2f}, max {m['ratio'][2]:.2f}")
     print(f"  energy {m['energy_pj'] / 1000:.2f} nJ per inference, dense ANN "
           f"{m['ann_pj'] / 1000:.2f} nJ ({ESTIMATE_NOTE})")
-    return 0
 
 
 if __name__ == "__main__":

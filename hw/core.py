@@ -938,7 +938,9 @@ class _Sequencer:
         over the groups as they arrive (registered, a max tree of the group, then the running
         maximum) and goes into the layer's bound three cycles after the last group; the partial
         sweep's ops raise it when their results come (eight cycles after issue at the
-        earliest), so after them the layer's bound is its exact maximum again."""
+        earliest), so after them the layer's bound is its exact maximum again. The tree takes
+        one registered stage per two levels (one for ``SW <= 4``, two up to 16), so
+        ``bound_set`` comes three or four cycles after the last group."""
         m, w, na = self._m, self._w, self.na
         vb = w.PB - 1 or 1
         SW = w.SW
@@ -961,14 +963,23 @@ class _Sequencer:
                      a_l.eq(self.l)]
         m.d.sync += [nfr[b].eq(Mux(self.scan_fires[b] | ~exists[b], 0, cbv[b]))
                      for b in range(SW)]
+        # the group's max tree, at most two levels a registered stage
         vals = nfr
-        while len(vals) > 1:
-            vals = [vmax(vals[k], vals[k + 1]) for k in range(0, len(vals), 2)]
-        b_on, b_first, b_last = Signal(), Signal(), Signal()
-        b_l = Signal.like(self.l)
-        b_max = Signal(vb)
-        m.d.sync += [b_on.eq(a_on), b_first.eq(a_first), b_last.eq(a_last), b_l.eq(a_l),
-                     b_max.eq(vals[0])]
+        tag = (a_on, a_first, a_last, a_l)
+        st = 0
+        while True:
+            for _ in range(2):
+                if len(vals) > 1:
+                    vals = [vmax(vals[k], vals[k + 1]) for k in range(0, len(vals), 2)]
+            regs = [Signal(vb, name=f"scan_max{st}_{k}") for k in range(len(vals))]
+            nxt = tuple(Signal.like(x, name=f"scan_tag{st}_{i}") for i, x in enumerate(tag))
+            m.d.sync += [r.eq(v) for r, v in zip(regs, vals, strict=True)]
+            m.d.sync += [r.eq(x) for r, x in zip(nxt, tag, strict=True)]
+            vals, tag, st = regs, nxt, st + 1
+            if len(vals) == 1:
+                break
+        b_on, b_first, b_last, b_l = tag
+        b_max = vals[0]
         acc = Signal(vb)
         c_set = Signal()
         c_l = Signal.like(self.l)

@@ -73,3 +73,20 @@ def test_counter_widths_are_capped_at_the_record_word():
     # sweeps <= 2**16 steps * 64 layers = 2**22: 23 bits and the spare one
     assert counter_width(b["sweeps"]) == 24
     assert counter_width(1) == 2
+
+
+@pytest.mark.parametrize("sw", [1, 2, 4])
+def test_busiest_partial_sweeps_stay_within_the_counter_bounds(sw):
+    # a core with chunk bounds: layers without a leak scan before they sweep; with the zero
+    # reset and every input at every step every neuron fires at every step
+    core = CoreConfig(lanes=2, weight_bits=8, potential_bits=16, kernel_bits=2, max_neurons=5,
+                      max_layers=2, max_time_steps=8, weight_depth=64, chunk_bounds=sw)
+    n, T = core.max_neurons, core.max_time_steps
+    q = QNet(n, T, tuple(Layer(np.full((n, n), 127), 1, 3, 0, "zero") for _ in range(2)),
+             8, 16, "max_potential")
+    dense = np.argwhere(np.ones((T, n), dtype=bool)).astype(np.int64)
+    res = run(q, EventSet((dense,)), cost=cost_hook(core))[0]
+    bound = counter_bounds(Widths(core))
+    assert res.counters.sweeps == T  # the hidden layer swept (scanned) at every step
+    for name, value in _fields(res).items():
+        assert value <= bound[name], (name, value, bound[name])
