@@ -367,7 +367,7 @@ class _Sequencer:
         sweeps"). ``sg`` is the group of chunk bounds read (address ``Cat(sg, l)``, every
         cycle), ``dg`` the group whose bounds arrive (read the cycle before); the scan sets one
         mask bit per chunk that fires, and the bound of the chunks that do not fire goes to the
-        layer's bound when the last group has passed (``bound_set``, three cycles later)."""
+        layer's bound when the last group has passed (``bound_set``, :meth:`_scan_logic`)."""
         m, w = self._m, self._w
         self.sg = Signal(range(w.groups + 1))
         self.dg = Signal(range(w.groups + 1))
@@ -935,12 +935,11 @@ class _Sequencer:
     def _scan_logic(self) -> None:
         """A build with chunk bounds, outside the FSM: which chunks of the arriving group of
         chunk bounds fire, and the bound of those that do not. The latter is the largest bound
-        over the groups as they arrive (registered, a max tree of the group, then the running
-        maximum) and goes into the layer's bound three cycles after the last group; the partial
-        sweep's ops raise it when their results come (eight cycles after issue at the
-        earliest), so after them the layer's bound is its exact maximum again. The tree takes
-        one registered stage per two levels (one for ``SW <= 4``, two up to 16), so
-        ``bound_set`` comes three or four cycles after the last group."""
+        over the groups as they arrive (registered, a max tree of the group with one registered
+        stage per two levels, then the running maximum) and goes into the layer's bound three
+        (``SW <= 4``) or four cycles after the last group; the partial sweep's ops raise it
+        when their results come (eight cycles after issue at the earliest), so after them the
+        layer's bound is its exact maximum again."""
         m, w, na = self._m, self._w, self.na
         vb = w.PB - 1 or 1
         SW = w.SW
