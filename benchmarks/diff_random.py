@@ -2,7 +2,8 @@
 
 Every network is ``sim.random.random_case(seed, core=build)`` for one of the cosimulation builds
 (:data:`verify.differential.COSIM_CORES`: lanes 1, 3, 4, 8, the 8-lane one built without the
-leak datapath and the subtract reset); every spike event (in order),
+leak datapath and the subtract reset, the 3- and 4-lane ones with chunk bounds: partial
+sweeps); every spike event (in order),
 every counter, prediction, steps and cycles of every sample is compared in the bench. Many
 networks share one simulator run (the image is reloaded between networks).
 
