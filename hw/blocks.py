@@ -99,8 +99,25 @@ def guarded_read(m, w: Widths, wp, rp, name: str):
     if not w.poison:
         return rp.data
     hit = Signal(name=f"{name}_rw_hit")
-    m.d.sync += hit.eq(wp.en & (wp.addr == rp.addr))
+    # (a write port with lane enables writes when any lane is enabled)
+    m.d.sync += hit.eq((wp.en != 0) & (wp.addr == rp.addr))
     return rp.data ^ Mux(hit, Const((1 << len(rp.data)) - 1, len(rp.data)), 0)
+
+
+def vmax(a, b):
+    """The larger of two unsigned values: one compare and one multiplexer."""
+    return Mux(a >= b, a, b)
+
+
+def max_levels(vals: list, levels: int) -> list:
+    """``levels`` levels of a max tree over ``vals`` (pairs from the front, an odd last value
+    passed on), or fewer once one value is left."""
+    for _ in range(levels):
+        if len(vals) == 1:
+            break
+        vals = [vmax(vals[k], vals[k + 1]) if k + 1 < len(vals) else vals[k]
+                for k in range(0, len(vals), 2)]
+    return vals
 
 
 def _addr_bits(depth: int) -> int:
@@ -321,7 +338,7 @@ class NeuronArray(wiring.Component):
             "bound": Out(w.ML * (w.PB - 1 or 1)), "fire_now": Out(w.ML),
             **({
                 "i_raise": In(1),
-                "cb_raddr": In(max(1, _cb_addr_bits(w))), "cb_rdata": Out(w.SW * (w.PB - 1 or 1)),
+                "cb_raddr": In(_cb_addr_bits(w)), "cb_rdata": Out(w.SW * (w.PB - 1 or 1)),
                 "bound_set": In(1), "bound_set_layer": In(w.layer_idx),
                 "bound_set_value": In(w.PB - 1 or 1), "th_q": Out(w.PB - 1 or 1),
             } if w.SW else {}),
@@ -618,17 +635,6 @@ class NeuronArray(wiring.Component):
         vb = PB - 1 or 1
         ML = w.ML
 
-        def vmax(a, b):
-            return Mux(a >= b, a, b)
-
-        def reduce(vals, levels):
-            for _ in range(levels):
-                if len(vals) == 1:
-                    break
-                vals = [vmax(vals[k], vals[k + 1]) if k + 1 < len(vals) else vals[k]
-                        for k in range(0, len(vals), 2)]
-            return vals
-
         # the lanes that may fire, clamped at 0, then BOUND_STAGES registered stages of the max
         # tree (its levels spread over them: one compare and one multiplexer a level), so the
         # latency is the same on every build
@@ -644,7 +650,7 @@ class NeuronArray(wiring.Component):
         for st in range(BOUND_STAGES):
             j = st - (BOUND_STAGES - tree_stages)  # the tree stage this is (< 0: a register)
             lv = 0 if j < 0 else levels // tree_stages + (j < levels % tree_stages)
-            vals = reduce(vals, lv)
+            vals = max_levels(vals, lv)
             regs = [Signal(vb, name=f"bnd{st}_val{k}") for k in range(len(vals))]
             m.d.sync += [r.eq(v) for r, v in zip(regs, vals, strict=True)]
             vals = regs
@@ -712,13 +718,8 @@ class NeuronArray(wiring.Component):
         with m.Elif(self.clr_en):
             m.d.comb += [wp.en.eq(lane_en(clr_chunk)), wp.addr.eq(addr(clr_chunk, clr_layer)),
                          wp.data.eq(0)]
-        m.d.comb += rp.addr.eq(self.cb_raddr)
-        data = rp.data
-        if w.poison:
-            hit = Signal(name="cb_rw_hit")
-            m.d.sync += hit.eq((wp.en != 0) & (wp.addr == rp.addr))
-            data = data ^ Mux(hit, Const((1 << len(data)) - 1, len(data)), 0)
-        m.d.comb += self.cb_rdata.eq(data)
+        m.d.comb += [rp.addr.eq(self.cb_raddr),
+                     self.cb_rdata.eq(guarded_read(m, w, wp, rp, "cb"))]
 
 
 EVENT_LAYOUT = {"word": 32, "end": 1}

@@ -28,6 +28,8 @@ from ttfs.hw.blocks import (
     ThresholdLookahead,
     WeightMemory,
     event_signature,
+    max_levels,
+    vmax,
 )
 from ttfs.hw.loader import ImageLoader, load_signature
 from ttfs.hw.params import (
@@ -952,9 +954,6 @@ class _Sequencer:
         self.scan_fires = [exists[b] & (cbv[b] >= self.scan_th) for b in range(SW)]
         self.scanning = Signal()  # set in SCAN
 
-        def vmax(a, b):
-            return Mux(a >= b, a, b)
-
         a_on, a_first, a_last = Signal(), Signal(), Signal()
         a_l = Signal.like(self.l)
         nfr = [Signal(vb, name=f"scan_nf{b}") for b in range(SW)]
@@ -967,9 +966,7 @@ class _Sequencer:
         tag = (a_on, a_first, a_last, a_l)
         st = 0
         while True:
-            for _ in range(2):
-                if len(vals) > 1:
-                    vals = [vmax(vals[k], vals[k + 1]) for k in range(0, len(vals), 2)]
+            vals = max_levels(vals, 2)
             regs = [Signal(vb, name=f"scan_max{st}_{k}") for k in range(len(vals))]
             nxt = tuple(Signal.like(x, name=f"scan_tag{st}_{i}") for i, x in enumerate(tag))
             m.d.sync += [r.eq(v) for r, v in zip(regs, vals, strict=True)]

@@ -233,9 +233,10 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                     seq += 1  # DECIDE (with chunk bounds it never issues a sweep op)
             if swept:
                 if SW and not always[sel]:
+                    k = int(K[t, sel])
                     scan += G[sel]
-                    sweep += int(K[t, sel])
-                    sweep_chunks += int(K[t, sel])
+                    sweep += k
+                    sweep_chunks += k
                 else:
                     sweep += C[sel]
                     sweep_chunks += C[sel]

@@ -104,7 +104,7 @@ from typing import Any
 
 import numpy as np
 
-from ttfs.sim.core import CoreConfig
+from ttfs.sim.core import CoreConfig, chunks
 from ttfs.sim.costmodel import cost_hook
 from ttfs.sim.errors import ConfigError
 from ttfs.sim.ir import EventSet, QNet
@@ -452,7 +452,7 @@ def energy_report(
     cb_mem = mems.get("chunk_bounds") if hw else None
     cb_scan = 0
     if cb_mem is not None:
-        groups = [math.ceil(math.ceil(layer.n_out / core.lanes) / core.chunk_bounds)
+        groups = [-(-chunks(layer.n_out, core.lanes) // core.chunk_bounds)
                   for layer in sweepable if layer.leak_shift == 0]
         cb_scan = max(groups, default=0)
 
