@@ -169,7 +169,9 @@ class ParameterTables(wiring.Component):
     ``Cat(t, layer)``: two block RAMs written by the loader and read by the neuron array for
     every op (so ops of different layers and steps can follow each other without a bubble).
 
-    Latency 1; one read and one write per table per cycle.
+    Latency 1; one read and one write per table per cycle. A build with the reach test
+    (``Widths.reach``) has a second read port on the kernel table, for the sequencer's
+    ``K_1[t]`` (``k0_addr``, ``k0``).
 
     Members: ``th_en/th_addr/th_data``, ``k_en/k_addr/k_data`` (writes); ``r_addr``, ``th``, ``k``.
     """
@@ -178,11 +180,14 @@ class ParameterTables(wiring.Component):
         self._w = widths
         ab = _addr_bits(widths.table_depth)
         self._ab = ab
-        super().__init__({
+        members = {
             "th_en": In(1), "th_addr": In(ab), "th_data": In(widths.PB - 1 or 1),
             "k_en": In(1), "k_addr": In(ab), "k_data": In(widths.KB),
             "r_addr": In(ab), "th": Out(widths.PB - 1 or 1), "k": Out(widths.KB),
-        })
+        }
+        if widths.reach:
+            members.update({"k0_addr": In(ab), "k0": Out(widths.KB)})
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -198,6 +203,10 @@ class ParameterTables(wiring.Component):
             rp = mem.read_port()
             m.d.comb += [wp.en.eq(en), wp.addr.eq(addr), wp.data.eq(data),
                          rp.addr.eq(self.r_addr), out.eq(guarded_read(m, w, wp, rp, name))]
+            if name == "k" and w.reach:
+                rp0 = mem.read_port()
+                m.d.comb += [rp0.addr.eq(self.k0_addr),
+                             self.k0.eq(guarded_read(m, w, wp, rp0, "k0"))]
         return m
 
 

@@ -34,6 +34,7 @@ from ttfs.hw.blocks import (
 from ttfs.hw.loader import ImageLoader, load_signature
 from ttfs.hw.params import (
     EMIT_LEAD,
+    REACH_CYCLES,
     RECORD_HEAD,
     SETTLE_CYCLES,
     STATUS,
@@ -49,7 +50,7 @@ __all__ = ["NeuronCore", "STATES", "core_signature"]
 #: sequencer states, in the order of a sample
 STATES = ("IDLE", "LOAD", "CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP",
           "WAIT", "DECIDE", "EMIT", "FINISH", "RD_ADDR", "RD_LOAD", "RD_LANE", "ABORT",
-          "RESULT", "SCAN", "SWEEP_M")  # the last two on a build with chunk bounds
+          "RESULT", "SCAN", "SWEEP_M", "REACH")  # the last three on a build with chunk bounds
 
 
 def core_signature(trace: bool = False) -> wiring.Signature:
@@ -162,7 +163,7 @@ class NeuronCore(wiring.Component):
             eq.push_valid.eq(na.fire_valid), eq.push_chunk.eq(na.fire_chunk),
             eq.push_mask.eq(na.fire_mask),
         ]
-        return SimpleNamespace(ld=ld, fe=fe, na=na, eq=eq, ser=ser, la=la)
+        return SimpleNamespace(ld=ld, fe=fe, na=na, eq=eq, ser=ser, la=la, tb=tb)
 
     def _record(self, m: Module, b: SimpleNamespace, seq: _Sequencer, cnt: _Counters) -> None:
         """The result record's words (docs/core-interface.md), held still while RESULT streams
@@ -256,6 +257,8 @@ class _Counters:
                        "DECIDE", "EMIT", "RD_ADDR", "RD_LOAD", "RD_LANE")
         if self._w.SW:
             busy_states += ("SCAN", "SWEEP_M")
+        if self._w.reach:
+            busy_states += ("REACH",)
         in_busy = Const(0)
         for s in busy_states:
             in_busy = in_busy | fsm.ongoing(s)
@@ -363,6 +366,35 @@ class _Sequencer:
         self.traced = "trace" in self.eq.signature.members
         if w.SW:
             self._scan_registers()
+        if w.reach:
+            self._reach_registers(b.tb)
+
+    def _reach_registers(self, tb) -> None:
+        """A build with the reach test (docs/microarchitecture.md, "The reach test"): ``R``, an
+        upper bound of the first layer's potentials (``reach``, with ``reach_sat`` for values
+        of ``2**(PB - 1)`` and more), raised by every input event by the most it can add,
+        ``2**(WB - 1) * K_1[t]`` (``r_inc``, from the kernel table's second read port at
+        ``t``, registered: current from the cycle after ``ENTER``)."""
+        m, w = self._m, self._w
+        vb = w.PB - 1 or 1
+        m.d.comb += tb.k0_addr.eq(self.t)
+        self.r_inc = Signal(w.KB + w.WB - 1)
+        m.d.sync += self.r_inc.eq(tb.k0 << (w.WB - 1))
+        self.reach = Signal(vb)
+        self.reach_sat = Signal()
+        # registered in registered_facts: R is below the lowest threshold of the first layer
+        # up to the next event's step and its table does not rise after t
+        self.reach_ok = Signal()
+
+    def reach_add(self) -> None:
+        """(A build with the reach test) an input event raises ``R``."""
+        if not self._w.reach:
+            return
+        vb = self._w.PB - 1 or 1
+        total = Signal(max(vb, len(self.r_inc)) + 1)
+        self._m.d.comb += total.eq(self.reach + self.r_inc)
+        self._m.d.sync += [self.reach.eq(total[:vb]),
+                           self.reach_sat.eq(self.reach_sat | (total[vb:] != 0))]
 
     def _scan_registers(self) -> None:
         """A build with chunk bounds: the scan's registers (docs/microarchitecture.md, "Partial
@@ -492,6 +524,9 @@ class _Sequencer:
             falls2 = Signal(name=f"falls2_{k}")
             m.d.sync += [gap_ok.eq(gap > bound), falls1.eq(rise <= t + 1),
                          falls2.eq(rise <= t + 2)]
+            if k == 0 and w.reach:
+                # the reach test's compare, like gap_ok (current when ev_ready is)
+                m.d.sync += self.reach_ok.eq(~self.reach_sat & (gap > self.reach) & (rise <= t))
             m.d.comb += [self.need_next[k].eq(self.started & (bound >= la.th_next[sl])),
                          self.need_ev[k].eq(self.started & (bound >= la.th_ev[sl]))]
             jump_ok = jump_ok & (~self.sweepable[k] | (Mux(inc_r, falls2, falls1) & gap_ok))
@@ -573,6 +608,14 @@ class _Sequencer:
         self._m.d.sync += [self.wait.eq(waited), self.settle.eq(1)]
         self._m.d.comb += self.eq.q_clear.eq(1)
         self._m.next = "WAIT"
+
+    def to_reach(self) -> None:
+        """(A build with the reach test) after the first layer's input event phase: the reach
+        test, then the end of the phase or the rest of the settle (this cycle, the phase's end,
+        is the settle's first). The queue is emptied as :meth:`to_settle` does."""
+        self._m.d.sync += self.wait.eq(1)
+        self._m.d.comb += self.eq.q_clear.eq(1)
+        self._m.next = "REACH"
 
     @contextmanager
     def unless_emit_stall(self):
@@ -692,6 +735,8 @@ class _Sequencer:
                 m.d.sync += [k.eq(0) for k in cnt.cnt.values()]
                 m.d.sync += [cnt.spikes[k].eq(0) for k in range(self._w.ML)]
                 m.d.comb += self.na.bound_clear.eq(1)
+                if self._w.reach:
+                    m.d.sync += [self.reach.eq(0), self.reach_sat.eq(0)]
                 m.d.sync += [cnt.first_found.eq(0), self.need_cur.eq(0),
                              self.out_spiked.eq(0), self.cl.eq(0), self.cl_cm1.eq(self.cm1[0]),
                              self.c.eq(0), self.cl_cm2.eq(self.cm2[0]), self.c_zero.eq(1),
@@ -834,6 +879,7 @@ class _Sequencer:
                 self.issue_integ(fe.ev_row + c, c)
                 with m.If(c_zero):
                     cnt.bump("input_events", "sops")
+                    self.reach_add()
                 with m.If(c_end):
                     self.c_zero_cur()
                 with m.Else():
@@ -841,7 +887,10 @@ class _Sequencer:
             with m.Elif(self.cur_sweepable & self.cur_leaky):
                 self.start_sweep()
             with m.Elif(self.cur_sweepable):
-                self.to_settle(waited=1)  # this cycle (the phase's end) is one of them
+                if w.reach:
+                    self.to_reach()
+                else:
+                    self.to_settle(waited=1)  # this cycle (the phase's end) is one of them
             with m.Else():
                 # nothing to sweep, nothing to emit: the phase ends here (integrate ops need
                 # no drain; the readout waits in FINISH for the last write-back)
@@ -919,6 +968,22 @@ class _Sequencer:
                     self.start_sweep()
             with m.Else():
                 self.layer_done()
+        if w.reach:
+            with m.State("REACH"):
+                # REACH_CYCLES cycles after the phase's end, when the lookahead's reads at the
+                # next event's time are current (ev_ready): the phase ends when the first layer
+                # cannot reach a threshold before its next events (its bound need not settle:
+                # every compare of it before it does is against a threshold above R); else the
+                # settle goes on (these cycles are two of it)
+                wait = self.wait
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == REACH_CYCLES):
+                    with m.If(self.ev_ready & self.reach_ok):
+                        m.d.sync += wait.eq(0)
+                        self.layer_done()
+                    with m.Else():
+                        m.d.sync += self.settle.eq(1)
+                        m.next = "WAIT"
         with m.State("EMIT"):
             # The last layer: until its last spike leaves the emitter's first stage (S + 2
             # cycles; what is left writes only the queue, which no layer reads). A layer that

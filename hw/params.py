@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ttfs.sim.core import CoreConfig
-from ttfs.sim.costmodel import EMIT_LEAD, EMIT_TAIL, SETTLE_CYCLES, WAIT_CYCLES
+from ttfs.sim.costmodel import EMIT_LEAD, EMIT_TAIL, REACH_CYCLES, SETTLE_CYCLES, WAIT_CYCLES
 from ttfs.sim.image.format import params_word, words_per_row
 from ttfs.sim.protocol import MAGIC, RECORD_HEAD, STATUS, VERSION
 
 __all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES", "SETTLE_CYCLES",
-           "bits", "counter_bounds", "counter_width"]
+           "REACH_CYCLES", "bits", "counter_bounds", "counter_width"]
 
 def bits(n: int) -> int:
     """Bits to hold the values ``0 .. n`` (at least 1)."""
@@ -93,6 +93,11 @@ class Widths:
         """Chunk bounds read and compared per cycle (``CoreConfig.chunk_bounds``); 0: the build
         keeps no chunk bounds and sweeps whole layers."""
         return self.config.chunk_bounds
+
+    @property
+    def reach(self) -> bool:
+        """The build runs the reach test after input event phases (``CoreConfig.reach_test``)."""
+        return self.config.reach_test
 
     @property
     def sw_bits(self) -> int:

@@ -71,6 +71,17 @@ leak first scans its chunk bounds against ``Theta_l[t]``, ``SW`` a cycle (``SCAN
 spike rows). After an event phase, ``DECIDE`` then costs its own cycle whether or not the layer
 fires. Every other term is as above; a leaky layer still sweeps every chunk.
 
+**The reach test** (a build with ``CoreConfig.reach_test``: the chunk-bound builds;
+``docs/microarchitecture.md``, "The reach test"): the core keeps ``R``, an upper bound of the
+first layer's potentials, raised by ``2**(B_w - 1) * K_1[t]`` per input event (the most one
+event can add; ``B_w`` the core's weight bits) and saturating at ``2**(B_V - 1)``. After an
+input event phase of the first layer (sweepable, without a leak) at step ``t``, when its table
+does not rise after ``t`` and ``R < Theta_1[e - 1]`` (``e`` the next input event's step;
+``Theta_1[T - 1]`` when there is none), no neuron of the layer can fire before its next events:
+the phase ends after ``REACH_CYCLES = 2`` cycles instead of ``Z' + 1`` (no settle, no
+``DECIDE``). Every bound compare made before the bound settles is then against a threshold
+above ``R``, so it decides as the settled bound would.
+
 Hardware counters::
 
     weight_reads    = sum E[t,l] * C_l                    one row chunk per integrate op
@@ -92,8 +103,8 @@ from ttfs.sim.core import CoreConfig, chunks
 from ttfs.sim.ir import QNet
 from ttfs.sim.reference import Activity
 
-__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "EMIT_LEAD", "EMIT_TAIL", "cost_hook", "cost",
-           "breakdown", "Breakdown", "summarize", "event_floor"]
+__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "REACH_CYCLES", "EMIT_LEAD", "EMIT_TAIL", "cost_hook",
+           "cost", "breakdown", "Breakdown", "summarize", "event_floor"]
 
 #: cycles the sequencer waits after the last op of a layer phase (the RTL's drain, which
 #: ``hw.core`` takes from here): the last fire mask leaves the neuron array 5 cycles after its
@@ -104,6 +115,11 @@ WAIT_CYCLES = 6
 #: (``hw.core``'s settle): the layer's bound is final 9 cycles after the phase's last op is
 #: issued (``hw.blocks.BOUND_STAGES`` after ``d_``, and the fold), where ``DECIDE`` reads it
 SETTLE_CYCLES = 8
+#: cycles the reach test (a build with ``CoreConfig.reach_test``) takes after an input event
+#: phase's end cycle: the threshold lookahead's reads at the next event's time are current two
+#: cycles after the fetch moved to it (``hw.core``'s ``REACH``); they are two of the settle's
+#: cycles when the test fails
+REACH_CYCLES = 2
 #: cycles ``EMIT`` takes for a layer that feeds another: the emission's lead over the next
 #: layer's event phase, which then reads each queue entry after it is written (the emission
 #: runs on under ``NEXT``, ``ENTER`` and ``INTEG_Q``)
@@ -171,6 +187,15 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
         K = _firing_chunks(activity, S.shape, P)
     steps = int(activity.steps)
     T = qnet.time_steps
+    # the reach test: an upper bound of the first layer's potentials, raised by every input
+    # event by the most it can add (2**(weight_bits - 1) * K_1[t]), saturated at 2**(PB - 1)
+    reach_on = core.reach_test and sweepable[0] and not always[0]
+    reach = 0
+    if reach_on:
+        r_inc = np.broadcast_to(np.asarray(layers[0].kernel, dtype=np.int64), (T,)) << (
+            core.weight_bits - 1)
+        r_cap = 1 << (core.potential_bits - 1)
+        r_th = np.broadcast_to(np.asarray(layers[0].threshold, dtype=np.int64), (T,))
 
     ev_phase = sweep = drain = emit = seq = scan = 0
     clear = sum(C)
@@ -225,7 +250,21 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
             weight_reads += e * C[sel]
             if sel == 0 and e > 0 and not always[sel]:
                 seq += 1  # the stream phase's end: the cycle that sees a later event word
-            if e > 0 and sweepable[sel] and not always[sel]:
+            if sel == 0 and e > 0 and reach_on:
+                reach = min(reach + e * int(r_inc[t]), r_cap)
+                later = ev_steps[ev_steps > t]
+                gap_t = int(later[0]) - 1 if later.size else T - 1
+                # the reach test: the table does not rise after t and the bound cannot reach
+                # the lowest threshold up to the next event's step (or the last step): the
+                # layer fires nowhere before its next events, and its bound need not settle
+                reached = rise[0] > t or reach >= int(r_th[gap_t])
+            else:
+                reached = True
+            if not reached:
+                if swept:
+                    raise ValueError(f"layer 1 fires at step {t} above the reach test's bound")
+                drain += REACH_CYCLES
+            elif e > 0 and sweepable[sel] and not always[sel]:
                 # the bound settles (for layer 1 the phase's end is its first cycle); DECIDE
                 # sweeps or moves on
                 drain += SETTLE_CYCLES - (sel == 0)

@@ -40,6 +40,12 @@ core (the skip of a layer or chunk whose neurons cannot fire at a step):
     no input event; with ``fire_once`` a fired neuron stays far above the threshold.
 ``leaky``
     every layer leaks (``leak_shift`` 1..4), constant or falling thresholds, both readouts.
+``reach``
+    the reach test's decisions (a core with chunk bounds): the first layer's table holds, over
+    an input window, levels at whole multiples of what one event can add at most
+    (``2**(weight_bits-1)`` times a kernel of 1) give or take one, and falls after it; some
+    tables rise within the window or again after it; small kernels, and samples of a few events
+    at a few steps, so the test's bound lands below, on and above the thresholds.
 
 Every family draws the reset of each layer from all modes the limits allow, both readouts and
 early exit (as in ``classic``). :data:`DEFAULT_MIX` gives each family its share of seeds; a
@@ -534,6 +540,84 @@ def _leaky_qnet(rng, lim: _Limits, lanes: int) -> QNet:
     return QNet(sizes[0], T, tuple(layers), wb, pb, readout, early_exit)
 
 
+# -- reach -------------------------------------------------------------------------------------
+
+
+def _reach_table(rng, T: int, unit: int, pb: int) -> np.ndarray:
+    """The first layer's table for the reach test: over an input window of ``k`` steps,
+    non-increasing levels at whole multiples of ``unit`` (the most one event of kernel 1 adds,
+    as the test counts it) give or take one, so the test's bound lands below, on and above
+    them; falling after the window so that the layer fires. In about a third of the tables the
+    levels rise within the window or the table rises again after it (the test then cannot
+    pass before the last rise)."""
+    k = int(rng.integers(1, max(2, T)))
+    m = int(rng.integers(1, 13))
+    d = int(rng.choice([-1, 0, 0, 0, 1]))
+    rising = rng.random() < 0.15
+    levels = np.empty(k, dtype=np.int64)
+    for t in range(k):
+        levels[t] = m * unit + d
+        if rng.random() < 0.3:  # the next level
+            m = m + 1 if rising else max(1, m - 1)
+            d = int(rng.choice([-1, 0, 0, 0, 1]))
+    low = max(1, int(levels[-1]))
+    after = np.rint(np.linspace(int(rng.integers(1, low + 1)), 1, T - k)).astype(np.int64)
+    table = np.concatenate([levels, after])
+    if rng.random() < 0.2 and T - k > 2:  # rises again after the window
+        j = int(rng.integers(k + 1, T))
+        table[j:] = table[j:] + (np.arange(T - j) + 1) * max(1, unit // 4)
+    return _th(table, pb)
+
+
+def _reach_qnet(rng, lim: _Limits, lanes: int) -> QNet:
+    T = _steps(rng, lim, 4)
+    sizes = _sizes(rng, lim)
+    pb = _pb(rng, lim, [6, 8, 10, 12, 16])
+    # the widest weights: the test counts an event as the most the core's weight width allows
+    wb = min(pb, lim.max_weight_bits)
+    readout, early_exit = _readout(rng)
+    unit = 1 << (wb - 1)
+    shapes, shares = list(TABLE_SHAPES), np.array(list(TABLE_SHAPES.values()))
+    layers = []
+    for n, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        w = rng.integers(smin(wb), smax(wb) + 1, size=(a, b))
+        w = np.clip(w + int(rng.integers(0, max(1, smax(wb) // 2) + 1)), smin(wb), smax(wb))
+        r = rng.random()
+        if r < 0.5:
+            kernel = 1
+        elif r < 0.75:
+            kernel = int(rng.integers(0, min(3, lim.max_kernel) + 1))
+        else:
+            kernel = rng.integers(0, min(3, lim.max_kernel) + 1, size=T)
+        if n == 0:
+            threshold = _reach_table(rng, T, unit, pb)
+        else:
+            th_hi = max(1, min(smax(pb), smax(wb) * max(1, a // 2)))
+            threshold = _table(rng, str(rng.choice(shapes, p=shares)), T, th_hi, pb)
+        layers.append(Layer(w, threshold, kernel, _leak_shift(rng, lim, pb, 0.1),
+                            _reset(rng, lim)))
+    return QNet(sizes[0], T, tuple(layers), wb, pb, readout, early_exit)
+
+
+def _sparse_events(rng, qnet: QNet, n_samples: int) -> EventSet:
+    """A few events at a few steps, mostly early (the reach test's bound grows by one event's
+    most at a time); some samples dense, some empty."""
+    def draw(rng, T, n, r):
+        if r < 0.06:
+            return _EMPTY
+        if r < 0.2:
+            return _mask_events(rng, T, n, 0.5 * rng.random())
+        n_steps = int(rng.integers(1, min(T, 5) + 1))
+        end = T if r > 0.8 else max(1, (2 * T) // 3)
+        steps = rng.choice(end, size=min(n_steps, end), replace=False)
+        rows = [(int(t), int(i)) for t in steps
+                for i in rng.choice(n, size=1 + int(n > 1 and rng.random() < 0.25),
+                                    replace=False)]
+        return np.array(sorted(rows), dtype=np.int64).reshape(-1, 2)
+
+    return _samples(rng, qnet, n_samples, draw)
+
+
 # -- the registry ------------------------------------------------------------------------------
 
 
@@ -557,12 +641,13 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("chunks", _chunks_qnet, _classic_events),
     Family("far_above", _far_above_qnet, _burst_events),
     Family("leaky", _leaky_qnet, _classic_events, needs=("leak",)),
+    Family("reach", _reach_qnet, _sparse_events),
 )}
 
 #: The share of seeds each family gets in :func:`random_case` (and so in
 #: ``benchmarks/diff_random.py``) when no family is named.
 DEFAULT_MIX: dict[str, float] = {
-    "classic": 0.32,
+    "classic": 0.24,
     "at_threshold": 0.12,
     "push_back": 0.10,
     "tables": 0.12,
@@ -570,6 +655,7 @@ DEFAULT_MIX: dict[str, float] = {
     "chunks": 0.10,
     "far_above": 0.08,
     "leaky": 0.08,
+    "reach": 0.08,
 }
 
 #: Mixed into the family seed so that the family draw is independent of the case's own draws

@@ -33,8 +33,8 @@ def _first_difference(exp, got) -> str | None:
 
 
 def _check(seed: int, idle: float = 0.0, backpressure: float = 0.0, n_samples: int = 4,
-           core=None):
-    case = random_case(seed, n_samples=n_samples, core=core)
+           core=None, family=None):
+    case = random_case(seed, n_samples=n_samples, core=core, family=family)
     image = pack(case.qnet, case.events, case.core)
     got = AmaranthBackend(idle=idle, backpressure=backpressure, seed=seed).run(image, trace=True)
     exp = run(case.qnet, case.events, trace=True, cost=cost_hook(case.core))
@@ -59,6 +59,16 @@ def test_amaranth_core_partial_sweeps_equal_reference(seed):
     name, sw = CHUNK_BUILDS[seed % len(CHUNK_BUILDS)]
     core = dataclasses.replace(COSIM_CORES[name], chunk_bounds=sw)
     _check(seed, core=core, idle=0.3 if seed % 2 else 0.0, backpressure=0.3 if seed % 2 else 0.0)
+
+
+@pytest.mark.parametrize("seed", range(300, 312))
+def test_amaranth_core_reach_test_equals_reference(seed):
+    # the reach family on the chunk-bound builds: input phases whose bound stays below, lands
+    # on or passes the first layer's thresholds, tables that rise again (the reach test)
+    name, sw = CHUNK_BUILDS[seed % len(CHUNK_BUILDS)]
+    core = dataclasses.replace(COSIM_CORES[name], chunk_bounds=sw)
+    _check(seed, core=core, family="reach", idle=0.3 if seed % 2 else 0.0,
+           backpressure=0.3 if seed % 2 else 0.0)
 
 
 @pytest.mark.parametrize("seed", range(100, 106))

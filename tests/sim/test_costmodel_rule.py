@@ -11,6 +11,7 @@ from ttfs.sim.core import CoreConfig
 from ttfs.sim.costmodel import (
     EMIT_LEAD,
     EMIT_TAIL,
+    REACH_CYCLES,
     SETTLE_CYCLES,
     WAIT_CYCLES,
     breakdown,
@@ -250,3 +251,63 @@ def test_costmodel_partial_sweep_at_a_step_without_events():
     assert (b.sweep, b.scan) == (1, 2)  # chunk 1 of 2, after a scan of two cycles
     whole = _one(net, [[0, 0]])
     assert res.cycles == whole.cycles - 2 + 2 + 1  # scan 2 + K 1 in place of C 2
+
+
+def test_costmodel_reach_test_by_hand():
+    # one input -> 3 neurons on 2 lanes (C = 2), with chunk bounds (G = 2): the reach test
+    # runs. Input events at t = 0 and 2; each raises R by 2**(8-1) * K = 128. After t = 0,
+    # R = 128 is below Theta[1] (the lowest threshold before the next event's step): the phase
+    # ends after REACH_CYCLES. After t = 2 there is no later event and R = 256 reaches
+    # Theta[7] = 1: the bound settles and DECIDE runs. Neuron 0 (potential 2) fires at t = 4.
+    core = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64,
+                      weight_depth=64, chunk_bounds=1)
+    assert core.reach_test and not CORE.reach_test
+    C, G, K = 2, 2, 1
+
+    def cycles(th):
+        res = _one(QNet(1, 8, (Layer([[1, 0, 0]], th),)), [[0, 0], [2, 0]], core)
+        assert res.trace.tolist() == [[1, 4, 0]]
+        return res.cycles
+
+    t0_settled = 2 + C + 1 + Z1 + 1 + 1   # NEXT, ENTER, events, phase end, settle, DECIDE, NEXT
+    t0_reach = 2 + C + 1 + REACH_CYCLES + 1
+    rest = (2 + C + 1 + Z1 + 1 + 1        # t = 2: the test fails, the bound settles
+            + 1                           # t = 3: nothing can fire (Theta 300), NEXT only
+            + 2 + G + K + WAIT_CYCLES + 1 + EMIT_TAIL + 1)  # t = 4: scan, sweep, the spike
+    head = C + 1                          # clear, STEP
+    assert cycles([300, 300, 300, 300, 1, 1, 1, 1]) == head + t0_reach + rest
+    # R equal to the threshold is not below it
+    assert cycles([300, 128, 128, 128, 1, 1, 1, 1]) == head + t0_settled + rest
+    assert cycles([300, 129, 129, 129, 1, 1, 1, 1]) == head + t0_reach + rest
+    # a table that rises after t: no test passes before its last rise (and t = 1 is visited:
+    # a table that rises after t + 1 may be reached before the next event)
+    assert cycles([300, 200, 300, 300, 1, 1, 1, 1]) == head + t0_settled + 1 + rest
+    # a layer with a leak sweeps after every event phase: no reach test
+    leaky = QNet(1, 8, (Layer([[1, 0, 0]], [300, 300, 300, 300, 1, 1, 1, 1], 1, 1),))
+    res = _one(leaky, [[0, 0], [2, 0]], core)
+    whole = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64,
+                       weight_depth=64)
+    assert (breakdown(core, leaky, res.activity)[1].drain
+            == breakdown(whole, leaky, res.activity)[1].drain)
+
+
+def test_costmodel_reach_test_counts_every_event_and_saturates():
+    core = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64,
+                      weight_depth=64, chunk_bounds=2)
+    net = QNet(2, 8, (Layer([[1, 0, 0], [1, 0, 0]], [300, 300, 300, 300, 1, 1, 1, 1],
+                            [1, 2, 1, 1, 1, 1, 1, 1]),))
+    # two events at t = 1 with K = 2: R = 512, above Theta[2] = 300 -> settled
+    two = _one(net, [[1, 0], [1, 1], [3, 0]], core)
+    one = _one(net, [[1, 0], [3, 0]], core)
+    _, b2 = breakdown(core, net, two.activity)
+    _, b1 = breakdown(core, net, one.activity)
+    assert b1.drain == REACH_CYCLES + Z1 + WAIT_CYCLES  # t = 1 passes (R 256), t = 3 settles
+    assert b2.drain == Z1 + Z1 + WAIT_CYCLES
+    # R saturates at 2**(PB - 1): on an 8-bit core one event of kernel 1 already reaches it,
+    # above every threshold (at most 127)
+    small = CoreConfig(lanes=2, potential_bits=8, max_neurons=8, max_layers=2,
+                       max_time_steps=64, weight_depth=64, chunk_bounds=2)
+    net8 = QNet(1, 8, (Layer([[1, 0, 0]], [127, 127, 127, 127, 1, 1, 1, 1]),),
+                potential_bits=8)
+    res = _one(net8, [[0, 0], [2, 0]], small)
+    assert breakdown(small, net8, res.activity)[1].drain == Z1 + Z1 + WAIT_CYCLES

@@ -332,3 +332,36 @@ def test_leaky_family_leaks_in_every_layer_and_spikes():
         assert all(layer.leak_shift > 0 for layer in case.qnet.layers)
         spiking += any(len(p["trace"]) for p in case_probes(case))
     assert spiking >= 0.5 * 30
+
+
+def reach_decisions(qnet, events, weight_bits: int) -> Counter:
+    """What the reach test (docs/microarchitecture.md) decides after each input step of a
+    sample, transcribed from the doc: ``R`` grows by ``2**(weight_bits-1) * K_1[t]`` per event
+    (saturating at ``2**(PB-1)``); ``rises``: the first layer's table rises after ``t``;
+    ``below`` / ``equal`` / ``above``: ``R`` against the lowest threshold up to the next
+    event's step."""
+    layer, T = qnet.layers[0], qnet.time_steps
+    th, kern = layer.threshold, layer.kernel
+    up = np.flatnonzero(np.diff(th) > 0)
+    rise = int(up[-1]) + 1 if up.size else 0
+    cap, r, out = 1 << (qnet.potential_bits - 1), 0, Counter()
+    steps = sorted(set(events[:, 0].tolist()))
+    for i, t in enumerate(steps):
+        r = min(r + int((events[:, 0] == t).sum()) * (int(kern[t]) << (weight_bits - 1)), cap)
+        g = int(th[steps[i + 1] - 1 if i + 1 < len(steps) else T - 1])
+        out["rises" if rise > t else "below" if r < g else "equal" if r == g else "above"] += 1
+    return out
+
+
+@pytest.mark.parametrize("core", [None, COSIM_CORES["p3"], COSIM_CORES["p4"]])
+def test_reach_family_puts_the_reach_bound_below_on_and_above_the_thresholds(core):
+    seen = Counter()
+    for seed in range(60):
+        case = random_case(seed, n_samples=4, family="reach", core=core)
+        assert case.qnet.weight_bits == min(case.qnet.potential_bits, case.core.weight_bits)
+        found = Counter()
+        for s in case.events.samples:
+            found += reach_decisions(case.qnet, s, case.core.weight_bits)
+        seen.update(found.keys())
+    assert seen["below"] >= 0.3 * 60 and seen["above"] >= 0.3 * 60, seen
+    assert seen["equal"] >= 3 and seen["rises"] >= 3, seen
