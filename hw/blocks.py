@@ -169,25 +169,23 @@ class ParameterTables(wiring.Component):
     ``Cat(t, layer)``: two block RAMs written by the loader and read by the neuron array for
     every op (so ops of different layers and steps can follow each other without a bubble).
 
-    Latency 1; one read and one write per table per cycle. A build with the reach test
-    (``Widths.reach``) has a second read port on the kernel table, for the sequencer's
-    ``K_1[t]`` (``k0_addr``, ``k0``).
+    Latency 1; one read and one write per table per cycle, and a second read port on the
+    kernel table for the sequencer's reach test (``K_1[t]``: ``k0_addr``, ``k0``).
 
-    Members: ``th_en/th_addr/th_data``, ``k_en/k_addr/k_data`` (writes); ``r_addr``, ``th``, ``k``.
+    Members: ``th_en/th_addr/th_data``, ``k_en/k_addr/k_data`` (writes); ``r_addr``, ``th``, ``k``;
+    ``k0_addr``, ``k0``.
     """
 
     def __init__(self, widths: Widths):
         self._w = widths
         ab = _addr_bits(widths.table_depth)
         self._ab = ab
-        members = {
+        super().__init__({
             "th_en": In(1), "th_addr": In(ab), "th_data": In(widths.PB - 1 or 1),
             "k_en": In(1), "k_addr": In(ab), "k_data": In(widths.KB),
             "r_addr": In(ab), "th": Out(widths.PB - 1 or 1), "k": Out(widths.KB),
-        }
-        if widths.reach:
-            members.update({"k0_addr": In(ab), "k0": Out(widths.KB)})
-        super().__init__(members)
+            "k0_addr": In(ab), "k0": Out(widths.KB),
+        })
 
     def elaborate(self, platform):
         m = Module()
@@ -203,7 +201,7 @@ class ParameterTables(wiring.Component):
             rp = mem.read_port()
             m.d.comb += [wp.en.eq(en), wp.addr.eq(addr), wp.data.eq(data),
                          rp.addr.eq(self.r_addr), out.eq(guarded_read(m, w, wp, rp, name))]
-            if name == "k" and w.reach:
+            if name == "k":
                 rp0 = mem.read_port()
                 m.d.comb += [rp0.addr.eq(self.k0_addr),
                              self.k0.eq(guarded_read(m, w, wp, rp0, "k0"))]

@@ -50,7 +50,7 @@ __all__ = ["NeuronCore", "STATES", "core_signature"]
 #: sequencer states, in the order of a sample
 STATES = ("IDLE", "LOAD", "CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP",
           "WAIT", "DECIDE", "EMIT", "FINISH", "RD_ADDR", "RD_LOAD", "RD_LANE", "ABORT",
-          "RESULT", "SCAN", "SWEEP_M", "REACH")  # the last three on a build with chunk bounds
+          "RESULT", "SCAN", "SWEEP_M")  # the last two on a build with chunk bounds
 
 
 def core_signature(trace: bool = False) -> wiring.Signature:
@@ -257,8 +257,6 @@ class _Counters:
                        "DECIDE", "EMIT", "RD_ADDR", "RD_LOAD", "RD_LANE")
         if self._w.SW:
             busy_states += ("SCAN", "SWEEP_M")
-        if self._w.reach:
-            busy_states += ("REACH",)
         in_busy = Const(0)
         for s in busy_states:
             in_busy = in_busy | fsm.ongoing(s)
@@ -366,35 +364,35 @@ class _Sequencer:
         self.traced = "trace" in self.eq.signature.members
         if w.SW:
             self._scan_registers()
-        if w.reach:
-            self._reach_registers(b.tb)
+        self._reach_registers(b.tb)
 
     def _reach_registers(self, tb) -> None:
-        """A build with the reach test (docs/microarchitecture.md, "The reach test"): ``R``, an
-        upper bound of the first layer's potentials (``reach``, with ``reach_sat`` for values
-        of ``2**(PB - 1)`` and more), raised by every input event by the most it can add,
-        ``2**(WB - 1) * K_1[t]`` (``r_inc``, from the kernel table's second read port at
-        ``t``, registered: current from the cycle after ``ENTER``)."""
+        """The reach test's registers (docs/microarchitecture.md, "The reach test"): ``R``, an
+        upper bound of the first layer's potentials, raised by every input event by the most it
+        can add, ``2**(WB - 1) * K_1[t]`` (``K_1[t]`` from the kernel table's second read port
+        at ``t``, registered: current from the cycle after ``ENTER``). ``R`` is a whole
+        multiple of ``2**(WB - 1)``: ``reach`` holds ``R >> (WB - 1)``, and ``reach_sat``
+        ``R >= 2**(PB - 1)``, above every threshold."""
         m, w = self._m, self._w
         vb = w.PB - 1 or 1
         m.d.comb += tb.k0_addr.eq(self.t)
-        self.r_inc = Signal(w.KB + w.WB - 1)
-        m.d.sync += self.r_inc.eq(tb.k0 << (w.WB - 1))
-        self.reach = Signal(vb)
+        self.r_inc = Signal(w.KB)
+        m.d.sync += self.r_inc.eq(tb.k0)
+        self.r_lo = min(w.WB - 1, vb)  # R's low bits, always 0
+        self.reach = Signal(max(1, vb - self.r_lo))
         self.reach_sat = Signal()
         # registered in registered_facts: R is below the lowest threshold of the first layer
-        # up to the next event's step and its table does not rise after t
+        # up to the next event's step, its table does not rise after t, and the layer in
+        # hand is the first
         self.reach_ok = Signal()
 
     def reach_add(self) -> None:
-        """(A build with the reach test) an input event raises ``R``."""
-        if not self._w.reach:
-            return
-        vb = self._w.PB - 1 or 1
-        total = Signal(max(vb, len(self.r_inc)) + 1)
+        """An input event raises ``R``."""
+        hi = len(self.reach) if self._w.PB - 1 > self.r_lo else 0
+        total = Signal(max(hi, len(self.r_inc)) + 1)
         self._m.d.comb += total.eq(self.reach + self.r_inc)
-        self._m.d.sync += [self.reach.eq(total[:vb]),
-                           self.reach_sat.eq(self.reach_sat | (total[vb:] != 0))]
+        self._m.d.sync += [self.reach.eq(total[:len(self.reach)]),
+                           self.reach_sat.eq(self.reach_sat | (total[hi:] != 0))]
 
     def _scan_registers(self) -> None:
         """A build with chunk bounds: the scan's registers (docs/microarchitecture.md, "Partial
@@ -524,9 +522,12 @@ class _Sequencer:
             falls2 = Signal(name=f"falls2_{k}")
             m.d.sync += [gap_ok.eq(gap > bound), falls1.eq(rise <= t + 1),
                          falls2.eq(rise <= t + 2)]
-            if k == 0 and w.reach:
-                # the reach test's compare, like gap_ok (current when ev_ready is)
-                m.d.sync += self.reach_ok.eq(~self.reach_sat & (gap > self.reach) & (rise <= t))
+            if k == 0:
+                # the reach test's compare, like gap_ok (current when ev_ready is): R below
+                # the gap's threshold, R's low bits being 0
+                r_full = Cat(Const(0, self.r_lo), self.reach)[:vb]
+                m.d.sync += self.reach_ok.eq(~self.reach_sat & (gap > r_full) & (rise <= t)
+                                             & (self.l == 0))
             m.d.comb += [self.need_next[k].eq(self.started & (bound >= la.th_next[sl])),
                          self.need_ev[k].eq(self.started & (bound >= la.th_ev[sl]))]
             jump_ok = jump_ok & (~self.sweepable[k] | (Mux(inc_r, falls2, falls1) & gap_ok))
@@ -608,14 +609,6 @@ class _Sequencer:
         self._m.d.sync += [self.wait.eq(waited), self.settle.eq(1)]
         self._m.d.comb += self.eq.q_clear.eq(1)
         self._m.next = "WAIT"
-
-    def to_reach(self) -> None:
-        """(A build with the reach test) after the first layer's input event phase: the reach
-        test, then the end of the phase or the rest of the settle (this cycle, the phase's end,
-        is the settle's first). The queue is emptied as :meth:`to_settle` does."""
-        self._m.d.sync += self.wait.eq(1)
-        self._m.d.comb += self.eq.q_clear.eq(1)
-        self._m.next = "REACH"
 
     @contextmanager
     def unless_emit_stall(self):
@@ -735,8 +728,7 @@ class _Sequencer:
                 m.d.sync += [k.eq(0) for k in cnt.cnt.values()]
                 m.d.sync += [cnt.spikes[k].eq(0) for k in range(self._w.ML)]
                 m.d.comb += self.na.bound_clear.eq(1)
-                if self._w.reach:
-                    m.d.sync += [self.reach.eq(0), self.reach_sat.eq(0)]
+                m.d.sync += [self.reach.eq(0), self.reach_sat.eq(0)]
                 m.d.sync += [cnt.first_found.eq(0), self.need_cur.eq(0),
                              self.out_spiked.eq(0), self.cl.eq(0), self.cl_cm1.eq(self.cm1[0]),
                              self.c.eq(0), self.cl_cm2.eq(self.cm2[0]), self.c_zero.eq(1),
@@ -887,10 +879,9 @@ class _Sequencer:
             with m.Elif(self.cur_sweepable & self.cur_leaky):
                 self.start_sweep()
             with m.Elif(self.cur_sweepable):
-                if w.reach:
-                    self.to_reach()
-                else:
-                    self.to_settle(waited=1)  # this cycle (the phase's end) is one of them
+                # this cycle (the phase's end) is one of them; the reach test in WAIT may end
+                # the phase REACH_CYCLES later
+                self.to_settle(waited=1)
             with m.Else():
                 # nothing to sweep, nothing to emit: the phase ends here (integrate ops need
                 # no drain; the readout waits in FINISH for the last write-back)
@@ -938,6 +929,14 @@ class _Sequencer:
                 with m.If(wait == SETTLE_CYCLES - 1):
                     m.d.sync += [wait.eq(0), self.settle.eq(0)]
                     m.next = "DECIDE"
+                # the reach test, REACH_CYCLES after a first-layer input phase's end (the first
+                # layer settles only after one), when the lookahead's reads at the next event's
+                # time are current: the layer cannot reach a threshold before its next events,
+                # so the phase ends (its bound need not settle: every compare of it until then
+                # is against a threshold above R)
+                with m.Elif((wait == REACH_CYCLES) & self.ev_ready & self.reach_ok):
+                    m.d.sync += [wait.eq(0), self.settle.eq(0)]
+                    self.layer_done()
             with m.Elif(wait == WAIT_CYCLES - 1):
                 m.d.sync += wait.eq(0)
                 with m.If(self.swept & eq.pending):
@@ -968,22 +967,6 @@ class _Sequencer:
                     self.start_sweep()
             with m.Else():
                 self.layer_done()
-        if w.reach:
-            with m.State("REACH"):
-                # REACH_CYCLES cycles after the phase's end, when the lookahead's reads at the
-                # next event's time are current (ev_ready): the phase ends when the first layer
-                # cannot reach a threshold before its next events (its bound need not settle:
-                # every compare of it before it does is against a threshold above R); else the
-                # settle goes on (these cycles are two of it)
-                wait = self.wait
-                m.d.sync += wait.eq(wait + 1)
-                with m.If(wait == REACH_CYCLES):
-                    with m.If(self.ev_ready & self.reach_ok):
-                        m.d.sync += wait.eq(0)
-                        self.layer_done()
-                    with m.Else():
-                        m.d.sync += self.settle.eq(1)
-                        m.next = "WAIT"
         with m.State("EMIT"):
             # The last layer: until its last spike leaves the emitter's first stage (S + 2
             # cycles; what is left writes only the queue, which no layer reads). A layer that

@@ -95,11 +95,6 @@ class Widths:
         return self.config.chunk_bounds
 
     @property
-    def reach(self) -> bool:
-        """The build runs the reach test after input event phases (``CoreConfig.reach_test``)."""
-        return self.config.reach_test
-
-    @property
     def sw_bits(self) -> int:
         """``log2(SW)``: a chunk's bank is its low ``sw_bits`` bits, its group the rest."""
         return max(0, self.SW - 1).bit_length()

@@ -19,10 +19,8 @@ by potential (``max_potential``).
 ``chunk_bounds`` (optional, default ``0``) is 0, or the number of chunk bounds (a power of two,
 1..16) the core reads and compares per cycle. With it the core keeps, beside each layer's bound,
 the bound of every chunk, and a layer without a leak sweeps only the chunks that fire at a step
-(it first scans the chunk bounds, ``chunk_bounds`` a cycle); 0: whole-layer sweeps. A build
-with chunk bounds also runs the *reach test* (``CoreConfig.reach_test``): an input event phase
-after which the first layer provably cannot fire before its next events skips the wait for
-its bound. Both change cycles and the membrane counters, never a result.
+(it first scans the chunk bounds, ``chunk_bounds`` a cycle); 0: whole-layer sweeps. It changes
+cycles and the membrane counters, never a result.
 """
 
 from __future__ import annotations
@@ -113,14 +111,6 @@ class CoreConfig:
             raise ConfigError(
                 f"core chunk_bounds must be 0 or a power of two in 1..16, not {cb}"
             )
-
-    @property
-    def reach_test(self) -> bool:
-        """The build tests, at the end of each input event phase, whether the first layer can
-        reach a threshold before its next events (docs/microarchitecture.md, "The reach
-        test"), and skips the wait for its bound when it cannot: the builds with chunk
-        bounds."""
-        return self.chunk_bounds > 0
 
     @property
     def max_chunks(self) -> int:

@@ -41,6 +41,8 @@ and the cycles that consume the end word and any events after an early exit)::
                + Z'             if E > 0, sweepable,        when the layer fires); Z' = Z - 1
                                   not leaky, swept          for layer 1 (its phase-end cycle
                                                             is the first of the Z), Z else
+                                                            (a layer-1 phase that passes the
+                                                            reach test, below: 2 instead)
                + C_l + W        if swept                  sweep one chunk a cycle, drain
                                                             (with chunk bounds and no leak:
                                                             G_l + K[t,l] + W, and DECIDE
@@ -71,16 +73,15 @@ leak first scans its chunk bounds against ``Theta_l[t]``, ``SW`` a cycle (``SCAN
 spike rows). After an event phase, ``DECIDE`` then costs its own cycle whether or not the layer
 fires. Every other term is as above; a leaky layer still sweeps every chunk.
 
-**The reach test** (a build with ``CoreConfig.reach_test``: the chunk-bound builds;
-``docs/microarchitecture.md``, "The reach test"): the core keeps ``R``, an upper bound of the
-first layer's potentials, raised by ``2**(B_w - 1) * K_1[t]`` per input event (the most one
-event can add; ``B_w`` the core's weight bits) and saturating at ``2**(B_V - 1)``. After an
-input event phase of the first layer (sweepable, without a leak) at step ``t``, when its table
-does not rise after ``t`` and ``R < Theta_1[e - 1]`` (``e`` the next input event's step;
-``Theta_1[T - 1]`` when there is none), no neuron of the layer can fire before its next events:
-the phase ends after ``REACH_CYCLES = 2`` cycles instead of ``Z' + 1`` (no settle, no
-``DECIDE``). Every bound compare made before the bound settles is then against a threshold
-above ``R``, so it decides as the settled bound would.
+**The reach test** (``docs/microarchitecture.md``, "The reach test"): the core keeps ``R``, an
+upper bound of the first layer's potentials, raised by ``2**(B_w - 1) * K_1[t]`` per input event
+(the most one event can add; ``B_w`` the core's weight bits) and saturating at ``2**(B_V - 1)``.
+After an input event phase of the first layer (sweepable, without a leak) at step ``t``, when
+its table does not rise after ``t`` and ``R < Theta_1[e - 1]`` (``e`` the next input event's
+step; ``Theta_1[T - 1]`` when there is none), no neuron of the layer can fire before its next
+events: the phase ends ``REACH_CYCLES = 2`` cycles after its end cycle instead of ``Z' + 1``
+(no settle, no ``DECIDE``). Every bound compare made before the bound settles is then against a
+threshold above ``R``, so it decides as the settled bound would.
 
 Hardware counters::
 
@@ -115,10 +116,10 @@ WAIT_CYCLES = 6
 #: (``hw.core``'s settle): the layer's bound is final 9 cycles after the phase's last op is
 #: issued (``hw.blocks.BOUND_STAGES`` after ``d_``, and the fold), where ``DECIDE`` reads it
 SETTLE_CYCLES = 8
-#: cycles the reach test (a build with ``CoreConfig.reach_test``) takes after an input event
-#: phase's end cycle: the threshold lookahead's reads at the next event's time are current two
-#: cycles after the fetch moved to it (``hw.core``'s ``REACH``); they are two of the settle's
-#: cycles when the test fails
+#: cycles the reach test takes after an input event phase's end cycle: the threshold
+#: lookahead's reads at the next event's time are current two cycles after the fetch moved to it
+#: (``hw.core``'s settle ``WAIT`` tests then); they are two of the settle's cycles when the test
+#: fails
 REACH_CYCLES = 2
 #: cycles ``EMIT`` takes for a layer that feeds another: the emission's lead over the next
 #: layer's event phase, which then reads each queue entry after it is written (the emission
@@ -189,7 +190,7 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     T = qnet.time_steps
     # the reach test: an upper bound of the first layer's potentials, raised by every input
     # event by the most it can add (2**(weight_bits - 1) * K_1[t]), saturated at 2**(PB - 1)
-    reach_on = core.reach_test and sweepable[0] and not always[0]
+    reach_on = sweepable[0] and not always[0]
     reach = 0
     if reach_on:
         r_inc = np.broadcast_to(np.asarray(layers[0].kernel, dtype=np.int64), (T,)) << (

@@ -61,11 +61,14 @@ def test_amaranth_core_partial_sweeps_equal_reference(seed):
     _check(seed, core=core, idle=0.3 if seed % 2 else 0.0, backpressure=0.3 if seed % 2 else 0.0)
 
 
+REACH_BUILDS = [("p1", 0), ("p3", 2), ("p4", 4), ("p8", 0), ("p4", 16), ("p8", 2)]
+
+
 @pytest.mark.parametrize("seed", range(300, 312))
 def test_amaranth_core_reach_test_equals_reference(seed):
-    # the reach family on the chunk-bound builds: input phases whose bound stays below, lands
-    # on or passes the first layer's thresholds, tables that rise again (the reach test)
-    name, sw = CHUNK_BUILDS[seed % len(CHUNK_BUILDS)]
+    # the reach family: input phases whose bound stays below, lands on or passes the first
+    # layer's thresholds, tables that rise again (the reach test), with and without chunk bounds
+    name, sw = REACH_BUILDS[seed % len(REACH_BUILDS)]
     core = dataclasses.replace(COSIM_CORES[name], chunk_bounds=sw)
     _check(seed, core=core, family="reach", idle=0.3 if seed % 2 else 0.0,
            backpressure=0.3 if seed % 2 else 0.0)

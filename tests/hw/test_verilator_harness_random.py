@@ -114,7 +114,8 @@ def test_verilator_empty_and_dense_samples(backends):
     check_equal(_expected(q, events, core), got, backend="verilator",
                 label="empty and dense samples")
     assert got[0].counters.input_events == 0
-    assert got[1].counters.input_events == len(dense)
+    # every input event up to the last step run (an early exit ends the sample sooner)
+    assert got[1].counters.input_events == int((dense[:, 0] < got[1].steps).sum()) > 0
 
 
 def test_verilator_parallel_models_equal_reference():

@@ -254,14 +254,13 @@ def test_costmodel_partial_sweep_at_a_step_without_events():
 
 
 def test_costmodel_reach_test_by_hand():
-    # one input -> 3 neurons on 2 lanes (C = 2), with chunk bounds (G = 2): the reach test
-    # runs. Input events at t = 0 and 2; each raises R by 2**(8-1) * K = 128. After t = 0,
-    # R = 128 is below Theta[1] (the lowest threshold before the next event's step): the phase
-    # ends after REACH_CYCLES. After t = 2 there is no later event and R = 256 reaches
-    # Theta[7] = 1: the bound settles and DECIDE runs. Neuron 0 (potential 2) fires at t = 4.
+    # one input -> 3 neurons on 2 lanes (C = 2), with chunk bounds (G = 2). Input events at
+    # t = 0 and 2; each raises R by 2**(8-1) * K = 128. After t = 0, R = 128 is below Theta[1]
+    # (the lowest threshold before the next event's step): the phase ends after REACH_CYCLES.
+    # After t = 2 there is no later event and R = 256 reaches Theta[7] = 1: the bound settles
+    # and DECIDE runs. Neuron 0 (potential 2) fires at t = 4.
     core = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64,
                       weight_depth=64, chunk_bounds=1)
-    assert core.reach_test and not CORE.reach_test
     C, G, K = 2, 2, 1
 
     def cycles(th):
@@ -282,6 +281,12 @@ def test_costmodel_reach_test_by_hand():
     # a table that rises after t: no test passes before its last rise (and t = 1 is visited:
     # a table that rises after t + 1 may be reached before the next event)
     assert cycles([300, 200, 300, 300, 1, 1, 1, 1]) == head + t0_settled + 1 + rest
+    # the same on a core with whole-layer sweeps: the test saves Z' + 1 - 2 cycles there too
+    def whole(th):
+        return _one(QNet(1, 8, (Layer([[1, 0, 0]], th),)), [[0, 0], [2, 0]]).cycles
+
+    assert (whole([300, 128, 128, 128, 1, 1, 1, 1]) - whole([300, 300, 300, 300, 1, 1, 1, 1])
+            == Z1 + 1 - REACH_CYCLES)
     # a layer with a leak sweeps after every event phase: no reach test
     leaky = QNet(1, 8, (Layer([[1, 0, 0]], [300, 300, 300, 300, 1, 1, 1, 1], 1, 1),))
     res = _one(leaky, [[0, 0], [2, 0]], core)
