@@ -253,7 +253,7 @@ class _Counters:
         """The ``cycles`` counter: the cycles of the states that count (docs/microarchitecture.md,
         the cycle-cost rule) in which the sequencer does not stall."""
         m = self._m
-        busy_states = ("STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT",
+        busy_states = ("CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT",
                        "DECIDE", "EMIT", "RD_ADDR", "RD_LOAD", "RD_LANE")
         if self._w.SW:
             busy_states += ("SCAN", "SWEEP_M")
@@ -298,12 +298,7 @@ class _Sequencer:
         self.lc = Signal(w.layer_cnt)  # the first layer NEXT may pick
         self.c = Signal(w.chunk_cnt)
         self.q_idx = Signal(w.neuron_cnt)
-        self.cl = Signal(w.layer_idx)  # the clear's walk
-        self.clr_run = Signal()  # the clear's walk has writes left
-        # the clear's writes after the load (sum of the loaded layers' chunks), which every
-        # sample's membrane_writes starts from
-        self.clear_words = Signal(range(w.ML * w.MC + 1))
-        self.res_done = Signal()  # RESULT: the record has streamed
+        self.cl = Signal(w.layer_idx)  # CLEAR walk
         self.wait = Signal(range(max(WAIT_CYCLES, SETTLE_CYCLES) + 1))
         # the wait after an event phase of a layer that sweeps only where it fires: the bound
         # settles, then DECIDE sweeps or not
@@ -615,26 +610,6 @@ class _Sequencer:
         self._m.d.comb += self.eq.q_clear.eq(1)
         self._m.next = "WAIT"
 
-    def start_clear(self) -> None:
-        """Start the membrane clear's walk (one zero write per chunk of every loaded layer)."""
-        self._m.d.sync += [self.c.eq(0), self.cl.eq(0), self.cl_cm1.eq(self.cm1[0]),
-                           self.cl_cm2.eq(self.cm2[0]), self.c_zero.eq(1),
-                           self.c_end.eq(self.one[0]), self.clr_run.eq(1)]
-
-    def clear_step(self) -> None:
-        """One write of the clear's walk (in CLEAR after a load, in RESULT after a sample)."""
-        m, w = self._m, self._w
-        c, cl = self.c, self.cl
-        m.d.comb += [self.na.clr_en.eq(1), self.na.clr_addr.eq(Cat(c[:w.chunk_idx], cl))]
-        with m.If(self.c_end):
-            m.d.sync += [c.eq(0), cl.eq(cl + 1), self.cl_cm1.eq(Array(self.cm1)[cl + 1]),
-                         self.cl_cm2.eq(Array(self.cm2)[cl + 1]), self.c_zero.eq(1),
-                         self.c_end.eq(Array(self.one)[cl + 1])]
-            with m.If(cl == self.last_l):
-                m.d.sync += self.clr_run.eq(0)
-        with m.Else():
-            self.c_inc(self.cl_cm2)
-
     @contextmanager
     def unless_emit_stall(self):
         """The body of a state the emission runs under (NEXT, ENTER, INTEG_Q), frozen while the
@@ -754,16 +729,15 @@ class _Sequencer:
                 m.d.sync += [cnt.spikes[k].eq(0) for k in range(self._w.ML)]
                 m.d.comb += self.na.bound_clear.eq(1)
                 m.d.sync += [self.reach.eq(0), self.reach_sat.eq(0)]
-                # the membranes are clear already (the last sample's RESULT, or the load, cleared
-                # them); the clear's writes count in this sample's record
-                m.d.sync += cnt.cnt["membrane_writes"].eq(self.clear_words)
                 m.d.sync += [cnt.first_found.eq(0), self.need_cur.eq(0),
-                             self.out_spiked.eq(0), self.lc.eq(0), self.started.eq(0)]
+                             self.out_spiked.eq(0), self.cl.eq(0), self.cl_cm1.eq(self.cm1[0]),
+                             self.c.eq(0), self.cl_cm2.eq(self.cm2[0]), self.c_zero.eq(1),
+                             self.c_end.eq(self.one[0]), self.lc.eq(0)]
                 self.move_t(0, _T_ZERO)
                 m.d.sync += [self.steps.eq(ld.time_steps), self.status.eq(0),
                              self.status_ok.eq(self.image_ok)]
                 with m.If(self.image_ok):
-                    m.next = "STEP"
+                    m.next = "CLEAR"
                 with m.Else():
                     m.d.sync += self.status.eq(ld.status)
                     m.next = "ABORT"
@@ -772,29 +746,30 @@ class _Sequencer:
             with m.If(load.valid & ~self.load_last):
                 m.d.sync += self.load_last.eq(load.payload.last)
             with m.If(ld.done):
-                # clear the membranes of the loaded network (not a sample's cycles), once the
-                # registered facts of the new network (last_l) have followed the loader's
-                self.start_clear()
-                m.d.sync += [self.clear_words.eq(0), self.wait.eq(0)]
-                m.next = "CLEAR"
+                m.d.sync += self.idle_r.eq(1)
+                m.next = "IDLE"
 
     def _step_states(self) -> None:
         """CLEAR (the membranes), STEP (the next step), NEXT (the next layer with work at it)
         and ENTER (its descriptor into registers)."""
         m, w, ld, fe = self._m, self._w, self.ld, self.fe
-        l, lc, c = self.l, self.lc, self.c
+        l, lc, c, cl = self.l, self.lc, self.c, self.cl
         ev_error = self.ev_error
         with m.State("CLEAR"):
-            # after a load: the clear's walk (none when the image was refused), counted into
-            # clear_words, the writes each sample's record then starts from
-            with m.If(self.wait != 2):
-                m.d.sync += self.wait.eq(self.wait + 1)
-            with m.Elif(self.clr_run & self.image_ok):
-                self.clear_step()
-                m.d.sync += self.clear_words.eq(self.clear_words + 1)
+            m.d.comb += [self.na.clr_en.eq(1), self.na.clr_addr.eq(Cat(c[:w.chunk_idx], cl))]
+            self._cnt.bump("membrane_writes")
+            with m.If(ev_error):
+                m.next = "ABORT"
+            with m.Elif(self.c_end):
+                m.d.sync += [c.eq(0), cl.eq(cl + 1), self.cl_cm1.eq(Array(self.cm1)[cl + 1]),
+                             self.cl_cm2.eq(Array(self.cm2)[cl + 1]), self.c_zero.eq(1),
+                             self.c_end.eq(Array(self.one)[cl + 1])]
+                with m.If(cl == self.last_l):
+                    m.next = "STEP"
+                    self.move_t(0, _T_ZERO)
+                    m.d.sync += [lc.eq(0), self.started.eq(0)]
             with m.Else():
-                m.d.sync += [self.clr_run.eq(0), self.idle_r.eq(1)]
-                m.next = "IDLE"
+                self.c_inc(self.cl_cm2)
         with m.State("STEP"):
             # the sample's first step (every later one is chosen by the NEXT that finds no
             # more layers at the step before)
@@ -1112,7 +1087,6 @@ class _Sequencer:
                 with m.Else():
                     m.next = "RESULT"
                     m.d.comb += self.ser.start.eq(1)
-                    self.start_clear()
         with m.State("RD_ADDR"):
             m.d.comb += [na.rd_en.eq(1), na.rd_addr.eq(Cat(c[:w.chunk_idx], self.last_l))]
             cnt.bump("membrane_reads")
@@ -1132,7 +1106,6 @@ class _Sequencer:
             with m.If(self.rd_last):
                 m.next = "RESULT"
                 m.d.comb += self.ser.start.eq(1)
-                self.start_clear()
             with m.Elif(rd_p == w.P - 1):
                 m.d.sync += [rd_p.eq(0), c.eq(c + 1)]
                 m.next = "RD_ADDR"
@@ -1155,16 +1128,7 @@ class _Sequencer:
                                                ld.status))
                 m.next = "RESULT"
                 m.d.comb += self.ser.start.eq(1)
-                self.start_clear()
         with m.State("RESULT"):
-            # the record streams; the clear for the next sample runs beside it (the array is
-            # quiet: FINISH and ABORT waited for it, the readout only reads)
-            with m.If(self.clr_run & self.image_ok):
-                self.clear_step()
-            with m.Else():
-                m.d.sync += self.clr_run.eq(0)
             with m.If(self.ser.done):
-                m.d.sync += self.res_done.eq(1)
-            with m.If((self.ser.done | self.res_done) & ~self.clr_run):
-                m.d.sync += [self.idle_r.eq(1), self.res_done.eq(0)]
+                m.d.sync += self.idle_r.eq(1)
                 m.next = "IDLE"

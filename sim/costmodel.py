@@ -26,12 +26,10 @@ Steps in between cost nothing.
 
 Cycles (counted from the cycle after the first event word is accepted to the cycle word 0 of the
 result is presented, excluding cycles stalled on an empty event stream or a full trace stream,
-and the cycles that consume the end word and any events after an early exit). The membranes
-are cleared (one zero write a chunk of every layer, ``sum_l C_l`` cycles) behind the previous
-sample's result, while its record streams, or at the end of a load: not in a sample's cycles,
-though the writes count in its ``membrane_writes``::
+and the cycles that consume the end word and any events after an early exit)::
 
-    cycles = 1                                            STEP: pick the first step
+    cycles = sum_l C_l                                    clear the membranes (one write a chunk)
+           + 1                                            STEP: pick the first step
            + sum over visited steps of
                sum over active layers l of                (active: E[t,l] > 0 or swept)
                  2                                        NEXT: pick the layer; ENTER: load
@@ -137,16 +135,16 @@ class Breakdown:
     """Where one sample's cycles go (they sum to ``cycles``).
 
     ``event_phase``: integrate ops (``sum E * C``); ``sweep``: sweep ops; ``drain``: the wait
-    after each layer phase; ``emit``: spike emission; ``sequencing``: STEP/NEXT and the
+    after each layer phase; ``emit``: spike emission; ``clear``; ``sequencing``: STEP/NEXT and the
     phase-end cycle of an unswept stream phase; ``readout``; ``scan``: the chunk-bound scans of
-    partial sweeps (a core with ``chunk_bounds``). (The membrane clear is not a sample's cycle:
-    it runs behind the previous sample's result.)
+    partial sweeps (a core with ``chunk_bounds``).
     """
 
     event_phase: int
     sweep: int
     drain: int
     emit: int
+    clear: int
     sequencing: int
     readout: int
     events_x_chunks: int
@@ -154,13 +152,13 @@ class Breakdown:
 
     @property
     def cycles(self) -> int:
-        return (self.event_phase + self.sweep + self.drain + self.emit + self.sequencing
-                + self.readout + self.scan)
+        return (self.event_phase + self.sweep + self.drain + self.emit + self.clear
+                + self.sequencing + self.readout + self.scan)
 
     def to_json(self) -> dict:
         return {
             "event_phase": self.event_phase, "sweep": self.sweep, "drain": self.drain,
-            "emit": self.emit, "sequencing": self.sequencing,
+            "emit": self.emit, "clear": self.clear, "sequencing": self.sequencing,
             "readout": self.readout, "scan": self.scan, "events_x_chunks": self.events_x_chunks,
             "cycles": self.cycles,
         }
@@ -201,8 +199,6 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
         r_th = np.broadcast_to(np.asarray(layers[0].threshold, dtype=np.int64), (T,))
 
     ev_phase = sweep = drain = emit = seq = scan = 0
-    # the clear (one zero write a chunk) ran behind the last sample's result, or the load:
-    # not in the sample's cycles; its writes count in membrane_writes
     clear = sum(C)
     n_sweeps = weight_reads = sweep_chunks = 0
     ev_steps = np.flatnonzero(E[:, 0] > 0) if E.size else np.zeros(0, dtype=np.int64)
@@ -302,7 +298,7 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
         "sweeps": n_sweeps,
     }
     exc = int(sum(int(E[:, k].sum()) * C[k] for k in range(L)))
-    return hw, Breakdown(ev_phase, sweep, drain, emit, seq, readout, exc, scan)
+    return hw, Breakdown(ev_phase, sweep, drain, emit, clear, seq, readout, exc, scan)
 
 
 def _firing_chunks(activity: Activity, shape: tuple, lanes: int) -> np.ndarray:
@@ -325,9 +321,8 @@ def _rise(table: np.ndarray) -> int:
 
 def event_floor(core: CoreConfig, qnet: QNet, counters) -> int:
     """The cycles a sample's events themselves set, whatever the sequencing: one cycle per
-    integrate op (``weight_reads``), one per spike and the readout when the output is read by
-    potential (the membrane clear runs behind the previous sample's result, outside the
-    sample's cycles). ``counters`` is a :class:`sim.reference.Counters`
+    integrate op (``weight_reads``), one per spike, the clear (``sum_l C_l``) and the readout
+    when the output is read by potential. ``counters`` is a :class:`sim.reference.Counters`
     with the hardware counters set (from the cost model or read back from the RTL); the
     measured ``cycles`` divided by this is the core's overhead factor on that sample."""
     if not isinstance(core, CoreConfig):
@@ -336,9 +331,10 @@ def event_floor(core: CoreConfig, qnet: QNet, counters) -> int:
         raise ValueError("event_floor needs the hardware counters (weight_reads is None)")
     layers = qnet.layers
     L = len(layers)
+    clear = sum(chunks(layer.n_out, core.lanes) for layer in layers)
     by_potential = qnet.readout == "max_potential" or counters.spikes_per_layer[L - 1] == 0
     readout = 2 * chunks(layers[L - 1].n_out, core.lanes) + layers[L - 1].n_out
-    return (int(counters.weight_reads) + int(sum(counters.spikes_per_layer))
+    return (int(counters.weight_reads) + int(sum(counters.spikes_per_layer)) + clear
             + (readout if by_potential else 0))
 
 

@@ -39,8 +39,8 @@ def test_costmodel_single_layer_by_hand():
     res = _one(net, [[3, 0]])
     assert res.trace.tolist() == [[1, 3, 0], [1, 3, 2]]
     C = 2
-    # (the clear ran behind the last sample's result: not counted; its C writes are)
-    expect = (1 + 2                 # STEP (jump to t=3), NEXT + ENTER (layer 1)
+    expect = (C                     # clear
+              + 1 + 2               # STEP (jump to t=3), NEXT + ENTER (layer 1)
               + 1 * C + 1           # event phase; the cycle that sees the end word
               + Z1       # the bound settles; DECIDE issues the sweep's chunk 0
               + C                   # sweep
@@ -59,7 +59,7 @@ def test_costmodel_silent_sample_reads_out_by_potential():
     C, n = 2, 3
     # the bound after the event (at most 1) is below 50: no sweep, DECIDE moves on
     # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT (none: finish), readout
-    assert res.cycles == 3 + C + 1 + Z1 + 1 + 1 + (2 * C + n)
+    assert res.cycles == C + 3 + C + 1 + Z1 + 1 + 1 + (2 * C + n)
     assert res.counters.membrane_reads == C + C
     assert res.counters.sweeps == 0
 
@@ -93,7 +93,7 @@ def test_costmodel_subtract_layer_is_swept_while_its_bound_reaches_the_threshold
     assert res.trace[:, 1].tolist() == [0, 1, 2, 3]
     assert res.counters.sweeps == 4
     C = 1
-    expect = (1 + 2 + C + 1 + Z1 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1  # t = 0
+    expect = (C + 1 + 2 + C + 1 + Z1 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1  # t = 0
               + 3 * (2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1))     # t = 1..3: sweep, emit
     # (each step's closing NEXT chooses the next step; the last one finishes)
     assert res.cycles == expect
@@ -144,7 +144,8 @@ def test_costmodel_varying_threshold_is_swept_only_where_a_neuron_fires():
     assert res.counters.sweeps == 1  # t = 2, where it fires
     C = 1
     empty = 1  # the NEXT that finds no layer (and chooses the next step)
-    expect = (1 + 2 + C + 1 + Z1 + 1 + 1              # t = 0: event, no sweep
+    expect = (C
+              + 1 + 2 + C + 1 + Z1 + 1 + 1            # t = 0: event, no sweep
               + empty                                            # t = 1: bound 10 < 100
               + 2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1)        # t = 2: sweep, emit
     # (t = 1 is visited: the layer fires before the end; after t = 2 nothing can fire any more,
@@ -164,28 +165,28 @@ def test_costmodel_steps_are_jumped_only_where_no_layer_can_fire():
     C = 1
     t0 = 1 + 2 + C + 1 + Z1 + 1 + 1  # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT
     fire = 2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1
-    assert res.cycles == t0 + 3 + fire  # t = 1, 2, 3 empty; t = 4 fires and ends
+    assert res.cycles == C + t0 + 3 + fire  # t = 1, 2, 3 empty; t = 4 fires and ends
     # the same sample on a table that never reaches 10 but rises at t = 6: steps t = 1 .. 5 are
     # visited (the rise lies after t + 1), then nothing can fire: the NEXT at t = 5 ends
     rising = QNet(1, 8, (Layer([[10]], [40, 30, 20, 15, 12, 11, 20, 20]),))
     res = _one(rising, [[0, 0]])
     assert res.trace.size == 0
-    assert res.cycles == t0 + 5 + (2 * C + 1)  # t = 1 .. 5, readout by potential
+    assert res.cycles == C + t0 + 5 + (2 * C + 1)  # t = 1 .. 5, readout by potential
     # and a table that never rises and never reaches 10: the NEXT at t = 0 ends the sample
     never = QNet(1, 8, (Layer([[10]], [40, 30, 20, 15, 12, 11, 11, 11]),))
     res = _one(never, [[0, 0]])
-    assert res.cycles == t0 + (2 * C + 1)
+    assert res.cycles == C + t0 + (2 * C + 1)
 
 
-def test_event_floor_counts_ops_spikes_and_readout():
-    # the hand example above: 1 event x 2 chunks, 2 spikes, no readout (it spiked)
+def test_event_floor_counts_ops_spikes_clear_and_readout():
+    # the hand example above: 1 event x 2 chunks, 2 spikes, clear 2, no readout (it spiked)
     net = QNet(2, 8, (Layer([[5, 0, 5], [0, 1, 0]], 5),))
     res = _one(net, [[3, 0]])
-    assert event_floor(CORE, net, res.counters) == 2 + 2
+    assert event_floor(CORE, net, res.counters) == 2 + 2 + 2
     assert res.cycles > event_floor(CORE, net, res.counters)
     # a silent sample is read out by potential: 2 C + n more
     silent = _one(QNet(2, 8, (Layer([[1, 0, 1], [0, 1, 0]], 50),)), [[0, 0]])
-    assert event_floor(CORE, net, silent.counters) == 2 + 0 + (2 * 2 + 3)
+    assert event_floor(CORE, net, silent.counters) == 2 + 0 + 2 + (2 * 2 + 3)
     with pytest.raises(ValueError, match="needs the hardware counters"):
         event_floor(CORE, net, run(net, EventSet((np.zeros((0, 2), dtype=np.int64),)))[0]
                     .counters)
@@ -205,7 +206,7 @@ def test_costmodel_emission_of_a_hidden_layer_runs_under_the_next_phase():
               + SETTLE_CYCLES       # the bound settles (DECIDE sweeps)
               + C2 + WAIT_CYCLES
               + 1 + EMIT_TAIL)      # the output spike, the emitter's fill and first stage
-    assert res.cycles == 1 + hidden + output + 1
+    assert res.cycles == (C1 + C2) + 1 + hidden + output + 1
 
 
 def test_costmodel_partial_sweep_by_hand():
@@ -218,7 +219,7 @@ def test_costmodel_partial_sweep_by_hand():
         res = _one(net, [[3, 0]], core)
         assert res.trace.tolist() == [[1, 3, 0], [1, 3, 2]]
         C, K = 2, 2
-        expect = (1 + 2 + 1 * C + 1
+        expect = (C + 1 + 2 + 1 * C + 1
                   + Z1 + 1              # the bound settles; DECIDE (no sweep op of its own)
                   + G + K               # SCAN, SWEEP_M
                   + WAIT_CYCLES + 2 + EMIT_TAIL + 1)
@@ -234,7 +235,7 @@ def test_costmodel_partial_sweep_by_hand():
     hw, b = breakdown(core, net, res.activity)
     assert (b.sweep, b.scan) == (K, G)
     assert hw["membrane_reads"] == C + K and hw["sweeps"] == 1
-    assert res.cycles == 1 + 2 + C + 1 + Z1 + 1 + G + K + WAIT_CYCLES + 2 + EMIT_TAIL + 1
+    assert res.cycles == C + 1 + 2 + C + 1 + Z1 + 1 + G + K + WAIT_CYCLES + 2 + EMIT_TAIL + 1
 
 
 def test_costmodel_partial_sweep_at_a_step_without_events():
@@ -272,7 +273,7 @@ def test_costmodel_reach_test_by_hand():
     rest = (2 + C + 1 + Z1 + 1 + 1        # t = 2: the test fails, the bound settles
             + 1                           # t = 3: nothing can fire (Theta 300), NEXT only
             + 2 + G + K + WAIT_CYCLES + 1 + EMIT_TAIL + 1)  # t = 4: scan, sweep, the spike
-    head = 1                              # STEP
+    head = C + 1                          # clear, STEP
     assert cycles([300, 300, 300, 300, 1, 1, 1, 1]) == head + t0_reach + rest
     # R equal to the threshold is not below it
     assert cycles([300, 128, 128, 128, 1, 1, 1, 1]) == head + t0_settled + rest
