@@ -135,23 +135,16 @@ class WeightMemory(wiring.Component):
     ``p`` at bits ``p*WB``), one block RAM with a write port (the loader) and a synchronous read
     port (the neuron array). Counterpart: the packed rows of :func:`sim.image.pack`.
 
-    The write port has one enable per image word of a row (``wpr`` granules of ``wgw`` bits:
-    the lanes one word carries), so the loader writes each word's lanes as the word arrives
-    and needs no row buffer. A row whose last word holds fewer lanes is stored padded to
-    ``wpr * wgw`` bits; the read port returns its ``P * WB`` lanes.
-
     Latency 1 (address in cycle k, row in cycle k+1); one read and one write per cycle.
 
-    Members: ``w_en`` (``wpr`` granule enables), ``w_addr``, ``w_data`` (``wpr * wgw`` bits:
-    granule ``k`` at bits ``k * wgw``); ``r_addr``, ``r_data`` (read).
+    Members: ``w_en``, ``w_addr``, ``w_data`` (write); ``r_addr``, ``r_data`` (read).
     """
 
     def __init__(self, widths: Widths):
         self._w = widths
         ab = _addr_bits(widths.WD)
         super().__init__({
-            "w_en": In(widths.wpr), "w_addr": In(widths.row),
-            "w_data": In(widths.wpr * widths.wgw),
+            "w_en": In(1), "w_addr": In(widths.row), "w_data": In(widths.P * widths.WB),
             "r_addr": In(widths.row), "r_data": Out(widths.P * widths.WB),
         })
         self._ab = ab
@@ -159,14 +152,14 @@ class WeightMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self._w
-        m.submodules.mem = mem = Memory(shape=unsigned(w.wpr * w.wgw), depth=w.WD, init=[],
+        m.submodules.mem = mem = Memory(shape=unsigned(w.P * w.WB), depth=w.WD, init=[],
                                           attrs=NO_RW_CHECK)
-        wp = mem.write_port(granularity=w.wgw) if w.wpr > 1 else mem.write_port()
+        wp = mem.write_port()
         rp = mem.read_port()
         m.d.comb += [
             wp.en.eq(self.w_en), wp.addr.eq(self.w_addr[:self._ab]), wp.data.eq(self.w_data),
             rp.addr.eq(self.r_addr[:self._ab]),
-            self.r_data.eq(guarded_read(m, w, wp, rp, "weights")[:w.P * w.WB]),
+            self.r_data.eq(guarded_read(m, w, wp, rp, "weights")),
         ]
         return m
 

@@ -76,7 +76,7 @@ class ImageLoader(wiring.Component):
             "max_potential": Out(1), "early_exit": Out(1),
             "time_steps": Out(w.t_cnt), "n_inputs": Out(w.neuron_cnt),
             "desc": Out(data.ArrayLayout(layer_desc_layout(w), w.ML)),
-            "w_en": Out(w.wpr), "w_addr": Out(w.row), "w_data": Out(w.wpr * w.wgw),
+            "w_en": Out(1), "w_addr": Out(w.row), "w_data": Out(w.P * w.WB),
             "th_en": Out(1), "th_addr": Out(tab), "th_data": Out(w.PB - 1 or 1),
             "k_en": Out(1), "k_addr": Out(tab), "k_data": Out(w.KB),
         })
@@ -130,6 +130,7 @@ class ImageLoader(wiring.Component):
         NI = Signal(w.neuron_cnt)
         row = Signal(w.row + 1)
         rw = Signal(range(wpr + 1))
+        rowbuf = Signal(P * WB)
 
         desc = self.desc
         cur = desc[li]
@@ -320,25 +321,25 @@ class ImageLoader(wiring.Component):
                             with m.If(li == lm1):
                                 m.d.sync += [sec.eq(WGT), row.eq(0), rw.eq(0)]
                 with m.Case(WGT):
+                    merged = Signal(P * WB)
                     # lanes of this row that hold neurons: P, or the layer's last chunk's count
                     # (registers, so each lane's padding test is a small constant compare)
                     live = Signal(range(P + 1))
                     m.d.comb += live.eq(Mux(c_last, q_live[0], P))
+                    m.d.comb += merged.eq(rowbuf)
                     with m.Switch(rw):
                         for k in range(wpr):
                             with m.Case(k):
                                 lanes = list(range(k * wpw, min(P, (k + 1) * wpw)))
                                 pad_bad = Const(0)
                                 for q, p in enumerate(lanes):
+                                    field = word[q * WB:(q + 1) * WB]
+                                    m.d.comb += merged[p * WB:(p + 1) * WB].eq(field)
                                     pad_bad = pad_bad | ((live <= p) & pre[f"fnz{q}"])
                                 m.d.comb += bad.eq(pre[f"bits{k}"] | pad_bad)
-                    # the word's lanes go straight into their granule of the row (the weight
-                    # memory has an enable per word of a row): no row buffer
-                    gw = w.wgw
-                    m.d.comb += [self.w_en.eq(Const(1, wpr) << rw), self.w_addr.eq(row),
-                                 self.w_data.eq(Cat(*[word[:gw]] * wpr))]
-                    m.d.sync += rw.eq(rw + 1)
+                    m.d.sync += [rowbuf.eq(merged), rw.eq(rw + 1)]
                     with m.If(rw == wpr - 1):
+                        m.d.comb += [self.w_en.eq(1), self.w_addr.eq(row), self.w_data.eq(merged)]
                         m.d.sync += [rw.eq(0), row.eq(row + 1)]
                         with m.If(c_last & j_last):
                             # the layer's last row: the queues move on to the next layer

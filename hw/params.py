@@ -157,12 +157,6 @@ class Widths:
         return words_per_row(self.P, self.WB)
 
     @property
-    def wgw(self) -> int:
-        """Bits of the weight memory one image word writes (a write granule): the lanes of a
-        word, or the whole row when one word holds it."""
-        return self.wpw * self.WB if self.wpr > 1 else self.P * self.WB
-
-    @property
     def memb_depth(self) -> int:
         return self.ML << self.chunk_idx
 

@@ -58,7 +58,7 @@ def test_amaranth_blocks_neuron_array_forwarding_and_sweep(seed):
 
     async def bench(ctx):
         for r, row in enumerate(rows):
-            ctx.set(wm.w_en, (1 << W.wpr) - 1)
+            ctx.set(wm.w_en, 1)
             ctx.set(wm.w_addr, r)
             ctx.set(wm.w_data, sum(_u(int(x), WB) << (p * WB) for p, x in enumerate(row)))
             await ctx.tick()
