@@ -251,6 +251,7 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
             weight_reads += e * C[sel]
             if sel == 0 and e > 0 and not always[sel]:
                 seq += 1  # the stream phase's end: the cycle that sees a later event word
+            passes = False
             if sel == 0 and e > 0 and reach_on:
                 reach = min(reach + e * int(r_inc[t]), r_cap)
                 later = ev_steps[ev_steps > t]
@@ -258,10 +259,8 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                 # the reach test: the table does not rise after t and the bound cannot reach
                 # the lowest threshold up to the next event's step (or the last step): the
                 # layer fires nowhere before its next events, and its bound need not settle
-                reached = rise[0] > t or reach >= int(r_th[gap_t])
-            else:
-                reached = True
-            if not reached:
+                passes = rise[0] <= t and reach < int(r_th[gap_t])
+            if passes:
                 if swept:
                     raise ValueError(f"layer 1 fires at step {t} above the reach test's bound")
                 drain += REACH_CYCLES

@@ -41,7 +41,7 @@ core (the skip of a layer or chunk whose neurons cannot fire at a step):
 ``leaky``
     every layer leaks (``leak_shift`` 1..4), constant or falling thresholds, both readouts.
 ``reach``
-    the reach test's decisions (a core with chunk bounds): the first layer's table holds, over
+    the reach test's decisions (every core): the first layer's table holds, over
     an input window, levels at whole multiples of what one event can add at most
     (``2**(weight_bits-1)`` times a kernel of 1) give or take one, and falls after it; some
     tables rise within the window or again after it; small kernels, and samples of a few events
