@@ -235,6 +235,23 @@ class ImageLoader(wiring.Component):
             m.d.sync += [c_dn.eq(cm1[0]), c_last.eq(cm1[0] == 0), j_dn.eq(jm1[0]),
                          j_last.eq(jm1[0] == 0)]
 
+        # The write ports' addresses and data come straight from registers (the weight row
+        # through the merge of the current word into the row buffer), whatever the section:
+        # only the enables are decoded, so no decode lies in front of what the memories and the
+        # lookahead compute from the data (the lookahead's rise compare).
+        taddr = Cat(tt[:w.t_idx], li)[:self._tab]
+        m.d.comb += [self.th_addr.eq(taddr), self.th_data.eq(word),
+                     self.k_addr.eq(taddr), self.k_data.eq(word)]
+        # the row so far with the current word's lanes in their places (word rw of the row)
+        merged = Signal(P * WB)
+        m.d.comb += merged.eq(rowbuf)
+        with m.Switch(rw):
+            for k in range(wpr):
+                with m.Case(k):
+                    for q, p in enumerate(range(k * wpw, min(P, (k + 1) * wpw))):
+                        m.d.comb += merged[p * WB:(p + 1) * WB].eq(word[q * WB:(q + 1) * WB])
+        m.d.comb += [self.w_addr.eq(row), self.w_data.eq(merged)]
+
         with m.If(acc):
             with m.If(sec != CSUM):
                 m.d.sync += csum.eq(csum + word)
@@ -300,19 +317,14 @@ class ImageLoader(wiring.Component):
                                 m.d.sync += li.eq(li + 1)
                     m.d.sync += di.eq(di + 1)
                 with m.Case(TAB):
-                    taddr = Cat(tt[:w.t_idx], li)[:self._tab]
                     with m.If(~is_k):
-                        m.d.comb += [bad.eq(pre["th"]),
-                                     self.th_en.eq(1), self.th_addr.eq(taddr),
-                                     self.th_data.eq(word)]
+                        m.d.comb += [bad.eq(pre["th"]), self.th_en.eq(1)]
                         with m.If(tt == 0):
                             m.d.sync += th0.eq(word)
                         with m.Elif(word != th0):
                             m.d.sync += cur.th_const.eq(0)
                     with m.Else():
-                        m.d.comb += [bad.eq(pre["k"]),
-                                     self.k_en.eq(1), self.k_addr.eq(taddr),
-                                     self.k_data.eq(word)]
+                        m.d.comb += [bad.eq(pre["k"]), self.k_en.eq(1)]
                     m.d.sync += tt.eq(tt + 1)
                     with m.If(tt == tm1):
                         m.d.sync += [tt.eq(0), is_k.eq(~is_k)]
@@ -321,25 +333,21 @@ class ImageLoader(wiring.Component):
                             with m.If(li == lm1):
                                 m.d.sync += [sec.eq(WGT), row.eq(0), rw.eq(0)]
                 with m.Case(WGT):
-                    merged = Signal(P * WB)
                     # lanes of this row that hold neurons: P, or the layer's last chunk's count
                     # (registers, so each lane's padding test is a small constant compare)
                     live = Signal(range(P + 1))
                     m.d.comb += live.eq(Mux(c_last, q_live[0], P))
-                    m.d.comb += merged.eq(rowbuf)
                     with m.Switch(rw):
                         for k in range(wpr):
                             with m.Case(k):
                                 lanes = list(range(k * wpw, min(P, (k + 1) * wpw)))
                                 pad_bad = Const(0)
                                 for q, p in enumerate(lanes):
-                                    field = word[q * WB:(q + 1) * WB]
-                                    m.d.comb += merged[p * WB:(p + 1) * WB].eq(field)
                                     pad_bad = pad_bad | ((live <= p) & pre[f"fnz{q}"])
                                 m.d.comb += bad.eq(pre[f"bits{k}"] | pad_bad)
                     m.d.sync += [rowbuf.eq(merged), rw.eq(rw + 1)]
                     with m.If(rw == wpr - 1):
-                        m.d.comb += [self.w_en.eq(1), self.w_addr.eq(row), self.w_data.eq(merged)]
+                        m.d.comb += self.w_en.eq(1)
                         m.d.sync += [rw.eq(0), row.eq(row + 1)]
                         with m.If(c_last & j_last):
                             # the layer's last row: the queues move on to the next layer
