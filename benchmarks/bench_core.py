@@ -41,11 +41,11 @@ from ttfs.verify.differential import BenchOptions, program_for
 #: RTL sequencer states -> the cost model's phase names
 PHASE_OF_STATE = {
     "INTEG_S": "event_phase", "INTEG_Q": "event_phase", "SWEEP": "sweep", "WAIT": "drain",
-    "EMIT": "emit", "CLEAR": "clear", "STEP": "sequencing", "NEXT": "sequencing",
+    "EMIT": "emit", "STEP": "sequencing", "NEXT": "sequencing",
     "RD_ADDR": "readout", "RD_LOAD": "readout", "RD_LANE": "readout", "FINISH": "sequencing",
     "ENTER": "sequencing",
 }
-PHASES = ("event_phase", "sweep", "drain", "emit", "clear", "sequencing", "readout")
+PHASES = ("event_phase", "sweep", "drain", "emit", "sequencing", "readout")
 
 
 def state_names(core: CoreConfig) -> dict[int, str]:

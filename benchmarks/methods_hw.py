@@ -310,7 +310,7 @@ def report(root: Path, seeds, extra: bool) -> dict:
             f"{np.mean(-rel['cycles']) / hid_cut.mean():.3f} x")
         # where the cycles go
         say("\n**Cycles by phase** (`sim.costmodel.summarize`, mean per sample over seeds):\n")
-        phases = ("event_phase", "sweep", "drain", "emit", "clear", "sequencing", "readout")
+        phases = ("event_phase", "sweep", "drain", "emit", "sequencing", "readout")
         say("| phase | baseline | " + label + " | change (cycles) | spike-independent floor "
             "(below; baseline's network) |")
         say("|---|---|---|---|---|")

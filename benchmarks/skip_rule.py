@@ -81,7 +81,7 @@ def _report(qnet, events, core) -> None:
     print(f"{qnet.describe()}, {m['samples']} samples, core chunk_bounds {core.chunk_bounds}; "
           "per sample:")
     print(f"  cycles {ph['cycles']:.1f}: " + ", ".join(
-        f"{k} {ph[k]:.1f}" for k in ("event_phase", "sweep", "scan", "drain", "emit", "clear",
+        f"{k} {ph[k]:.1f}" for k in ("event_phase", "sweep", "scan", "drain", "emit",
                                      "sequencing", "readout")))
     print(f"  swept (step, layer) {m['sweeps']:.2f}, swept chunks {m['sweep_chunks']:.1f}, "
           f"spikes {m['spikes']:.1f}")

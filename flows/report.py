@@ -204,7 +204,7 @@ def write_report(run) -> list[Path]:
             "cycles": cycles,
             "cycles_mean": float(np.mean(cycles)),
             "cycles_max": int(np.max(cycles)),
-            # the cycles the events themselves set (integrate ops, spikes, clear, readout),
+            # the cycles the events themselves set (integrate ops, spikes, readout),
             # and the measured cycles over it, per sample
             "event_floor_mean": float(np.mean(floors)),
             "floor_ratio": ratio.tolist(),
@@ -277,7 +277,7 @@ def _markdown(r: dict, cfg) -> str:
                   "- spikes per layer (mean per sample): "
                   + ", ".join(f"{x:.2f}" for x in hw["spikes_per_layer_mean"]),
                   f"- cycles per sample: mean {hw['cycles_mean']:.1f}, max {hw['cycles_max']}",
-                  f"- event floor (integrate ops + spikes + clear + readout): mean "
+                  f"- event floor (integrate ops + spikes + readout): mean "
                   f"{hw['event_floor_mean']:.1f} cycles; measured / floor per sample: mean "
                   f"{hw['floor_ratio_mean']:.2f}, median {hw['floor_ratio_median']:.2f}, max "
                   f"{hw['floor_ratio_max']:.2f}"]

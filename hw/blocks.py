@@ -320,8 +320,10 @@ class NeuronArray(wiring.Component):
     write-back.
 
     Members: ``i_valid/i_integ/i_layer/i_chunk/i_t/i_row/i_reset/i_leak`` (the issued op);
-    ``w_addr``/``w_data`` and ``t_addr``/``th``/``k`` (memory ports); ``clr_en/clr_addr``
-    (write a zero word); ``rd_en/rd_addr/rd_data`` (readout reads while idle);
+    ``i_fresh`` (the op's word is taken as 0, not read: an op of its layer's first pass in a
+    sample, the lazy clear of docs/microarchitecture.md); ``w_addr``/``w_data`` and
+    ``t_addr``/``th``/``k`` (memory ports); ``rd_en/rd_addr/rd_data`` (readout reads while
+    idle);
     ``sat_count`` (saturated lanes of the integrate op that was in ``d_`` the cycle before),
     ``fire_valid/fire_chunk/fire_mask`` (a sweep chunk's nonzero fire mask), ``busy``.
     """
@@ -333,10 +335,9 @@ class NeuronArray(wiring.Component):
         super().__init__({
             "i_valid": In(1), "i_integ": In(1), "i_layer": In(w.layer_idx),
             "i_chunk": In(w.chunk_idx), "i_t": In(w.t_idx), "i_row": In(w.row),
-            "i_reset": In(2), "i_leak": In(5),
+            "i_reset": In(2), "i_leak": In(5), "i_fresh": In(1),
             "w_addr": Out(w.row), "w_data": In(w.P * w.WB),
             "t_addr": Out(self._tab), "th": In(w.PB - 1 or 1), "k": In(w.KB),
-            "clr_en": In(1), "clr_addr": In(self._mab),
             "rd_en": In(1), "rd_addr": In(self._mab), "rd_data": Out(w.memb_width),
             "sat_count": Out(_addr_bits(w.P + 1) or 1),
             "fire_valid": Out(1), "fire_chunk": Out(w.chunk_idx), "fire_mask": Out(w.P),
@@ -381,10 +382,11 @@ class NeuronArray(wiring.Component):
         a_row = Signal(w.row)
         a_reset = Signal(2)
         a_leak = Signal(5)
+        a_fresh = Signal()
         m.d.sync += [
             a_valid.eq(self.i_valid), a_integ.eq(self.i_integ), a_layer.eq(self.i_layer),
             a_chunk.eq(self.i_chunk), a_t.eq(self.i_t), a_row.eq(self.i_row),
-            a_reset.eq(self.i_reset), a_leak.eq(self.i_leak),
+            a_reset.eq(self.i_reset), a_leak.eq(self.i_leak), a_fresh.eq(self.i_fresh),
         ]
         m.d.comb += [self.w_addr.eq(a_row), self.t_addr.eq(Cat(a_t, a_layer)[:self._tab])]
 
@@ -400,7 +402,7 @@ class NeuronArray(wiring.Component):
             return regs
 
         a = {"valid": a_valid, "integ": a_integ, "chunk": a_chunk, "reset": a_reset,
-             "leak": a_leak}
+             "leak": a_leak, "fresh": a_fresh}
         if w.SW:
             # a sweep op of a partial sweep raises its layer's bound, never restarts it
             a_raise = Signal()
@@ -465,7 +467,10 @@ class NeuronArray(wiring.Component):
             c_mem = Signal(w.memb_width)
             d2_word = Signal(w.memb_width)
             fwd2 = Signal()
-            m.d.sync += [c_mem.eq(rdata), d2_word.eq(d_word), fwd2.eq(hit2)]
+            # an op of its layer's first pass takes 0 (the lazy clear): no earlier op of the
+            # sample wrote its word, so nothing is forwarded to it either
+            m.d.sync += [c_mem.eq(Mux(mst["fresh"], 0, rdata)), d2_word.eq(d_word),
+                         fwd2.eq(hit2)]
             m.d.comb += vin.eq(Mux(fwd1, d_word, Mux(fwd2, d2_word, c_mem)))
         else:
             # read at the end of m_, used in c_ straight from the RAM; integrate ops write back
@@ -475,18 +480,23 @@ class NeuronArray(wiring.Component):
             # forwarded, the newer first; whether either applies is registered a stage early
             d2_word = Signal(w.memb_width)
             fwd_any = Signal()
-            m.d.sync += [d2_word.eq(d_word), fwd_any.eq(hit1 | hit2)]
+            fresh = Signal()
+            m.d.sync += [d2_word.eq(d_word), fwd_any.eq(hit1 | hit2), fresh.eq(mst["fresh"])]
             # the selects are copied per lane (kept apart in synthesis): each drives one lane's
-            # multiplexers instead of all of them
+            # multiplexers instead of all of them. An op of its layer's first pass takes 0
+            # instead of the RAM's word (the lazy clear; nothing is forwarded to it: no earlier
+            # op of the sample wrote the word)
             for p in range(P):
                 f1 = Signal(name=f"fwd1_l{p}", attrs={"keep": 1})
                 fa = Signal(name=f"fwd_any_l{p}", attrs={"keep": 1})
-                m.d.sync += [f1.eq(hit1), fa.eq(hit1 | hit2)]
+                fz = Signal(name=f"fresh_l{p}", attrs={"keep": 1})
+                m.d.sync += [f1.eq(hit1), fa.eq(hit1 | hit2), fz.eq(mst["fresh"])]
                 bits = slice(p * PB, (p + 1) * PB)
                 m.d.comb += vin[bits].eq(Mux(fa, Mux(f1, d_word[bits], d2_word[bits]),
-                                             rdata[bits]))
+                                             Mux(fz, 0, rdata[bits])))
             fb = slice(P * PB, w.memb_width)
-            m.d.comb += vin[fb].eq(Mux(fwd_any, Mux(fwd1, d_word[fb], d2_word[fb]), rdata[fb]))
+            m.d.comb += vin[fb].eq(Mux(fwd_any, Mux(fwd1, d_word[fb], d2_word[fb]),
+                                       Mux(fresh, 0, rdata[fb])))
 
         d_chunk = Signal(ci)
         d_first = d_chunk == 0  # the op starts its layer's bound afresh
@@ -598,16 +608,14 @@ class NeuronArray(wiring.Component):
             sw_valid, sw_addr, sw_data = d_valid & ~d_integ, d_maddr, d_out
 
         # one write port: integrate ops (d_, or c_ on a deep membrane), sweep ops (f_, or d_
-        # without the leak), clears; never two at once (a sweep phase is followed by the
+        # without the leak); never two at once (a sweep phase is followed by the
         # sequencer's wait, and an integrate op issued after a sweep op never reaches c_ or d_
         # while it is in e_ or f_: the last sweep op is in f_ seven cycles after its issue, the
         # next phase's first op is issued after the 6-cycle wait and ENTER)
         if not reg_memb and not w.leak:
             # every op writes back from d_, and d_out is d_word for an integrate op (its fire
-            # mask is 0): one source but the clears
-            m.d.comb += [wp.en.eq(d_valid | self.clr_en),
-                         wp.addr.eq(Mux(d_valid, d_maddr, self.clr_addr)),
-                         wp.data.eq(Mux(d_valid, d_out, 0))]
+            # mask is 0): one source
+            m.d.comb += [wp.en.eq(d_valid), wp.addr.eq(d_maddr), wp.data.eq(d_out)]
         else:
             iw_valid, iw_addr, iw_data = ((c_valid & c_integ, c_maddr, c_out) if reg_memb
                                           else (d_valid & d_integ, d_maddr, d_word))
@@ -615,8 +623,6 @@ class NeuronArray(wiring.Component):
                 m.d.comb += [wp.en.eq(1), wp.addr.eq(iw_addr), wp.data.eq(iw_data)]
             with m.Elif(sw_valid):
                 m.d.comb += [wp.en.eq(1), wp.addr.eq(sw_addr), wp.data.eq(sw_data)]
-            with m.Elif(self.clr_en):
-                m.d.comb += [wp.en.eq(1), wp.addr.eq(self.clr_addr), wp.data.eq(0)]
         m.d.comb += self.busy.eq(a_valid | bst["valid"] | mst["valid"] | c_valid | d_valid
                                  | e_valid | f_valid | s_valid)
         return m
@@ -699,12 +705,15 @@ class NeuronArray(wiring.Component):
         """The chunk bounds (a build with ``chunk_bounds``): per layer and chunk, the largest
         potential (clamped at 0) of its neurons that may still fire, as the last op on the chunk
         left it, written by the fold with the op's maximum (an op covers its chunk, so the
-        value is exact from then on; the membrane clear writes 0). One memory of ``SW`` lanes:
-        chunk ``c`` of layer ``l`` is lane ``c % SW`` of word ``Cat(c // SW, l)``, so a read
-        returns ``SW`` chunk bounds, a cycle after its address (``cb_raddr``)."""
+        value is exact from then on). A word left from an earlier sample is never read: a
+        layer is scanned only when its bound, which only ops raise, reaches a threshold, and
+        its first pass of the sample, which writes every chunk's bound, comes before. One
+        memory of ``SW`` lanes: chunk ``c`` of layer ``l`` is lane ``c % SW`` of word
+        ``Cat(c // SW, l)``, so a read returns ``SW`` chunk bounds, a cycle after its address
+        (``cb_raddr``)."""
         w = self._w
         vb = w.PB - 1 or 1
-        ci, sb = w.chunk_idx, w.sw_bits
+        sb = w.sw_bits
         gb = w.group_bits
         mem = Memory(shape=unsigned(w.SW * vb), depth=1 << _cb_addr_bits(w), init=[],
                      attrs=NO_RW_CHECK)
@@ -718,13 +727,9 @@ class NeuronArray(wiring.Component):
         def addr(c, lyr):
             return (Cat((c >> sb)[:gb], lyr) if gb else lyr)[:_cb_addr_bits(w)]
 
-        clr_chunk, clr_layer = self.clr_addr[:ci], self.clr_addr[ci:]
         with m.If(valid):
             m.d.comb += [wp.en.eq(lane_en(chunk)), wp.addr.eq(addr(chunk, layer)),
                          wp.data.eq(z.replicate(w.SW))]
-        with m.Elif(self.clr_en):
-            m.d.comb += [wp.en.eq(lane_en(clr_chunk)), wp.addr.eq(addr(clr_chunk, clr_layer)),
-                         wp.data.eq(0)]
         m.d.comb += [rp.addr.eq(self.cb_raddr),
                      self.cb_rdata.eq(guarded_read(m, w, wp, rp, "cb"))]
 

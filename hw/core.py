@@ -48,7 +48,7 @@ from ttfs.sim.core import CoreConfig
 __all__ = ["NeuronCore", "STATES", "core_signature"]
 
 #: sequencer states, in the order of a sample
-STATES = ("IDLE", "LOAD", "CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP",
+STATES = ("IDLE", "LOAD", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP",
           "WAIT", "DECIDE", "EMIT", "FINISH", "RD_ADDR", "RD_LOAD", "RD_LANE", "ABORT",
           "RESULT", "SCAN", "SWEEP_M")  # the last two on a build with chunk bounds
 
@@ -251,9 +251,10 @@ class _Counters:
 
     def count_cycles(self, fsm, stall: Signal) -> None:
         """The ``cycles`` counter: the cycles of the states that count (docs/microarchitecture.md,
-        the cycle-cost rule) in which the sequencer does not stall."""
+        the cycle-cost rule) in which the sequencer does not stall (``STEP``'s wait for the
+        sample's first event word is not a stall: see :meth:`_Sequencer.step_on`)."""
         m = self._m
-        busy_states = ("CLEAR", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT",
+        busy_states = ("STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT",
                        "DECIDE", "EMIT", "RD_ADDR", "RD_LOAD", "RD_LANE")
         if self._w.SW:
             busy_states += ("SCAN", "SWEEP_M")
@@ -298,7 +299,10 @@ class _Sequencer:
         self.lc = Signal(w.layer_cnt)  # the first layer NEXT may pick
         self.c = Signal(w.chunk_cnt)
         self.q_idx = Signal(w.neuron_cnt)
-        self.cl = Signal(w.layer_idx)  # CLEAR walk
+        # The lazy clear: a layer's membrane words hold the last sample's potentials until the
+        # layer's first pass (a whole walk of its chunks) in this sample, whose ops read no
+        # word: they take 0 (the array's i_fresh). touched[k]: layer k's first pass is issued.
+        self.touched = Signal(ML)
         self.wait = Signal(range(max(WAIT_CYCLES, SETTLE_CYCLES) + 1))
         # the wait after an event phase of a layer that sweeps only where it fires: the bound
         # settles, then DECIDE sweeps or not
@@ -340,15 +344,11 @@ class _Sequencer:
         self.cur_two = Signal()  # two chunks
 
         # The chunk walk's flags, registered with c: c_zero (c == 0) and c_end (c is the walk's
-        # last chunk: cl_cm1 in CLEAR, the layer's chunks - 1 in INTEG_*/SWEEP). Each move of c
+        # last chunk: the layer's chunks - 1). Each move of c
         # sets them from compares of registers (c + 1 == end as c == end - 1), so the state
         # decisions start at flip-flops.
         self.c_zero = Signal(init=1)
         self.c_end = Signal()
-        # compare operands kept in registers, so the state decisions compare registers: the
-        # chunk count of the layer CLEAR is in (loaded with the layer it moves to)
-        self.cl_cm1 = Signal(w.chunk_cnt)
-        self.cl_cm2 = Signal(w.chunk_cnt)
 
         self.stall = Signal()  # the sequencer waits on the event stream or the emission
         # The emission's context, set as EMIT starts: it runs on under the next layer's NEXT,
@@ -556,16 +556,32 @@ class _Sequencer:
         c = self.c
         self._m.d.sync += [c.eq(c + 1), self.c_zero.eq(0), self.c_end.eq(c == end_m2)]
 
+    def issue_op(self) -> None:
+        """What every op does besides its own fields: an op of the layer's first pass in this
+        sample (the lazy clear) reads no membrane word and takes 0 (``i_fresh``); any other op
+        reads one. The pass's last chunk marks the layer touched. (Every pass that can be a
+        layer's first walks all its chunks in order: an event's integrate ops, or a whole-layer
+        sweep of a leaky layer; a partial sweep follows the layer's bound, which only ops
+        raise.)"""
+        m, na, touched = self._m, self.na, self.touched
+        fresh = ~touched.bit_select(self.l, 1)
+        m.d.comb += [na.i_valid.eq(1), na.i_fresh.eq(fresh)]
+        self._cnt.bump("membrane_writes")
+        with m.If(~fresh):
+            self._cnt.bump("membrane_reads")
+        with m.If(self.c_end):
+            m.d.sync += touched.bit_select(self.l, 1).eq(1)
+
     def issue_integ(self, row, chunk) -> None:
         na = self.na
-        self._m.d.comb += [na.i_valid.eq(1), na.i_integ.eq(1), na.i_chunk.eq(chunk),
-                           na.i_row.eq(row)]
-        self._cnt.bump("weight_reads", "membrane_reads", "membrane_writes")
+        self.issue_op()
+        self._m.d.comb += [na.i_integ.eq(1), na.i_chunk.eq(chunk), na.i_row.eq(row)]
+        self._cnt.bump("weight_reads")
 
     def issue_sweep(self, chunk) -> None:
         na = self.na
-        self._m.d.comb += [na.i_valid.eq(1), na.i_integ.eq(0), na.i_chunk.eq(chunk)]
-        self._cnt.bump("membrane_reads", "membrane_writes")
+        self.issue_op()
+        self._m.d.comb += [na.i_integ.eq(0), na.i_chunk.eq(chunk)]
         self._m.d.sync += self.swept.eq(1)
 
     def start_sweep(self) -> None:
@@ -629,12 +645,12 @@ class _Sequencer:
         self._m.d.sync += self.lc.eq(self.l + 1)
         self._m.next = "NEXT"
 
-    def step_on(self, t_last) -> None:
+    def step_on(self, t_last, first: bool = False) -> None:
         """Choose the next step (from STEP, or from a NEXT that found no more layers): finish
         (early exit, or ``t`` was the last step, ``t_last``); with a leaky layer, visit ``t + 1``;
         otherwise jump to the next input event's step when no layer can fire before it
         (``jump_ok``; the end word then finishes), else visit ``t + 1``. Waits (stall) for the
-        event stream."""
+        event stream; ``first`` (STEP): the wait is counted, not a stall."""
         m, ld, fe, eq = self._m, self.ld, self.fe, self.eq
         t, lc, started, out_spiked = self.t, self.lc, self.started, self.out_spiked
         m.d.comb += eq.q_clear.eq(1)
@@ -648,7 +664,11 @@ class _Sequencer:
             self._set_th_cur(self.la.th_next)
             m.next = "NEXT"
         with m.Elif(~fe.ev_valid | ~self.ev_ready):
-            m.d.comb += self.stall.eq(1)
+            if not first:
+                m.d.comb += self.stall.eq(1)
+            # (STEP, ``first``: the wait is for the sample's first event word, which IDLE
+            # accepted, to come through the fetch, and for the lookahead's reads at its time:
+            # the core's own latency, counted, not a wait on the stream)
         with m.Elif(started & ~self.jump_ok):
             self.move_t(t + 1, _T_INC)
             m.d.sync += [*moved, self.need_cur.eq(self.need_next)]
@@ -730,14 +750,13 @@ class _Sequencer:
                 m.d.comb += self.na.bound_clear.eq(1)
                 m.d.sync += [self.reach.eq(0), self.reach_sat.eq(0)]
                 m.d.sync += [cnt.first_found.eq(0), self.need_cur.eq(0),
-                             self.out_spiked.eq(0), self.cl.eq(0), self.cl_cm1.eq(self.cm1[0]),
-                             self.c.eq(0), self.cl_cm2.eq(self.cm2[0]), self.c_zero.eq(1),
-                             self.c_end.eq(self.one[0]), self.lc.eq(0)]
+                             self.out_spiked.eq(0), self.lc.eq(0), self.started.eq(0),
+                             self.touched.eq(0)]
                 self.move_t(0, _T_ZERO)
                 m.d.sync += [self.steps.eq(ld.time_steps), self.status.eq(0),
                              self.status_ok.eq(self.image_ok)]
                 with m.If(self.image_ok):
-                    m.next = "CLEAR"
+                    m.next = "STEP"
                 with m.Else():
                     m.d.sync += self.status.eq(ld.status)
                     m.next = "ABORT"
@@ -750,26 +769,11 @@ class _Sequencer:
                 m.next = "IDLE"
 
     def _step_states(self) -> None:
-        """CLEAR (the membranes), STEP (the next step), NEXT (the next layer with work at it)
-        and ENTER (its descriptor into registers)."""
+        """STEP (the sample's first step), NEXT (the next layer with work at it) and ENTER (its
+        descriptor into registers)."""
         m, w, ld, fe = self._m, self._w, self.ld, self.fe
-        l, lc, c, cl = self.l, self.lc, self.c, self.cl
+        l, lc, c = self.l, self.lc, self.c
         ev_error = self.ev_error
-        with m.State("CLEAR"):
-            m.d.comb += [self.na.clr_en.eq(1), self.na.clr_addr.eq(Cat(c[:w.chunk_idx], cl))]
-            self._cnt.bump("membrane_writes")
-            with m.If(ev_error):
-                m.next = "ABORT"
-            with m.Elif(self.c_end):
-                m.d.sync += [c.eq(0), cl.eq(cl + 1), self.cl_cm1.eq(Array(self.cm1)[cl + 1]),
-                             self.cl_cm2.eq(Array(self.cm2)[cl + 1]), self.c_zero.eq(1),
-                             self.c_end.eq(Array(self.one)[cl + 1])]
-                with m.If(cl == self.last_l):
-                    m.next = "STEP"
-                    self.move_t(0, _T_ZERO)
-                    m.d.sync += [lc.eq(0), self.started.eq(0)]
-            with m.Else():
-                self.c_inc(self.cl_cm2)
         with m.State("STEP"):
             # the sample's first step (every later one is chosen by the NEXT that finds no
             # more layers at the step before)
@@ -777,7 +781,7 @@ class _Sequencer:
                 m.next = "ABORT"
             with m.Else():
                 # (no step has run: t == T - 1 cannot end the sample here)
-                self.step_on(Const(0))
+                self.step_on(Const(0), first=True)
         with m.State("NEXT"):
             with self.unless_emit_stall():
                 # work of each layer at this step; events only for layer lc
@@ -1087,14 +1091,18 @@ class _Sequencer:
                 with m.Else():
                     m.next = "RESULT"
                     m.d.comb += self.ser.start.eq(1)
+        # the output layer had no op in this sample (the lazy clear): its potentials are 0 and
+        # no word is read
+        out_fresh = ~self.touched.bit_select(self.last_l, 1)
         with m.State("RD_ADDR"):
             m.d.comb += [na.rd_en.eq(1), na.rd_addr.eq(Cat(c[:w.chunk_idx], self.last_l))]
-            cnt.bump("membrane_reads")
+            with m.If(~out_fresh):
+                cnt.bump("membrane_reads")
             m.next = "RD_LOAD"
         with m.State("RD_LOAD"):
             # the chunk's word into a register: the compares then start at a register, and
             # shifting it brings each lane to the same place (no lane multiplexer)
-            m.d.sync += self.rd_word.eq(na.rd_data[:w.P * w.PB])
+            m.d.sync += self.rd_word.eq(Mux(out_fresh, 0, na.rd_data[:w.P * w.PB]))
             m.next = "RD_LANE"
         with m.State("RD_LANE"):
             rd_word, best = self.rd_word, self.best

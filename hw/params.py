@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ttfs.sim.core import CoreConfig
-from ttfs.sim.costmodel import EMIT_LEAD, EMIT_TAIL, REACH_CYCLES, SETTLE_CYCLES, WAIT_CYCLES
+from ttfs.sim.costmodel import (
+    EMIT_LEAD,
+    EMIT_TAIL,
+    FILL_CYCLES,
+    REACH_CYCLES,
+    SETTLE_CYCLES,
+    WAIT_CYCLES,
+)
 from ttfs.sim.image.format import params_word, words_per_row
 from ttfs.sim.protocol import MAGIC, RECORD_HEAD, STATUS, VERSION
 
@@ -192,12 +199,12 @@ def counter_bounds(w: Widths) -> dict[str, int]:
     if w.SW:
         per_layer += 1 + w.groups  # DECIDE no longer issues a sweep op; the scan
     return {
-        "cycles": ML * MC + MT * (1 + ML * per_layer + 1) + 1 + 2 * MC + MN,
+        "cycles": MT * (1 + ML * per_layer + 1) + 1 + FILL_CYCLES + 2 * MC + MN,
         "input_events": MT * MN,
         "sops": MT * ML * MN * MN,
         "weight_reads": integ,
         "membrane_reads": integ + swept + MC,
-        "membrane_writes": integ + swept + ML * MC,
+        "membrane_writes": integ + swept,
         "sweeps": MT * ML,
         "saturations": integ * P,
         "spikes": MT * MN,

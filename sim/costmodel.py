@@ -26,10 +26,14 @@ Steps in between cost nothing.
 
 Cycles (counted from the cycle after the first event word is accepted to the cycle word 0 of the
 result is presented, excluding cycles stalled on an empty event stream or a full trace stream,
-and the cycles that consume the end word and any events after an early exit)::
+and the cycles that consume the end word and any events after an early exit). Nothing clears
+the membranes (the lazy clear, ``docs/microarchitecture.md``): the ops of a layer's first pass
+in a sample read no word and take 0, and a readout of a layer that had no op reads none::
 
-    cycles = sum_l C_l                                    clear the membranes (one write a chunk)
-           + 1                                            STEP: pick the first step
+    cycles = 1 + F                                        STEP: pick the first step, once the
+                                                            first event word has come through
+                                                            the fetch (F = FILL_CYCLES = 3; 0
+                                                            with a leaky layer: step 0 then)
            + sum over visited steps of
                sum over active layers l of                (active: E[t,l] > 0 or swept)
                  2                                        NEXT: pick the layer; ENTER: load
@@ -87,7 +91,10 @@ Hardware counters::
 
     weight_reads    = sum E[t,l] * C_l                    one row chunk per integrate op
     membrane_reads  = weight_reads + sum_swept C_l + (C_L if read by potential)
-    membrane_writes = weight_reads + sum_swept C_l + sum_l C_l   (the clear)
+                      - sum of C_l over the layers with an op, and the output layer when it
+                        is read by potential (the lazy clear: a layer's first pass, and a
+                        readout of a layer without ops, read no word)
+    membrane_writes = weight_reads + sum_swept C_l
     sweeps          = number of (t, l) swept
 
 (with chunk bounds, ``K[t,l]`` in place of ``C_l`` for a swept layer without a leak).
@@ -104,7 +111,7 @@ from ttfs.sim.core import CoreConfig, chunks
 from ttfs.sim.ir import QNet
 from ttfs.sim.reference import Activity
 
-__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "REACH_CYCLES", "EMIT_LEAD", "EMIT_TAIL", "cost_hook",
+__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "REACH_CYCLES", "FILL_CYCLES", "EMIT_LEAD", "EMIT_TAIL", "cost_hook",
            "cost", "breakdown", "Breakdown", "summarize", "event_floor"]
 
 #: cycles the sequencer waits after the last op of a layer phase (the RTL's drain, which
@@ -121,6 +128,10 @@ SETTLE_CYCLES = 8
 #: (``hw.core``'s settle ``WAIT`` tests then); they are two of the settle's cycles when the test
 #: fails
 REACH_CYCLES = 2
+#: cycles ``STEP`` waits, beyond its own, for the sample's first event word (accepted in the idle
+#: cycle before) to reach the sequencer through the event fetch, and for the lookahead's reads at
+#: its time: a fixed latency, counted (a wait on an empty stream later in the sample is not)
+FILL_CYCLES = 3
 #: cycles ``EMIT`` takes for a layer that feeds another: the emission's lead over the next
 #: layer's event phase, which then reads each queue entry after it is written (the emission
 #: runs on under ``NEXT``, ``ENTER`` and ``INTEG_Q``)
@@ -135,16 +146,16 @@ class Breakdown:
     """Where one sample's cycles go (they sum to ``cycles``).
 
     ``event_phase``: integrate ops (``sum E * C``); ``sweep``: sweep ops; ``drain``: the wait
-    after each layer phase; ``emit``: spike emission; ``clear``; ``sequencing``: STEP/NEXT and the
+    after each layer phase; ``emit``: spike emission; ``sequencing``: STEP/NEXT and the
     phase-end cycle of an unswept stream phase; ``readout``; ``scan``: the chunk-bound scans of
-    partial sweeps (a core with ``chunk_bounds``).
+    partial sweeps (a core with ``chunk_bounds``). (Nothing clears the membranes: the lazy
+    clear costs no cycle.)
     """
 
     event_phase: int
     sweep: int
     drain: int
     emit: int
-    clear: int
     sequencing: int
     readout: int
     events_x_chunks: int
@@ -152,13 +163,13 @@ class Breakdown:
 
     @property
     def cycles(self) -> int:
-        return (self.event_phase + self.sweep + self.drain + self.emit + self.clear
-                + self.sequencing + self.readout + self.scan)
+        return (self.event_phase + self.sweep + self.drain + self.emit + self.sequencing
+                + self.readout + self.scan)
 
     def to_json(self) -> dict:
         return {
             "event_phase": self.event_phase, "sweep": self.sweep, "drain": self.drain,
-            "emit": self.emit, "clear": self.clear, "sequencing": self.sequencing,
+            "emit": self.emit, "sequencing": self.sequencing,
             "readout": self.readout, "scan": self.scan, "events_x_chunks": self.events_x_chunks,
             "cycles": self.cycles,
         }
@@ -199,7 +210,8 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
         r_th = np.broadcast_to(np.asarray(layers[0].threshold, dtype=np.int64), (T,))
 
     ev_phase = sweep = drain = emit = seq = scan = 0
-    clear = sum(C)
+    # the layers with an op in the sample (the lazy clear: their first pass reads no word)
+    touched = [False] * L
     n_sweeps = weight_reads = sweep_chunks = 0
     ev_steps = np.flatnonzero(E[:, 0] > 0) if E.size else np.zeros(0, dtype=np.int64)
     started = False
@@ -207,7 +219,10 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     out_spiked = False
     while True:
         if not started:
-            seq += 1  # STEP (later steps are chosen by the NEXT that finds no more layers)
+            # STEP, after the first word's fill when it jumps to it (with a leaky layer it
+            # visits step 0 whatever the events; later steps are chosen by the NEXT that finds
+            # no more layers)
+            seq += 1 + (0 if any_leak else FILL_CYCLES)
         if started and ((qnet.early_exit and out_spiked) or t == T - 1):
             break
         if any_leak:
@@ -249,6 +264,7 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
             swept = sweepable[sel] and (always[sel] or S[t, sel] > 0)
             ev_phase += e * C[sel]
             weight_reads += e * C[sel]
+            touched[sel] = True  # a picked layer has events or sweeps
             if sel == 0 and e > 0 and not always[sel]:
                 seq += 1  # the stream phase's end: the cycle that sees a later event word
             passes = False
@@ -290,14 +306,17 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
             lc = sel + 1
     by_potential = mp or int(S[:, L - 1].sum()) == 0
     readout = (2 * C[L - 1] + layers[L - 1].n_out) if by_potential else 0
+    # the reads the lazy clear saves: each touched layer's first pass (all its chunks), and a
+    # readout of an untouched output layer
+    fresh = sum(C[k] for k in range(L) if touched[k] or (k == L - 1 and by_potential))
     hw = {
         "weight_reads": weight_reads,
-        "membrane_reads": weight_reads + sweep_chunks + (C[L - 1] if by_potential else 0),
-        "membrane_writes": weight_reads + sweep_chunks + clear,
+        "membrane_reads": weight_reads + sweep_chunks + (C[L - 1] if by_potential else 0) - fresh,
+        "membrane_writes": weight_reads + sweep_chunks,
         "sweeps": n_sweeps,
     }
     exc = int(sum(int(E[:, k].sum()) * C[k] for k in range(L)))
-    return hw, Breakdown(ev_phase, sweep, drain, emit, clear, seq, readout, exc, scan)
+    return hw, Breakdown(ev_phase, sweep, drain, emit, seq, readout, exc, scan)
 
 
 def _firing_chunks(activity: Activity, shape: tuple, lanes: int) -> np.ndarray:
@@ -320,20 +339,20 @@ def _rise(table: np.ndarray) -> int:
 
 def event_floor(core: CoreConfig, qnet: QNet, counters) -> int:
     """The cycles a sample's events themselves set, whatever the sequencing: one cycle per
-    integrate op (``weight_reads``), one per spike, the clear (``sum_l C_l``) and the readout
-    when the output is read by potential. ``counters`` is a :class:`sim.reference.Counters`
-    with the hardware counters set (from the cost model or read back from the RTL); the
-    measured ``cycles`` divided by this is the core's overhead factor on that sample."""
+    integrate op (``weight_reads``), one per spike and the readout when the output is read by
+    potential (the membranes need no clear: the lazy clear). ``counters`` is a
+    :class:`sim.reference.Counters` with the hardware counters set (from the cost model or
+    read back from the RTL); the measured ``cycles`` divided by this is the core's overhead
+    factor on that sample."""
     if not isinstance(core, CoreConfig):
         raise TypeError(f"core must be a CoreConfig, not {type(core).__name__}")
     if counters.weight_reads is None:
         raise ValueError("event_floor needs the hardware counters (weight_reads is None)")
     layers = qnet.layers
     L = len(layers)
-    clear = sum(chunks(layer.n_out, core.lanes) for layer in layers)
     by_potential = qnet.readout == "max_potential" or counters.spikes_per_layer[L - 1] == 0
     readout = 2 * chunks(layers[L - 1].n_out, core.lanes) + layers[L - 1].n_out
-    return (int(counters.weight_reads) + int(sum(counters.spikes_per_layer)) + clear
+    return (int(counters.weight_reads) + int(sum(counters.spikes_per_layer))
             + (readout if by_potential else 0))
 
 

@@ -64,7 +64,7 @@ The model (:func:`energy_report`), per sample, then averaged over samples:
   the event queue: one write per spike and one read per event integrated by layers ``2..L``
   (the spikes of layers ``1..L-1``); on a core with chunk bounds (``chunk_bounds = SW``), the
   chunk-bound memory (``max_layers << bits(groups - 1)`` words of ``SW x (potential_bits -
-  1)`` bits): one lane written per membrane write (every op and the clear write their chunk's
+  1)`` bits): one lane written per membrane write (every op writes its chunk's
   bound) and, per sweep, the scan's ``ceil(C_l / SW)`` words of the largest layer without a
   leak that may fire (the counters do not split sweeps by layer; exact with one such layer).
   Without them (core ``None`` or counters ``None``) the model
@@ -445,7 +445,7 @@ def energy_report(
     sweepable = qnet.layers[:-1] if qnet.readout == "max_potential" else qnet.layers
     hw_visit = e_add * (2 if any(layer.leak_shift > 0 for layer in sweepable) else 1)
     e_table = (table.access(mems["threshold"]) + table.access(mems["kernel"])) if hw else 0.0
-    # a core with chunk bounds: each membrane write (an op, or the clear) also writes its
+    # a core with chunk bounds: each membrane write (an op) also writes its
     # chunk's bound (one lane of the word), and each scan of a layer without a leak reads its
     # groups, ceil(C_l / SW) words; the counters do not split sweeps by layer, so a sweep is
     # charged the largest such layer's scan (exact with one sweepable layer without a leak)
@@ -520,7 +520,7 @@ def energy_report(
                   "sized by the network; tables and event queue not counted")
     if source == "hardware":
         counts += ("; membrane updates as lane visits of the core's sweep ops "
-                   "((membrane_writes - weight_reads - chunks) x lanes)")
+                   "((membrane_writes - weight_reads) x lanes)")
     return {
         "note": ESTIMATE_NOTE,
         "table": {"name": table.name, "source": table.source, "derivation": table.derivation},

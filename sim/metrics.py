@@ -26,11 +26,11 @@ Definitions (``n_l`` = neurons of layer ``l``, ``steps`` = time steps the sample
   ``max_potential`` output layer is never swept. This needs the per-step activity of the result
   (reference and image models). Results without it (read back from the RTL, say) use the
   hardware counters instead, with a core. By
-  the cycle-cost rule (:mod:`sim.costmodel`) ``membrane_writes = weight_reads + sweep chunks +
-  sum_l C_l`` (one write per integrate op, per swept chunk, and per chunk when the membranes are
-  cleared; ``C_l = ceil(n_l / lanes)``), so the membrane updates are ``(membrane_writes -
-  weight_reads - sum_l C_l) x lanes``: lane visits, the padding lanes of a layer's last chunk
-  included (with one lane they equal the neuron visits). The summary says which was used.
+  the cycle-cost rule (:mod:`sim.costmodel`) ``membrane_writes = weight_reads + sweep
+  chunks`` (one write per integrate op and per swept chunk; nothing clears the membranes, the
+  lazy clear), so the membrane updates are ``(membrane_writes - weight_reads) x lanes``: lane
+  visits, the padding lanes of a layer's last chunk included (with one lane they equal the
+  neuron visits). The summary says which was used.
 * **footprint**: bytes of the weights and per-layer tables at their packed widths. Without a core:
   ``ceil((sum_l n_in_l * n_l * weight_bits + sum_l T * (potential_bits + kernel_bits)) / 8)``
   with ``kernel_bits`` the bit length of the largest kernel entry (at least 1). With a core, the
@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from ttfs.sim.core import CoreConfig, chunks, weight_rows
+from ttfs.sim.core import CoreConfig, weight_rows
 from ttfs.sim.errors import ConfigError
 from ttfs.sim.ir import QNet
 from ttfs.sim.jsonio import is_int
@@ -184,14 +184,13 @@ def membrane_source(results: list[SampleResult], core: CoreConfig | None) -> str
 def hardware_membrane_updates(
     qnet: QNet, result: SampleResult, core: CoreConfig, where: str = "result"
 ) -> int:
-    """Lane visits of the sweep ops: ``(membrane_writes - weight_reads - sum_l C_l) x lanes``."""
+    """Lane visits of the sweep ops: ``(membrane_writes - weight_reads) x lanes``."""
     c = result.counters
-    clear = sum(chunks(layer.n_out, core.lanes) for layer in qnet.layers)
-    sweep_chunks = c.membrane_writes - c.weight_reads - clear
+    sweep_chunks = c.membrane_writes - c.weight_reads
     if sweep_chunks < 0:
         raise ConfigError(
             f"{where} has {c.membrane_writes} membrane writes; a {core.lanes}-lane core writes "
-            f"at least weight_reads + {clear} (the clear) = {c.weight_reads + clear}"
+            f"at least one per weight read ({c.weight_reads})"
         )
     return int(sweep_chunks) * core.lanes
 

@@ -70,14 +70,22 @@ def test_amaranth_blocks_neuron_array_forwarding_and_sweep(seed):
             ctx.set(data, val)
             await ctx.tick()
             ctx.set(en, 0)
-        ctx.set(na.clr_en, 1)
-        ctx.set(na.clr_addr, 0)
+        # a word left by an earlier sample: one integrate op, then the array drains
+        ctx.set(na.i_valid, 1)
+        ctx.set(na.i_integ, 1)
+        ctx.set(na.i_fresh, 1)
+        ctx.set(na.i_row, int(rng.integers(0, 6)))
         await ctx.tick()
-        ctx.set(na.clr_en, 0)
+        ctx.set(na.i_valid, 0)
+        for _ in range(8):
+            await ctx.tick()
+        # the new sample: its first op takes 0 instead of that word (the lazy clear), the
+        # later ones the results before them (forwarded or read)
         sats = 0
-        for j in order:
+        for n, j in enumerate(order):
             ctx.set(na.i_valid, 1)
             ctx.set(na.i_integ, 1)
+            ctx.set(na.i_fresh, n == 0)
             ctx.set(na.i_row, int(j))
             await ctx.tick()
             sats += ctx.get(na.sat_count)

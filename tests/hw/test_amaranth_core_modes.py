@@ -116,3 +116,26 @@ def test_amaranth_core_modes_skip_rule_hand_cases():
     # sample 0: layer 1 fires at t = 0 (V = 6), layer 2 integrates 4 < 9; its bound (4) meets
     # the falling table at t = 4, where the input event arrives: it fires there
     assert exp[0].trace.tolist() == [[1, 0, 0], [2, 4, 0]]
+
+
+@pytest.mark.parametrize("leak_shift,chunk_bounds", [(0, 0), (0, 1), (1, 0)])
+def test_amaranth_core_modes_lazy_clear_leaves_nothing_behind(leak_shift, chunk_bounds):
+    # Nothing clears the membranes between samples (docs/microarchitecture.md, "The lazy
+    # clear"): a layer's first pass in a sample takes 0 instead of the last sample's words.
+    # Sample 1 leaves the output layer's potentials at [3, 3, 17] (prediction 2); in sample 2 the
+    # hidden layer does not fire, so the output layer has no op and is read out as 0 (prediction
+    # 0, no word read), and sample 3 has no event at all. A stale word would give 2.
+    net = QNet(2, 6, (
+        Layer([[9, 9, 1, 1], [1, 0, 1, 0]], 8, leak_shift=leak_shift),
+        Layer([[1, 2, 9], [2, 1, 8], [0, 0, 0], [0, 0, 0]], 100),
+    ), readout="max_potential")
+    core = CoreConfig(lanes=2, max_neurons=4, max_layers=2, max_time_steps=8, weight_depth=16,
+                      chunk_bounds=chunk_bounds)
+    exp = _check(net, [[[0, 0]], [[1, 1]], [], [[0, 0]]], core)
+    assert [r.prediction for r in exp] == [2, 0, 0, 2]
+    # sample 2: without a leak the hidden layer's event pass is its first (no read), nothing
+    # else reads it, and the readout reads nothing. With a leak it is swept at every step from
+    # step 0, whose sweep is the first pass: 6 sweeps and the event's pass, less the first
+    # pass, 2 chunks each. Sample 3: the sweeps alone.
+    assert exp[1].counters.membrane_reads == ((6 + 1 - 1) * 2 if leak_shift else 0)
+    assert exp[2].counters.membrane_reads == ((6 - 1) * 2 if leak_shift else 0)

@@ -11,6 +11,7 @@ from ttfs.sim.core import CoreConfig
 from ttfs.sim.costmodel import (
     EMIT_LEAD,
     EMIT_TAIL,
+    FILL_CYCLES,
     REACH_CYCLES,
     SETTLE_CYCLES,
     WAIT_CYCLES,
@@ -24,6 +25,8 @@ from ttfs.sim.reference import Activity, run
 
 #: the settle wait after a layer-1 event phase: its phase-end cycle is the first of SETTLE_CYCLES
 Z1 = SETTLE_CYCLES - 1
+#: STEP: its own cycle and the first event word's way in (a core without a leaky layer)
+STEP = 1 + FILL_CYCLES
 
 CORE = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64, weight_depth=64)
 
@@ -39,8 +42,9 @@ def test_costmodel_single_layer_by_hand():
     res = _one(net, [[3, 0]])
     assert res.trace.tolist() == [[1, 3, 0], [1, 3, 2]]
     C = 2
-    expect = (C                     # clear
-              + 1 + 2               # STEP (jump to t=3), NEXT + ENTER (layer 1)
+    # (nothing clears the membranes: the event's ops are the layer's first pass and read no
+    # word, the lazy clear)
+    expect = (STEP + 2              # STEP (jump to t=3), NEXT + ENTER (layer 1)
               + 1 * C + 1           # event phase; the cycle that sees the end word
               + Z1       # the bound settles; DECIDE issues the sweep's chunk 0
               + C                   # sweep
@@ -49,7 +53,7 @@ def test_costmodel_single_layer_by_hand():
                                     # from the spike)
     assert res.cycles == expect
     assert (res.counters.weight_reads, res.counters.membrane_reads,
-            res.counters.membrane_writes, res.counters.sweeps) == (C, 2 * C, 3 * C, 1)
+            res.counters.membrane_writes, res.counters.sweeps) == (C, C, 2 * C, 1)
 
 
 def test_costmodel_silent_sample_reads_out_by_potential():
@@ -59,8 +63,9 @@ def test_costmodel_silent_sample_reads_out_by_potential():
     C, n = 2, 3
     # the bound after the event (at most 1) is below 50: no sweep, DECIDE moves on
     # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT (none: finish), readout
-    assert res.cycles == C + 3 + C + 1 + Z1 + 1 + 1 + (2 * C + n)
-    assert res.counters.membrane_reads == C + C
+    assert res.cycles == STEP + 2 + C + 1 + Z1 + 1 + 1 + (2 * C + n)
+    # the event's ops read nothing (the layer's first pass); the readout reads its C words
+    assert res.counters.membrane_reads == C
     assert res.counters.sweeps == 0
 
 
@@ -80,8 +85,9 @@ def test_costmodel_leak_visits_every_step():
     # every step t = 1..63 adds NEXT + ENTER + sweep + wait + the closing NEXT; at t = 0
     # the leaky layer sweeps straight after its event (C + wait) where the quiet one settles
     # its bound and decides not to (phase end, settle, DECIDE)
+    # (and the leaky core's STEP does not wait for the first event word: it visits step 0)
     assert leaky.cycles - quiet.cycles == (63 * (2 + C + WAIT_CYCLES + 1)
-                                           + (C + WAIT_CYCLES) - (1 + Z1 + 1))
+                                           + (C + WAIT_CYCLES) - (1 + Z1 + 1) - FILL_CYCLES)
     assert leaky.counters.sweeps == 64
 
 
@@ -93,7 +99,7 @@ def test_costmodel_subtract_layer_is_swept_while_its_bound_reaches_the_threshold
     assert res.trace[:, 1].tolist() == [0, 1, 2, 3]
     assert res.counters.sweeps == 4
     C = 1
-    expect = (C + 1 + 2 + C + 1 + Z1 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1  # t = 0
+    expect = (STEP + 2 + C + 1 + Z1 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1  # t = 0
               + 3 * (2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1))     # t = 1..3: sweep, emit
     # (each step's closing NEXT chooses the next step; the last one finishes)
     assert res.cycles == expect
@@ -144,14 +150,13 @@ def test_costmodel_varying_threshold_is_swept_only_where_a_neuron_fires():
     assert res.counters.sweeps == 1  # t = 2, where it fires
     C = 1
     empty = 1  # the NEXT that finds no layer (and chooses the next step)
-    expect = (C
-              + 1 + 2 + C + 1 + Z1 + 1 + 1            # t = 0: event, no sweep
+    expect = (STEP + 2 + C + 1 + Z1 + 1 + 1           # t = 0: event, no sweep
               + empty                                            # t = 1: bound 10 < 100
               + 2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1)        # t = 2: sweep, emit
     # (t = 1 is visited: the layer fires before the end; after t = 2 nothing can fire any more,
     # the table never rises, so the NEXT at t = 2 ends the sample: t = 3 .. 7 cost nothing)
     assert res.cycles == expect
-    assert res.counters.membrane_reads == C + C
+    assert res.counters.membrane_reads == C  # the sweep's (the event's op was the first pass)
 
 
 def test_costmodel_steps_are_jumped_only_where_no_layer_can_fire():
@@ -163,30 +168,30 @@ def test_costmodel_steps_are_jumped_only_where_no_layer_can_fire():
     res = _one(falling, [[0, 0]])
     assert res.trace.tolist() == [[1, 4, 0]]
     C = 1
-    t0 = 1 + 2 + C + 1 + Z1 + 1 + 1  # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT
+    t0 = STEP + 2 + C + 1 + Z1 + 1 + 1  # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT
     fire = 2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1
-    assert res.cycles == C + t0 + 3 + fire  # t = 1, 2, 3 empty; t = 4 fires and ends
+    assert res.cycles == t0 + 3 + fire  # t = 1, 2, 3 empty; t = 4 fires and ends
     # the same sample on a table that never reaches 10 but rises at t = 6: steps t = 1 .. 5 are
     # visited (the rise lies after t + 1), then nothing can fire: the NEXT at t = 5 ends
     rising = QNet(1, 8, (Layer([[10]], [40, 30, 20, 15, 12, 11, 20, 20]),))
     res = _one(rising, [[0, 0]])
     assert res.trace.size == 0
-    assert res.cycles == C + t0 + 5 + (2 * C + 1)  # t = 1 .. 5, readout by potential
+    assert res.cycles == t0 + 5 + (2 * C + 1)  # t = 1 .. 5, readout by potential
     # and a table that never rises and never reaches 10: the NEXT at t = 0 ends the sample
     never = QNet(1, 8, (Layer([[10]], [40, 30, 20, 15, 12, 11, 11, 11]),))
     res = _one(never, [[0, 0]])
-    assert res.cycles == C + t0 + (2 * C + 1)
+    assert res.cycles == t0 + (2 * C + 1)
 
 
-def test_event_floor_counts_ops_spikes_clear_and_readout():
-    # the hand example above: 1 event x 2 chunks, 2 spikes, clear 2, no readout (it spiked)
+def test_event_floor_counts_ops_spikes_and_readout():
+    # the hand example above: 1 event x 2 chunks, 2 spikes, no readout (it spiked)
     net = QNet(2, 8, (Layer([[5, 0, 5], [0, 1, 0]], 5),))
     res = _one(net, [[3, 0]])
-    assert event_floor(CORE, net, res.counters) == 2 + 2 + 2
+    assert event_floor(CORE, net, res.counters) == 2 + 2
     assert res.cycles > event_floor(CORE, net, res.counters)
     # a silent sample is read out by potential: 2 C + n more
     silent = _one(QNet(2, 8, (Layer([[1, 0, 1], [0, 1, 0]], 50),)), [[0, 0]])
-    assert event_floor(CORE, net, silent.counters) == 2 + 0 + 2 + (2 * 2 + 3)
+    assert event_floor(CORE, net, silent.counters) == 2 + 0 + (2 * 2 + 3)
     with pytest.raises(ValueError, match="needs the hardware counters"):
         event_floor(CORE, net, run(net, EventSet((np.zeros((0, 2), dtype=np.int64),)))[0]
                     .counters)
@@ -206,7 +211,7 @@ def test_costmodel_emission_of_a_hidden_layer_runs_under_the_next_phase():
               + SETTLE_CYCLES       # the bound settles (DECIDE sweeps)
               + C2 + WAIT_CYCLES
               + 1 + EMIT_TAIL)      # the output spike, the emitter's fill and first stage
-    assert res.cycles == (C1 + C2) + 1 + hidden + output + 1
+    assert res.cycles == STEP + hidden + output + 1
 
 
 def test_costmodel_partial_sweep_by_hand():
@@ -219,13 +224,13 @@ def test_costmodel_partial_sweep_by_hand():
         res = _one(net, [[3, 0]], core)
         assert res.trace.tolist() == [[1, 3, 0], [1, 3, 2]]
         C, K = 2, 2
-        expect = (C + 1 + 2 + 1 * C + 1
+        expect = (STEP + 2 + 1 * C + 1
                   + Z1 + 1              # the bound settles; DECIDE (no sweep op of its own)
                   + G + K               # SCAN, SWEEP_M
                   + WAIT_CYCLES + 2 + EMIT_TAIL + 1)
         assert res.cycles == expect, sw
         assert (res.counters.membrane_reads, res.counters.membrane_writes,
-                res.counters.sweeps) == (C + K, 2 * C + K, 1)
+                res.counters.sweeps) == (K, C + K, 1)
     net = QNet(1, 8, (Layer([[0, 0, 9, 9, 0, 0]], 5),))
     core = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64,
                       weight_depth=64, chunk_bounds=2)
@@ -234,8 +239,8 @@ def test_costmodel_partial_sweep_by_hand():
     C, G, K = 3, 2, 1
     hw, b = breakdown(core, net, res.activity)
     assert (b.sweep, b.scan) == (K, G)
-    assert hw["membrane_reads"] == C + K and hw["sweeps"] == 1
-    assert res.cycles == C + 1 + 2 + C + 1 + Z1 + 1 + G + K + WAIT_CYCLES + 2 + EMIT_TAIL + 1
+    assert hw["membrane_reads"] == K and hw["sweeps"] == 1
+    assert res.cycles == STEP + 2 + C + 1 + Z1 + 1 + G + K + WAIT_CYCLES + 2 + EMIT_TAIL + 1
 
 
 def test_costmodel_partial_sweep_at_a_step_without_events():
@@ -273,7 +278,7 @@ def test_costmodel_reach_test_by_hand():
     rest = (2 + C + 1 + Z1 + 1 + 1        # t = 2: the test fails, the bound settles
             + 1                           # t = 3: nothing can fire (Theta 300), NEXT only
             + 2 + G + K + WAIT_CYCLES + 1 + EMIT_TAIL + 1)  # t = 4: scan, sweep, the spike
-    head = C + 1                          # clear, STEP
+    head = STEP
     assert cycles([300, 300, 300, 300, 1, 1, 1, 1]) == head + t0_reach + rest
     # R equal to the threshold is not below it
     assert cycles([300, 128, 128, 128, 1, 1, 1, 1]) == head + t0_settled + rest

@@ -183,21 +183,21 @@ def test_report_with_hardware_counters():
     q = network()
     (r,) = run(q, SAMPLE)
     c = r.counters
-    c.weight_reads, c.membrane_reads, c.membrane_writes, c.sweeps = 5, 9, 11, 3
+    c.weight_reads, c.membrane_reads, c.membrane_writes, c.sweeps = 5, 9, 8, 3
     core = CoreConfig(lanes=2, max_time_steps=4)  # memories: test_core_memories_by_their_real_size
     rep = energy_report(q, [r], core=core)
     snn = rep["snn_pj"]
     # weight reads 5 words x 2 lanes x 8 bits = 80 bits from 8 KB -> 12.5 pJ
     assert snn["weight_memory"] == approx(12.5)
-    # membrane 20 words x (2 x 16 + 2) bits = 680 bits from 1088 bytes
-    assert snn["membrane_memory"] == approx(680 / 64 * e64(1088))
+    # membrane 17 words x (2 x 16 + 2) bits = 578 bits from 1088 bytes
+    assert snn["membrane_memory"] == approx(578 / 64 * e64(1088))
     # 3 sweeps: a 15-bit threshold entry (30-byte table) and an 8-bit kernel entry (16 bytes)
     assert snn["table_memory"] == approx(3 * (15 / 64 * e64(30) + 8 / 64 * e64(16)))
     # queue: spikes (3, 1): 4 writes, 3 reads of 13 bits from 208 bytes
     assert snn["queue_memory"] == approx(7 * 13 / 64 * e64(208))
     assert snn["memory"] == approx(snn["weight_memory"] + snn["membrane_memory"]
                                    + snn["table_memory"] + snn["queue_memory"])
-    # membrane updates: the core's lane visits, (11 - 5 - (2 + 1 chunks cleared)) x 2 = 6,
+    # membrane updates: the core's lane visits, (8 writes - 5 integrate ops) x 2 = 6,
     # one add (0.05 pJ) each, not the activity's 4 neuron visits (3 + 1, see above)
     assert snn["membrane_update"] == approx(0.3)
     assert rep["ops"]["membrane_updates"] == 6.0
@@ -310,18 +310,18 @@ def test_report_without_activity_uses_hardware_counters():
     q = network()
     (r,) = run(q, SAMPLE)
     c = r.counters
-    # weight reads 4, membrane reads 10, membrane writes 13
+    # weight reads 4, membrane reads 10, membrane writes 10
     hw = SampleResult(r.prediction, True, Counters(c.input_events, c.spikes_per_layer, c.sops,
-                                                   c.saturations, 4, 10, 13, 3), r.steps)
+                                                   c.saturations, 4, 10, 10, 3), r.steps)
     rep = energy_report(q, [hw], core=CoreConfig(lanes=2))
-    # sweep chunks 13 - 4 - (2 + 1 chunks cleared) = 6; x 2 lanes = 12 visits x 0.05 = 0.6
+    # sweep chunks 10 - 4 = 6; x 2 lanes = 12 visits x 0.05 = 0.6
     assert rep["snn_pj"]["membrane_update"] == approx(0.6)
     assert rep["snn_pj"]["synaptic"] == approx(1.2)
-    # memory from the counters: 4 x 2 x 8 = 64 bits from 8 KB -> 10 pJ; 23 words of 34 bits
+    # memory from the counters: 4 x 2 x 8 = 64 bits from 8 KB -> 10 pJ; 20 words of 34 bits
     # from 1088 bytes
     assert rep["snn_pj"]["weight_memory"] == approx(10.0)
-    assert rep["snn_pj"]["membrane_memory"] == approx(23 * 34 / 64 * e64(1088))
-    assert rep["counts"].endswith("((membrane_writes - weight_reads - chunks) x lanes)")
+    assert rep["snn_pj"]["membrane_memory"] == approx(20 * 34 / 64 * e64(1088))
+    assert rep["counts"].endswith("((membrane_writes - weight_reads) x lanes)")
     # a leaking layer: two adds per visit (upper bound) -> 12 x 0.1 = 1.2
     q = network(leak_shift=1)
     rep = energy_report(q, [hw], core=CoreConfig(lanes=2))

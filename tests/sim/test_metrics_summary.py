@@ -198,10 +198,9 @@ def test_without_activity_membrane_updates_come_from_hardware_counters():
     q = network()
     r0, r1 = run(q, SAMPLES)
     core = CoreConfig(lanes=2)
-    # chunks on 2 lanes: ceil(3/2) + ceil(1/2) = 3 (the clear writes 3 words)
-    # sweep chunks = membrane writes - weight reads - 3: 13 - 4 - 3 = 6 -> 6 x 2 lanes = 12
-    # lane visits; 6 - 1 - 3 = 2 -> 4
-    hw = [rtl_like(r0, 4, 13), rtl_like(r1, 1, 6)]
+    # sweep chunks = membrane writes - weight reads (one write per op, nothing clears the
+    # membranes): 10 - 4 = 6 -> 6 x 2 lanes = 12 lane visits; 3 - 1 = 2 -> 4
+    hw = [rtl_like(r0, 4, 10), rtl_like(r1, 1, 3)]
     s = summarise(q, hw, core=core)
     assert s["per_sample"]["membrane_updates"] == {"mean": 8.0, "min": 4.0, "max": 12.0}
     assert s["membrane_updates_counted_as"].startswith("lane visits of sweep ops")
@@ -216,9 +215,9 @@ def test_hardware_counters_that_cannot_be_are_refused():
     q = network()
     r0, _ = run(q, SAMPLES)
     with pytest.raises(ConfigError) as exc:
-        summarise(q, [rtl_like(r0, 5, 7)], core=CoreConfig(lanes=2))
-    assert str(exc.value) == ("results[0] has 7 membrane writes; a 2-lane core writes at least "
-                              "weight_reads + 3 (the clear) = 8")
+        summarise(q, [rtl_like(r0, 5, 4)], core=CoreConfig(lanes=2))
+    assert str(exc.value) == ("results[0] has 4 membrane writes; a 2-lane core writes at least "
+                              "one per weight read (5)")
     with pytest.raises(ConfigError) as exc:
         summarise(q, [rtl_like(r0, 4, 13)])  # no core: lanes unknown
     assert str(exc.value) == ("results[0] has no per-step activity; membrane updates need it "
