@@ -111,8 +111,8 @@ from ttfs.sim.core import CoreConfig, chunks
 from ttfs.sim.ir import QNet
 from ttfs.sim.reference import Activity
 
-__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "REACH_CYCLES", "FILL_CYCLES", "EMIT_LEAD", "EMIT_TAIL", "cost_hook",
-           "cost", "breakdown", "Breakdown", "summarize", "event_floor"]
+__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "REACH_CYCLES", "FILL_CYCLES", "EMIT_LEAD",
+           "EMIT_TAIL", "cost_hook", "cost", "breakdown", "Breakdown", "summarize", "event_floor"]
 
 #: cycles the sequencer waits after the last op of a layer phase (the RTL's drain, which
 #: ``hw.core`` takes from here): the last fire mask leaves the neuron array 5 cycles after its
