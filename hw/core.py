@@ -344,9 +344,8 @@ class _Sequencer:
         self.cur_two = Signal()  # two chunks
 
         # The chunk walk's flags, registered with c: c_zero (c == 0) and c_end (c is the walk's
-        # last chunk: the layer's chunks - 1). Each move of c
-        # sets them from compares of registers (c + 1 == end as c == end - 1), so the state
-        # decisions start at flip-flops.
+        # last chunk: the layer's chunks - 1). Each move of c sets them from compares of
+        # registers (c + 1 == end as c == end - 1), so the state decisions start at flip-flops.
         self.c_zero = Signal(init=1)
         self.c_end = Signal()
 
