@@ -90,10 +90,10 @@ threshold above ``R``, so it decides as the settled bound would.
 Hardware counters::
 
     weight_reads    = sum E[t,l] * C_l                    one row chunk per integrate op
-    membrane_reads  = weight_reads + sum_swept C_l + (C_L if read by potential)
-                      - sum of C_l over the layers with an op, and the output layer when it
-                        is read by potential (the lazy clear: a layer's first pass, and a
-                        readout of a layer without ops, read no word)
+    membrane_reads  = weight_reads + sum_swept C_l - sum of C_l over the layers with an op
+                      + (C_L if read by potential and the output layer had an op)
+                      (the lazy clear: a layer's first pass, and a readout of a layer
+                      without ops, read no word)
     membrane_writes = weight_reads + sum_swept C_l
     sweeps          = number of (t, l) swept
 
@@ -306,12 +306,13 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
             lc = sel + 1
     by_potential = mp or int(S[:, L - 1].sum()) == 0
     readout = (2 * C[L - 1] + layers[L - 1].n_out) if by_potential else 0
-    # the reads the lazy clear saves: each touched layer's first pass (all its chunks), and a
-    # readout of an untouched output layer
-    fresh = sum(C[k] for k in range(L) if touched[k] or (k == L - 1 and by_potential))
+    # the lazy clear: each touched layer's first pass (all its chunks) reads no word, nor does
+    # a readout of an untouched output layer
+    first_pass = sum(C[k] for k in range(L) if touched[k])
+    readout_reads = C[L - 1] if by_potential and touched[L - 1] else 0
     hw = {
         "weight_reads": weight_reads,
-        "membrane_reads": weight_reads + sweep_chunks + (C[L - 1] if by_potential else 0) - fresh,
+        "membrane_reads": weight_reads + sweep_chunks + readout_reads - first_pass,
         "membrane_writes": weight_reads + sweep_chunks,
         "sweeps": n_sweeps,
     }
