@@ -855,26 +855,32 @@ class EventQueue(wiring.Component):
 
     A sweep's nonzero fire masks enter a FIFO (``max_chunks`` entries of chunk index + mask).
     While ``run`` is high, one spike leaves per cycle, lowest neuron first (the queue order of
-    ``sim.reference``): neuron ``chunk*P + p``. Each spike goes to the trace stream (stage
-    ``e1_``, stalling emission while the stream is full) and, as the next layer's first weight
-    row ``next_base + neuron * next_chunks``, into the queue (``e2_`` multiplies, ``e3_`` adds and
-    writes). The queue holds one layer's spikes (at most ``max_neurons``): the next layer
-    integrates them before it is swept, and its own sweep restarts the queue (``q_clear``).
+    ``sim.reference``): neuron ``chunk*P + p``. Each spike goes to the trace (stage ``e1_``,
+    traced builds) and, as the next layer's first weight row ``next_base + neuron *
+    next_chunks``, into the queue (``e2_`` multiplies, ``e3_`` adds and writes). The queue holds
+    one layer's spikes (at most ``max_neurons``): the next layer integrates them before it is
+    swept, and its own sweep restarts the queue (``q_clear``).
 
-    Latency: the first spike leaves a cycle after ``run`` rises (the head register loads from
-    the FIFO's block RAM), then one a cycle; a spike is in the queue 3 cycles after it leaves
-    (written at the end of that cycle); emitting S spikes takes S cycles plus 4 (plus trace
-    stalls). A stall never lets the emitter move: a stall needs a spike in ``e1_``, and then the
-    head either holds bits (no load) or the FIFO is empty. Counterpart: the per-layer event
-    lists of ``sim.reference.run_sample``.
+    The emission may run while the masks still arrive (docs/microarchitecture.md, "The
+    overlapped emission"): a mask pushed in cycle ``c`` can move into the head register in
+    cycle ``c + 1`` (a read of the FIFO in the cycle its entry is written takes the pushed
+    mask from a register instead of the RAM; into an empty FIFO's free head, in cycle ``c``
+    itself), and its spikes leave in the cycles after, one a cycle, the next entry moving in
+    as the last bit of the head leaves. A spike that leaves in cycle ``x`` is written to the
+    queue at the end of ``x + 3`` (``q_write`` then; ``count`` counts it from ``x + 4``;
+    ``q_wrow`` the row written in the cycle before). Nothing here waits on the trace stream:
+    a traced build puts each spike into a FIFO of ``max_neurons`` words in front of the trace
+    port (``trace_busy`` while it holds words), and the sequencer starts a sweep only when
+    that FIFO is empty, so one layer's spikes always fit. Counterpart: the per-layer event lists of
+    ``sim.reference.run_sample``.
 
     Members: ``push_valid/push_chunk/push_mask`` (from the neuron array), ``reset`` (empty the
     FIFO), ``q_clear``, ``run``, ``layer`` (1-based, for the trace), ``t``, ``next_base``,
     ``next_chunks``, ``q_raddr``/``q_rdata`` (synchronous read of a queue entry), ``count``
-    (entries written since ``q_clear``), ``popped`` (spikes that left the head since
-    ``q_clear``), ``pending`` (FIFO or head not empty), ``busy``, ``stall``,
-    ``spike_valid/spike_neuron`` (a spike leaving ``e1_``), ``emitting`` (``e1_``..``e3_`` hold
-    a spike), and ``trace`` when built with it.
+    (entries written since ``q_clear``), ``pending`` (FIFO or head not empty), ``busy``
+    (``pending`` or a spike in ``e1_``..``e3_``), ``spike_valid/spike_neuron`` (a spike
+    leaving ``e1_``), ``emitting`` (``e1_``..``e3_`` hold a spike), and, when built with the
+    trace, ``trace`` and ``trace_busy``.
     """
 
     def __init__(self, widths: Widths, trace: bool = False):
@@ -884,13 +890,15 @@ class EventQueue(wiring.Component):
             "push_valid": In(1), "push_chunk": In(w.chunk_idx), "push_mask": In(w.P),
             "reset": In(1), "q_clear": In(1), "run": In(1),
             "layer": In(8), "t": In(16), "next_base": In(w.row), "next_chunks": In(w.chunk_cnt),
-            "q_raddr": In(w.neuron_idx), "q_rdata": Out(w.row),
-            "count": Out(w.neuron_cnt), "popped": Out(w.neuron_cnt),
-            "pending": Out(1), "busy": Out(1), "stall": Out(1),
+            "q_raddr": In(w.neuron_idx), "q_rdata": Out(w.row), "q_wrow": Out(w.row),
+            "q_write": Out(1),
+            "count": Out(w.neuron_cnt),
+            "pending": Out(1), "busy": Out(1),
             "spike_valid": Out(1), "spike_neuron": Out(w.neuron_idx), "emitting": Out(1),
         }
         if trace:
             members["trace"] = Out(stream.Signature(40))
+            members["trace_busy"] = Out(1)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -915,8 +923,16 @@ class EventQueue(wiring.Component):
         def inc(ptr):
             return Mux(ptr == MC - 1, 0, ptr + 1)
 
+        push = self.push_valid
         m.d.comb += [fw.addr.eq(wr[:fab]), fw.data.eq(Cat(self.push_mask, self.push_chunk)),
-                     fw.en.eq(self.push_valid)]
+                     fw.en.eq(push)]
+        # A read of the entry being written in the same cycle returns the pushed entry, from a
+        # register (the RAM's word is not used then: guarded_read)
+        fr_raw = guarded_read(m, w, fw, fr, "fifo")
+        hit = Signal()
+        push_r = Signal(P + ci)
+        m.d.sync += [hit.eq(push & (fw.addr == fr.addr)), push_r.eq(fw.data)]
+        fr_data = Mux(hit, push_r, fr_raw)
         rem = hd_mask
         pbit = Signal(range(P) if P > 1 else 1)
         for p in reversed(range(P)):
@@ -933,29 +949,21 @@ class EventQueue(wiring.Component):
         e1_neuron = Signal(w.neuron_idx)
         e2_valid = Signal()
         e2_row = Signal(w.row)
-        stall = Signal()
-        if self._trace:
-            m.d.comb += [
-                self.trace.valid.eq(e1_valid),
-                self.trace.payload.eq(Cat(self.layer, self.t, e1_neuron.as_unsigned()[:16],
-                                          Const(0, 16))[:40]),
-                stall.eq(e1_valid & ~self.trace.ready),
-            ]
-        m.d.comb += self.stall.eq(stall)
-        # While `run` (EMIT) is high: one bit of the head leaves per cycle; when the head is empty
-        # or its last bit leaves, the next entry moves in from the RAM, whose read port is always
-        # addressed with the entry after the one moving (so it is there the next cycle). EMIT
-        # starts after the last push has landed, so the RAM's output is never stale.
-        pop_bit = self.run & hd_valid & ~stall
+        # While `run` is high: one bit of the head leaves per cycle; when the head is empty or
+        # its last bit leaves, the next entry moves in from the RAM, whose read port is always
+        # addressed with the entry after the one moving (so it is there the next cycle, from
+        # the RAM or, written in that cycle, from push_r)
+        # (an empty FIFO's head takes a mask in the cycle it is pushed, from the push itself)
+        pop_bit = self.run & hd_valid
         last_bit = pop_bit & single
-        load = self.run & level_nz & (~hd_valid | last_bit)
+        load = self.run & (level_nz | push) & (~hd_valid | last_bit)
+        in_data = Mux(level_nz, fr_data, fw.data)
         m.d.comb += fr.addr.eq(Mux(load, inc(rd), rd)[:fab])
-        push = self.push_valid
         with m.If(push):
             m.d.sync += wr.eq(inc(wr))
         with m.If(load):
-            m.d.sync += [rd.eq(inc(rd)), hd_valid.eq(1), hd_mask.eq(fr_data[:P]),
-                         hd_chunk.eq(fr_data[P:]), single.eq(_at_most(fr_data[:P], 1))]
+            m.d.sync += [rd.eq(inc(rd)), hd_valid.eq(1), hd_mask.eq(in_data[:P]),
+                         hd_chunk.eq(in_data[P:]), single.eq(_at_most(in_data[:P], 1))]
         with m.Elif(last_bit):
             m.d.sync += hd_valid.eq(0)
         with m.Elif(pop_bit):
@@ -964,48 +972,85 @@ class EventQueue(wiring.Component):
                          single.eq(_at_most(hd_mask, 2))]
         with m.If(push & ~load):
             m.d.sync += [level.eq(level + 1), level_nz.eq(1)]
-        with m.Elif(load & ~push):
+        with m.Elif(load & ~push & level_nz):
             m.d.sync += [level.eq(level - 1), level_nz.eq(level != 1)]
         with m.If(self.reset):
             m.d.sync += [wr.eq(0), rd.eq(0), level.eq(0), level_nz.eq(0), hd_valid.eq(0)]
 
+        m.d.sync += e1_valid.eq(pop_bit)
         with m.If(pop_bit):
-            m.d.sync += [e1_valid.eq(1), e1_neuron.eq(head_chunk * P + pbit)]
-        with m.Elif(~stall):
-            m.d.sync += e1_valid.eq(0)
-        m.d.comb += [self.spike_valid.eq(e1_valid & ~stall), self.spike_neuron.eq(e1_neuron)]
+            m.d.sync += e1_neuron.eq(head_chunk * P + pbit)
+        m.d.comb += [self.spike_valid.eq(e1_valid), self.spike_neuron.eq(e1_neuron)]
+        if self._trace:
+            self._trace_fifo(m, e1_valid, Cat(self.layer, self.t, e1_neuron.as_unsigned()[:16],
+                                              Const(0, 16))[:40])
         # e2_: neuron * next_chunks; e3_: + next_base, written to the queue
         e2_prod = Signal(w.row)
         e3_valid = Signal()
-        m.d.sync += [e2_valid.eq(e1_valid & ~stall),
+        m.d.sync += [e2_valid.eq(e1_valid),
                      e2_prod.eq(small_mul(e1_neuron, self.next_chunks)),
                      e3_valid.eq(e2_valid), e2_row.eq(self.next_base + e2_prod)]
 
+        # (LUT RAM on ECP5, like the lookahead: a block RAM's clock-to-output would start the
+        # path from the entry's row through the integrate op's weight address)
         m.submodules.qmem = queue = Memory(shape=unsigned(w.row), depth=w.MN, init=[],
-                                         attrs=NO_RW_CHECK)
+                                         attrs=LOOKAHEAD_RAM)
         qw = queue.write_port()
         qr = queue.read_port(transparent_for=(qw,))
         qab = _addr_bits(w.MN)
         count = Signal(w.neuron_cnt)
-        m.d.comb += [qw.en.eq(e3_valid), qw.addr.eq(count[:qab]), qw.data.eq(e2_row),
+        # the row written in the cycle before (if one was), for a read of that entry (which the
+        # queue's RAM gives a cycle later)
+        m.d.sync += self.q_wrow.eq(e2_row)
+        m.d.comb += [self.q_write.eq(e3_valid), qw.en.eq(e3_valid), qw.addr.eq(count[:qab]),
+                     qw.data.eq(e2_row),
                      qr.addr.eq(self.q_raddr[:qab]),
                      self.q_rdata.eq(guarded_read(m, w, qw, qr, "queue"))]
         with m.If(self.q_clear):
             m.d.sync += count.eq(0)
         with m.Elif(e3_valid):
             m.d.sync += count.eq(count + 1)
-        # the spikes that have left the head since q_clear: final a cycle after the last one
-        # leaves, three cycles before the queue's count (the sequencer's queue facts use it)
-        popped = Signal(w.neuron_cnt)
-        with m.If(self.q_clear):
-            m.d.sync += popped.eq(0)
-        with m.Elif(pop_bit):
-            m.d.sync += popped.eq(popped + 1)
-        m.d.comb += [self.count.eq(count), self.popped.eq(popped),
+        m.d.comb += [self.count.eq(count),
                      self.pending.eq(level_nz | hd_valid),
                      self.busy.eq(level_nz | hd_valid | e1_valid | e2_valid | e3_valid),
                      self.emitting.eq(e1_valid | e2_valid | e3_valid)]
         return m
+
+    def _trace_fifo(self, m: Module, valid, word) -> None:
+        """(Traced builds) the spikes' trace words into a FIFO of ``max_neurons`` words, out
+        of the ``trace`` port from a register; ``trace_busy`` while it holds a word. The
+        sequencer starts a sweep only when it is empty, so it never overflows: a sweep emits
+        at most ``max_neurons`` spikes."""
+        w = self._w
+        depth = w.MN
+        ab = _addr_bits(depth)
+        m.submodules.trace_fifo = mem = Memory(shape=unsigned(40), depth=depth, init=[],
+                                               attrs=NO_RW_CHECK)
+        wp = mem.write_port()
+        rp = mem.read_port(domain="comb")
+        wa = Signal(max(1, ab))
+        ra = Signal(max(1, ab))
+        n = Signal(range(depth + 1))
+        o_valid = Signal()
+        o_word = Signal(40)
+
+        def inc(ptr):
+            return Mux(ptr == depth - 1, 0, ptr + 1)
+
+        move = (n != 0) & (~o_valid | self.trace.ready)
+        m.d.comb += [wp.en.eq(valid), wp.addr.eq(wa[:ab]), wp.data.eq(word),
+                     rp.addr.eq(ra[:ab])]
+        with m.If(valid):
+            m.d.sync += wa.eq(inc(wa))
+        with m.If(move):
+            m.d.sync += [ra.eq(inc(ra)), o_valid.eq(1), o_word.eq(rp.data)]
+        with m.Elif(self.trace.ready):
+            m.d.sync += o_valid.eq(0)
+        m.d.sync += n.eq(n + valid - move)
+        with m.If(self.reset):
+            m.d.sync += [wa.eq(0), ra.eq(0), n.eq(0), o_valid.eq(0)]
+        m.d.comb += [self.trace.valid.eq(o_valid), self.trace.payload.eq(o_word),
+                     self.trace_busy.eq((n != 0) | o_valid | valid)]
 
 
 class ResultSerializer(wiring.Component):

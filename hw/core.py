@@ -33,11 +33,12 @@ from ttfs.hw.blocks import (
 )
 from ttfs.hw.loader import ImageLoader, load_signature
 from ttfs.hw.params import (
-    EMIT_LEAD,
+    GAP_CYCLES,
     REACH_CYCLES,
     RECORD_HEAD,
     SETTLE_CYCLES,
     STATUS,
+    TAIL_CYCLES,
     WAIT_CYCLES,
     Widths,
     counter_bounds,
@@ -304,6 +305,9 @@ class _Sequencer:
         # word: they take 0 (the array's i_fresh). touched[k]: layer k's first pass is issued.
         self.touched = Signal(ML)
         self.wait = Signal(range(max(WAIT_CYCLES, SETTLE_CYCLES) + 1))
+        # cycles since the last sweep op, up to TAIL_CYCLES - 1 (for em_final and the
+        # GAP_CYCLES test of the overlapped emission)
+        self.tail = Signal(range(TAIL_CYCLES))
         # the wait after an event phase of a layer that sweeps only where it fires: the bound
         # settles, then DECIDE sweeps or not
         self.settle = Signal()
@@ -315,8 +319,10 @@ class _Sequencer:
         self.started = Signal()  # a step has run in this sample
         self.sel_ev_r = Signal()  # the layer NEXT picked has events at this step
         self.last_row = Signal(w.row)  # the weight row INTEG_Q issued last
-        # q_idx == q_last, kept in a register with q_idx (set in ENTER, where q_idx is 0)
-        self.q_end = Signal()
+        # the queue holds events for layer lc at this step: set as an overlapped sweep starts
+        # (its layer fires) or as a sweep's wait ends with spikes, cleared with the queue
+        self.q_has = Signal()
+        self.q_set = Signal()
         self.load_last = Signal()  # the load stream's last word has been accepted
         # the readout of the output layer's potentials
         self.rd_p = Signal(range(w.P))
@@ -349,17 +355,18 @@ class _Sequencer:
         self.c_zero = Signal(init=1)
         self.c_end = Signal()
 
-        self.stall = Signal()  # the sequencer waits on the event stream or the emission
-        # The emission's context, set as EMIT starts: it runs on under the next layer's NEXT,
-        # ENTER and INTEG_Q (EMIT's lead, sim.costmodel.EMIT_LEAD), which move l and the
-        # descriptor registers on. emit_on runs the emitter until the next sweep starts.
+        self.stall = Signal()  # the sequencer waits on the event stream (or the trace FIFO)
+        # The emission's context, set as a sweep starts: an overlapped emission (a layer
+        # without a leak that feeds another) runs from there on, under the sweep and the next
+        # layer's NEXT, ENTER and INTEG_Q, which move l and the descriptor registers on; any
+        # other from the sweep's WAIT on. emit_on runs the emitter until the next sweep starts.
         self.emit_on = Signal()
         self.em_l = Signal(w.layer_idx)
         self.em_last = Signal()  # the emitting layer is the last one
         self.em_base = Signal(w.row)
         self.em_chunks = Signal(w.chunk_cnt)
-        # a trace-stream stall of the emission (traced builds only) freezes the states the
-        # emission runs under, so the counted cycles do not depend on the stream's back-pressure
+        # (traced builds) the trace FIFO holds words: a sweep waits, uncounted, until it is
+        # empty, so the emission never waits on the trace stream
         self.traced = "trace" in self.eq.signature.members
         if w.SW:
             self._scan_registers()
@@ -430,20 +437,29 @@ class _Sequencer:
         T = ld.time_steps
         t = self.t
 
-        # The queue's facts, from the spikes that have left the emitter's head (``popped``; the
-        # emission runs on under the next layer's phase): the queue holds events, registered
-        # (the first spike leaves in EMIT's second cycle, NEXT comes after EMIT's lead); its
-        # last entry and the one before, registered, so INTEG_Q compares two registers. ENTER
-        # reads ``q_last == 0`` four cycles after the first spike left, when a second one has
-        # left too if there is one; INTEG_Q compares ``q_last2`` with the entry it ends, when
-        # every spike has left or at least three more than that entry have, so the compare
-        # never holds early (docs/microarchitecture.md, "The overlap and the trace stream").
-        self.q_nonempty = Signal()
-        m.d.sync += self.q_nonempty.eq(eq.popped != 0)
-        self.q_last = Signal(w.neuron_cnt)
-        m.d.sync += self.q_last.eq(eq.popped - 1)
-        self.q_last2 = Signal(w.neuron_cnt)
-        m.d.sync += self.q_last2.eq(eq.popped - 2)
+        # The queue's facts (docs/microarchitecture.md, "The overlapped emission"): INTEG_Q
+        # issues entry q_idx once it is written (count > q_idx), and ends the phase when the
+        # emission is final and no entry is left. The emission is final when no sweep op is
+        # younger than TAIL_CYCLES (every fire mask has entered the emitter, and the swept
+        # layer's bound is final by the time NEXT can decide the next step) and the emitter
+        # holds nothing: then count is every spike of the layer.
+        # The entry's read is addressed the cycle before its issue; an entry written at the end
+        # of that cycle comes from q_wrow instead (a read in the write's cycle is not used,
+        # guarded_read): q_ram, it is in the RAM's word (count a cycle late, count_r, holds it)
+        self.q_avail = Signal()
+        self.q_last_now = Signal()
+        m.d.comb += [self.q_avail.eq(eq.count > self.q_idx),
+                     self.q_last_now.eq(eq.count == self.q_idx + 1)]
+        # (entry q_idx was written in the cycle before: it is the last one written)
+        wrote_r = Signal()
+        m.d.sync += wrote_r.eq(eq.q_write)
+        self.q_ram = Signal()
+        m.d.comb += self.q_ram.eq(~(wrote_r & self.q_last_now))
+        self.em_final = Signal()
+        m.d.comb += self.em_final.eq((self.tail == TAIL_CYCLES - 1) & ~eq.busy)
+        with m.If(self.tail != TAIL_CYCLES - 1):
+            m.d.sync += self.tail.eq(self.tail + 1)
+        m.d.sync += self.q_has.eq((self.q_has & ~eq.q_clear) | self.q_set)
 
         # Static facts about the loaded network, registered: they change only while loading, and
         # as registers they keep the loader's fields out of the sequencer's decision paths.
@@ -581,18 +597,56 @@ class _Sequencer:
         na = self.na
         self.issue_op()
         self._m.d.comb += [na.i_integ.eq(0), na.i_chunk.eq(chunk)]
-        self._m.d.sync += self.swept.eq(1)
+        self._m.d.sync += [self.swept.eq(1), self.tail.eq(0)]
+
+    @property
+    def overlapped(self):
+        """The current layer's emission overlaps its sweep: it has no leak (it fires when it
+        sweeps) and feeds another layer."""
+        return ~self.cur_leaky & ~self.cur_last
+
+    def emission_starts(self) -> None:
+        """At a sweep's first op: the queue restarts, and the emission's context is set; an
+        overlapped emission runs from here (its layer fires: the queue will hold events), any
+        other from the sweep's WAIT on."""
+        m = self._m
+        nd = self.ld.desc[(self.l + 1).as_unsigned()]
+        m.d.comb += self.eq.q_clear.eq(1)
+        m.d.sync += [self.emit_on.eq(self.overlapped), self.em_l.eq(self.l),
+                     self.em_last.eq(self.cur_last),
+                     self.em_base.eq(Mux(self.cur_last, 0, nd.wbase)),
+                     self.em_chunks.eq(Mux(self.cur_last, 0, nd.chunks))]
+        m.d.comb += self.q_set.eq(self.overlapped)
+        self._cnt.bump("sweeps")
+
+    def sweep_ends(self) -> None:
+        """After a sweep's last op: an overlapped layer's phase ends (its emission runs on
+        under the next layer's); any other waits for the array to drain."""
+        with self._m.If(self.overlapped):
+            self.layer_done()
+        with self._m.Else():
+            self.to_wait()
+
+    @contextmanager
+    def unless_trace_busy(self):
+        """(Traced builds) the body of a state that starts a sweep, held while the trace FIFO
+        holds words: that cycle is a stall, not counted, and nothing moves."""
+        if not self.traced:
+            yield
+            return
+        m = self._m
+        with m.If(self.eq.trace_busy):
+            m.d.comb += self.stall.eq(1)
+        with m.Else():
+            yield
 
     def start_sweep(self) -> None:
-        """Issue chunk 0 of the current layer's sweep; continue in SWEEP or WAIT."""
+        """Issue chunk 0 of the current layer's sweep; continue in SWEEP, or end it."""
         m = self._m
         self.issue_sweep(0)
-        m.d.comb += self.eq.q_clear.eq(1)
-        m.d.sync += self.emit_on.eq(0)
-        self._cnt.bump("sweeps")
+        self.emission_starts()
         with m.If(self.cur_one):
-            m.d.sync += self.wait.eq(0)
-            m.next = "WAIT"
+            self.sweep_ends()
         with m.Else():
             m.d.sync += [self.c.eq(1), self.c_zero.eq(0), self.c_end.eq(self.cur_two)]
             m.next = "SWEEP"
@@ -625,20 +679,16 @@ class _Sequencer:
         self._m.d.comb += self.eq.q_clear.eq(1)
         self._m.next = "WAIT"
 
-    @contextmanager
-    def unless_emit_stall(self):
-        """The body of a state the emission runs under (NEXT, ENTER, INTEG_Q), frozen while the
-        trace stream stalls the emission (traced builds; nothing otherwise): that cycle is a
-        stall, not counted, and nothing moves, so the emission and the next layer's reads of
-        the queue keep their counted distance."""
-        if not self.traced:
-            yield
-            return
+    def queue_phase_ends(self) -> None:
+        """The end of an event phase from the queue: a leaky layer sweeps, a layer without a
+        leak lets its bound settle (then DECIDE), the max_potential output layer is done."""
         m = self._m
-        with m.If(self.eq.stall):
-            m.d.comb += self.stall.eq(1)
+        with m.If(self.cur_sweepable & self.cur_leaky):
+            m.next = "SWEEP"
+        with m.Elif(self.cur_sweepable):
+            self.to_settle()
         with m.Else():
-            yield
+            self.layer_done()
 
     def layer_done(self) -> None:
         self._m.d.sync += self.lc.eq(self.l + 1)
@@ -706,7 +756,10 @@ class _Sequencer:
 
         # the array and the emission held nothing in flight last cycle
         self.quiet_r = Signal()
-        m.d.sync += self.quiet_r.eq(~na.busy & ~na.i_valid & ~eq.emitting)
+        quiet = ~na.busy & ~na.i_valid & ~eq.busy
+        if self.traced:
+            quiet = quiet & ~eq.trace_busy  # the sample's trace words leave before its result
+        m.d.sync += self.quiet_r.eq(quiet)
 
         # the sequencer is in IDLE (a register kept with the state: the event fetch's ready then
         # depends on registers and the load stream's valid only). The fetch is open from a
@@ -782,13 +835,13 @@ class _Sequencer:
                 # (no step has run: t == T - 1 cannot end the sample here)
                 self.step_on(Const(0), first=True)
         with m.State("NEXT"):
-            with self.unless_emit_stall():
+            if True:  # (the body's indentation)
                 # work of each layer at this step; events only for layer lc
                 has_ev = Signal()
                 with m.If(lc == 0):
                     m.d.comb += has_ev.eq(self.ev_at_t)
                 with m.Else():
-                    m.d.comb += has_ev.eq(self.q_nonempty)
+                    m.d.comb += has_ev.eq(self.q_has)
                 found = Signal()
                 sel = Signal(w.layer_idx)
                 sel_ev = Signal()
@@ -812,7 +865,7 @@ class _Sequencer:
                 with m.Else():
                     m.next = "ENTER"
         with m.State("ENTER"):
-            with self.unless_emit_stall():
+            if True:  # (the body's indentation)
                 # load the picked layer's descriptor into registers (a cycle of its own, so the
                 # pick and the descriptor multiplexers are not one path); the queue's entry 0 is
                 # read for INTEG_Q
@@ -825,7 +878,6 @@ class _Sequencer:
                     self.cur_leak.eq(sd.leak), self.cur_nout.eq(sd.n_out),
                     self.cur_last.eq(l == last_l), self.cur_cm2.eq(Array(self.cm2)[l]),
                     cur_one.eq(Array(one)[l]), cur_two.eq(Array(two)[l]), c_end.eq(Array(one)[l]),
-                    self.q_end.eq(self.q_last == 0),
                     self.cur_sweepable.eq(Array(self.sweepable)[l]),
                     self.cur_leaky.eq(Array(self.leaky)[l]),
                 ]
@@ -890,11 +942,19 @@ class _Sequencer:
                 # no drain; the readout waits in FINISH for the last write-back)
                 self.layer_done()
         with m.State("INTEG_Q"):
-            with self.unless_emit_stall():
-                # chunk 0's row comes straight from the queue RAM, later chunks count up from it
-                # (no adder behind the RAM's output)
-                row_q = Signal(w.row)
-                m.d.comb += row_q.eq(Mux(c_zero, eq.q_rdata, self.last_row + 1))
+            # Entry q_idx is issued once written (an overlapped emission may still be
+            # writing the queue: the cycles in between are counted, the emission's latency);
+            # chunk 0's row comes straight from the queue RAM, later chunks count up from it
+            # (no adder behind the RAM's output). The phase ends with the last entry's last
+            # op when the emission is final by then, else in the first cycle it is.
+            row_q = Signal(w.row)
+            issue = Signal()
+            # (and never earlier than GAP_CYCLES after a sweep op: the array's one write port
+            # then takes the op's write-back after the sweep op's)
+            m.d.comb += [row_q.eq(Mux(c_zero, Mux(self.q_ram, eq.q_rdata, eq.q_wrow),
+                                      self.last_row + 1)),
+                         issue.eq((~c_zero | self.q_avail) & (self.tail >= GAP_CYCLES - 1))]
+            with m.If(issue):
                 m.d.sync += self.last_row.eq(row_q)
                 self.issue_integ(row_q, c)
                 with m.If(c_zero):
@@ -902,27 +962,26 @@ class _Sequencer:
                 with m.If(c_end):
                     # the next entry is read whether or not the sample aborts now
                     m.d.comb += self.q_raddr.eq(q_idx + 1)
-                with m.If(ev_error):
-                    m.next = "ABORT"
-                with m.Elif(c_end):
-                    self.c_zero_cur()
-                    m.d.sync += [q_idx.eq(q_idx + 1), self.q_end.eq(q_idx == self.q_last2)]
-                    with m.If(self.q_end):
-                        with m.If(self.cur_sweepable & self.cur_leaky):
-                            m.next = "SWEEP"
-                        with m.Elif(self.cur_sweepable):
-                            self.to_settle()
-                        with m.Else():
-                            self.layer_done()
-                with m.Else():
-                    self.c_inc(self.cur_cm2)
+            with m.If(ev_error):
+                m.next = "ABORT"
+            with m.Elif(~issue):
+                with m.If(self.em_final):
+                    self.queue_phase_ends()
+            with m.Elif(c_end):
+                self.c_zero_cur()
+                m.d.sync += q_idx.eq(q_idx + 1)
+                with m.If(self.em_final & self.q_last_now):
+                    self.queue_phase_ends()
+            with m.Else():
+                self.c_inc(self.cur_cm2)
         with m.State("SWEEP"):
             with m.If(c_zero):
-                self.start_sweep()
+                with self.unless_trace_busy():
+                    self.start_sweep()
             with m.Else():
                 self.issue_sweep(c)
                 with m.If(c_end):
-                    self.to_wait()
+                    self.sweep_ends()
                 with m.Else():
                     self.c_inc(self.cur_cm2)
         with m.State("WAIT"):
@@ -941,19 +1000,17 @@ class _Sequencer:
                     m.d.sync += [wait.eq(0), self.settle.eq(0)]
                     self.layer_done()
             with m.Elif(wait == WAIT_CYCLES - 1):
+                # (after a sweep that does not overlap its emission: every fire mask is in)
                 m.d.sync += wait.eq(0)
                 with m.If(self.swept & eq.pending):
-                    with m.If(self.cur_last):
-                        m.d.sync += self.out_spiked.eq(1)
-                    # the next layer's weight base and chunk count, for the queue's rows (none
-                    # after the last layer)
-                    nd = self.ld.desc[(self.l + 1).as_unsigned()]
-                    m.d.sync += [self.emit_on.eq(1), self.em_l.eq(self.l),
-                                 self.em_last.eq(self.cur_last),
-                                 self.em_base.eq(Mux(self.cur_last, 0, nd.wbase)),
-                                 self.em_chunks.eq(Mux(self.cur_last, 0, nd.chunks))]
+                    m.d.sync += self.emit_on.eq(1)
+                with m.If(self.swept & eq.pending & self.cur_last):
+                    m.d.sync += self.out_spiked.eq(1)
                     m.next = "EMIT"
                 with m.Else():
+                    # a leaky layer that fired: its emission runs on under the next layer's
+                    # phase, which reads each entry once it is written
+                    m.d.comb += self.q_set.eq(self.swept & eq.pending)
                     self.layer_done()
         with m.State("DECIDE"):
             # the bound of the layer's potentials after its events, against Theta_l[t]: sweep
@@ -967,23 +1024,15 @@ class _Sequencer:
                 if w.SW:
                     self.to_scan()
                 else:
-                    self.start_sweep()
+                    with self.unless_trace_busy():
+                        self.start_sweep()
             with m.Else():
                 self.layer_done()
         with m.State("EMIT"):
-            # The last layer: until its last spike leaves the emitter's first stage (S + 2
-            # cycles; what is left writes only the queue, which no layer reads). A layer that
-            # feeds another: EMIT_LEAD cycles, then the emission runs on under the next layer's
-            # NEXT, ENTER and INTEG_Q, which reads each queue entry after it is written.
-            m.d.comb += self.stall.eq(eq.stall)
-            with m.If(self.cur_last):
-                with m.If(~eq.pending & ~eq.stall):
-                    self.layer_done()
-            with m.Elif(~eq.stall):
-                m.d.sync += self.wait.eq(self.wait + 1)
-                with m.If(self.wait == EMIT_LEAD - 1):
-                    m.d.sync += self.wait.eq(0)
-                    self.layer_done()
+            # (the last layer) until its last spike leaves the emitter's first stage (S + 2
+            # cycles; what is left writes only the queue, which no layer reads)
+            with m.If(~eq.pending):
+                self.layer_done()
 
     def _scan_logic(self) -> None:
         """A build with chunk bounds, outside the FSM: which chunks of the arriving group of
@@ -1040,7 +1089,7 @@ class _Sequencer:
         """A build with chunk bounds: SCAN (the current layer's chunk bounds against
         ``Theta_l[t]``, ``SW`` a cycle) and SWEEP_M (a sweep op for each chunk that fires, in
         chunk order); docs/microarchitecture.md, "Partial sweeps"."""
-        m, w, na, cnt = self._m, self._w, self.na, self._cnt
+        m, w, na = self._m, self._w, self.na
         SW = w.SW
         dg, sg = self.dg, self.sg
         with m.State("SCAN"):
@@ -1057,18 +1106,21 @@ class _Sequencer:
                     m.d.comb += pick.eq(i)
             rest = Signal(len(mask))
             m.d.comb += rest.eq(mask & (mask - 1))  # the lowest set bit cleared
+            # (traced builds) the first op waits for the trace FIFO, like start_sweep
+            hold = self.first_sw & self.eq.trace_busy if self.traced else Const(0)
             with m.If(mask == 0):
                 self.layer_done()  # (never: the scan runs only when a chunk fires)
+            with m.Elif(hold):
+                m.d.comb += self.stall.eq(1)
             with m.Else():
                 self.issue_sweep(pick)
                 m.d.comb += na.i_raise.eq(1)
                 m.d.sync += [g.eq(rest[k * SW:(k + 1) * SW]) for k, g in enumerate(self.maskg)]
                 with m.If(self.first_sw):
-                    m.d.comb += self.eq.q_clear.eq(1)
-                    m.d.sync += [self.emit_on.eq(0), self.first_sw.eq(0)]
-                    cnt.bump("sweeps")
+                    m.d.sync += self.first_sw.eq(0)
+                    self.emission_starts()
                 with m.If(rest == 0):
-                    self.to_wait()
+                    self.sweep_ends()
 
     def _readout_states(self) -> None:
         """FINISH (the end word) and, when the prediction comes from the output layer's

@@ -10,18 +10,20 @@ from dataclasses import dataclass
 
 from ttfs.sim.core import CoreConfig
 from ttfs.sim.costmodel import (
-    EMIT_LEAD,
+    EMIT_PIPE,
     EMIT_TAIL,
     FILL_CYCLES,
+    GAP_CYCLES,
     REACH_CYCLES,
     SETTLE_CYCLES,
+    TAIL_CYCLES,
     WAIT_CYCLES,
 )
 from ttfs.sim.image.format import params_word, words_per_row
 from ttfs.sim.protocol import MAGIC, RECORD_HEAD, STATUS, VERSION
 
 __all__ = ["Widths", "STATUS", "RECORD_HEAD", "MAGIC", "VERSION", "WAIT_CYCLES", "SETTLE_CYCLES",
-           "REACH_CYCLES", "bits", "counter_bounds", "counter_width"]
+           "REACH_CYCLES", "TAIL_CYCLES", "GAP_CYCLES", "bits", "counter_bounds", "counter_width"]
 
 def bits(n: int) -> int:
     """Bits to hold the values ``0 .. n`` (at least 1)."""
@@ -194,8 +196,11 @@ def counter_bounds(w: Widths) -> dict[str, int]:
     MT, ML, MN, MC, P = w.MT, w.ML, w.MN, w.MC, w.P
     integ = MT * ML * MN * MC  # row chunks integrated
     swept = MT * ML * MC  # chunks swept
-    per_layer = (2 + MN * MC + 1 + SETTLE_CYCLES + MC + WAIT_CYCLES
-                 + max(EMIT_LEAD, MN + EMIT_TAIL))
+    # a drain and the waits of an event phase after a drained emission (at most EMIT_PIPE - 1),
+    # or the waits after an overlapped one (at most TAIL_CYCLES - 2, no drain), and the last
+    # layer's emission (sim.costmodel)
+    per_layer = (2 + MN * MC + 1 + SETTLE_CYCLES + MC
+                 + max(WAIT_CYCLES + EMIT_PIPE - 1, TAIL_CYCLES - 2) + MN + EMIT_TAIL)
     if w.SW:
         per_layer += 1 + w.groups  # DECIDE no longer issues a sweep op; the scan
     return {

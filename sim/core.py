@@ -187,9 +187,10 @@ class CoreConfig:
     def for_network(cls, qnet: QNet, lanes: int = 8, **overrides) -> CoreConfig:
         """The smallest sensible core (powers of two) that runs ``qnet``.
 
-        The leak datapath and the subtract reset are built only when a layer uses them. A
-        spiking output layer is always built (``spiking_output=False``, for a ``max_potential``
-        network, is an override: smaller, but slower on the UP5K; docs/microarchitecture.md).
+        The leak datapath, the subtract reset and a spiking output layer are built only when
+        the network uses them (a ``max_potential`` network gets a core without a spiking output
+        layer: the room the UP5K needs for the overlapped emission,
+        docs/microarchitecture.md).
         """
 
         def pow2(n: int) -> int:
@@ -207,6 +208,7 @@ class CoreConfig:
             weight_depth=pow2(weight_rows(qnet, lanes)),
             leak=any(layer.leak_shift for layer in qnet.layers),
             subtract=any(layer.reset == "subtract" for layer in qnet.layers),
+            spiking_output=qnet.readout != "max_potential",
         )
         params.update(overrides)
         return cls(**params)

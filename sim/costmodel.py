@@ -39,6 +39,9 @@ in a sample read no word and take 0, and a readout of a layer that had no op rea
                  2                                        NEXT: pick the layer; ENTER: load
                                                             its descriptor
                + E[t,l] * C_l                             event phase: one row chunk a cycle
+               + Q[t,l]         if l > 1, E > 0           the waits of an event phase from the
+                                                            queue for entries not yet written
+                                                            (the overlapped emission, below)
                + 1              if l = 1, E > 0, not leaky  (the stream's phase-end cycle)
                + Z' + 1         if E > 0, sweepable,      the bound settles; DECIDE (which
                                   not leaky, not swept      also issues the sweep's first chunk
@@ -47,12 +50,13 @@ in a sample read no word and take 0, and a readout of a layer that had no op rea
                                                             is the first of the Z), Z else
                                                             (a layer-1 phase that passes the
                                                             reach test, below: 2 instead)
-               + C_l + W        if swept                  sweep one chunk a cycle, drain
-                                                            (with chunk bounds and no leak:
-                                                            G_l + K[t,l] + W, and DECIDE
-                                                            issues no sweep op: + 1 if E > 0)
-               + 4              if swept, S[t,l] > 0,     EMIT's lead: the emission then runs on
-                                  l < L                     under layer l+1's event phase
+               + C_l            if swept                  sweep one chunk a cycle (with chunk
+                                                            bounds and no leak: G_l + K[t,l],
+                                                            and DECIDE issues no sweep op: + 1
+                                                            if E > 0)
+               + W              if swept, leaky or l = L  drain (a layer without a leak that
+                                                            feeds another goes straight on:
+                                                            its emission overlaps)
                + S[t,l] + 2     if swept, S[t,l] > 0,     emit spikes one a cycle, the fill and
                                   l = L (the last layer)    the last spike's first stage
              + 1                                          the NEXT that finds no more layers
@@ -68,6 +72,24 @@ membrane words), and the readout waits, uncounted, for the last write-back. A le
 straight after its events: for layer 1 the phase-end decision (the next event word is at a later
 step) is made in the cycle that issues the sweep's first chunk. Consecutive integrate ops follow
 each other back to back, so the event phase is exactly ``sum E * C`` cycles.
+
+**The overlapped emission** (``docs/microarchitecture.md``): a layer's spikes go to the queue
+as the next layer's first weight rows, and that layer's event phase issues each entry once it
+is written, so the waits ``Q[t,l+1]`` depend on when each spike of layer ``l`` is emitted.
+Count cycles from the sweep's last op (0). A layer without a leak that feeds another fires
+whenever it sweeps, and runs its emission from its sweep's first op: the op on the ``i``-th
+swept chunk is issued at ``i - (n - 1)`` (``n`` ops; with chunk bounds the chunks that fire, in
+order), and a chunk that fires pushes its fire mask into the emitter 5 cycles later. A leaky
+layer drains first: its emitter runs from
+``W + 1``. A mask moves into the emitter's head at ``max(push, free)`` (``free``: the emitter's
+first cycle, then the cycle the last spike of the mask before leaves), its ``k`` spikes leave
+one a cycle after that, and each entry can be taken ``EMIT_PIPE = 4`` cycles after its spike
+leaves. Layer ``l+1``'s phase (``NEXT`` at 1, or ``W + 1`` after a drain, then ``ENTER``) issues
+its ops from ``q0 = 3`` (``W + 3``), never before ``GAP_CYCLES = 4`` (the array's one write port),
+entry by entry, each at the earliest when it can be taken, ``C_{l+1}`` ops an entry. The phase
+ends with its last op if that is at or after ``TAIL_CYCLES = 9``, else at 9 (the emission is
+final then: every mask is in, and layer ``l``'s bound is final before the step's choice reads
+it). ``Q`` is the phase's cycles less its ops.
 
 **Partial sweeps** (a core with ``chunk_bounds = SW > 0``, ``docs/microarchitecture.md``,
 "Partial sweeps"): the core also keeps the bound of every chunk, and a swept layer without a
@@ -111,8 +133,9 @@ from ttfs.sim.core import CoreConfig, chunks
 from ttfs.sim.ir import QNet
 from ttfs.sim.reference import Activity
 
-__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "REACH_CYCLES", "FILL_CYCLES", "EMIT_LEAD",
-           "EMIT_TAIL", "cost_hook", "cost", "breakdown", "Breakdown", "summarize", "event_floor"]
+__all__ = ["WAIT_CYCLES", "SETTLE_CYCLES", "REACH_CYCLES", "FILL_CYCLES", "TAIL_CYCLES",
+           "GAP_CYCLES", "EMIT_TAIL", "EMIT_PIPE", "cost_hook", "cost", "breakdown", "Breakdown",
+           "summarize", "event_floor"]
 
 #: cycles the sequencer waits after the last op of a layer phase (the RTL's drain, which
 #: ``hw.core`` takes from here): the last fire mask leaves the neuron array 5 cycles after its
@@ -132,10 +155,17 @@ REACH_CYCLES = 2
 #: cycle before) to reach the sequencer through the event fetch, and for the lookahead's reads at
 #: its time: a fixed latency, counted (a wait on an empty stream later in the sample is not)
 FILL_CYCLES = 3
-#: cycles ``EMIT`` takes for a layer that feeds another: the emission's lead over the next
-#: layer's event phase, which then reads each queue entry after it is written (the emission
-#: runs on under ``NEXT``, ``ENTER`` and ``INTEG_Q``)
-EMIT_LEAD = 4
+#: cycles from a sweep op to the end of the emission that overlaps it (``hw.core``'s
+#: ``em_final``): the op's fire mask enters the emitter 5 cycles after the op, and the swept
+#: layer's bound, which the next step's choice reads, is final 9 cycles after it
+TAIL_CYCLES = 9
+#: the fewest cycles from a sweep op to an integrate op of the next layer: the array has one
+#: membrane write port, and a sweep op writes back up to 7 cycles after its issue, an integrate
+#: op 4 at the earliest
+GAP_CYCLES = 4
+#: cycles from a spike leaving the emitter's head to the first integrate op that can take its
+#: queue entry (the row's multiply, the add and write, then the row from the write's register)
+EMIT_PIPE = 4
 #: cycles ``EMIT`` takes for the last layer beyond one per spike (the head's first load, and the
 #: cycle the last spike leaves the emitter's first stage)
 EMIT_TAIL = 2
@@ -192,11 +222,12 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     E = np.asarray(activity.events_in, dtype=np.int64)
     S = np.asarray(activity.spikes, dtype=np.int64)
     SW = core.chunk_bounds
+    # the spikes of each (step, layer) by chunk, for the emission's timing
+    fired = _chunk_spikes(activity, P)
     if SW:
         # a layer without a leak sweeps the chunks that fire: K[t, l] of them, after a scan of
         # ceil(C_l / SW) cycles
         G = [-(-c // SW) for c in C]
-        K = _firing_chunks(activity, S.shape, P)
     steps = int(activity.steps)
     T = qnet.time_steps
     # the reach test: an upper bound of the first layer's potentials, raised by every input
@@ -210,6 +241,10 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
         r_th = np.broadcast_to(np.asarray(layers[0].threshold, dtype=np.int64), (T,))
 
     ev_phase = sweep = drain = emit = seq = scan = 0
+    # the emission the next layer's event phase reads: when its entries can be read, and when
+    # that phase's first cycle comes, in cycles after the sweep's last op
+    em_avail: list[int] = []
+    em_q0 = 0
     # the layers with an op in the sample (the lazy clear: their first pass reads no word)
     touched = [False] * L
     n_sweeps = weight_reads = sweep_chunks = 0
@@ -263,6 +298,16 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
             e = int(E[t, sel]) if (sel == lc and has_ev) else 0
             swept = sweepable[sel] and (always[sel] or S[t, sel] > 0)
             ev_phase += e * C[sel]
+            if sel > 0 and e > 0:
+                # the queue's entries, each once written: the phase ends with its last op,
+                # or when the emission is final (TAIL_CYCLES after the sweep's last op)
+                if len(em_avail) != e:
+                    raise ValueError(f"step {t}: layer {sel + 1} has {e} events, "
+                                     f"its queue {len(em_avail)}")
+                y = max(em_q0, GAP_CYCLES)
+                for a in em_avail:
+                    y = max(y, a) + C[sel]
+                emit += max(y - 1, TAIL_CYCLES) - em_q0 + 1 - e * C[sel]
             weight_reads += e * C[sel]
             touched[sel] = True  # a picked layer has events or sweeps
             if sel == 0 and e > 0 and not always[sel]:
@@ -286,23 +331,34 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                 drain += SETTLE_CYCLES - (sel == 0)
                 if not swept or SW:
                     seq += 1  # DECIDE (with chunk bounds it never issues a sweep op)
-            if swept:
-                if SW and not always[sel]:
-                    k = int(K[t, sel])
-                    scan += G[sel]
-                    sweep += k
-                    sweep_chunks += k
-                else:
-                    sweep += C[sel]
-                    sweep_chunks += C[sel]
-                n_sweeps += 1
-                drain += WAIT_CYCLES
-
             s = int(S[t, sel])
-            if swept and s > 0:
-                emit += EMIT_LEAD if sel < L - 1 else s + EMIT_TAIL
-                if sel == L - 1:
+            if swept:
+                counts = fired.get((t, sel), {})
+                if SW and not always[sel]:
+                    order = sorted(counts)  # the chunks that fire, in chunk order
+                    scan += G[sel]
+                else:
+                    order = range(C[sel])
+                sweep += len(order)
+                sweep_chunks += len(order)
+                n_sweeps += 1
+                overlapped = not always[sel] and sel < L - 1
+                if not always[sel] and s == 0:
+                    raise ValueError(f"layer {sel + 1} sweeps at step {t} and does not fire")
+                if not overlapped:
+                    drain += WAIT_CYCLES
+                if s > 0 and sel == L - 1:
+                    emit += s + EMIT_TAIL
                     out_spiked = True
+                elif s > 0:
+                    # the emission: from the sweep's first op (overlapped) or after the wait;
+                    # the next layer's phase starts after NEXT and ENTER
+                    last = len(order) - 1
+                    pushes = [(i - last + 5, counts[c]) for i, c in enumerate(order)
+                              if counts.get(c, 0)]
+                    run_from = -last + 1 if overlapped else WAIT_CYCLES + 1
+                    em_avail = _emission(pushes, run_from)
+                    em_q0 = 3 if overlapped else WAIT_CYCLES + 3
             lc = sel + 1
     by_potential = mp or int(S[:, L - 1].sum()) == 0
     readout = (2 * C[L - 1] + layers[L - 1].n_out) if by_potential else 0
@@ -320,16 +376,30 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     return hw, Breakdown(ev_phase, sweep, drain, emit, seq, readout, exc, scan)
 
 
-def _firing_chunks(activity: Activity, shape: tuple, lanes: int) -> np.ndarray:
-    """``K[t, l]``: the chunks of layer ``l`` (``lanes`` neurons each) with a spike at step
-    ``t``, from the sample's spike rows."""
-    K = np.zeros(shape, dtype=np.int64)
+def _chunk_spikes(activity: Activity, lanes: int) -> dict:
+    """``{(t, l): {chunk: spikes}}``: the spikes of layer ``l`` at step ``t`` by chunk
+    (``lanes`` neurons each), from the sample's spike rows."""
+    out: dict = {}
     rows = np.asarray(activity.spike_rows, dtype=np.int64).reshape(-1, 3)
-    if rows.size:
-        pairs = np.unique(np.stack([rows[:, 0], rows[:, 1], rows[:, 2] // lanes], axis=1),
-                          axis=0)
-        np.add.at(K, (pairs[:, 0], pairs[:, 1]), 1)
-    return K
+    for t, layer, n in rows.tolist():
+        d = out.setdefault((t, layer), {})
+        d[n // lanes] = d.get(n // lanes, 0) + 1
+    return out
+
+
+def _emission(pushes: list, run_from: int) -> list:
+    """When each queue entry of an emission can be read: ``pushes`` are the fire masks'
+    ``(cycle, spikes)`` in order and ``run_from`` the emitter's first cycle. A mask moves into
+    the head in the cycle of its push at the earliest (into an empty FIFO's free head; a mask
+    that waits in the FIFO moves in as the last bit of the one before leaves); its spikes leave
+    one a cycle after that, each readable ``EMIT_PIPE`` cycles later."""
+    avail = []
+    free = run_from
+    for cyc, n in pushes:
+        load = max(cyc, free)
+        avail += [load + 1 + i + EMIT_PIPE for i in range(n)]
+        free = load + n
+    return avail
 
 
 def _rise(table: np.ndarray) -> int:

@@ -139,3 +139,23 @@ def test_amaranth_core_modes_lazy_clear_leaves_nothing_behind(leak_shift, chunk_
     # pass, 2 chunks each. Sample 3: the sweeps alone.
     assert exp[1].counters.membrane_reads == ((6 + 1 - 1) * 2 if leak_shift else 0)
     assert exp[2].counters.membrane_reads == ((6 - 1) * 2 if leak_shift else 0)
+
+
+@pytest.mark.parametrize("chunk_bounds", [0, 2])
+def test_amaranth_core_modes_overlapped_emission_waits_for_the_swept_bound(chunk_bounds):
+    # A hidden layer of 16 neurons on 2 lanes (8 chunks) sweeps at t = 0, where neuron 0 fires:
+    # its spike's queue entry is ready early, so the output layer's phase ends at the
+    # emission's tail (TAIL_CYCLES after the sweep's last op), and the step's choice comes
+    # next. Neuron 15, in the last chunk, holds 9: it fires at t = 2 when the table falls to 8.
+    # While the sweep's last chunk is still in the bound's pipeline the layer's bound reads 5
+    # (neuron 1), below the gap's threshold (8): a choice made then would jump to the next
+    # event at t = 6 and fire neuron 15 there. (With TAIL_CYCLES = 8 in both the RTL and the
+    # cost model the whole-layer build fails that way: the trace has [1, 6, 15]. The partial
+    # sweep, chunk 0 alone, is a second timing of the same case.)
+    w1 = [[20, 5] + [0] * 13 + [9]]
+    net = QNet(1, 8, (Layer(w1, [10, 10, 8, 8, 8, 8, 8, 8]), Layer([[1]] * 16, 100)),
+               readout="max_potential")
+    core = CoreConfig(lanes=2, max_neurons=16, max_layers=2, max_time_steps=8, weight_depth=32,
+                      spiking_output=False, chunk_bounds=chunk_bounds)
+    exp = _check(net, [[[0, 0], [6, 0]]], core)
+    assert exp[0].trace.tolist() == [[1, 0, 0], [1, 2, 15], [1, 6, 1]]

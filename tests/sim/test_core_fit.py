@@ -87,9 +87,9 @@ def test_a_core_without_a_spiking_output_layer_runs_only_max_potential_networks(
     first = qnet()
     maxpot = QNet(5, 32, first.layers, 8, 16, "max_potential")
     assert CoreConfig.for_network(first).spiking_output
-    assert CoreConfig.for_network(maxpot).spiking_output  # built unless asked not to
-    lean = CoreConfig.for_network(maxpot, spiking_output=False)
+    lean = CoreConfig.for_network(maxpot)  # built only when the readout needs it
     assert not lean.spiking_output and lean.fit_problems(maxpot) == []
+    assert CoreConfig.for_network(maxpot, spiking_output=True).spiking_output
     assert lean.fit_problems(first) == [
         "the network reads its output by first spike; this core was built without a spiking "
         "output layer (only max_potential networks fit)"]

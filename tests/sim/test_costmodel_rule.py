@@ -9,7 +9,6 @@ import pytest
 
 from ttfs.sim.core import CoreConfig
 from ttfs.sim.costmodel import (
-    EMIT_LEAD,
     EMIT_TAIL,
     FILL_CYCLES,
     REACH_CYCLES,
@@ -197,7 +196,7 @@ def test_event_floor_counts_ops_spikes_and_readout():
                     .counters)
 
 
-def test_costmodel_emission_of_a_hidden_layer_runs_under_the_next_phase():
+def test_costmodel_emission_of_a_hidden_layer_overlaps_its_sweep():
     # 1 input -> 3 hidden (2 lanes: C = 2) -> 1 output; the event at t = 0 makes all three
     # hidden neurons fire there; the output layer integrates their three spikes and fires too
     net = QNet(1, 8, (Layer([[5, 5, 5]], 5), Layer([[2], [2], [2]], 6)))
@@ -205,13 +204,39 @@ def test_costmodel_emission_of_a_hidden_layer_runs_under_the_next_phase():
     assert res.trace.tolist() == [[1, 0, 0], [1, 0, 1], [1, 0, 2], [2, 0, 0]]
     C1, C2 = 2, 1
     hidden = (2 + C1 + 1 + Z1       # NEXT + ENTER, event, phase end, settle (DECIDE sweeps)
-              + C1 + WAIT_CYCLES    # sweep, wait
-              + EMIT_LEAD)          # the emission's lead: its 3 spikes leave under layer 2
-    output = (2 + 3 * C2            # NEXT + ENTER, one queue entry a cycle
+              + C1)                 # sweep; no drain: the emission overlaps
+    # Cycles from the hidden sweep's last op (chunk 1, at 0; chunk 0 at -1): chunk 0's mask
+    # (neurons 0, 1) enters the emitter at 4 and goes straight into its head; its spikes leave
+    # at 5 and 6, chunk 1's (pushed at 5, in the head at 6) at 7. Each entry can be taken
+    # EMIT_PIPE = 4 cycles after its spike leaves: at 9, 10, 11. The output layer's NEXT is at
+    # 1, ENTER at 2, its event phase from 3: it waits 6 cycles, then takes one entry a cycle
+    # (9, 10, 11), past TAIL_CYCLES (9), so the phase ends with its last op.
+    waits = 9 - 3
+    output = (2 + waits + 3 * C2    # NEXT + ENTER, the waits, one queue entry a cycle
               + SETTLE_CYCLES       # the bound settles (DECIDE sweeps)
-              + C2 + WAIT_CYCLES
+              + C2 + WAIT_CYCLES    # the last layer drains before it emits
               + 1 + EMIT_TAIL)      # the output spike, the emitter's fill and first stage
     assert res.cycles == STEP + hidden + output + 1
+    _, b = breakdown(CORE, net, res.activity)
+    assert b.emit == waits + 1 + EMIT_TAIL
+
+
+def test_costmodel_overlapped_emission_ends_at_the_tail():
+    # 1 input -> 5 hidden (C = 3 on 2 lanes), only neuron 0 fires -> 1 output that never does
+    net = QNet(1, 8, (Layer([[5, 0, 0, 0, 0]], 5), Layer([[1], [0], [0], [0], [0]], 100)))
+    res = _one(net, [[0, 0]])
+    assert res.trace.tolist() == [[1, 0, 0]]
+    C1, C2 = 3, 1
+    hidden = 2 + C1 + 1 + Z1 + C1   # as above: the sweep's ops at -2, -1, 0
+    # chunk 0's mask enters the emitter at 3, its spike leaves at 4, its entry can be taken
+    # at 8; the output layer's phase starts at 3 and issues it at 8, before TAIL_CYCLES (9):
+    # the phase waits one more cycle and ends at 9 (3 .. 9: 7 cycles, one op)
+    output = (2 + (9 - 3 + 1)       # NEXT + ENTER, the phase
+              + SETTLE_CYCLES + 1)  # the bound (1) settles below 100: DECIDE moves on
+    readout = 2 * C2 + 1            # no output spike: read by potential
+    assert res.cycles == STEP + hidden + output + 1 + readout
+    _, b = breakdown(CORE, net, res.activity)
+    assert b.emit == 9 - 3 + 1 - C2
 
 
 def test_costmodel_partial_sweep_by_hand():
