@@ -80,8 +80,7 @@ Count cycles from the sweep's last op (0). A layer without a leak that feeds ano
 whenever it sweeps, and runs its emission from its sweep's first op: the op on the ``i``-th
 swept chunk is issued at ``i - (n - 1)`` (``n`` ops; with chunk bounds the chunks that fire, in
 order), and a chunk that fires pushes its fire mask into the emitter 5 cycles later. A leaky
-layer drains first: its emitter runs from
-``W + 1``. A mask moves into the emitter's head at ``max(push, free)`` (``free``: the emitter's
+layer drains first: its emitter runs from ``W + 1``. A mask moves into the emitter's head at ``max(push, free)`` (``free``: the emitter's
 first cycle, then the cycle the last spike of the mask before leaves), its ``k`` spikes leave
 one a cycle after that, and each entry can be taken ``EMIT_PIPE = 4`` cycles after its spike
 leaves. Layer ``l+1``'s phase (``NEXT`` at 1, or ``W + 1`` after a drain, then ``ENTER``) issues
