@@ -73,22 +73,22 @@ straight after its events: for layer 1 the phase-end decision (the next event wo
 step) is made in the cycle that issues the sweep's first chunk. Consecutive integrate ops follow
 each other back to back, so the event phase is exactly ``sum E * C`` cycles.
 
-**The overlapped emission** (``docs/microarchitecture.md``): a layer's spikes go to the queue
-as the next layer's first weight rows, and that layer's event phase issues each entry once it
-is written, so the waits ``Q[t,l+1]`` depend on when each spike of layer ``l`` is emitted.
-Count cycles from the sweep's last op (0). A layer without a leak that feeds another fires
-whenever it sweeps, and runs its emission from its sweep's first op: the op on the ``i``-th
-swept chunk is issued at ``i - (n - 1)`` (``n`` ops; with chunk bounds the chunks that fire, in
-order), and a chunk that fires pushes its fire mask into the emitter 5 cycles later. A leaky
-layer drains first: its emitter runs from ``W + 1``. A mask moves into the emitter's head at ``max(push, free)`` (``free``: the emitter's
-first cycle, then the cycle the last spike of the mask before leaves), its ``k`` spikes leave
-one a cycle after that, and each entry can be taken ``EMIT_PIPE = 4`` cycles after its spike
-leaves. Layer ``l+1``'s phase (``NEXT`` at 1, or ``W + 1`` after a drain, then ``ENTER``) issues
-its ops from ``q0 = 3`` (``W + 3``), never before ``GAP_CYCLES = 4`` (the array's one write port),
-entry by entry, each at the earliest when it can be taken, ``C_{l+1}`` ops an entry. The phase
-ends with its last op if that is at or after ``TAIL_CYCLES = 9``, else at 9 (the emission is
-final then: every mask is in, and layer ``l``'s bound is final before the step's choice reads
-it). ``Q`` is the phase's cycles less its ops.
+**The overlapped emission** (``docs/microarchitecture.md``): a layer's spikes go to the queue as
+the next layer's first weight rows, and that layer's event phase issues each entry once it is
+written, so the waits ``Q[t,l+1]`` depend on when each spike of layer ``l`` is emitted. Count
+cycles from the sweep's last op (0). A layer without a leak that feeds another fires whenever it
+sweeps, and runs its emission from its sweep's first op: the op on the ``i``-th swept chunk is
+issued at ``i - (n - 1)`` (``n`` ops; with chunk bounds the chunks that fire, in order), and a
+chunk that fires pushes its fire mask into the emitter 5 cycles later. A leaky layer drains first:
+its emitter runs from ``W + 1``. A mask moves into the emitter's head at ``max(push, free)``
+(``free``: the emitter's first cycle, then the cycle the last spike of the mask before leaves), its
+``k`` spikes leave one a cycle after that, and each entry can be taken ``EMIT_PIPE = 4`` cycles
+after its spike leaves. Layer ``l+1``'s phase (``NEXT`` at 1, or ``W + 1`` after a drain, then
+``ENTER``) issues its ops from ``q0 = 3`` (``W + 3``), never before ``GAP_CYCLES = 4`` (the array's
+one write port), entry by entry, each at the earliest when it can be taken, ``C_{l+1}`` ops an
+entry. The phase ends with its last op if that is at or after ``TAIL_CYCLES = 9``, else at 9 (the
+emission is final then: every mask is in, and layer ``l``'s bound is final before the step's choice
+reads it). ``Q`` is the phase's cycles less its ops.
 
 **Partial sweeps** (a core with ``chunk_bounds = SW > 0``, ``docs/microarchitecture.md``,
 "Partial sweeps"): the core also keeps the bound of every chunk, and a swept layer without a
