@@ -247,7 +247,20 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
     # the layers with an op in the sample (the lazy clear: their first pass reads no word)
     touched = [False] * L
     n_sweeps = weight_reads = sweep_chunks = 0
-    ev_steps = np.flatnonzero(E[:, 0] > 0) if E.size else np.zeros(0, dtype=np.int64)
+    # (plain lists for the walk's scalar reads; per step, the next input event's step and the
+    # next step with a spike, T when there is none)
+    n_rows = E.shape[0]
+    ev_at = (E[:, 0] > 0).tolist() if E.size else []
+    spk_at = S.any(axis=1).tolist() if S.size else []
+    next_ev = [T] * (n_rows + 1)
+    next_spk = [T] * (n_rows + 1)
+    for i in range(n_rows - 1, -1, -1):
+        next_ev[i] = i if ev_at[i] else next_ev[i + 1]
+        next_spk[i] = i if spk_at[i] else next_spk[i + 1]
+    Et = E.tolist()
+    St = S.tolist()
+    # a sweepable layer's table rises after t + 1 exactly when t + 1 < rise_max
+    rise_max = max([rise[k] for k in range(L) if sweepable[k]], default=0)
     started = False
     t = 0
     out_spiked = False
@@ -262,14 +275,14 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
         if any_leak:
             t = t + 1 if started else 0
         else:
-            later = ev_steps[ev_steps > t] if started else ev_steps
-            t_ev = int(later[0]) if later.size else T
+            first = t + 1 if started else 0
+            t_ev = next_ev[first] if first < n_rows else T
             # jump to the next event's step (or end) unless a layer can fire before it: its
             # table may rise after t + 1, or (no rise) its bound reaches the gap's lowest
             # threshold, that is, it fires in the gap
             if started and t_ev > t + 1 and (
-                    any(sweepable[k] and rise[k] > t + 1 for k in range(L))
-                    or S[t + 1:t_ev].any()):
+                    rise_max > t + 1
+                    or (t + 1 < n_rows and next_spk[t + 1] < t_ev)):
                 t += 1
             elif t_ev == T:
                 break
@@ -280,12 +293,12 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
         started = True
         out_spiked = False
         # a layer without events fires at t exactly when its bound reaches Theta_l[t]
-        need = [sweepable[k] and not always[k] and S[t, k] > 0 and E[t, k] == 0
+        need = [sweepable[k] and not always[k] and St[t][k] > 0 and Et[t][k] == 0
                 for k in range(L)]
         lc = 0
         while True:
             seq += 1  # NEXT
-            has_ev = lc < L and (E[t, 0] > 0 if lc == 0 else S[t, lc - 1] > 0)
+            has_ev = lc < L and (Et[t][0] > 0 if lc == 0 else St[t][lc - 1] > 0)
             sel = None
             for k in range(lc, L):
                 if (k == lc and has_ev) or (sweepable[k] and (always[k] or need[k])):
@@ -294,8 +307,8 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
             if sel is None:
                 break
             seq += 1  # ENTER
-            e = int(E[t, sel]) if (sel == lc and has_ev) else 0
-            swept = sweepable[sel] and (always[sel] or S[t, sel] > 0)
+            e = Et[t][sel] if (sel == lc and has_ev) else 0
+            swept = sweepable[sel] and (always[sel] or St[t][sel] > 0)
             ev_phase += e * C[sel]
             if sel > 0 and e > 0:
                 # the queue's entries, each once written: the phase ends with its last op,
@@ -314,8 +327,8 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
             passes = False
             if sel == 0 and e > 0 and reach_on:
                 reach = min(reach + e * int(r_inc[t]), r_cap)
-                later = ev_steps[ev_steps > t]
-                gap_t = int(later[0]) - 1 if later.size else T - 1
+                nxt = next_ev[t + 1] if t + 1 < n_rows else T
+                gap_t = nxt - 1 if nxt < T else T - 1
                 # the reach test: the table does not rise after t and the bound cannot reach
                 # the lowest threshold up to the next event's step (or the last step): the
                 # layer fires nowhere before its next events, and its bound need not settle
@@ -330,7 +343,7 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                 drain += SETTLE_CYCLES - (sel == 0)
                 if not swept or SW:
                     seq += 1  # DECIDE (with chunk bounds it never issues a sweep op)
-            s = int(S[t, sel])
+            s = St[t][sel]
             if swept:
                 counts = fired.get((t, sel), {})
                 if SW and not always[sel]:
