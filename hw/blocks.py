@@ -307,11 +307,11 @@ class NeuronArray(wiring.Component):
     (from ``d_`` and ``d2_``, registered selects): consecutive ops on the same chunk see each
     other's result. A read in the cycle of a write to its address is never used
     (:func:`guarded_read`). Sweep ops write back in ``f_`` (in ``d_`` on a build without the
-    leak); the sequencer waits :data:`sim.costmodel.WAIT_CYCLES` after a layer's last op, then
-    spends at least two cycles in ``NEXT``/``ENTER``, so no op ever reads a word a sweep op still
-    holds. Latency (issue = the cycle ``i_valid`` is high): integrate write-back 5 cycles (4 on
-    a deep membrane), fire-mask push 5 cycles, sweep write-back 7 cycles (5 on a build without
-    the leak).
+    leak). The sequencer issues no integrate op within :data:`sim.costmodel.GAP_CYCLES` of a
+    sweep op (the one write port), and the next op on a swept layer comes at a later step, so
+    no op ever reads a word a sweep op still holds. Latency (issue = the cycle ``i_valid`` is
+    high): integrate write-back 5 cycles (4 on a deep membrane), fire-mask push 5 cycles,
+    sweep write-back 7 cycles (5 on a build without the leak).
 
     Stages: ``a_`` issue register (RAM addresses); ``b_`` weights, kernel, threshold registered
     (a sweep op's kernel is forced to 0, so its sum is its potential); ``m_`` ``W*K``, membrane
@@ -608,10 +608,10 @@ class NeuronArray(wiring.Component):
             sw_valid, sw_addr, sw_data = d_valid & ~d_integ, d_maddr, d_out
 
         # one write port: integrate ops (d_, or c_ on a deep membrane), sweep ops (f_, or d_
-        # without the leak); never two at once (a sweep phase is followed by the
-        # sequencer's wait, and an integrate op issued after a sweep op never reaches c_ or d_
-        # while it is in e_ or f_: the last sweep op is in f_ seven cycles after its issue, the
-        # next phase's first op is issued after the 6-cycle wait and ENTER)
+        # without the leak); never two at once: an integrate op is issued at least GAP_CYCLES
+        # (4) after a sweep op (the sequencer's wait, or INTEG_Q's test after an overlapped
+        # sweep), so it writes back (4 or 5 cycles after its issue) after the sweep op (at most
+        # 7)
         if not reg_memb and not w.leak:
             # every op writes back from d_, and d_out is d_word for an integrate op (its fire
             # mask is 0): one source
