@@ -445,7 +445,7 @@ class _Sequencer:
         # holds nothing: then count is every spike of the layer.
         # The entry's read is addressed the cycle before its issue; an entry written at the end
         # of that cycle comes from q_wrow instead (a read in the write's cycle is not used,
-        # guarded_read): q_ram, it is in the RAM's word (count a cycle late, count_r, holds it)
+        # guarded_read). q_ram: the entry is the RAM's word (it was written earlier).
         self.q_avail = Signal()
         self.q_last_now = Signal()
         m.d.comb += [self.q_avail.eq(eq.count > self.q_idx),
