@@ -86,6 +86,11 @@ def _any(terms):
     return out
 
 
+def _ring_next(ptr, depth: int):
+    """The next slot of a ring of ``depth`` slots after ``ptr`` (a FIFO's pointer)."""
+    return Mux(ptr == depth - 1, 0, ptr + 1)
+
+
 def guarded_read(m, w: Widths, wp, rp, name: str):
     """``rp.data`` as the design may use it.
 
@@ -921,7 +926,7 @@ class EventQueue(wiring.Component):
         hd_chunk = Signal(ci)
 
         def inc(ptr):
-            return Mux(ptr == MC - 1, 0, ptr + 1)
+            return _ring_next(ptr, MC)
 
         push = self.push_valid
         m.d.comb += [fw.addr.eq(wr[:fab]), fw.data.eq(Cat(self.push_mask, self.push_chunk)),
@@ -1035,7 +1040,7 @@ class EventQueue(wiring.Component):
         o_word = Signal(40)
 
         def inc(ptr):
-            return Mux(ptr == depth - 1, 0, ptr + 1)
+            return _ring_next(ptr, depth)
 
         move = (n != 0) & (~o_valid | self.trace.ready)
         m.d.comb += [wp.en.eq(valid), wp.addr.eq(wa[:ab]), wp.data.eq(word),

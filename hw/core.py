@@ -628,14 +628,16 @@ class _Sequencer:
             self.to_wait()
 
     @contextmanager
-    def unless_trace_busy(self):
+    def unless_trace_busy(self, when=None):
         """(Traced builds) the body of a state that starts a sweep, held while the trace FIFO
-        holds words: that cycle is a stall, not counted, and nothing moves."""
+        holds words (and ``when``, if given: the cycle would start the sweep): that cycle is a
+        stall, not counted, and nothing moves."""
         if not self.traced:
             yield
             return
         m = self._m
-        with m.If(self.eq.trace_busy):
+        busy = self.eq.trace_busy if when is None else when & self.eq.trace_busy
+        with m.If(busy):
             m.d.comb += self.stall.eq(1)
         with m.Else():
             yield
@@ -835,77 +837,75 @@ class _Sequencer:
                 # (no step has run: t == T - 1 cannot end the sample here)
                 self.step_on(Const(0), first=True)
         with m.State("NEXT"):
-            if True:  # (the body's indentation)
-                # work of each layer at this step; events only for layer lc
-                has_ev = Signal()
-                with m.If(lc == 0):
-                    m.d.comb += has_ev.eq(self.ev_at_t)
-                with m.Else():
-                    m.d.comb += has_ev.eq(self.q_has)
-                found = Signal()
-                sel = Signal(w.layer_idx)
-                sel_ev = Signal()
-                for k in reversed(range(w.ML)):
-                    sweep_k = self.sweepable[k] & (self.leaky[k] | self.need_cur[k])
-                    work_k = (k >= lc) & (self.live[k] & (has_ev & (lc == k)) | sweep_k)
-                    with m.If(work_k):
-                        m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
-                m.d.sync += [l.eq(sel), c.eq(0), self.c_zero.eq(1), self.q_idx.eq(0),
-                             self.swept.eq(0), self.sel_ev_r.eq(sel_ev)]
-                if w.SW:
-                    m.d.sync += [self.sg.eq(0), *[g.eq(0) for g in self.maskg]]
-                with m.If(ev_error):
-                    m.next = "ABORT"
-                with m.Elif((lc == 0) & ~fe.ev_valid):
-                    m.d.comb += self.stall.eq(1)
-                with m.Elif(~found):
-                    # no more work at this step: choose the next one (STEP's choice, made here so
-                    # that a step with nothing to do costs this one cycle)
-                    self.step_on(self.t == self.last_t)
-                with m.Else():
-                    m.next = "ENTER"
+            # work of each layer at this step; events only for layer lc
+            has_ev = Signal()
+            with m.If(lc == 0):
+                m.d.comb += has_ev.eq(self.ev_at_t)
+            with m.Else():
+                m.d.comb += has_ev.eq(self.q_has)
+            found = Signal()
+            sel = Signal(w.layer_idx)
+            sel_ev = Signal()
+            for k in reversed(range(w.ML)):
+                sweep_k = self.sweepable[k] & (self.leaky[k] | self.need_cur[k])
+                work_k = (k >= lc) & (self.live[k] & (has_ev & (lc == k)) | sweep_k)
+                with m.If(work_k):
+                    m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
+            m.d.sync += [l.eq(sel), c.eq(0), self.c_zero.eq(1), self.q_idx.eq(0),
+                         self.swept.eq(0), self.sel_ev_r.eq(sel_ev)]
+            if w.SW:
+                m.d.sync += [self.sg.eq(0), *[g.eq(0) for g in self.maskg]]
+            with m.If(ev_error):
+                m.next = "ABORT"
+            with m.Elif((lc == 0) & ~fe.ev_valid):
+                m.d.comb += self.stall.eq(1)
+            with m.Elif(~found):
+                # no more work at this step: choose the next one (STEP's choice, made here so
+                # that a step with nothing to do costs this one cycle)
+                self.step_on(self.t == self.last_t)
+            with m.Else():
+                m.next = "ENTER"
         with m.State("ENTER"):
-            if True:  # (the body's indentation)
-                # load the picked layer's descriptor into registers (a cycle of its own, so the
-                # pick and the descriptor multiplexers are not one path); the queue's entry 0 is
-                # read for INTEG_Q
-                sd = ld.desc[l]
-                last_l, one, two = self.last_l, self.one, self.two
-                cur_one, cur_two, c_end = self.cur_one, self.cur_two, self.c_end
-                # (one line for the three Array(...)[l]: the netlist shares their index match)
-                m.d.sync += [
-                    self.cur_chunks.eq(sd.chunks), self.cur_reset.eq(sd.reset),
-                    self.cur_leak.eq(sd.leak), self.cur_nout.eq(sd.n_out),
-                    self.cur_last.eq(l == last_l), self.cur_cm2.eq(Array(self.cm2)[l]),
-                    cur_one.eq(Array(one)[l]), cur_two.eq(Array(two)[l]), c_end.eq(Array(one)[l]),
-                    self.cur_sweepable.eq(Array(self.sweepable)[l]),
-                    self.cur_leaky.eq(Array(self.leaky)[l]),
-                ]
-                if w.SW:
-                    # (the last group and lane fields, where they have bits: one group a
-                    # layer, or one lane a group, leaves them 0)
-                    cm1 = Array(self.cm1)[l]
-                    m.d.sync += self.scan_th.eq(Array(self.th_cur)[l])
-                    if w.group_bits:
-                        m.d.sync += self.cur_glast.eq(cm1[w.sw_bits:])
-                    if w.sw_bits:
-                        m.d.sync += self.cur_blast.eq(cm1[:w.sw_bits])
-                with m.If(ev_error):
-                    m.next = "ABORT"
-                with m.Elif(self.sel_ev_r & (l == 0)):
-                    m.next = "INTEG_S"
-                with m.Elif(self.sel_ev_r):
-                    m.next = "INTEG_Q"
-                if w.SW:
-                    # a layer without a leak scans its chunk bounds, then sweeps the chunks
-                    # that fire; a leaky one sweeps them all
-                    with m.Elif(Array(self.leaky)[l]):
-                        m.next = "SWEEP"
-                    with m.Else():
-                        self.to_scan()
-                else:
-                    with m.Else():
-                        m.next = "SWEEP"
+            # load the picked layer's descriptor into registers (a cycle of its own, so the
+            # pick and the descriptor multiplexers are not one path); the queue's entry 0 is
+            # read for INTEG_Q
+            sd = ld.desc[l]
+            last_l, one, two = self.last_l, self.one, self.two
+            cur_one, cur_two, c_end = self.cur_one, self.cur_two, self.c_end
+            # (one line for the three Array(...)[l]: the netlist shares their index match)
+            m.d.sync += [
+                self.cur_chunks.eq(sd.chunks), self.cur_reset.eq(sd.reset),
+                self.cur_leak.eq(sd.leak), self.cur_nout.eq(sd.n_out),
+                self.cur_last.eq(l == last_l), self.cur_cm2.eq(Array(self.cm2)[l]),
+                cur_one.eq(Array(one)[l]), cur_two.eq(Array(two)[l]), c_end.eq(Array(one)[l]),
+                self.cur_sweepable.eq(Array(self.sweepable)[l]),
+                self.cur_leaky.eq(Array(self.leaky)[l]),
+            ]
+            if w.SW:
+                # (the last group and lane fields, where they have bits: one group a
+                # layer, or one lane a group, leaves them 0)
+                cm1 = Array(self.cm1)[l]
+                m.d.sync += self.scan_th.eq(Array(self.th_cur)[l])
+                if w.group_bits:
+                    m.d.sync += self.cur_glast.eq(cm1[w.sw_bits:])
+                if w.sw_bits:
+                    m.d.sync += self.cur_blast.eq(cm1[:w.sw_bits])
+            with m.If(ev_error):
+                m.next = "ABORT"
+            with m.Elif(self.sel_ev_r & (l == 0)):
+                m.next = "INTEG_S"
+            with m.Elif(self.sel_ev_r):
+                m.next = "INTEG_Q"
+            if w.SW:
+                # a layer without a leak scans its chunk bounds, then sweeps the chunks
+                # that fire; a leaky one sweeps them all
+                with m.Elif(Array(self.leaky)[l]):
+                    m.next = "SWEEP"
+                with m.Else():
+                    self.to_scan()
+            else:
+                with m.Else():
+                    m.next = "SWEEP"
 
     def _layer_states(self) -> None:
         """A layer's phase at a step: INTEG_S (events from the stream) or INTEG_Q (from the
@@ -1002,15 +1002,16 @@ class _Sequencer:
             with m.Elif(wait == WAIT_CYCLES - 1):
                 # (after a sweep that does not overlap its emission: every fire mask is in)
                 m.d.sync += wait.eq(0)
-                with m.If(self.swept & eq.pending):
+                fired = self.swept & eq.pending
+                with m.If(fired):
                     m.d.sync += self.emit_on.eq(1)
-                with m.If(self.swept & eq.pending & self.cur_last):
+                with m.If(fired & self.cur_last):
                     m.d.sync += self.out_spiked.eq(1)
                     m.next = "EMIT"
                 with m.Else():
                     # a leaky layer that fired: its emission runs on under the next layer's
                     # phase, which reads each entry once it is written
-                    m.d.comb += self.q_set.eq(self.swept & eq.pending)
+                    m.d.comb += self.q_set.eq(fired)
                     self.layer_done()
         with m.State("DECIDE"):
             # the bound of the layer's potentials after its events, against Theta_l[t]: sweep
@@ -1106,13 +1107,10 @@ class _Sequencer:
                     m.d.comb += pick.eq(i)
             rest = Signal(len(mask))
             m.d.comb += rest.eq(mask & (mask - 1))  # the lowest set bit cleared
-            # (traced builds) the first op waits for the trace FIFO, like start_sweep
-            hold = self.first_sw & self.eq.trace_busy if self.traced else Const(0)
             with m.If(mask == 0):
                 self.layer_done()  # (never: the scan runs only when a chunk fires)
-            with m.Elif(hold):
-                m.d.comb += self.stall.eq(1)
-            with m.Else():
+            with m.Else(), self.unless_trace_busy(when=self.first_sw):
+                # (the first op waits for the trace FIFO, like start_sweep)
                 self.issue_sweep(pick)
                 m.d.comb += na.i_raise.eq(1)
                 m.d.sync += [g.eq(rest[k * SW:(k + 1) * SW]) for k, g in enumerate(self.maskg)]

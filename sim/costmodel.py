@@ -154,6 +154,8 @@ REACH_CYCLES = 2
 #: cycle before) to reach the sequencer through the event fetch, and for the lookahead's reads at
 #: its time: a fixed latency, counted (a wait on an empty stream later in the sample is not)
 FILL_CYCLES = 3
+#: cycles from a sweep op to its chunk's fire mask entering the emitter (the array's pipeline)
+MASK_CYCLES = 5
 #: cycles from a sweep op to the end of the emission that overlaps it (``hw.core``'s
 #: ``em_final``): the op's fire mask enters the emitter 5 cycles after the op, and the swept
 #: layer's bound, which the next step's choice reads, is final 9 cycles after it
@@ -366,7 +368,7 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                     # the emission: from the sweep's first op (overlapped) or after the wait;
                     # the next layer's phase starts after NEXT and ENTER
                     last = len(order) - 1
-                    pushes = [(i - last + 5, counts[c]) for i, c in enumerate(order)
+                    pushes = [(i - last + MASK_CYCLES, counts[c]) for i, c in enumerate(order)
                               if counts.get(c, 0)]
                     run_from = -last + 1 if overlapped else WAIT_CYCLES + 1
                     em_avail = _emission(pushes, run_from)
