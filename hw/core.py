@@ -49,9 +49,9 @@ from ttfs.sim.core import CoreConfig
 __all__ = ["NeuronCore", "STATES", "core_signature"]
 
 #: sequencer states, in the order of a sample
-STATES = ("IDLE", "LOAD", "STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP",
+STATES = ("IDLE", "LOAD", "STEP", "NEXT", "INTEG_S", "INTEG_Q", "SWEEP",
           "WAIT", "DECIDE", "EMIT", "FINISH", "RD_ADDR", "RD_LOAD", "RD_LANE", "ABORT",
-          "RESULT", "SCAN", "SWEEP_M")  # the last two on a build with chunk bounds
+          "RESULT", "ENTER", "SCAN", "SWEEP_M")  # the last three on a build with chunk bounds
 
 
 def core_signature(trace: bool = False) -> wiring.Signature:
@@ -255,10 +255,10 @@ class _Counters:
         the cycle-cost rule) in which the sequencer does not stall (``STEP``'s wait for the
         sample's first event word is not a stall: see :meth:`_Sequencer.step_on`)."""
         m = self._m
-        busy_states = ("STEP", "NEXT", "ENTER", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT",
+        busy_states = ("STEP", "NEXT", "INTEG_S", "INTEG_Q", "SWEEP", "WAIT",
                        "DECIDE", "EMIT", "RD_ADDR", "RD_LOAD", "RD_LANE")
         if self._w.SW:
-            busy_states += ("SCAN", "SWEEP_M")
+            busy_states += ("ENTER", "SCAN", "SWEEP_M")
         in_busy = Const(0)
         for s in busy_states:
             in_busy = in_busy | fsm.ongoing(s)
@@ -300,6 +300,8 @@ class _Sequencer:
         self.lc = Signal(w.layer_cnt)  # the first layer NEXT may pick
         self.c = Signal(w.chunk_cnt)
         self.q_idx = Signal(w.neuron_cnt)
+        self.q_next = Signal(w.neuron_cnt)  # q_idx + 1, kept beside it (no adder in the
+        # queue's end test and next read address)
         # The lazy clear: a layer's membrane words hold the last sample's potentials until the
         # layer's first pass (a whole walk of its chunks) in this sample, whose ops read no
         # word: they take 0 (the array's i_fresh). touched[k]: layer k's first pass is issued.
@@ -317,7 +319,6 @@ class _Sequencer:
         self.need_cur = Signal(ML)
         self.out_spiked = Signal()  # the last layer spiked at this step
         self.started = Signal()  # a step has run in this sample
-        self.sel_ev_r = Signal()  # the layer NEXT picked has events at this step
         self.last_row = Signal(w.row)  # the weight row INTEG_Q issued last
         # the queue holds events for layer lc at this step: set as an overlapped sweep starts
         # (its layer fires) or as a sweep's wait ends with spikes, cleared with the queue
@@ -358,7 +359,7 @@ class _Sequencer:
         self.stall = Signal()  # the sequencer waits on the event stream (or the trace FIFO)
         # The emission's context, set as a sweep starts: an overlapped emission (a layer
         # without a leak that feeds another) runs from there on, under the sweep and the next
-        # layer's NEXT, ENTER and INTEG_Q, which move l and the descriptor registers on; any
+        # layer's NEXT and INTEG_Q, which move l and the descriptor registers on; any
         # other from the sweep's WAIT on. emit_on runs the emitter until the next sweep starts.
         self.emit_on = Signal()
         self.em_l = Signal(w.layer_idx)
@@ -376,9 +377,10 @@ class _Sequencer:
         """The reach test's registers (docs/microarchitecture.md, "The reach test"): ``R``, an
         upper bound of the first layer's potentials, raised by every input event by the most it
         can add, ``2**(WB - 1) * K_1[t]`` (``K_1[t]`` from the kernel table's second read port
-        at ``t``, registered: current from the cycle after ``ENTER``). ``R`` is a whole
-        multiple of ``2**(WB - 1)``: ``reach`` holds ``R >> (WB - 1)``, and ``reach_sat``
-        ``R >= 2**(PB - 1)``, above every threshold."""
+        at ``t``, registered: current two cycles after ``t`` moves, so in the cycle after a
+        layer phase's first). An event raises ``R`` in the cycle after its first op
+        (``r_add``). ``R`` is a whole multiple of ``2**(WB - 1)``: ``reach`` holds
+        ``R >> (WB - 1)``, and ``reach_sat`` ``R >= 2**(PB - 1)``, above every threshold."""
         m, w = self._m, self._w
         vb = w.PB - 1 or 1
         m.d.comb += tb.k0_addr.eq(self.t)
@@ -387,18 +389,23 @@ class _Sequencer:
         self.r_lo = min(w.WB - 1, vb)  # R's low bits, always 0
         self.reach = Signal(max(1, vb - self.r_lo))
         self.reach_sat = Signal()
+        self.r_add = Signal()  # an input event's first op was issued in the cycle before
+        m.d.sync += self.r_add.eq(0)
+        hi = len(self.reach) if w.PB - 1 > self.r_lo else 0
+        total = Signal(max(hi, len(self.r_inc)) + 1)
+        m.d.comb += total.eq(self.reach + self.r_inc)
+        with m.If(self.r_add):
+            m.d.sync += [self.reach.eq(total[:len(self.reach)]),
+                         self.reach_sat.eq(self.reach_sat | (total[hi:] != 0))]
         # registered in registered_facts: R is below the lowest threshold of the first layer
         # up to the next event's step, its table does not rise after t, and the layer in
         # hand is the first
         self.reach_ok = Signal()
 
     def reach_add(self) -> None:
-        """An input event raises ``R``."""
-        hi = len(self.reach) if self._w.PB - 1 > self.r_lo else 0
-        total = Signal(max(hi, len(self.r_inc)) + 1)
-        self._m.d.comb += total.eq(self.reach + self.r_inc)
-        self._m.d.sync += [self.reach.eq(total[:len(self.reach)]),
-                           self.reach_sat.eq(self.reach_sat | (total[hi:] != 0))]
+        """An input event raises ``R`` (in the next cycle, when ``r_inc`` is current even for
+        a phase that started in the cycle after ``t`` moved)."""
+        self._m.d.sync += self.r_add.eq(1)
 
     def _scan_registers(self) -> None:
         """A build with chunk bounds: the scan's registers (docs/microarchitecture.md, "Partial
@@ -418,7 +425,7 @@ class _Sequencer:
         # Theta_l[t] for each layer that may fire, set as the step is picked from the
         # lookahead value that need_cur was set from (the threshold of a step reached without
         # events, where NEXT may pick a layer to scan), and the scan's threshold, from it in
-        # ENTER or, after an event phase, from the array's table read in DECIDE
+        # NEXT or, after an event phase, from the array's table read in DECIDE
         vb = w.PB - 1 or 1
         self.th_cur = [Signal(vb, name=f"th_cur{k}") for k in range(w.fire_layers)]
         self.th_cur += [Const(0, vb) for _ in range(w.fire_layers, w.ML)]
@@ -448,8 +455,10 @@ class _Sequencer:
         # guarded_read). q_ram: the entry is the RAM's word (it was written earlier).
         self.q_avail = Signal()
         self.q_last_now = Signal()
-        m.d.comb += [self.q_avail.eq(eq.count > self.q_idx),
-                     self.q_last_now.eq(eq.count == self.q_idx + 1)]
+        # (in INTEG_Q, count >= q_idx: count only grows there, and q_idx passes an entry only
+        # once it is written; so "count > q_idx" is "count != q_idx")
+        m.d.comb += [self.q_avail.eq(eq.count != self.q_idx),
+                     self.q_last_now.eq(eq.count == self.q_next)]
         # (entry q_idx was written in the cycle before: it is the last one written)
         wrote_r = Signal()
         m.d.sync += wrote_r.eq(eq.q_write)
@@ -823,9 +832,10 @@ class _Sequencer:
                 m.next = "IDLE"
 
     def _step_states(self) -> None:
-        """STEP (the sample's first step), NEXT (the next layer with work at it) and ENTER (its
-        descriptor into registers)."""
-        m, w, ld, fe = self._m, self._w, self.ld, self.fe
+        """STEP (the sample's first step), NEXT (the next layer with work at it, and its
+        descriptor into registers) and, on a build with chunk bounds, ENTER (the first read of
+        a scan at a step reached without events)."""
+        m, w, fe = self._m, self._w, self.fe
         l, lc, c = self.l, self.lc, self.c
         ev_error = self.ev_error
         with m.State("STEP"):
@@ -852,7 +862,12 @@ class _Sequencer:
                 with m.If(work_k):
                     m.d.comb += [found.eq(1), sel.eq(k), sel_ev.eq(has_ev & (lc == k))]
             m.d.sync += [l.eq(sel), c.eq(0), self.c_zero.eq(1), self.q_idx.eq(0),
-                         self.swept.eq(0), self.sel_ev_r.eq(sel_ev)]
+                         self.q_next.eq(1), self.swept.eq(0)]
+            # the picked layer's descriptor into registers, and the queue's entry 0 read for
+            # INTEG_Q, in the pick's cycle (whatever the pick: the registers are read only in
+            # the phase that follows a pick)
+            self._load_descriptor(sel)
+            m.d.comb += self.q_raddr.eq(0)
             if w.SW:
                 m.d.sync += [self.sg.eq(0), *[g.eq(0) for g in self.maskg]]
             with m.If(ev_error):
@@ -863,49 +878,56 @@ class _Sequencer:
                 # no more work at this step: choose the next one (STEP's choice, made here so
                 # that a step with nothing to do costs this one cycle)
                 self.step_on(self.t == self.last_t)
-            with m.Else():
-                m.next = "ENTER"
-        with m.State("ENTER"):
-            # load the picked layer's descriptor into registers (a cycle of its own, so the
-            # pick and the descriptor multiplexers are not one path); the queue's entry 0 is
-            # read for INTEG_Q
-            sd = ld.desc[l]
-            last_l, one, two = self.last_l, self.one, self.two
-            cur_one, cur_two, c_end = self.cur_one, self.cur_two, self.c_end
-            # (one line for the three Array(...)[l]: the netlist shares their index match)
-            m.d.sync += [
-                self.cur_chunks.eq(sd.chunks), self.cur_reset.eq(sd.reset),
-                self.cur_leak.eq(sd.leak), self.cur_nout.eq(sd.n_out),
-                self.cur_last.eq(l == last_l), self.cur_cm2.eq(Array(self.cm2)[l]),
-                cur_one.eq(Array(one)[l]), cur_two.eq(Array(two)[l]), c_end.eq(Array(one)[l]),
-                self.cur_sweepable.eq(Array(self.sweepable)[l]),
-                self.cur_leaky.eq(Array(self.leaky)[l]),
-            ]
-            if w.SW:
-                # (the last group and lane fields, where they have bits: one group a
-                # layer, or one lane a group, leaves them 0)
-                cm1 = Array(self.cm1)[l]
-                m.d.sync += self.scan_th.eq(Array(self.th_cur)[l])
-                if w.group_bits:
-                    m.d.sync += self.cur_glast.eq(cm1[w.sw_bits:])
-                if w.sw_bits:
-                    m.d.sync += self.cur_blast.eq(cm1[:w.sw_bits])
-            with m.If(ev_error):
-                m.next = "ABORT"
-            with m.Elif(self.sel_ev_r & (l == 0)):
+            with m.Elif(sel_ev & (sel == 0)):
                 m.next = "INTEG_S"
-            with m.Elif(self.sel_ev_r):
+            with m.Elif(sel_ev):
                 m.next = "INTEG_Q"
             if w.SW:
-                # a layer without a leak scans its chunk bounds, then sweeps the chunks
-                # that fire; a leaky one sweeps them all
-                with m.Elif(Array(self.leaky)[l]):
+                # a layer without a leak scans its chunk bounds (ENTER reads the first group
+                # of the picked layer), then sweeps the chunks that fire; a leaky one sweeps
+                # them all
+                with m.Elif(Array(self.leaky)[sel]):
                     m.next = "SWEEP"
                 with m.Else():
-                    self.to_scan()
+                    m.next = "ENTER"
             else:
                 with m.Else():
                     m.next = "SWEEP"
+        if w.SW:
+            with m.State("ENTER"):
+                # (a build with chunk bounds) the scan's first group of chunk bounds is read,
+                # at the layer NEXT picked (its address is Cat(sg, l), registers)
+                with m.If(ev_error):
+                    m.next = "ABORT"
+                with m.Else():
+                    self.to_scan()
+
+    def _load_descriptor(self, sel) -> None:
+        """The descriptor of layer ``sel`` (NEXT's pick) into the ``cur_*`` registers, which the
+        layer's phase reads; with chunk bounds, the scan's last group and lane and its
+        threshold at a step reached without events too (DECIDE sets the latter after an event
+        phase)."""
+        m, w, ld = self._m, self._w, self.ld
+        sd = ld.desc[sel]
+        # (one line for the three Array(...)[sel]: the netlist shares their index match)
+        m.d.sync += [
+            self.cur_chunks.eq(sd.chunks), self.cur_reset.eq(sd.reset),
+            self.cur_leak.eq(sd.leak), self.cur_nout.eq(sd.n_out),
+            self.cur_last.eq(sel == self.last_l), self.cur_cm2.eq(Array(self.cm2)[sel]),
+            self.cur_one.eq(Array(self.one)[sel]), self.cur_two.eq(Array(self.two)[sel]),
+            self.c_end.eq(Array(self.one)[sel]),
+            self.cur_sweepable.eq(Array(self.sweepable)[sel]),
+            self.cur_leaky.eq(Array(self.leaky)[sel]),
+        ]
+        if w.SW:
+            # (the last group and lane fields, where they have bits: one group a layer, or
+            # one lane a group, leaves them 0)
+            cm1 = Array(self.cm1)[sel]
+            m.d.sync += self.scan_th.eq(Array(self.th_cur)[sel])
+            if w.group_bits:
+                m.d.sync += self.cur_glast.eq(cm1[w.sw_bits:])
+            if w.sw_bits:
+                m.d.sync += self.cur_blast.eq(cm1[:w.sw_bits])
 
     def _layer_states(self) -> None:
         """A layer's phase at a step: INTEG_S (events from the stream) or INTEG_Q (from the
@@ -961,7 +983,7 @@ class _Sequencer:
                     cnt.bump("sops")
                 with m.If(c_end):
                     # the next entry is read whether or not the sample aborts now
-                    m.d.comb += self.q_raddr.eq(q_idx + 1)
+                    m.d.comb += self.q_raddr.eq(self.q_next)
             with m.If(ev_error):
                 m.next = "ABORT"
             with m.Elif(~issue):
@@ -969,7 +991,7 @@ class _Sequencer:
                     self.queue_phase_ends()
             with m.Elif(c_end):
                 self.c_zero_cur()
-                m.d.sync += q_idx.eq(q_idx + 1)
+                m.d.sync += [q_idx.eq(self.q_next), self.q_next.eq(self.q_next + 1)]
                 with m.If(self.em_final & self.q_last_now):
                     self.queue_phase_ends()
             with m.Else():

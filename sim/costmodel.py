@@ -36,8 +36,11 @@ in a sample read no word and take 0, and a readout of a layer that had no op rea
                                                             with a leaky layer: step 0 then)
            + sum over visited steps of
                sum over active layers l of                (active: E[t,l] > 0 or swept)
-                 2                                        NEXT: pick the layer; ENTER: load
-                                                            its descriptor
+                 1                                        NEXT: pick the layer and load its
+                                                            descriptor (+ 1, ENTER, with chunk
+                                                            bounds when a layer without a leak
+                                                            is picked without events: the
+                                                            scan's first read)
                + E[t,l] * C_l                             event phase: one row chunk a cycle
                + Q[t,l]         if l > 1, E > 0           the waits of an event phase from the
                                                             queue for entries not yet written
@@ -83,8 +86,8 @@ chunk that fires pushes its fire mask into the emitter 5 cycles later. A leaky l
 its emitter runs from ``W + 1``. A mask moves into the emitter's head at ``max(push, free)``
 (``free``: the emitter's first cycle, then the cycle the last spike of the mask before leaves), its
 ``k`` spikes leave one a cycle after that, and each entry can be taken ``EMIT_PIPE = 4`` cycles
-after its spike leaves. Layer ``l+1``'s phase (``NEXT`` at 1, or ``W + 1`` after a drain, then
-``ENTER``) issues its ops from ``q0 = 3`` (``W + 3``), never before ``GAP_CYCLES = 4`` (the array's
+after its spike leaves. Layer ``l+1``'s phase (``NEXT`` at 1, or ``W + 1`` after a drain) issues
+its ops from ``q0 = 2`` (``W + 2``), never before ``GAP_CYCLES = 4`` (the array's
 one write port), entry by entry, each at the earliest when it can be taken, ``C_{l+1}`` ops an
 entry. The phase ends with its last op if that is at or after ``TAIL_CYCLES = 9``, else at 9 (the
 emission is final then: every mask is in, and layer ``l``'s bound is final before the step's choice
@@ -308,7 +311,8 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                     break
             if sel is None:
                 break
-            seq += 1  # ENTER
+            if SW and not always[sel] and not (sel == lc and has_ev):
+                seq += 1  # ENTER: a scan's first read, at a step reached without events
             e = Et[t][sel] if (sel == lc and has_ev) else 0
             swept = sweepable[sel] and (always[sel] or St[t][sel] > 0)
             ev_phase += e * C[sel]
@@ -366,13 +370,13 @@ def breakdown(core: CoreConfig, qnet: QNet, activity: Activity) -> tuple[dict, B
                     out_spiked = True
                 elif s > 0:
                     # the emission: from the sweep's first op (overlapped) or after the wait;
-                    # the next layer's phase starts after NEXT and ENTER
+                    # the next layer's phase starts after its NEXT
                     last = len(order) - 1
                     pushes = [(i - last + MASK_CYCLES, counts[c]) for i, c in enumerate(order)
                               if counts.get(c, 0)]
                     run_from = -last + 1 if overlapped else WAIT_CYCLES + 1
                     em_avail = _emission(pushes, run_from)
-                    em_q0 = 3 if overlapped else WAIT_CYCLES + 3
+                    em_q0 = 2 if overlapped else WAIT_CYCLES + 2
             lc = sel + 1
     by_potential = mp or int(S[:, L - 1].sum()) == 0
     readout = (2 * C[L - 1] + layers[L - 1].n_out) if by_potential else 0

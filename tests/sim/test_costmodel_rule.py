@@ -43,7 +43,8 @@ def test_costmodel_single_layer_by_hand():
     C = 2
     # (nothing clears the membranes: the event's ops are the layer's first pass and read no
     # word, the lazy clear)
-    expect = (STEP + 2              # STEP (jump to t=3), NEXT + ENTER (layer 1)
+    expect = (STEP + 1              # STEP (jump to t=3), NEXT (picks layer 1, loads its
+                                    # descriptor)
               + 1 * C + 1           # event phase; the cycle that sees the end word
               + Z1       # the bound settles; DECIDE issues the sweep's chunk 0
               + C                   # sweep
@@ -61,8 +62,8 @@ def test_costmodel_silent_sample_reads_out_by_potential():
     assert res.counters.spikes_per_layer == (0,)
     C, n = 2, 3
     # the bound after the event (at most 1) is below 50: no sweep, DECIDE moves on
-    # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT (none: finish), readout
-    assert res.cycles == STEP + 2 + C + 1 + Z1 + 1 + 1 + (2 * C + n)
+    # STEP, NEXT, event, phase end, settle, DECIDE, NEXT (none: finish), readout
+    assert res.cycles == STEP + 1 + C + 1 + Z1 + 1 + 1 + (2 * C + n)
     # the event's ops read nothing (the layer's first pass); the readout reads its C words
     assert res.counters.membrane_reads == C
     assert res.counters.sweeps == 0
@@ -81,11 +82,11 @@ def test_costmodel_leak_visits_every_step():
 
     quiet, leaky = _one(net(0), [[0, 0]]), _one(net(1), [[0, 0]])
     C = 2
-    # every step t = 1..63 adds NEXT + ENTER + sweep + wait + the closing NEXT; at t = 0
+    # every step t = 1..63 adds NEXT + sweep + wait + the closing NEXT; at t = 0
     # the leaky layer sweeps straight after its event (C + wait) where the quiet one settles
     # its bound and decides not to (phase end, settle, DECIDE)
     # (and the leaky core's STEP does not wait for the first event word: it visits step 0)
-    assert leaky.cycles - quiet.cycles == (63 * (2 + C + WAIT_CYCLES + 1)
+    assert leaky.cycles - quiet.cycles == (63 * (1 + C + WAIT_CYCLES + 1)
                                            + (C + WAIT_CYCLES) - (1 + Z1 + 1) - FILL_CYCLES)
     assert leaky.counters.sweeps == 64
 
@@ -98,8 +99,8 @@ def test_costmodel_subtract_layer_is_swept_while_its_bound_reaches_the_threshold
     assert res.trace[:, 1].tolist() == [0, 1, 2, 3]
     assert res.counters.sweeps == 4
     C = 1
-    expect = (STEP + 2 + C + 1 + Z1 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1  # t = 0
-              + 3 * (2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1))     # t = 1..3: sweep, emit
+    expect = (STEP + 1 + C + 1 + Z1 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1  # t = 0
+              + 3 * (1 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1))     # t = 1..3: sweep, emit
     # (each step's closing NEXT chooses the next step; the last one finishes)
     assert res.cycles == expect
     zero = _one(QNet(1, 8, (Layer([[20]], 5, reset="zero"),)), [[0, 0]])
@@ -149,9 +150,9 @@ def test_costmodel_varying_threshold_is_swept_only_where_a_neuron_fires():
     assert res.counters.sweeps == 1  # t = 2, where it fires
     C = 1
     empty = 1  # the NEXT that finds no layer (and chooses the next step)
-    expect = (STEP + 2 + C + 1 + Z1 + 1 + 1           # t = 0: event, no sweep
+    expect = (STEP + 1 + C + 1 + Z1 + 1 + 1           # t = 0: event, no sweep
               + empty                                            # t = 1: bound 10 < 100
-              + 2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1)        # t = 2: sweep, emit
+              + 1 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1)        # t = 2: sweep, emit
     # (t = 1 is visited: the layer fires before the end; after t = 2 nothing can fire any more,
     # the table never rises, so the NEXT at t = 2 ends the sample: t = 3 .. 7 cost nothing)
     assert res.cycles == expect
@@ -167,8 +168,8 @@ def test_costmodel_steps_are_jumped_only_where_no_layer_can_fire():
     res = _one(falling, [[0, 0]])
     assert res.trace.tolist() == [[1, 4, 0]]
     C = 1
-    t0 = STEP + 2 + C + 1 + Z1 + 1 + 1  # STEP, NEXT, ENTER, event, phase end, settle, DECIDE, NEXT
-    fire = 2 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1
+    t0 = STEP + 1 + C + 1 + Z1 + 1 + 1  # STEP, NEXT, event, phase end, settle, DECIDE, NEXT
+    fire = 1 + C + WAIT_CYCLES + 1 + EMIT_TAIL + 1
     assert res.cycles == t0 + 3 + fire  # t = 1, 2, 3 empty; t = 4 fires and ends
     # the same sample on a table that never reaches 10 but rises at t = 6: steps t = 1 .. 5 are
     # visited (the rise lies after t + 1), then nothing can fire: the NEXT at t = 5 ends
@@ -203,16 +204,16 @@ def test_costmodel_emission_of_a_hidden_layer_overlaps_its_sweep():
     res = _one(net, [[0, 0]])
     assert res.trace.tolist() == [[1, 0, 0], [1, 0, 1], [1, 0, 2], [2, 0, 0]]
     C1, C2 = 2, 1
-    hidden = (2 + C1 + 1 + Z1       # NEXT + ENTER, event, phase end, settle (DECIDE sweeps)
+    hidden = (1 + C1 + 1 + Z1       # NEXT, event, phase end, settle (DECIDE sweeps)
               + C1)                 # sweep; no drain: the emission overlaps
     # Cycles from the hidden sweep's last op (chunk 1, at 0; chunk 0 at -1): chunk 0's mask
     # (neurons 0, 1) enters the emitter at 4 and goes straight into its head; its spikes leave
     # at 5 and 6, chunk 1's (pushed at 5, in the head at 6) at 7. Each entry can be taken
     # EMIT_PIPE = 4 cycles after its spike leaves: at 9, 10, 11. The output layer's NEXT is at
-    # 1, ENTER at 2, its event phase from 3: it waits 6 cycles, then takes one entry a cycle
-    # (9, 10, 11), past TAIL_CYCLES (9), so the phase ends with its last op.
-    waits = 9 - 3
-    output = (2 + waits + 3 * C2    # NEXT + ENTER, the waits, one queue entry a cycle
+    # 1, its event phase from 2: it waits 7 cycles, then takes one entry a cycle (9, 10, 11),
+    # past TAIL_CYCLES (9), so the phase ends with its last op.
+    waits = 9 - 2
+    output = (1 + waits + 3 * C2    # NEXT, the waits, one queue entry a cycle
               + SETTLE_CYCLES       # the bound settles (DECIDE sweeps)
               + C2 + WAIT_CYCLES    # the last layer drains before it emits
               + 1 + EMIT_TAIL)      # the output spike, the emitter's fill and first stage
@@ -227,16 +228,16 @@ def test_costmodel_overlapped_emission_ends_at_the_tail():
     res = _one(net, [[0, 0]])
     assert res.trace.tolist() == [[1, 0, 0]]
     C1, C2 = 3, 1
-    hidden = 2 + C1 + 1 + Z1 + C1   # as above: the sweep's ops at -2, -1, 0
+    hidden = 1 + C1 + 1 + Z1 + C1   # as above: the sweep's ops at -2, -1, 0
     # chunk 0's mask enters the emitter at 3, its spike leaves at 4, its entry can be taken
-    # at 8; the output layer's phase starts at 3 and issues it at 8, before TAIL_CYCLES (9):
-    # the phase waits one more cycle and ends at 9 (3 .. 9: 7 cycles, one op)
-    output = (2 + (9 - 3 + 1)       # NEXT + ENTER, the phase
+    # at 8; the output layer's phase starts at 2 and issues it at 8, before TAIL_CYCLES (9):
+    # the phase waits one more cycle and ends at 9 (2 .. 9: 8 cycles, one op)
+    output = (1 + (9 - 2 + 1)       # NEXT, the phase
               + SETTLE_CYCLES + 1)  # the bound (1) settles below 100: DECIDE moves on
     readout = 2 * C2 + 1            # no output spike: read by potential
     assert res.cycles == STEP + hidden + output + 1 + readout
     _, b = breakdown(CORE, net, res.activity)
-    assert b.emit == 9 - 3 + 1 - C2
+    assert b.emit == 9 - 2 + 1 - C2
 
 
 def test_costmodel_partial_sweep_by_hand():
@@ -249,7 +250,7 @@ def test_costmodel_partial_sweep_by_hand():
         res = _one(net, [[3, 0]], core)
         assert res.trace.tolist() == [[1, 3, 0], [1, 3, 2]]
         C, K = 2, 2
-        expect = (STEP + 2 + 1 * C + 1
+        expect = (STEP + 1 + 1 * C + 1
                   + Z1 + 1              # the bound settles; DECIDE (no sweep op of its own)
                   + G + K               # SCAN, SWEEP_M
                   + WAIT_CYCLES + 2 + EMIT_TAIL + 1)
@@ -265,12 +266,13 @@ def test_costmodel_partial_sweep_by_hand():
     hw, b = breakdown(core, net, res.activity)
     assert (b.sweep, b.scan) == (K, G)
     assert hw["membrane_reads"] == K and hw["sweeps"] == 1
-    assert res.cycles == STEP + 2 + C + 1 + Z1 + 1 + G + K + WAIT_CYCLES + 2 + EMIT_TAIL + 1
+    assert res.cycles == STEP + 1 + C + 1 + Z1 + 1 + G + K + WAIT_CYCLES + 2 + EMIT_TAIL + 1
 
 
 def test_costmodel_partial_sweep_at_a_step_without_events():
-    # a falling table meets a stored potential at t = 4 (no event there): NEXT, ENTER, the
-    # scan and one chunk; a leaky layer would sweep every chunk instead
+    # a falling table meets a stored potential at t = 4 (no event there): NEXT, ENTER (the
+    # scan's first read), the scan and one chunk; a leaky layer would sweep every chunk
+    # instead
     th = [100, 100, 100, 100, 3, 3, 3, 3]
     net = QNet(1, 8, (Layer([[0, 0, 4, 0]], th),))
     core = CoreConfig(lanes=2, max_neurons=8, max_layers=2, max_time_steps=64,
@@ -280,7 +282,8 @@ def test_costmodel_partial_sweep_at_a_step_without_events():
     hw, b = breakdown(core, net, res.activity)
     assert (b.sweep, b.scan) == (1, 2)  # chunk 1 of 2, after a scan of two cycles
     whole = _one(net, [[0, 0]])
-    assert res.cycles == whole.cycles - 2 + 2 + 1  # scan 2 + K 1 in place of C 2
+    # ENTER 1, scan 2 and K 1 in place of C 2
+    assert res.cycles == whole.cycles - 2 + 1 + 2 + 1
 
 
 def test_costmodel_reach_test_by_hand():
@@ -298,11 +301,11 @@ def test_costmodel_reach_test_by_hand():
         assert res.trace.tolist() == [[1, 4, 0]]
         return res.cycles
 
-    t0_settled = 2 + C + 1 + Z1 + 1 + 1   # NEXT, ENTER, events, phase end, settle, DECIDE, NEXT
-    t0_reach = 2 + C + 1 + REACH_CYCLES + 1
-    rest = (2 + C + 1 + Z1 + 1 + 1        # t = 2: the test fails, the bound settles
+    t0_settled = 1 + C + 1 + Z1 + 1 + 1   # NEXT, events, phase end, settle, DECIDE, NEXT
+    t0_reach = 1 + C + 1 + REACH_CYCLES + 1
+    rest = (1 + C + 1 + Z1 + 1 + 1        # t = 2: the test fails, the bound settles
             + 1                           # t = 3: nothing can fire (Theta 300), NEXT only
-            + 2 + G + K + WAIT_CYCLES + 1 + EMIT_TAIL + 1)  # t = 4: scan, sweep, the spike
+            + 2 + G + K + WAIT_CYCLES + 1 + EMIT_TAIL + 1)  # t = 4: NEXT, ENTER, scan, sweep
     head = STEP
     assert cycles([300, 300, 300, 300, 1, 1, 1, 1]) == head + t0_reach + rest
     # R equal to the threshold is not below it
