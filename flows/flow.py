@@ -283,6 +283,12 @@ def run_flow(
     if first > last:
         raise ConfigError(f"--from {start} comes after --to {stop}")
     root = Path(out) if out else Path("runs") / config.name
+    if force and start and first > 0:
+        # --force forgets every step, so the steps before --from would be gone: refuse before
+        # anything is deleted (--from alone redoes the steps from there)
+        raise ConfigError(f"--force starts the run afresh and --from {start} keeps the steps "
+                          f"before it; use one or the other (--from {start} alone redoes "
+                          f"{start} and the steps after it)")
     if force and (root / "manifest.json").exists():
         (root / "manifest.json").unlink()
     run = Run(root, config, verbosity)

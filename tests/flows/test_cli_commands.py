@@ -270,6 +270,28 @@ def test_cli_flow_config_takes_a_csv_dataset(tmp_path, capsys):
            "[0, 17]" in capsys.readouterr().err
 
 
+def test_cli_run_force_with_from_is_refused_before_anything_is_deleted(tmp_path, capsys):
+    ds = _csv_dir(tmp_path / "data")
+    pairs = (p.split("=") for p in TINY[3::2])
+    config = {"format": "ttfs.flow", "version": 1, "name": "mine", "dataset": ds, "epochs": 1,
+              "train_options": {"baseline": {k: json.loads(v) for k, v in pairs}},
+              "cosim_backend": "image"}
+    (tmp_path / "flow.json").write_text(json.dumps(config))
+    run_dir = tmp_path / "run"
+    args = ["run", "--config", str(tmp_path / "flow.json"), "--out", str(run_dir), "-q"]
+    assert main([*args, "--to", "quantize"]) == 0
+    manifest = (run_dir / "manifest.json").read_text()
+    capsys.readouterr()
+    assert main([*args, "--from", "quantize", "--to", "quantize", "--force"]) == 2
+    assert capsys.readouterr().err == (
+        "ttfs run: error: --force starts the run afresh and --from quantize keeps the steps "
+        "before it; use one or the other (--from quantize alone redoes quantize and the steps "
+        "after it)\n")
+    assert (run_dir / "manifest.json").read_text() == manifest  # nothing forgotten
+    # --from alone redoes the step on the kept training
+    assert main([*args, "--from", "quantize", "--to", "quantize"]) == 0
+
+
 def test_cli_interrupted_csv_run_resumed_on_a_changed_file_is_refused(tmp_path, capsys):
     import torch
 
