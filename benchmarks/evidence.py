@@ -34,6 +34,12 @@ same network and baseline::
 
     ttfs sweep sweeps/evidence/digits_count_sop.toml --out runs/evidence/digits_count_sop
     .venv/bin/python benchmarks/evidence.py counting [--root runs/evidence] [--markdown FILE]
+
+The excess penalty (1 phase) and the ramped count penalty on Yin-Yang 5-120-3 with a subtract
+reset, against that network's own baseline::
+
+    ttfs sweep sweeps/evidence/yinyang_multispike.toml --out runs/evidence/yinyang_multispike
+    .venv/bin/python benchmarks/evidence.py yinyang [--root runs/evidence] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -70,6 +76,14 @@ COUNTING = {
     "count, ramped weight": ("digits_count_sop", "count", {"count.schedule": "ramp"}),
     "count, constant weight": ("digits_count_sop", "count", {"count.schedule": "constant"}),
     "sop (constant weight)": ("digits_count_sop", "sop", {}),
+}
+
+#: the two penalties under the same protocol on Yin-Yang 5-120-3 with a subtract reset (its own
+#: baseline)
+YINYANG = {
+    BASELINE: ("yinyang_multispike", "baseline", {}),
+    "excess, 1 phase": ("yinyang_multispike", "excess", {}),
+    "count, ramped weight": ("yinyang_multispike", "count", {}),
 }
 
 
@@ -251,6 +265,18 @@ def counting(root: Path, out_md: Path | None, figures: Path) -> None:
     _digits_claim(root, COUNTING, False, out_md, figures / "evidence_counting.png",
                   "Allred et al. (ramped count penalty) and Suetake et al. (SOP penalty), digits "
                   "65-64-256-10 (subtract reset); 3 seeds, mean ± std; labels: lambda")
+
+
+def yinyang(root: Path, out_md: Path | None, figures: Path) -> None:
+    """The excess and the ramped count penalty on Yin-Yang 5-120-3, subtract reset, 3 seeds."""
+    runs = load(root, YINYANG)
+    if not seeds(runs, BASELINE, None):
+        sys.exit(f"evidence: no finished baseline under {root / 'yinyang_multispike'}")
+    lines, table = claim(runs, YINYANG, BASELINE, 3, excess=True)
+    _finish(lines, out_md)
+    _plot(table, YINYANG, figures / "evidence_yinyang.png",
+          "Excess and ramped count penalties, Yin-Yang 5-120-3 (subtract reset); 3 seeds, "
+          "mean ± std; labels: lambda")
 
 
 def _finish(lines: list[str], out_md: Path | None) -> None:
@@ -622,8 +648,8 @@ def conversion(datasets, Ts, out_md: Path | None, cache: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("claim", choices=("fontanini", "counting", "park_yoon", "conversion",
-                                      "pareto"))
+    ap.add_argument("claim", choices=("fontanini", "counting", "yinyang", "park_yoon",
+                                      "conversion", "pareto"))
     ap.add_argument("--root", type=Path, default=Path("runs/evidence"))
     ap.add_argument("--markdown", type=Path, default=None)
     ap.add_argument("--figures", type=Path, default=Path("docs/figures"))
@@ -638,7 +664,8 @@ def main() -> None:
         args.root.mkdir(parents=True, exist_ok=True)
         conversion(args.datasets, args.Ts, args.markdown, args.root / "conversion.json")
     else:
-        claims = {"fontanini": fontanini, "counting": counting, "park_yoon": park_yoon}
+        claims = {"fontanini": fontanini, "counting": counting, "yinyang": yinyang,
+                  "park_yoon": park_yoon}
         claims[args.claim](args.root, args.markdown, args.figures)
 
 
