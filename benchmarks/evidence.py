@@ -557,14 +557,20 @@ VAL_ENCODE, TEST_ENCODE = (100, 101), (0, 1)
 
 
 def _convert_eval(model, X, cfg, Xe, ye, hardware: bool) -> dict:
-    """Accuracy (and hardware figures) of one conversion, mean over its encoding seeds."""
+    """Accuracy (and hardware figures) of one conversion, mean over its encoding seeds. With
+    ``hardware`` the test samples also run on the Verilated core, which must equal the
+    reference model with the cost model in every prediction, counter and cycle
+    (``sim.compare.check_equal``; a mismatch raises)."""
     from dataclasses import replace
 
+    from ttfs.sim.compare import check_equal
     from ttfs.sim.core import CoreConfig
     from ttfs.sim.costmodel import cost_hook
     from ttfs.sim.energy import energy_report
+    from ttfs.sim.image import pack
     from ttfs.sim.reference import run
     from ttfs.train.convert import encode_convert, export_convert
+    from ttfs.verify.verilator import VerilatorBackend
 
     out = []
     for e in (TEST_ENCODE if hardware else VAL_ENCODE):
@@ -574,10 +580,13 @@ def _convert_eval(model, X, cfg, Xe, ye, hardware: bool) -> dict:
         res = run(q, ev, cost=cost_hook(core) if hardware else None)
         r = {"acc": float(np.mean([x.prediction for x in res] == ye))}
         if hardware:
+            check_equal(res, VerilatorBackend().run(pack(q, ev, core)), backend="verilator",
+                        compare_trace=False)
             spl = np.array([x.counters.spikes_per_layer for x in res])
             r.update(hidden_spikes=float(spl[:, :-1].sum(1).mean()),
                      cycles=float(np.mean([x.cycles for x in res])),
-                     energy_pj=energy_report(q, res, core=core)["snn_pj"]["total"])
+                     energy_pj=energy_report(q, res, core=core)["snn_pj"]["total"],
+                     rtl_samples=float(len(res)))
         out.append(r)
     return {k: float(np.mean([r[k] for r in out])) for k in out[0]}
 
@@ -594,6 +603,7 @@ def conversion(datasets, Ts, out_md: Path | None, cache: Path) -> None:
     done = json.loads(cache.read_text()) if cache.exists() else {}
     lines: list[str] = []
     say = lines.append
+    checked: list[dict] = []  # test runs also checked on the Verilated core
     say("| dataset | network | T | ANN | " + " | ".join(f"{v} | chosen" for v in CONVERSION)
         + " | L4 vs plain | L4 vs damping | hidden spikes (plain / damping / L4) | energy pJ "
         f"(plain / damping / L4; {NOTE}) |")
@@ -643,6 +653,13 @@ def conversion(datasets, Ts, out_md: Path | None, cache: Path) -> None:
             net = "-".join(str(n) for n in (X.shape[1], *CONVERT_HIDDEN[ds], int(y.max()) + 1))
             say(f"| {data} | {net} | {T} | {100 * ann:.1f} | " + " | ".join(cells)
                 + f" | {gain[0]} | {gain[1]} | {spk} | {en} |")
+            checked += [t for r in res.values() for t in r["test"] if t.get("rtl_samples")]
+    if checked:
+        say(f"\nEvery chosen conversion ({len(checked)} networks: the variants' choices, "
+            f"{len(SEEDS)} seeds each, with {len(TEST_ENCODE)} test encodings each) also ran its "
+            f"test split on the Verilated core, "
+            f"{int(sum(t['rtl_samples'] for t in checked)) * len(TEST_ENCODE):,} samples, equal "
+            f"to the reference model with the cost model in every prediction, counter and cycle.")
     _finish(lines, out_md)
 
 
