@@ -244,39 +244,35 @@ def claim(runs: dict, variants: dict, baseline: str, n_classes: int, excess: boo
     return lines, table
 
 
-def _digits_claim(root: Path, variants: dict, excess: bool, out_md: Path | None,
-                  png: Path, title: str) -> None:
-    """A claim on the digits network (its baseline: fontanini_one's): tables and plot."""
+def _penalty_claim(root: Path, variants: dict, n_classes: int, excess: bool,
+                   out_md: Path | None, png: Path, title: str) -> None:
+    """A penalty claim against its subtract baseline (``variants[BASELINE]``, whose sweep must
+    have finished): tables and plot."""
     runs = load(root, variants)
     if not seeds(runs, BASELINE, None):
-        sys.exit(f"evidence: no finished baseline under {root / 'fontanini_one'}")
-    lines, table = claim(runs, variants, BASELINE, 10, excess=excess)
+        sys.exit(f"evidence: no finished baseline under {root / variants[BASELINE][0]}")
+    lines, table = claim(runs, variants, BASELINE, n_classes, excess=excess)
     _finish(lines, out_md)
     _plot(table, variants, png, title)
 
 
 def fontanini(root: Path, out_md: Path | None, figures: Path) -> None:
-    _digits_claim(root, FONTANINI, True, out_md, figures / "evidence_fontanini.png",
-                  "Fontanini et al.: excess-spike penalty, 1 vs 2 phases, digits 65-64-256-10 "
-                  "(subtract reset); 3 seeds, mean ± std; labels: lambda")
+    _penalty_claim(root, FONTANINI, 10, True, out_md, figures / "evidence_fontanini.png",
+                   "Fontanini et al.: excess-spike penalty, 1 vs 2 phases, digits 65-64-256-10 "
+                   "(subtract reset); 3 seeds, mean ± std; labels: lambda")
 
 
 def counting(root: Path, out_md: Path | None, figures: Path) -> None:
-    _digits_claim(root, COUNTING, False, out_md, figures / "evidence_counting.png",
-                  "Allred et al. (ramped count penalty) and Suetake et al. (SOP penalty), digits "
-                  "65-64-256-10 (subtract reset); 3 seeds, mean ± std; labels: lambda")
+    _penalty_claim(root, COUNTING, 10, False, out_md, figures / "evidence_counting.png",
+                   "Allred et al. (ramped count penalty) and Suetake et al. (SOP penalty), digits "
+                   "65-64-256-10 (subtract reset); 3 seeds, mean ± std; labels: lambda")
 
 
 def yinyang(root: Path, out_md: Path | None, figures: Path) -> None:
     """The excess and the ramped count penalty on Yin-Yang 5-120-3, subtract reset, 3 seeds."""
-    runs = load(root, YINYANG)
-    if not seeds(runs, BASELINE, None):
-        sys.exit(f"evidence: no finished baseline under {root / 'yinyang_multispike'}")
-    lines, table = claim(runs, YINYANG, BASELINE, 3, excess=True)
-    _finish(lines, out_md)
-    _plot(table, YINYANG, figures / "evidence_yinyang.png",
-          "Excess and ramped count penalties, Yin-Yang 5-120-3 (subtract reset); 3 seeds, "
-          "mean ± std; labels: lambda")
+    _penalty_claim(root, YINYANG, 3, True, out_md, figures / "evidence_yinyang.png",
+                   "Excess and ramped count penalties, Yin-Yang 5-120-3 (subtract reset); 3 "
+                   "seeds, mean ± std; labels: lambda")
 
 
 def _finish(lines: list[str], out_md: Path | None) -> None:
