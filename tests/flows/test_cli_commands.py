@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,37 +249,38 @@ def test_cli_version(capsys):
     assert capsys.readouterr().out == f"ttfs {metadata.version('ttfs-codesign')}\n"
 
 
-def test_cli_flow_config_takes_a_csv_dataset(tmp_path, capsys):
+def _csv_flow(tmp_path) -> Path:
+    """A flow config (``tmp_path/flow.json``) training TINY on a CSV dataset for one epoch."""
     ds = _csv_dir(tmp_path / "data")
     pairs = (p.split("=") for p in TINY[3::2])  # the --option KEY=VALUE pairs
     config = {"format": "ttfs.flow", "version": 1, "name": "mine", "dataset": ds, "epochs": 1,
               "train_options": {"baseline": {k: json.loads(v) for k, v in pairs}},
               "cosim_backend": "image"}
     (tmp_path / "flow.json").write_text(json.dumps(config))
+    return tmp_path / "flow.json"
+
+
+def test_cli_flow_config_takes_a_csv_dataset(tmp_path, capsys):
+    flow = _csv_flow(tmp_path)
     run_dir = tmp_path / "run"
-    assert main(["run", "--config", str(tmp_path / "flow.json"), "--out", str(run_dir),
-                 "--to", "compile", "-q"]) == 0
+    assert main(["run", "--config", str(flow), "--out", str(run_dir), "--to", "compile",
+                 "-q"]) == 0
     qnets = list(run_dir.rglob("*.json"))
     metas = [json.loads(p.read_text()).get("meta", {}) for p in qnets]
     assert {"kind": "minmax", "min": [0.0, 0.0], "max": [17.0, 9.0]} in [
         m.get("scaling") for m in metas]
     # the training file changes; the flow, run again, refuses the finished model with it
     _csv_dir(tmp_path / "data", top=20)
-    assert main(["run", "--config", str(tmp_path / "flow.json"), "--out", str(run_dir),
-                 "--to", "quantize", "--force", "-q"]) == 2
+    assert main(["run", "--config", str(flow), "--out", str(run_dir), "--to", "quantize",
+                 "--force", "-q"]) == 2
     assert "the training split's range of feature 0 is now [0, 18], the model was trained with " \
            "[0, 17]" in capsys.readouterr().err
 
 
 def test_cli_run_force_with_from_is_refused_before_anything_is_deleted(tmp_path, capsys):
-    ds = _csv_dir(tmp_path / "data")
-    pairs = (p.split("=") for p in TINY[3::2])
-    config = {"format": "ttfs.flow", "version": 1, "name": "mine", "dataset": ds, "epochs": 1,
-              "train_options": {"baseline": {k: json.loads(v) for k, v in pairs}},
-              "cosim_backend": "image"}
-    (tmp_path / "flow.json").write_text(json.dumps(config))
+    flow = _csv_flow(tmp_path)
     run_dir = tmp_path / "run"
-    args = ["run", "--config", str(tmp_path / "flow.json"), "--out", str(run_dir), "-q"]
+    args = ["run", "--config", str(flow), "--out", str(run_dir), "-q"]
     assert main([*args, "--to", "quantize"]) == 0
     manifest = (run_dir / "manifest.json").read_text()
     capsys.readouterr()
