@@ -65,7 +65,7 @@ def test_yinyang_split_sizes():
     assert load_split("yinyang", "validation")[0].shape == (1000, 4)
 
 
-def test_mnist1d_is_the_packages_dataset_split_and_scaled_by_the_training_range():
+def test_mnist1d_is_the_packages_dataset_split_and_scaled_by_the_training_percentiles():
     import random
 
     from mnist1d.data import get_dataset_args, make_dataset
@@ -84,15 +84,18 @@ def test_mnist1d_is_the_packages_dataset_split_and_scaled_by_the_training_range(
     # the package's own arrays (its defaults, seed 42): the split and the scaling are ours
     d = make_dataset(get_dataset_args())
     x, y = d["x"], d["y"]
-    lo, hi = x[:3500].min(), x[:3500].max()
+    lo, hi = np.percentile(x[:3500], [1, 99])
     np.testing.assert_array_equal(parts["train"][1], y[:3500])
     np.testing.assert_array_equal(parts["validation"][1], y[3500:])
     np.testing.assert_array_equal(parts["test"][1], d["y_test"])
-    np.testing.assert_allclose(parts["validation"][0], (x[3500:] - lo) / (hi - lo), atol=1e-6)
+    np.testing.assert_allclose(parts["validation"][0], np.clip((x[3500:] - lo) / (hi - lo), 0, 1),
+                               atol=1e-6)
     np.testing.assert_allclose(parts["test"][0], np.clip((d["x_test"] - lo) / (hi - lo), 0, 1),
                                atol=1e-6)
     train = parts["train"][0]
     assert train.min() == 0.0 and train.max() == 1.0
+    # 1 % of the training values clip at each end, and nothing else reaches 0 or 1
+    assert abs((train == 0.0).mean() - 0.01) < 1e-3 and abs((train == 1.0).mean() - 0.01) < 1e-3
     assert sorted(set(parts["test"][1].tolist())) == list(range(10))
     # each call hands out its own copy
     parts["test"][0][0, 0] = -1.0
