@@ -7,7 +7,8 @@
 One :class:`FlowConfig` (JSON, ``ttfs.flow`` version 1) drives a run. Each step reads the
 artifacts of earlier steps from the run directory and writes its own; after every step the
 manifest (``manifest.json``: the config, package and tool versions, the git revision, and per
-step its status, wall time and the SHA-256 of every artifact it wrote) is rewritten, so an
+step its status, wall time, the SHA-256 of every artifact it wrote and the versions and git
+revision it ran under, which a rerun of later steps leaves alone) is rewritten, so an
 interrupted run resumes from the last completed step and loses nothing. On resume, the recorded
 hashes of completed steps' artifacts are checked: an artifact that is missing or changed stops
 the run with a message naming it (exit 2) rather than silently building on it.
@@ -189,6 +190,7 @@ class Run:
         self.config = config
         self.verbosity = verbosity
         self.manifest_path = root / "manifest.json"
+        self._environment: dict | None = None
         self.manifest = self._load_manifest()
 
     def _load_manifest(self) -> dict:
@@ -212,9 +214,14 @@ class Run:
     def path(self, name: str) -> Path:
         return self.root / name
 
+    def environment(self) -> dict:
+        """The package and tool versions and the git revision of this process (read once)."""
+        if self._environment is None:
+            self._environment = {"versions": _versions(), "git_revision": _git_revision()}
+        return self._environment
+
     def write_manifest(self) -> None:
-        self.manifest["versions"] = _versions()
-        self.manifest["git_revision"] = _git_revision()
+        self.manifest.update(self.environment())
         tmp = self.manifest_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.manifest, indent=1) + "\n", encoding="utf-8")
         os.replace(tmp, self.manifest_path)
@@ -243,6 +250,9 @@ class Run:
             "seconds": round(seconds, 3),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "artifacts": {a: sha256(self.path(a)) for a in artifacts},
+            # each step keeps the environment it ran in: a rerun from a later step rewrites the
+            # top-level record but not, say, the versions that trained the network
+            **self.environment(),
             **(extra or {}),
         }
         self.write_manifest()

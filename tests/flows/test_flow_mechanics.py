@@ -86,6 +86,23 @@ def test_flow_from_reruns_later_steps_and_to_stops(tmp_path, fake_steps):
     assert fake_steps == ["quantize", "compile", "rtl"]
 
 
+def test_each_step_keeps_the_environment_it_ran_in(tmp_path, fake_steps, monkeypatch):
+    out = tmp_path / "run"
+    flow_mod.run_flow(out=str(out), stop="compile", verbosity=0)
+    first = json.loads((out / "manifest.json").read_text())
+    assert first["steps"]["train"]["versions"] == first["versions"]
+    assert first["steps"]["train"]["versions"]["torch"] is not None
+    assert "git_revision" in first["steps"]["train"]
+    # a rerun from quantize in another environment: the training keeps the versions it ran in
+    later = {**first["versions"], "numpy": "0.0-other"}
+    monkeypatch.setattr(flow_mod, "_versions", lambda: later)
+    flow_mod.run_flow(out=str(out), start="quantize", stop="compile", verbosity=0)
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["versions"]["numpy"] == "0.0-other"
+    assert m["steps"]["quantize"]["versions"]["numpy"] == "0.0-other"
+    assert m["steps"]["train"] == first["steps"]["train"]
+
+
 def test_flow_refuses_changed_or_missing_artifacts(tmp_path, fake_steps):
     out = tmp_path / "run"
     flow_mod.run_flow(out=str(out), stop="quantize", verbosity=0)

@@ -308,12 +308,13 @@ def test_the_example_sweep_files_load():
     files = sorted(root.rglob("*.toml"), key=lambda f: f.relative_to(root).as_posix())
     assert [f.relative_to(root).as_posix() for f in files] == [
         "evidence/digits_count_sop.toml", "evidence/fontanini_fire_once.toml",
-        "evidence/fontanini_one.toml", "evidence/fontanini_two.toml", "evidence/park_yoon.toml",
+        "evidence/fontanini_one.toml", "evidence/fontanini_two.toml",
+        "evidence/mnist1d_multispike.toml", "evidence/park_yoon.toml",
         "evidence/park_yoon_project.toml", "evidence/park_yoon_window.toml",
         "evidence/yinyang_multispike.toml", "penalties.toml", "penalties/fire_once.toml",
         "penalties/subtract.toml", "smoke.toml"]
-    assert [len(load_sweep(f).points) for f in files] == [45, 3, 18, 45, 24, 3, 6, 33, 21, 14, 9,
-                                                          4]
+    assert [len(load_sweep(f).points) for f in files] == [45, 3, 18, 45, 39, 24, 3, 6, 33, 21, 14,
+                                                          9, 4]
 
 
 def test_an_unreachable_cluster_is_a_one_line_error(tmp_path, capsys):
