@@ -40,6 +40,8 @@ reset, against that network's own baseline::
 
     ttfs sweep sweeps/evidence/yinyang_multispike.toml --out runs/evidence/yinyang_multispike
     .venv/bin/python benchmarks/evidence.py yinyang [--root runs/evidence] [--markdown FILE]
+
+The same on MNIST-1D 40-256-10 (``sweeps/evidence/mnist1d_multispike.toml``, claim ``mnist1d``).
 """
 
 from __future__ import annotations
@@ -78,20 +80,18 @@ COUNTING = {
     "sop (constant weight)": ("digits_count_sop", "sop", {}),
 }
 
-#: the two penalties under the same protocol on Yin-Yang 5-120-3 with a subtract reset (its own
-#: baseline)
-YINYANG = {
-    BASELINE: ("yinyang_multispike", "baseline", {}),
-    "excess, 1 phase": ("yinyang_multispike", "excess", {}),
-    "count, ramped weight": ("yinyang_multispike", "count", {}),
-}
 
-#: the same on MNIST-1D 40-256-10 with a subtract reset (its own baseline)
-MNIST1D = {
-    BASELINE: ("mnist1d_multispike", "baseline", {}),
-    "excess, 1 phase": ("mnist1d_multispike", "excess", {}),
-    "count, ramped weight": ("mnist1d_multispike", "count", {}),
-}
+
+def _multispike(sweep: str) -> dict:
+    """The two penalties under the same protocol in one sweep with a subtract reset: its own
+    baseline, the excess penalty in 1 phase and the ramped count penalty."""
+    return {BASELINE: (sweep, "baseline", {}), "excess, 1 phase": (sweep, "excess", {}),
+            "count, ramped weight": (sweep, "count", {})}
+
+
+#: Yin-Yang 5-120-3 and MNIST-1D 40-256-10, each with a subtract reset
+YINYANG = _multispike("yinyang_multispike")
+MNIST1D = _multispike("mnist1d_multispike")
 
 
 def _lam(p: dict) -> float | None:
@@ -251,42 +251,31 @@ def claim(runs: dict, variants: dict, baseline: str, n_classes: int, excess: boo
     return lines, table
 
 
-def _penalty_claim(root: Path, variants: dict, n_classes: int, excess: bool,
-                   out_md: Path | None, png: Path, title: str) -> None:
-    """A penalty claim against its subtract baseline (``variants[BASELINE]``, whose sweep must
-    have finished): tables and plot."""
+def penalty_claim(name: str, root: Path, out_md: Path | None, figures: Path) -> None:
+    """A penalty claim of :data:`PENALTY_CLAIMS` against its subtract baseline
+    (``variants[BASELINE]``, whose sweep must have finished): tables and plot."""
+    variants, n_classes, excess, png, title = PENALTY_CLAIMS[name]
     runs = load(root, variants)
     if not seeds(runs, BASELINE, None):
         sys.exit(f"evidence: no finished baseline under {root / variants[BASELINE][0]}")
     lines, table = claim(runs, variants, BASELINE, n_classes, excess=excess)
     _finish(lines, out_md)
-    _plot(table, variants, png, title)
+    _plot(table, variants, figures / png,
+          f"{title} (subtract reset); 3 seeds, mean ± std; labels: lambda")
 
 
-def fontanini(root: Path, out_md: Path | None, figures: Path) -> None:
-    _penalty_claim(root, FONTANINI, 10, True, out_md, figures / "evidence_fontanini.png",
-                   "Fontanini et al.: excess-spike penalty, 1 vs 2 phases, digits 65-64-256-10 "
-                   "(subtract reset); 3 seeds, mean ± std; labels: lambda")
-
-
-def counting(root: Path, out_md: Path | None, figures: Path) -> None:
-    _penalty_claim(root, COUNTING, 10, False, out_md, figures / "evidence_counting.png",
-                   "Allred et al. (ramped count penalty) and Suetake et al. (SOP penalty), digits "
-                   "65-64-256-10 (subtract reset); 3 seeds, mean ± std; labels: lambda")
-
-
-def yinyang(root: Path, out_md: Path | None, figures: Path) -> None:
-    """The excess and the ramped count penalty on Yin-Yang 5-120-3, subtract reset, 3 seeds."""
-    _penalty_claim(root, YINYANG, 3, True, out_md, figures / "evidence_yinyang.png",
-                   "Excess and ramped count penalties, Yin-Yang 5-120-3 (subtract reset); 3 "
-                   "seeds, mean ± std; labels: lambda")
-
-
-def mnist1d(root: Path, out_md: Path | None, figures: Path) -> None:
-    """The excess and the ramped count penalty on MNIST-1D 40-256-10, subtract reset, 3 seeds."""
-    _penalty_claim(root, MNIST1D, 10, True, out_md, figures / "evidence_mnist1d.png",
-                   "Excess and ramped count penalties, MNIST-1D 40-256-10 (subtract reset); 3 "
-                   "seeds, mean ± std; labels: lambda")
+#: the penalty claims: name -> (variants, classes, excess column, figure, title)
+PENALTY_CLAIMS = {
+    "fontanini": (FONTANINI, 10, True, "evidence_fontanini.png",
+                  "Fontanini et al.: excess-spike penalty, 1 vs 2 phases, digits 65-64-256-10"),
+    "counting": (COUNTING, 10, False, "evidence_counting.png",
+                 "Allred et al. (ramped count penalty) and Suetake et al. (SOP penalty), digits "
+                 "65-64-256-10"),
+    "yinyang": (YINYANG, 3, True, "evidence_yinyang.png",
+                "Excess and ramped count penalties, Yin-Yang 5-120-3"),
+    "mnist1d": (MNIST1D, 10, True, "evidence_mnist1d.png",
+                "Excess and ramped count penalties, MNIST-1D 40-256-10"),
+}
 
 
 def _finish(lines: list[str], out_md: Path | None) -> None:
@@ -676,8 +665,7 @@ def conversion(datasets, Ts, out_md: Path | None, cache: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("claim", choices=("fontanini", "counting", "yinyang", "mnist1d", "park_yoon",
-                                      "conversion", "pareto"))
+    ap.add_argument("claim", choices=(*PENALTY_CLAIMS, "park_yoon", "conversion", "pareto"))
     ap.add_argument("--root", type=Path, default=Path("runs/evidence"))
     ap.add_argument("--markdown", type=Path, default=None)
     ap.add_argument("--figures", type=Path, default=Path("docs/figures"))
@@ -691,10 +679,10 @@ def main() -> None:
     elif args.claim == "conversion":
         args.root.mkdir(parents=True, exist_ok=True)
         conversion(args.datasets, args.Ts, args.markdown, args.root / "conversion.json")
+    elif args.claim == "park_yoon":
+        park_yoon(args.root, args.markdown, args.figures)
     else:
-        claims = {"fontanini": fontanini, "counting": counting, "yinyang": yinyang,
-                  "mnist1d": mnist1d, "park_yoon": park_yoon}
-        claims[args.claim](args.root, args.markdown, args.figures)
+        penalty_claim(args.claim, args.root, args.markdown, args.figures)
 
 
 if __name__ == "__main__":
