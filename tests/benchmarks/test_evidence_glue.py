@@ -93,7 +93,7 @@ def test_the_report_counts_switched_off_seeds(ev, tmp_path):
     *_, qp, ep = _net(tmp_path)
     _tables(tmp_path / "runs", qp, ep)
     md = tmp_path / "f.md"
-    ev.fontanini(tmp_path / "runs", md, tmp_path / "fig")
+    ev.penalty_claim("fontanini", tmp_path / "runs", md, tmp_path / "fig")
     text = md.read_text()
     # lambda 10: two seeds at chance (10 classes: at most 20 % counts as switched off)
     assert "| excess, 1 phase | 10 | 93.0 ± 0.0 | 23.3 ± 18.9 |" in text
