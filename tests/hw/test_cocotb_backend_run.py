@@ -11,7 +11,7 @@ from ttfs.sim.protocol import event_payloads
 from ttfs.sim.random import random_case
 from ttfs.sim.reference import run
 from ttfs.verify.backends import get_backend
-from ttfs.verify.cocotb_backend import CocotbBackend, run_job
+from ttfs.verify.cocotb_backend import KEPT, CocotbBackend, run_job
 from ttfs.verify.differential import (
     COSIM_CORES,
     BenchOptions,
@@ -25,7 +25,10 @@ CORE = COSIM_CORES["p4"]
 
 
 def test_backend_results_equal_reference(cocotb_build):
-    cocotb_build(CORE)
+    build = cocotb_build(CORE)
+    # the build keeps only its executable, its Verilog and its log: the runs below use that
+    assert sorted(p.name for p in build.dir.iterdir()) == sorted(
+        [build.toplevel, f"{build.toplevel}.v", *KEPT])
     case = random_case(41, n_samples=6, core=CORE)
     img = pack(case.qnet, case.events, CORE)
     backend = get_backend("cocotb")
