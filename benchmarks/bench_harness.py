@@ -100,9 +100,9 @@ def yinyang_events(n: int):
 
 
 def default_run_dir() -> Path:
-    base = os.environ.get("TTFS_CACHE")
-    root = Path(base) if base else Path.home() / ".cache" / "ttfs"
-    return root / "bench_harness" / "default_run"
+    from ttfs.verify.toolchain import cache_base
+
+    return cache_base() / "bench_harness" / "default_run"
 
 
 def _complete(d: Path) -> bool:

@@ -309,6 +309,31 @@ def cmd_report(args) -> int:
     return report_only(args.run_dir)
 
 
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.1f} MB"
+
+
+def cmd_cache(args) -> int:
+    from ttfs.verify.toolchain import cache_base, cache_usage, clear_cache
+
+    base = cache_base()
+    if args.clear:
+        freed = clear_cache(base)
+        if not args.quiet:
+            print(f"cleared {base}: {_mb(freed)} freed")
+        return 0
+    if args.quiet:
+        return 0
+    usage = cache_usage(base)
+    print(f"{base}{'' if usage else ': empty'}")
+    for kind, (entries, size) in usage.items():
+        print(f"  {kind:<14} {entries:>5} entries  {_mb(size):>12}")
+    if usage:
+        print(f"  {'total':<14} {sum(e for e, _ in usage.values()):>5} entries  "
+              f"{_mb(sum(b for _, b in usage.values())):>12}")
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------
 
 
@@ -456,6 +481,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workdir", metavar="DIR", help="keep the synthesis files here")
     s.add_argument("-o", "--output", metavar="REPORT.json")
     s.set_defaults(func=cmd_synth)
+
+    s = common(sub.add_parser("cache", help="show (or --clear) the cached Verilator builds "
+                                            "($TTFS_CACHE, default ~/.cache/ttfs)"))
+    s.add_argument("--clear", action="store_true",
+                   help="delete every cached build (they are made again when needed)")
+    s.set_defaults(func=cmd_cache)
     return p
 
 

@@ -37,7 +37,7 @@ from ttfs.verify.differential import (
     read_results,
     write_job,
 )
-from ttfs.verify.toolchain import use_verilator, verilator_waiver_flags
+from ttfs.verify.toolchain import cache_base, use_verilator, verilator_waiver_flags
 
 __all__ = ["CocotbBackend", "Build", "cache_root", "build_verilog", "build_core", "run_module",
            "run_job"]
@@ -55,8 +55,7 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     ``~/.cache/ttfs/cocotb``."""
     if cache_dir is not None:
         return Path(cache_dir)
-    base = os.environ.get("TTFS_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "ttfs") / "cocotb"
+    return cache_base() / "cocotb"
 
 
 @dataclass(frozen=True)

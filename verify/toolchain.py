@@ -21,7 +21,8 @@ from pathlib import Path
 
 from ttfs.sim.errors import ToolchainError
 
-__all__ = ["verilator_root", "verilator_env", "use_verilator", "VERILATOR_WAIVERS", "LINT_WAIVERS",
+__all__ = ["cache_base", "cache_usage", "clear_cache",
+           "verilator_root", "verilator_env", "use_verilator", "VERILATOR_WAIVERS", "LINT_WAIVERS",
            "lint_waivers", "verilator_waiver_flags", "yosys_command"]
 
 #: Verilator lint classes waived for Amaranth-generated Verilog, each with the reason.
@@ -44,6 +45,50 @@ LINT_WAIVERS = {
                    "FPGA power-up value) and also assigns it in an always block",
     "DECLFILENAME": "one file holds the top and its submodules, named 'ttfs_core.<block>'",
 }
+
+
+def cache_base() -> Path:
+    """Where the project caches builds: ``$TTFS_CACHE``, default ``~/.cache/ttfs``; each kind in
+    its own folder (``verilator``, ``cocotb``, ``bench_harness``)."""
+    base = os.environ.get("TTFS_CACHE")
+    return Path(base) if base else Path.home() / ".cache" / "ttfs"
+
+
+def _tree_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass  # removed while we walk
+    return total
+
+
+def cache_usage(base: Path | None = None) -> dict[str, tuple[int, int]]:
+    """Per cache kind under ``base`` (default :func:`cache_base`): (entries, bytes). Entries are
+    the kind's folders, less lock files."""
+    base = cache_base() if base is None else Path(base)
+    if not base.is_dir():
+        return {}
+    usage = {}
+    for kind in sorted(p for p in base.iterdir() if p.is_dir()):
+        entries = [p for p in kind.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        usage[kind.name] = (len(entries), _tree_bytes(kind))
+    return usage
+
+
+def clear_cache(base: Path | None = None) -> int:
+    """Delete every cached build under ``base`` (default :func:`cache_base`); the bytes freed.
+    Builds are made again on demand."""
+    base = cache_base() if base is None else Path(base)
+    if not base.is_dir():
+        return 0
+    freed = 0
+    for kind in (p for p in base.iterdir() if p.is_dir()):
+        freed += _tree_bytes(kind)
+        shutil.rmtree(kind, ignore_errors=True)
+    return freed
 
 
 def lint_waivers() -> dict:

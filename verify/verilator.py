@@ -51,7 +51,12 @@ from ttfs.sim.protocol import (
     record_words,
 )
 from ttfs.sim.reference import SampleResult
-from ttfs.verify.toolchain import verilator_env, verilator_root, verilator_waiver_flags
+from ttfs.verify.toolchain import (
+    cache_base,
+    verilator_env,
+    verilator_root,
+    verilator_waiver_flags,
+)
 
 __all__ = [
     "Build",
@@ -103,9 +108,7 @@ WAVEFORM_FLAGS = {
 
 def cache_root() -> Path:
     """The harness cache: ``$TTFS_CACHE/verilator``, default ``~/.cache/ttfs/verilator``."""
-    base = os.environ.get("TTFS_CACHE")
-    root = Path(base) if base else Path.home() / ".cache" / "ttfs"
-    return root / "verilator"
+    return cache_base() / "verilator"
 
 
 def wrapper_verilog(has_trace: bool, edge_clock: bool = True) -> str:

@@ -325,3 +325,23 @@ def test_cli_compile_for_a_core_with_chunk_bounds(files, capsys):
     assert load_image(img).core == core
     assert main(["image", "info", str(img)]) == 0
     assert "; per-chunk bounds, 4 a cycle" in capsys.readouterr().out
+
+
+def test_cli_cache_shows_and_clears_the_builds(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TTFS_CACHE", str(tmp_path / "c"))
+    assert main(["cache"]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / 'c'}: empty\n"
+    for kind, n in (("verilator", 2), ("cocotb", 1)):
+        for i in range(n):
+            entry = tmp_path / "c" / kind / f"key{i}"
+            entry.mkdir(parents=True)
+            (entry / "lib.so").write_bytes(b"x" * 2**20)
+        (tmp_path / "c" / kind / "key0.lock").touch()  # a lock is not an entry
+    assert main(["cache"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["cocotb", "1", "entries", "1.0", "MB"]
+    assert lines[2].split() == ["verilator", "2", "entries", "2.0", "MB"]
+    assert lines[3].split() == ["total", "3", "entries", "3.0", "MB"]
+    assert main(["cache", "--clear"]) == 0
+    assert capsys.readouterr().out == f"cleared {tmp_path / 'c'}: 3.0 MB freed\n"
+    assert not list((tmp_path / "c").iterdir())
